@@ -1,0 +1,1 @@
+"""DQN and PPO agents trained on `envs`, each decision with a calibrated confidence."""

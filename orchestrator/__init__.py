@@ -1,0 +1,1 @@
+"""The hybrid DRL + LLM trader, its risk manager, backtests, paper trading and the CLI."""
