@@ -1,0 +1,1 @@
+"""One module per `hybrid-trader` command, each exposing `register(app)`."""

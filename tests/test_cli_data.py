@@ -1,0 +1,67 @@
+"""`hybrid-trader data`, run as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.market_helpers import good_rows, write_csv
+
+CLI = Path(sys.executable).with_name("hybrid-trader")
+
+
+def run_data(*args: str) -> subprocess.CompletedProcess[str]:
+    assert CLI.is_file(), f"{CLI} is missing: run `pip install -e .` first"
+    return subprocess.run(
+        [str(CLI), "data", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"error: {expected}"]
+    assert "Traceback" not in result.stderr
+
+
+def test_sp500_is_described_with_bars_dates_and_splits() -> None:
+    result = run_data("--data", "sp500")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in ("5,031", "1999-01-04 to 2018-12-31", "calendar: train to 2012"):
+        assert text in out
+    split_rows = [
+        line.split()
+        for line in out.splitlines()
+        if line.split()[1:2] in (["train"], ["validation"], ["test"])
+    ]
+    assert [row[1:6:2] for row in split_rows] == [
+        ["train", "3,521", "1999-01-04"],
+        ["validation", "504", "2013-01-02"],
+        ["test", "1,006", "2015-01-02"],
+    ]
+
+
+def test_a_csv_with_a_date_range(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "prices.csv", good_rows(20))
+    result = run_data("--data", str(path), "--start", "2020-01-06", "--end", "2020-01-17")
+    assert result.returncode == 0, result.stderr
+    assert "2020-01-06 to 2020-01-17" in result.stdout and "chronological" in result.stdout
+
+
+def test_bad_file_prints_one_error_line_and_exits_2(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows[1][2] = "9.5"  # high below this row's low of 10.0
+    path = write_csv(tmp_path / "bad.csv", rows)
+    assert_one_error_line(
+        run_data("--data", str(path)), f"{path}: row 2: high < low: date=2020-01-03 high=9.5 low=10"
+    )
+
+
+def test_unknown_source_is_one_line() -> None:
+    assert_one_error_line(
+        run_data("--data", "sp5000"),
+        "sp5000: unknown source: expected one of sp500, nasdaq, synthetic or a path to a"
+        " .csv/.txt/.parquet/.pq file",
+    )
