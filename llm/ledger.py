@@ -1,0 +1,213 @@
+"""The cost ledger: one SQLite row per attempt (paid call, failed attempt or cache hit).
+
+Spend per UTC day and month is summed from these rows, so a restarted process sees the spend of
+the day so far. One connection guarded by a lock serves every thread (the analyst graph calls in
+parallel); WAL mode and a busy timeout let a second process (`hybrid-trader llm status`) read
+while a run writes. Error texts are stored as given: the gateway scrubs secrets before recording.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+Clock = Callable[[], datetime]
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    task TEXT NOT NULL,
+    model_requested TEXT NOT NULL,
+    model_served TEXT,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    latency_s REAL NOT NULL,
+    cache_hit INTEGER NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
+CREATE TABLE IF NOT EXISTS alerts (period_key TEXT PRIMARY KEY, at TEXT NOT NULL);
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so that string order is time order in SQL."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def day_start(moment: datetime) -> datetime:
+    """Midnight UTC of `moment`'s day."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(moment: datetime) -> datetime:
+    """Midnight UTC on the first of `moment`'s month."""
+    return day_start(moment).replace(day=1)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One attempt. `model_served` is None when nothing answered; `error` says why."""
+
+    task: str
+    model_requested: str
+    model_served: str | None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    cache_hit: bool = False
+    error: str | None = None
+    at: datetime | None = None  # filled in from the ledger's clock when recorded
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """Totals for one model (the serving model, or the requested one for failed attempts)."""
+
+    model: str
+    calls: int  # answered by the model, cache hits excluded
+    errors: int
+    cache_hits: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class Ledger:
+    """Thread-safe SQLite ledger. `path` may be ":memory:" for a throwaway ledger."""
+
+    def __init__(self, path: Path | str, clock: Clock = utc_now) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+        with self._lock, self._connection:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
+            self._connection.executescript(_SCHEMA)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def record(self, entry: LedgerEntry) -> None:
+        at = entry.at or self._clock()
+        row = (
+            _as_text(at),
+            entry.task,
+            entry.model_requested,
+            entry.model_served,
+            entry.input_tokens,
+            entry.output_tokens,
+            entry.cost_usd,
+            entry.latency_s,
+            int(entry.cache_hit),
+            entry.error,
+        )
+        with self._lock, self._connection:
+            self._connection.execute(
+                "INSERT INTO calls (at, task, model_requested, model_served, input_tokens, "
+                "output_tokens, cost_usd, latency_s, cache_hit, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def spend_since(self, start: datetime) -> float:
+        """Dollars recorded at or after `start`."""
+        return float(self._scalar("SELECT SUM(cost_usd) FROM calls WHERE at >= ?", start) or 0.0)
+
+    def spend_today(self) -> float:
+        """Dollars since midnight UTC."""
+        return self.spend_since(day_start(self._clock()))
+
+    def spend_this_month(self) -> float:
+        """Dollars since the first of the month, UTC."""
+        return self.spend_since(month_start(self._clock()))
+
+    def usage_by_model(self, since: datetime | None = None) -> list[ModelUsage]:
+        """Per-model totals since `since` (all time when None), most expensive first."""
+        query = (
+            "SELECT COALESCE(model_served, model_requested) AS model, "
+            "SUM(error IS NULL AND cache_hit = 0), SUM(error IS NOT NULL), SUM(cache_hit), "
+            "SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) "
+            "FROM calls WHERE at >= ? GROUP BY model ORDER BY SUM(cost_usd) DESC, model"
+        )
+        rows = self._rows(query, since)
+        return [ModelUsage(str(r[0]), *(int(v) for v in r[1:6]), float(r[6])) for r in rows]
+
+    def cache_hit_rate(self, since: datetime | None = None) -> float | None:
+        """Cache hits over answered calls (hits included); None when there were none."""
+        query = "SELECT SUM(cache_hit), SUM(error IS NULL) FROM calls WHERE at >= ?"
+        hits, answered = self._rows(query, since)[0]
+        return None if not answered else int(hits) / int(answered)
+
+    def entries(self) -> list[LedgerEntry]:
+        """Every row, oldest first (for reports and tests)."""
+        rows = self._rows(
+            "SELECT task, model_requested, model_served, input_tokens, output_tokens, cost_usd, "
+            "latency_s, cache_hit, error, at FROM calls WHERE at >= ? ORDER BY id",
+            None,
+        )
+        return [
+            LedgerEntry(
+                task=r[0],
+                model_requested=r[1],
+                model_served=r[2],
+                input_tokens=r[3],
+                output_tokens=r[4],
+                cost_usd=r[5],
+                latency_s=r[6],
+                cache_hit=bool(r[7]),
+                error=r[8],
+                at=datetime.strptime(r[9], _TIME_FORMAT).replace(tzinfo=UTC),
+            )
+            for r in rows
+        ]
+
+    def claim_alert(self, period_key: str) -> bool:
+        """True the first time `period_key` is claimed, ever (it survives restarts)."""
+        with self._lock, self._connection:
+            cursor = self._connection.execute(
+                "INSERT OR IGNORE INTO alerts (period_key, at) VALUES (?, ?)",
+                (period_key, _as_text(self._clock())),
+            )
+            return cursor.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _rows(self, query: str, start: datetime | None) -> list[tuple]:
+        """Run `query` with its one parameter, the start time (every row when None)."""
+        start_text = "" if start is None else _as_text(start)
+        with self._lock:
+            return self._connection.execute(query, (start_text,)).fetchall()
+
+    def _scalar(self, query: str, start: datetime | None) -> object:
+        return self._rows(query, start)[0][0]

@@ -1,0 +1,63 @@
+"""The API key never leaks: not in log lines (any logger, DEBUG included), exceptions, reprs,
+ledger rows or cache files, even when a server echoes the key back in its error message."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from llm.redact import Redactor
+from llm.testing.gateway_kit import TEST_KEY, GatewayKit
+from llm.testing.openai_server import FakeOpenAIServer, Fault
+from llm.types import LLMCallError, LLMRequest, Task
+
+
+def test_key_appears_nowhere_after_successes_and_failures(
+    openai_server: FakeOpenAIServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: ours, openai's, httpx's
+    kit = GatewayKit.build(openai_server, tmp_path)
+    request = LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("hello")])
+    kit.gateway.complete(request)  # a paid answer, cached
+    kit.gateway.complete(request)  # a cache hit
+    openai_server.script("primary-a", Fault.server_error(), Fault.server_error())
+    kit.gateway.complete(LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("hi")]))  # falls back
+    openai_server.configure("primary-a", always=Fault.unauthorized())  # echoes the key
+    with pytest.raises(LLMCallError) as error:
+        kit.gateway.complete(LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("again")]))
+    assert TEST_KEY in openai_server.requests[-1].headers["authorization"]  # it was sent...
+    assert "Incorrect API key provided: ***" in str(error.value)  # ...and scrubbed
+
+    formatted = "".join(traceback.format_exception(error.value))
+    for text in (str(error.value), repr(error.value), formatted, repr(kit.gateway)):
+        assert TEST_KEY not in text
+    assert TEST_KEY not in repr(kit.settings)
+    for chat in kit.gateway._chat_models.values():
+        assert TEST_KEY not in repr(chat)
+
+    log_lines = [record.getMessage() for record in caplog.records]
+    assert any("auth: HTTP 401" in line for line in log_lines)
+    assert all(TEST_KEY not in line for line in log_lines)
+    assert TEST_KEY not in caplog.text
+
+    rows = kit.gateway.ledger.entries()
+    assert any(row.error and "401" in row.error for row in rows)
+    assert all(TEST_KEY not in repr(row) for row in rows)
+    kit.gateway.close()
+    files = list(tmp_path.glob("*.sqlite*"))  # ledger and cache, with their WAL files
+    assert {f.name for f in files} >= {"ledger.sqlite", "cache.sqlite"}
+    for file in files:
+        assert TEST_KEY.encode() not in file.read_bytes()
+
+
+def test_redactor_masks_known_keys_and_key_shaped_tokens() -> None:
+    redact = Redactor([TEST_KEY, "abc"])  # too short to be a key: left alone
+    assert redact(f"key {TEST_KEY} rejected") == "key *** rejected"
+    assert redact("Authorization: Bearer other-token-987") == "Authorization: Bearer ***"
+    assert redact("got sk-or-v1-0123456789abcdef from env") == "got *** from env"
+    assert redact("abc is fine") == "abc is fine"
+    assert TEST_KEY not in repr(redact)

@@ -1,0 +1,66 @@
+"""`hybrid-trader llm status`: works with no key, shows the routing table, spend and cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from llm.ledger import Ledger, LedgerEntry
+from llm.types import LLMConfigError
+from orchestrator.commands import llm as llm_command
+
+KEY_VARIABLES = ("LLM_GATEWAY_BASE_URL", "LLM_GATEWAY_API_KEY", "TETRATE_API_KEY")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's, files under tmp_path
+    for name in (*KEY_VARIABLES, "OPENROUTER_API_KEY", "LLM_MODEL_STACK", "LLM_LEDGER_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("DAILY_LLM_BUDGET", "2")
+    app = typer.Typer()
+    llm_command.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps `llm` a sub-command
+    return app
+
+
+def test_status_without_key_or_ledger(cli: typer.Typer) -> None:
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    assert result.exit_code == 0, result.output
+    assert "no key set" in result.output
+    assert "trade_execution" in result.output
+    assert "anthropic/claude-opus-4.1" in result.output
+    assert "$0 spent" in result.output
+    assert not Path("runs").exists()  # a status command creates nothing
+
+
+def test_status_shows_spend_per_model_and_cache_hits(cli: typer.Typer) -> None:
+    with Ledger(Path("runs/llm/ledger.sqlite")) as ledger:
+        ledger.record(LedgerEntry("narrative_analysis", "m-paid", "m-paid", 10, 5, cost_usd=0.5))
+        ledger.record(LedgerEntry("narrative_analysis", "m-paid", "m-paid", cache_hit=True))
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    assert result.exit_code == 0, result.output
+    assert "0.5000" in result.output  # today's spend
+    assert "25.0%" in result.output  # of the $2 daily budget
+    assert "m-paid" in result.output
+    assert "cache hit rate this month: 50.0%" in result.output
+
+
+def test_status_offline_stack(cli: typer.Typer) -> None:
+    result = CliRunner().invoke(cli, ["llm", "status", "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "offline-analyst" in result.output
+    assert "anthropic/claude-opus-4.1" not in result.output
+
+
+def test_bad_configuration_is_an_llm_error(
+    cli: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_THRESHOLD", "eighty")
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    assert isinstance(result.exception, LLMConfigError)  # the CLI prints it as one line
+    assert "ALERT_THRESHOLD" in str(result.exception)
