@@ -1,0 +1,127 @@
+"""How an order fills: the one place that knows, shared by the env, the backtests and the broker.
+
+An order is a change of `delta_shares` (positive buys, negative sells) filled at a reference
+price, the open of the bar after the decision. Slippage moves the fill price against the trader: a
+buy fills at `price * (1 + s)`, a sell at `price * (1 - s)`. Commission is `k` times the traded
+notional at the fill price. With `value = delta_shares * price` and `gross = |value|`:
+
+    slippage_cost   = gross * s
+    traded_notional = gross + value * s            (|delta_shares| * fill price)
+    commission      = traded_notional * k
+    new_cash        = cash - value - slippage_cost - commission
+
+so a buy pays `value * (1 + s) * (1 + k)` and a sell receives `|value| * (1 - s) * (1 - k)`.
+
+Every function here uses arithmetic operators and `abs()` only, so it runs unchanged on Python
+floats (fast, one env) and on NumPy arrays (the batched env steps N portfolios at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from envs.env_errors import EnvSetupError
+
+Amount = float | np.ndarray  # one portfolio, or one entry per portfolio
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Trading costs in basis points (1 bp = 0.01%) of traded notional, charged on every fill.
+
+    Defaults are for a liquid index ETF (SPY-like) traded on daily bars at the open: SPY's quoted
+    spread is about 0.3 bp and broker commissions 0 to 0.5 bp, so 1 bp commission plus 2 bp
+    slippage (3 bp a side, 6 bp a round trip) is deliberately conservative. It also covers opening
+    auction impact and the fact that an index series is not itself the traded instrument.
+    """
+
+    commission_bps: float = 1.0
+    slippage_bps: float = 2.0
+    commission_rate: float = field(init=False, repr=False, compare=False)
+    """Commission as a fraction of traded notional (commission_bps / 10_000)."""
+    slippage_rate: float = field(init=False, repr=False, compare=False)
+    """Fractional move of the fill price against the trader (slippage_bps / 10_000)."""
+    buy_cost_rate: float = field(init=False, repr=False, compare=False)
+    """Cost of buying, per unit of value at the reference price: (1 + s)(1 + k) - 1."""
+    sell_cost_rate: float = field(init=False, repr=False, compare=False)
+    """Cost of selling, per unit of value at the reference price: 1 - (1 - s)(1 - k)."""
+
+    def __post_init__(self) -> None:
+        for name in ("commission_bps", "slippage_bps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise EnvSetupError(
+                    f"CostModel.{name} must be a number of basis points, got {value!r}"
+                )
+            if not 0.0 <= value < 1000.0:
+                raise EnvSetupError(
+                    f"CostModel.{name} must be in [0, 1000) basis points, got {value!r}"
+                )
+        # Stored, not properties: the env reads them on every fill.
+        k, s = self.commission_bps / 10_000.0, self.slippage_bps / 10_000.0
+        object.__setattr__(self, "commission_rate", k)
+        object.__setattr__(self, "slippage_rate", s)
+        object.__setattr__(self, "buy_cost_rate", s + k + s * k)
+        object.__setattr__(self, "sell_cost_rate", s + k - s * k)
+
+
+class Fill(NamedTuple):
+    """The result of one order (each field a float, or an array with one entry per portfolio)."""
+
+    cash: Amount
+    shares: Amount
+    commission: Amount
+    slippage_cost: Amount
+    traded_notional: Amount
+
+
+def execute(
+    cash: Amount, shares: Amount, delta_shares: Amount, price: Amount, cost_model: CostModel
+) -> Fill:
+    """Fill `delta_shares` at reference `price` with slippage and commission (module docstring)."""
+    s = cost_model.slippage_rate
+    value = delta_shares * price
+    gross = abs(value)
+    slippage_cost = gross * s
+    traded_notional = gross + value * s
+    commission = traded_notional * cost_model.commission_rate
+    new_cash = cash - value - slippage_cost - commission
+    # tuple.__new__ skips NamedTuple's generated __new__, which costs as much as the arithmetic.
+    fields = (new_cash, shares + delta_shares, commission, slippage_cost, traded_notional)
+    return tuple.__new__(Fill, fields)
+
+
+def rebalance(
+    cash: Amount,
+    shares: Amount,
+    target_fraction: Amount,
+    open_price: Amount,
+    cost_model: CostModel,
+    *,
+    trade: bool | np.ndarray = True,
+) -> Fill:
+    """Trade at `open_price` so that, after the fill, position value / equity == target_fraction.
+
+    Both are marked at `open_price` and equity is counted after paying this trade's own costs, so
+    a full-long target from cash spends the cash exactly and never borrows. With equity
+    `E = cash + shares * open_price`, the cost-free trade `u = f * E - shares * open_price` and
+    `c = s + k`, the order is
+
+        delta_shares = (u / open_price) / (1 + f*s*k + f*c*sign(u))
+
+    which solves `(shares + delta) * open_price == f * (E - slippage - commission)` exactly
+    (`f*s*k + f*c*sign(u)` is `f` times `buy_cost_rate` for a buy, `-sell_cost_rate` for a sell):
+    the trade keeps the sign of `u` because the denominator is positive for |f| <= 1 (`f` must
+    lie in [-1, 1]; EnvConfig guarantees it). `trade=False` (or a False entry in a batch) holds
+    that portfolio unchanged at no cost, so a batch can trade only the portfolios whose target
+    changed.
+    """
+    buy, sell = cost_model.buy_cost_rate, cost_model.sell_cost_rate
+    # u / open_price, written so that a target of 0 sells exactly `shares` (no round trip).
+    unconstrained_shares = target_fraction * (cash / open_price + shares) - shares
+    signed_cost_rate = (unconstrained_shares > 0) * (buy + sell) - sell
+    delta_shares = unconstrained_shares / (1.0 + target_fraction * signed_cost_rate) * trade
+    return execute(cash, shares, delta_shares, open_price, cost_model)

@@ -1,0 +1,13 @@
+"""Registers the trading env with gymnasium, so `gymnasium.make(TRADING_ENV_ID, ...)` works."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+TRADING_ENV_ID = "HybridTrader/Trading-v0"
+
+
+def register_trading_env() -> None:
+    """Add the env to gymnasium's in-memory registry; idempotent (safe on re-import)."""
+    if TRADING_ENV_ID not in gym.registry:
+        gym.register(id=TRADING_ENV_ID, entry_point="envs.trading_env:TradingEnv")

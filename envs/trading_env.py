@@ -1,0 +1,177 @@
+"""A single-asset trading environment whose timing and accounting are honest by construction."""
+
+from __future__ import annotations
+
+from math import log
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.env_config import EnvConfig
+from envs.env_errors import EnvSetupError
+from envs.execution import rebalance
+from envs.market_arrays import MarketArrays
+from envs.observation import ObservationBuilder, ObservationStream
+from envs.rewards import differential_sharpe
+
+RUIN_EQUITY = 1e-9
+"""Equity at or below this (in price units) ends the episode: a short can lose more than equity."""
+
+
+class TradingEnv(gym.Env[np.ndarray, np.int64]):
+    """Trade one asset with discrete target positions; costs always on.
+
+    Timing of one step, from bar t to bar t+1:
+    1. At close t the agent sees the features of bars t-window+1..t and its portfolio state
+       (position fraction and drawdown, both marked at close t); see `ObservationBuilder`.
+    2. Its action names a target position (fraction of equity, `EnvConfig.target_positions`). If
+       it differs from the target now held, an order rebalances to it at open[t+1], with slippage
+       and commission (`envs.execution.rebalance`); repeating the held target trades nothing.
+    3. The portfolio is marked at close[t+1]: equity V = cash + shares * close[t+1].
+    4. reward = log(V[t+1] / V[t]) with every cost inside V, so the rewards of an episode sum to
+       log(final equity / initial equity); or, optionally, the differential Sharpe of that return.
+
+    Episodes start at a random bar (`episode_length` steps, then truncated) or, with
+    `episode_length=None`, at the first bar with a full window and run to the last bar. Equity at
+    or below `RUIN_EQUITY` terminates the episode (its reward uses `RUIN_EQUITY` as final equity).
+    `observation_at` builds the same observation outside the env, for the live trader.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
+
+    def __init__(
+        self, market: MarketArrays, config: EnvConfig | None = None, render_mode: str | None = None
+    ) -> None:
+        config = EnvConfig() if config is None else config
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise EnvSetupError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        config.check_market_length(market.n_bars)
+        check_prices(market)
+        self.market = market
+        self.config = config
+        self.render_mode = render_mode
+        self.observation_builder = ObservationBuilder(
+            market.features, config.window_size, config.observation_clip
+        )
+        self.observation_space = self.observation_builder.space
+        self.action_space = spaces.Discrete(len(config.target_positions))
+        # Hot-path copies: Python floats and lists index and multiply without NumPy overhead.
+        self._targets = config.target_positions
+        self._n_actions = len(self._targets)
+        self._cost_model = config.cost_model
+        self._differential_sharpe = config.reward == "differential_sharpe"
+        self._open = market.open.tolist()
+        self._close = market.close.tolist()
+        self._dates = list(market.dates)
+        self._stream = ObservationStream(self.observation_builder)
+        self._observe = self._stream.observe
+        self._bar = self._end_bar = config.first_bar()
+        self._start_portfolio()
+
+    def _start_portfolio(self) -> None:
+        self._cash = self._equity = self._peak = float(self.config.initial_cash)
+        self._shares = self._target = self._position = self._drawdown = 0.0
+        self._dsr_mean = self._dsr_second_moment = 0.0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        first = self.config.first_bar()
+        length = self.config.episode_length
+        if length is None:
+            self._bar, self._end_bar = first, self.market.n_bars - 1
+        else:
+            self._bar = int(self.np_random.integers(first, self.market.n_bars - length))
+            self._end_bar = self._bar + length
+        self._start_portfolio()
+        self._stream.start(self._end_bar)
+        return self._observe(self._bar, 0.0, 0.0), self._info(0.0, 0.0, False, 0.0)
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        bar = self._bar
+        if bar >= self._end_bar:
+            raise RuntimeError("the episode is over: call reset() before step()")
+        if not 0 <= action < self._n_actions:
+            raise ValueError(f"action must be in 0..{self._n_actions - 1}, got {action!r}")
+        target = self._targets[action]
+        traded = target != self._target
+        if traded:
+            self._cash, self._shares, commission, slippage_cost, _ = rebalance(
+                self._cash, self._shares, target, self._open[bar + 1], self._cost_model
+            )
+            self._target = target
+        else:
+            commission = slippage_cost = 0.0
+        self._bar = bar = bar + 1
+        close = self._close[bar]
+        previous_equity = self._equity
+        self._equity = equity = self._cash + self._shares * close
+        terminated = equity <= RUIN_EQUITY
+        if terminated:  # the account is closed: what the observation shows of a ruined account
+            log_return = log(RUIN_EQUITY / previous_equity)
+            self._position, self._drawdown = 0.0, -1.0
+        else:
+            log_return = log(equity / previous_equity)
+            if equity > self._peak:  # noqa: PLR1730 - builtin max() costs 5% of a step
+                self._peak = equity
+            self._position = self._shares * close / equity
+            self._drawdown = equity / self._peak - 1.0
+        reward = log_return
+        if self._differential_sharpe:
+            reward, self._dsr_mean, self._dsr_second_moment = differential_sharpe(
+                log_return, self._dsr_mean, self._dsr_second_moment, self.config.dsr_eta
+            )
+        obs = self._observe(bar, self._position, self._drawdown)
+        info = self._info(commission, slippage_cost, traded, log_return)
+        return obs, reward, terminated, bar == self._end_bar, info
+
+    def portfolio_state(self) -> tuple[float, float]:
+        """(position fraction, drawdown) at the last close, as the observation shows them.
+
+        position fraction = position value / equity; drawdown = equity / peak equity - 1. A
+        ruined account (equity <= RUIN_EQUITY) is closed: (0, -1).
+        """
+        return self._position, self._drawdown
+
+    def observation_at(self, bar: int, position_fraction: float, drawdown: float) -> np.ndarray:
+        """The observation at `bar` for any portfolio state: what a live trader feeds the agent."""
+        return self.observation_builder.observe(bar, position_fraction, drawdown)
+
+    def _info(
+        self, commission: float, slippage_cost: float, traded: bool, log_return: float
+    ) -> dict[str, Any]:
+        return {
+            "equity": self._equity,
+            "cash": self._cash,
+            "shares": self._shares,
+            "position": self._position,
+            "target_position": self._target,
+            "commission": commission,
+            "slippage_cost": slippage_cost,
+            "traded": traded,
+            "log_return": log_return,
+            "bar": self._bar,
+            "date": self._dates[self._bar],
+        }
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        return (
+            f"{self._dates[self._bar]!s:.10} bar={self._bar} equity={self._equity:.2f}"
+            f" position={self._position:+.3f} drawdown={self._drawdown:.2%}"
+        )
+
+
+def check_prices(market: MarketArrays) -> None:
+    """Refuse prices the accounting cannot use (loaders validate; direct callers may not)."""
+    for name in ("open", "close"):
+        prices = getattr(market, name)
+        bad = np.flatnonzero(~(np.isfinite(prices) & (prices > 0.0)))
+        if bad.size:
+            raise EnvSetupError(
+                f"market.{name} must be finite and > 0; bar {bad[0]} has {prices[bad[0]]!r}"
+            )
