@@ -1,0 +1,146 @@
+"""A trained agent at decision time: load it, check it fits the data, decide with a confidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from agents.decision import DRLDecision
+from agents.errors import AgentError
+from agents.manifest import AgentManifest, env_config_from_dict
+from agents.policy_scores import policy_scores, uses_log_probabilities
+from agents.storage import AgentPaths, load_model, read_manifest
+from envs.env_config import EnvConfig
+from envs.errors import MarketDataError
+from envs.normalization import FeatureNormalizer
+
+
+class DRLAgent:
+    """An SB3 DQN or PPO model with its manifest; every decision is deterministic.
+
+    DQN acts greedily on its Q-values, PPO takes the mode of its action distribution; both are the
+    argmax of the scores in `agents.policy_scores`. The confidence is the calibrated softmax of
+    those scores at the chosen action (see `agents.confidence`).
+    """
+
+    def __init__(self, model: BaseAlgorithm, manifest: AgentManifest, source: str) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.source = source  # where it was loaded from, named in errors
+        self.env_config: EnvConfig = env_config_from_dict(manifest.env_config, where=source)
+        self._targets = np.asarray(self.env_config.target_positions)
+        if len(self._targets) != manifest.n_actions:
+            raise AgentError(
+                f"{source}: manifest has {manifest.n_actions} actions but its env config maps"
+                f" {len(self._targets)}"
+            )
+        if getattr(model.action_space, "n", None) != manifest.n_actions:
+            raise AgentError(
+                f"{source}: the model has action space {model.action_space}, the manifest says"
+                f" {manifest.n_actions} actions"
+            )
+        if tuple(model.observation_space.shape) != manifest.observation_shape:
+            raise AgentError(
+                f"{source}: the model expects observations of shape"
+                f" {tuple(model.observation_space.shape)}, the manifest says"
+                f" {manifest.observation_shape}"
+            )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DRLAgent:
+        """Load an agent directory written by training; any problem is an AgentError."""
+        paths = AgentPaths(Path(directory))
+        manifest = read_manifest(paths.root)
+        model = load_model(paths.model, manifest.algorithm)
+        return cls(model, manifest, source=str(paths.root))
+
+    @property
+    def algorithm(self) -> str:
+        return self.manifest.algorithm
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.manifest.feature_names
+
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        return self.manifest.observation_shape
+
+    def feature_normalizer(self) -> FeatureNormalizer:
+        """The normalisation fitted on the agent's training split, to apply to any new data."""
+        try:
+            return FeatureNormalizer.from_dict(self.manifest.normalizer)
+        except MarketDataError as exc:
+            raise AgentError(f"{self.source}: {exc}") from None
+
+    def check_compatible(
+        self, feature_names: Sequence[str], observation_shape: Sequence[int] | None = None
+    ) -> None:
+        """Refuse data whose features (names and order) or observation shape differ from training.
+
+        Nothing else is checked: an agent trained on one source runs on any other source whose
+        features match, which is how it is tested out of sample.
+        """
+        given = tuple(feature_names)
+        if given != self.feature_names:
+            raise AgentError(f"{self.source}: {_feature_difference(self.feature_names, given)}")
+        if observation_shape is not None and tuple(observation_shape) != self.observation_shape:
+            raise AgentError(
+                f"{self.source}: the agent expects observations of shape"
+                f" {self.observation_shape}, got {tuple(observation_shape)}"
+            )
+
+    def decide(self, observation: np.ndarray) -> DRLDecision:
+        """The deterministic decision for one observation."""
+        observation = np.asarray(observation, dtype=np.float32)
+        if observation.shape != self.observation_shape:
+            raise AgentError(
+                f"{self.source}: observation has shape {observation.shape}, the agent expects"
+                f" {self.observation_shape}"
+            )
+        return self.decide_many(observation[None, :])[0]
+
+    def decide_many(self, observations: np.ndarray) -> list[DRLDecision]:
+        """Decisions for a batch of observations (n, *observation_shape), in one forward pass."""
+        observations = np.asarray(observations, dtype=np.float32)
+        if observations.shape[1:] != self.observation_shape:
+            raise AgentError(
+                f"{self.source}: observations have shape {observations.shape}, the agent expects"
+                f" (n, {', '.join(map(str, self.observation_shape))})"
+            )
+        scores = policy_scores(self.model, observations)
+        actions = scores.argmax(axis=1)
+        confidences = self.manifest.calibration.probabilities(scores)[
+            np.arange(len(actions)), actions
+        ]
+        log_probs = uses_log_probabilities(self.model)
+        return [
+            DRLDecision(
+                action=int(action),
+                target_position=float(self._targets[action]),
+                confidence=float(np.clip(confidence, 0.0, 1.0)),
+                q_values=None if log_probs else row,
+                action_probs=np.exp(row) if log_probs else None,
+            )
+            for action, confidence, row in zip(actions, confidences, scores, strict=True)
+        ]
+
+    def act(self, observation: np.ndarray) -> int:
+        """Only the action index of `decide`: the policy function for a rollout."""
+        return self.decide(observation).action
+
+
+def _feature_difference(expected: tuple[str, ...], given: tuple[str, ...]) -> str:
+    missing = [name for name in expected if name not in given]
+    unexpected = [name for name in given if name not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {', '.join(unexpected)}")
+    if not parts:
+        parts.append(f"same features in another order: expected {', '.join(expected)}")
+    return "feature mismatch with the agent's training data: " + "; ".join(parts)

@@ -1,0 +1,137 @@
+"""The manifest of an agent directory: everything needed to trust, reload and reuse a model.
+
+It records what the model expects (features, their normalisation, the observation shape, the
+action map and costs of the env), where it came from (data source and hash, split dates, seed,
+training options, library versions) and how good and how calibrated it was on validation data.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from agents.confidence import ConfidenceCalibration
+from agents.config import ALGORITHMS
+from agents.errors import AgentError
+from envs.env_config import EnvConfig
+from envs.env_errors import EnvSetupError
+from envs.execution import CostModel
+
+MANIFEST_FORMAT_VERSION = 1
+_VERSIONED_LIBRARIES = ("torch", "stable-baselines3", "gymnasium", "numpy")
+
+
+@dataclass(frozen=True)
+class AgentManifest:
+    """What `manifest.json` holds. `splits` maps a split name to its [first, last] bar date."""
+
+    algorithm: str
+    feature_names: tuple[str, ...]
+    observation_shape: tuple[int, ...]
+    n_actions: int
+    normalizer: dict[str, Any]
+    env_config: dict[str, Any]
+    data_source: str
+    data_hash: str
+    splits: dict[str, tuple[str, str]]
+    seed: int
+    train_config: dict[str, Any]
+    library_versions: dict[str, str]
+    validation_metrics: dict[str, float | None]
+    calibration: ConfidenceCalibration
+    format_version: int = MANIFEST_FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["feature_names"] = list(self.feature_names)
+        data["observation_shape"] = list(self.observation_shape)
+        data["splits"] = {name: list(dates) for name, dates in self.splits.items()}
+        data["calibration"] = self.calibration.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> AgentManifest:
+        """Rebuild and check a manifest; `where` (the file) is named in every error."""
+        if not isinstance(data, dict):
+            raise AgentError(f"{where}: manifest must be a JSON object")
+        expected = {f.name for f in fields(cls)}
+        missing = sorted(expected - data.keys())
+        if missing:
+            raise AgentError(f"{where}: manifest lacks {', '.join(missing)}")
+        if data["format_version"] != MANIFEST_FORMAT_VERSION:
+            raise AgentError(
+                f"{where}: manifest format {data['format_version']} is not supported"
+                f" (expected {MANIFEST_FORMAT_VERSION})"
+            )
+        if data["algorithm"] not in ALGORITHMS:
+            raise AgentError(
+                f"{where}: unknown algorithm {data['algorithm']!r}, expected one of {ALGORITHMS}"
+            )
+        try:
+            return cls(
+                **{
+                    **{key: data[key] for key in expected},
+                    "feature_names": tuple(data["feature_names"]),
+                    "observation_shape": tuple(int(n) for n in data["observation_shape"]),
+                    "n_actions": int(data["n_actions"]),
+                    "seed": int(data["seed"]),
+                    "splits": {name: tuple(dates) for name, dates in data["splits"].items()},
+                    "calibration": ConfidenceCalibration.from_dict(data["calibration"]),
+                }
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise AgentError(f"{where}: manifest is malformed: {exc}") from None
+        except AgentError as exc:
+            raise AgentError(f"{where}: {exc}") from None
+
+
+def env_config_to_dict(config: EnvConfig) -> dict[str, Any]:
+    """EnvConfig as JSON values, with the active action -> target-position map spelled out."""
+    data = config_as_dict(config)
+    data["target_positions"] = list(config.target_positions)
+    return data
+
+
+def env_config_from_dict(data: dict[str, Any], where: str) -> EnvConfig:
+    """Rebuild the EnvConfig a manifest recorded; `where` is named in every error.
+
+    Only constructor fields are passed on: derived values written for readers (the active
+    `target_positions`, the cost rates) are recomputed by the constructors.
+    """
+    try:
+        settings = _constructor_arguments(EnvConfig, data)
+        return EnvConfig(
+            **{
+                **settings,
+                "cost_model": CostModel(**_constructor_arguments(CostModel, data["cost_model"])),
+                "long_only_positions": tuple(settings["long_only_positions"]),
+                "long_short_positions": tuple(settings["long_short_positions"]),
+            }
+        )
+    except (KeyError, TypeError, ValueError, EnvSetupError) as exc:
+        raise AgentError(f"{where}: env_config is malformed: {exc}") from None
+
+
+def _constructor_arguments(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    return {f.name: data[f.name] for f in fields(cls) if f.init and f.name in data}
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a saved model depends on."""
+    return {name: importlib.metadata.version(name) for name in _VERSIONED_LIBRARIES}
+
+
+def config_as_dict(config: object) -> dict[str, Any]:
+    """A dataclass config as JSON-ready values (tuples become lists, paths and dates strings)."""
+    return {key: _jsonable(value) for key, value in asdict(config).items()}  # type: ignore[call-overload]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

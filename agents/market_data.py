@@ -1,0 +1,119 @@
+"""The market an agent trains and is judged on: `envs.prepare_market` plus two agent-side needs.
+
+1. Split dates chosen by the user (`--validation-start`, `--test-start`) instead of the source's.
+2. Evaluation over a whole split: an observation needs `window_size` bars of features, so a split
+   evaluated on its own bars would lose its first weeks. `split_with_history` prepends the
+   previous split's last `window_size` bars, whose features are known before the split begins,
+   so the first decision is made at the close of the bar before the split and the first bar of
+   profit and loss is the split's first bar. Nothing after a decision's bar is read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from agents.config import TrainConfig
+from agents.errors import AgentError
+from envs.dataset import PreparedMarket, build_market_arrays, prepare_market
+from envs.market_arrays import MarketArrays
+from envs.normalization import FeatureNormalizer
+from envs.splits import SPLIT_NAMES, SplitName, Splits
+from envs.validation import format_date
+
+_PREVIOUS_SPLIT: dict[SplitName, SplitName] = {"validation": "train", "test": "validation"}
+
+
+def prepare_training_market(config: TrainConfig) -> PreparedMarket:
+    """Load, featurise and split the data of `config`, honouring its split-date overrides.
+
+    Every split must hold bars: an empty test split is refused before training, not after.
+    """
+    prepared = _with_split_dates(config, prepare_market(config.data, config.start, config.end))
+    for name in SPLIT_NAMES:
+        prepared.split(name)  # raises MarketDataError naming the empty split and the dates
+    return prepared
+
+
+def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:
+    if config.validation_start is None and config.test_start is None:
+        return prepared
+    validation_start = _date_option(config.validation_start, "--validation-start")
+    test_start = _date_option(config.test_start, "--test-start")
+    try:
+        splits = Splits(
+            validation_start=validation_start or prepared.splits.validation_start,
+            test_start=test_start or prepared.splits.test_start,
+            scheme="dates given: --validation-start / --test-start",
+        )
+    except ValueError as exc:
+        raise AgentError(f"split dates: {exc}") from None
+    return resplit(prepared, splits)
+
+
+def _date_option(text: str | None, option: str) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise AgentError(f"{option} must be a date such as 2013-01-01, got {text!r}") from None
+
+
+def resplit(prepared: PreparedMarket, splits: Splits) -> PreparedMarket:
+    """The same bars and features cut at other dates, with the normaliser refitted on train."""
+    bounds = splits.bounds(prepared.bars.index)
+    train_features = prepared.features.iloc[bounds["train"]].dropna()
+    normalizer = FeatureNormalizer.fit(train_features)
+    arrays = {
+        name: build_market_arrays(
+            prepared.bars.iloc[rows], prepared.features.iloc[rows], normalizer
+        )
+        for name, rows in bounds.items()
+    }
+    return PreparedMarket(
+        source=prepared.source,
+        bars=prepared.bars,
+        features=prepared.features,
+        splits=splits,
+        normalizer=normalizer,
+        data_hash=prepared.data_hash,
+        **arrays,
+    )
+
+
+def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: int) -> MarketArrays:
+    """Split `name` preceded by up to `window_size` bars of the split before it."""
+    arrays = prepared.split(name)
+    previous = _PREVIOUS_SPLIT.get(name)
+    if previous is None:
+        return arrays
+    before = getattr(prepared, previous)
+    history = before.slice(max(0, before.n_bars - window_size), before.n_bars)
+    return concatenate(history, arrays)
+
+
+def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
+    """`first` then `second`, which must have the same features and follow it in time."""
+    if first.feature_names != second.feature_names:
+        raise ValueError("concatenate: the two markets have different features")
+    if first.n_bars and second.n_bars and not first.dates[-1] < second.dates[0]:
+        raise ValueError("concatenate: the second market must start after the first ends")
+    fields = ("dates", "open", "high", "low", "close", "volume", "features")
+    return MarketArrays(
+        **{f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields},
+        feature_names=first.feature_names,
+    )
+
+
+def split_date_ranges(prepared: PreparedMarket) -> dict[str, tuple[str, str]]:
+    """First and last bar date of every non-empty split, for the manifest."""
+    ranges = {}
+    for name in SPLIT_NAMES:
+        dates = getattr(prepared, name).dates
+        if len(dates):
+            ranges[name] = (
+                format_date(pd.Timestamp(dates[0])),
+                format_date(pd.Timestamp(dates[-1])),
+            )
+    return ranges

@@ -1,0 +1,38 @@
+"""The raw per-action scores of a trained SB3 model: Q-values (DQN) or log-probabilities (PPO).
+
+Both are what a deterministic policy ranks actions by (greedy on Q, the mode of the categorical
+policy), so the chosen action is always the argmax of the scores, and the confidence is a
+calibrated softmax of the same scores (see `agents.confidence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+
+def policy_scores(model: BaseAlgorithm, observations: np.ndarray) -> np.ndarray:
+    """Scores of every action for a batch of observations, shape (n, n_actions), float64."""
+    obs_tensor, _ = model.policy.obs_to_tensor(np.asarray(observations, dtype=np.float32))
+    with torch.no_grad():
+        if isinstance(model, DQN):
+            scores = model.policy.q_net(obs_tensor)
+        elif isinstance(model, PPO):
+            scores = model.policy.get_distribution(obs_tensor).distribution.logits
+        else:
+            raise TypeError(f"no action scores for {type(model).__name__}; expected DQN or PPO")
+    return scores.cpu().numpy().astype(np.float64)
+
+
+def uses_log_probabilities(model: BaseAlgorithm) -> bool:
+    """Whether the scores are log-probabilities (PPO) rather than Q-values (DQN)."""
+    return isinstance(model, PPO)
+
+
+def greedy_policy(model: BaseAlgorithm) -> Callable[[np.ndarray], int]:
+    """The deterministic policy of `model`: the argmax of its scores for one observation."""
+    return lambda observation: int(np.argmax(policy_scores(model, observation[None, :])[0]))

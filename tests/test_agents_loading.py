@@ -1,0 +1,124 @@
+"""Loading an agent directory: every broken or mismatched input is one clear AgentError."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.drl_agent import DRLAgent
+from agents.errors import AgentError
+from agents.storage import AgentPaths
+from agents.training import train_agents
+from envs.features import FEATURE_NAMES
+from tests.agents_helpers import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("loading") / "agent"
+    train_agents(tiny_config(out, "dqn", timesteps=128), progress_bar=False)
+    return out
+
+
+@pytest.fixture
+def agent_copy(trained_dir: Path, tmp_path: Path) -> AgentPaths:
+    """A private copy of the trained directory that a test may break."""
+    return AgentPaths(Path(shutil.copytree(trained_dir, tmp_path / "copy")))
+
+
+def _edit_manifest(paths: AgentPaths, **changes: object) -> None:
+    data = json.loads(paths.manifest.read_text())
+    data.update(changes)
+    paths.manifest.write_text(json.dumps(data))
+
+
+def test_a_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(AgentError, match="agent directory not found"):
+        DRLAgent.load(tmp_path / "nowhere")
+
+
+def test_a_missing_manifest(agent_copy: AgentPaths) -> None:
+    agent_copy.manifest.unlink()
+    with pytest.raises(AgentError, match=r"manifest.json: manifest not found"):
+        DRLAgent.load(agent_copy.root)
+
+
+def test_a_manifest_that_is_not_json(agent_copy: AgentPaths) -> None:
+    agent_copy.manifest.write_text("{not json")
+    with pytest.raises(AgentError, match="cannot read the manifest"):
+        DRLAgent.load(agent_copy.root)
+
+
+def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
+    data = json.loads(agent_copy.manifest.read_text())
+    del data["calibration"], data["seed"]
+    agent_copy.manifest.write_text(json.dumps(data))
+    with pytest.raises(AgentError, match="manifest lacks calibration, seed"):
+        DRLAgent.load(agent_copy.root)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"algorithm": "a2c"}, "unknown algorithm 'a2c'"),
+        ({"format_version": 99}, "manifest format 99 is not supported"),
+        ({"observation_shape": [7]}, r"the model expects observations of shape \(452,\)"),
+        ({"n_actions": 5}, "manifest has 5 actions but its env config maps 3"),
+        ({"env_config": {"window_size": 0}}, "env_config is malformed"),
+        ({"splits": 3}, "manifest is malformed"),
+    ],
+)
+def test_a_manifest_with_a_bad_value(
+    agent_copy: AgentPaths, changes: dict[str, object], message: str
+) -> None:
+    _edit_manifest(agent_copy, **changes)
+    with pytest.raises(AgentError, match=message):
+        DRLAgent.load(agent_copy.root)
+
+
+def test_a_missing_model_file(agent_copy: AgentPaths) -> None:
+    agent_copy.model.unlink()
+    with pytest.raises(AgentError, match=r"model.zip: model file not found"):
+        DRLAgent.load(agent_copy.root)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupted_model_file(agent_copy: AgentPaths, damage: str) -> None:
+    if damage == "garbage":
+        agent_copy.model.write_bytes(b"this is not a zip file" * 10)
+    else:
+        data = agent_copy.model.read_bytes()
+        agent_copy.model.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AgentError, match=r"model.zip: cannot load the DQN model"):
+        DRLAgent.load(agent_copy.root)
+
+
+def test_matching_features_are_accepted(trained_dir: Path) -> None:
+    agent = DRLAgent.load(trained_dir)
+    agent.check_compatible(FEATURE_NAMES, agent.observation_shape)
+    agent.check_compatible(list(FEATURE_NAMES))
+
+
+def test_a_feature_mismatch_names_the_difference(trained_dir: Path) -> None:
+    agent = DRLAgent.load(trained_dir)
+    given = [name for name in FEATURE_NAMES if name != "rsi_14"] + ["sentiment"]
+    with pytest.raises(AgentError, match="missing rsi_14; unexpected sentiment"):
+        agent.check_compatible(given)
+
+
+def test_features_in_another_order_are_refused(trained_dir: Path) -> None:
+    agent = DRLAgent.load(trained_dir)
+    with pytest.raises(AgentError, match="same features in another order"):
+        agent.check_compatible(tuple(reversed(FEATURE_NAMES)))
+
+
+def test_an_observation_shape_mismatch_is_refused(trained_dir: Path) -> None:
+    agent = DRLAgent.load(trained_dir)
+    with pytest.raises(AgentError, match=r"expects observations of shape \(452,\), got \(450,\)"):
+        agent.check_compatible(FEATURE_NAMES, (450,))
+    with pytest.raises(AgentError, match=r"observation has shape \(3,\)"):
+        agent.decide(np.zeros(3, dtype=np.float32))

@@ -1,0 +1,101 @@
+"""Sequential rollouts, hindsight outcomes, and evaluation over whole splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.market_data import concatenate, split_with_history
+from agents.outcomes import chosen_was_best, one_step_equities
+from agents.rollout import hold_policy, run_policy
+from envs.dataset import prepare_market
+from envs.env_config import EnvConfig
+from envs.execution import CostModel
+from envs.trading_env import TradingEnv
+from tests.agents_helpers import hand_market, random_market
+
+LONG_SHORT = EnvConfig(window_size=3, mode="long_short", long_short_positions=(-1.0, 0.0, 0.5, 1.0))
+
+
+def test_counterfactual_equity_of_the_chosen_action_is_what_the_env_books() -> None:
+    market = random_market(seed=0, n_bars=80)
+    env = TradingEnv(market, LONG_SHORT)
+    targets = np.asarray(LONG_SHORT.target_positions)
+    rng = np.random.default_rng(1)
+    _, info = env.reset()
+    for _ in range(60):
+        bar, action = info["bar"], int(rng.integers(len(targets)))
+        equities = one_step_equities(
+            info["cash"],
+            info["shares"],
+            info["target_position"],
+            targets,
+            open_next=market.open[bar + 1],
+            close_next=market.close[bar + 1],
+            cost_model=LONG_SHORT.cost_model,
+        )
+        _, _, _, _, info = env.step(action)
+        assert equities[action] == pytest.approx(info["equity"], rel=1e-12)
+
+
+def _from_cash(
+    targets: np.ndarray, open_next: float, close_next: float, costs: CostModel
+) -> np.ndarray:
+    """One-step equities of each target from 1000 in cash and no position."""
+    return one_step_equities(
+        1000.0, 0.0, 0.0, targets, open_next=open_next, close_next=close_next, cost_model=costs
+    )
+
+
+def test_hindsight_best_counts_costs() -> None:
+    costs = CostModel(commission_bps=10.0, slippage_bps=10.0)  # about 20 bp a side
+    targets = np.array([0.0, 1.0])
+    # From flat, the next bar opens at 100 and closes at 100.1: +10 bp does not pay 20 bp of costs.
+    small_rise = _from_cash(targets, 100.0, 100.1, costs)
+    assert chosen_was_best(small_rise, 0) and not chosen_was_best(small_rise, 1)
+    # A +1% bar pays for them: going long was right.
+    big_rise = _from_cash(targets, 100.0, 101.0, costs)
+    assert chosen_was_best(big_rise, 1) and not chosen_was_best(big_rise, 0)
+    # Hand-computed: buy 1000 / (100 * 1.001 * 1.001) shares, worth that * 101 at the close.
+    assert big_rise[1] == pytest.approx(1000.0 / (100.0 * 1.001 * 1.001) * 101.0)
+    # Ties are right: with no move and no costs every action ends with the same equity.
+    flat = _from_cash(targets, 100.0, 100.0, CostModel(0.0, 0.0))
+    assert chosen_was_best(flat, 0) and chosen_was_best(flat, 1)
+
+
+def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
+    config = EnvConfig(window_size=2)
+    market = hand_market(open_=[10, 11, 12, 12.4, 13, 14], close=[10, 11.5, 12.5, 11, 13.5, 15])
+
+    rollout = run_policy(market, config, hold_policy(config))
+
+    s, k = config.cost_model.slippage_rate, config.cost_model.commission_rate
+    # Decisions at closes of bars 1..4; the buy fills at open[2] = 12; marked at close[5] = 15.
+    expected_final = config.initial_cash / (12.0 * (1 + s) * (1 + k)) * 15.0
+    assert rollout.equity[-1] == pytest.approx(expected_final)
+    assert rollout.equity[0] == config.initial_cash
+    assert rollout.n_steps == 4
+    np.testing.assert_array_equal(rollout.decision_bars, [1, 2, 3, 4])
+    np.testing.assert_array_equal(rollout.positions, [1.0, 1.0, 1.0, 1.0])
+    # Holding through bar 3 (open 12.4, close 11) was wrong: selling at its open was better.
+    np.testing.assert_array_equal(rollout.correct, [True, False, True, True])
+    assert rollout.reward_sum == pytest.approx(np.log(expected_final / config.initial_cash))
+
+
+def test_split_with_history_evaluates_every_bar_of_the_split() -> None:
+    prepared = prepare_market("synthetic")
+    config = EnvConfig(window_size=30)
+
+    market = split_with_history(prepared, "test", config.window_size)
+    rollout = run_policy(market, config, hold_policy(config))
+
+    assert market.n_bars == prepared.test.n_bars + config.window_size
+    np.testing.assert_array_equal(rollout.dates, prepared.test.dates)
+    # The first decision is made at the close of the last validation bar.
+    assert market.dates[rollout.decision_bars[0]] == prepared.validation.dates[-1]
+
+
+def test_concatenate_refuses_markets_out_of_order() -> None:
+    market = random_market(seed=2, n_bars=10)
+    with pytest.raises(ValueError, match="start after"):
+        concatenate(market.slice(5, 10), market.slice(0, 5))

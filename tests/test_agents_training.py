@@ -1,0 +1,167 @@
+"""Training end to end on a tiny budget: the agent directory, determinism, reload, decisions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.config import TrainConfig
+from agents.drl_agent import DRLAgent
+from agents.errors import AgentError
+from agents.evaluation import AGENT, BUY_AND_HOLD, evaluate_agent, rollout_metrics
+from agents.market_data import split_with_history
+from agents.rollout import run_policy
+from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths
+from agents.training import SeedResult, train_agents
+from envs.dataset import PreparedMarket, prepare_market
+from envs.features import FEATURE_NAMES
+from tests.agents_helpers import tiny_config
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> PreparedMarket:
+    return prepare_market("synthetic")
+
+
+@pytest.fixture(scope="module")
+def dqn_run(tmp_path_factory: pytest.TempPathFactory) -> SeedResult:
+    out = tmp_path_factory.mktemp("dqn") / "agent"
+    return train_agents(tiny_config(out, "dqn"), progress_bar=False)[0]
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> SeedResult:
+    out = tmp_path_factory.mktemp("ppo") / "agent"
+    return train_agents(tiny_config(out, "ppo"), progress_bar=False)[0]
+
+
+@pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
+def test_training_writes_a_complete_agent_directory(
+    run_name: str, request: pytest.FixtureRequest, synthetic: PreparedMarket
+) -> None:
+    run: SeedResult = request.getfixturevalue(run_name)
+    paths = AgentPaths(run.directory)
+    manifest = json.loads(paths.manifest.read_text())
+    window = manifest["env_config"]["window_size"]
+
+    assert paths.model.is_file() and paths.evaluation.is_file()
+    assert any(paths.tensorboard.rglob("events.out.tfevents.*"))
+    assert (paths.eval_log / "evaluations.npz").is_file()
+    assert len(list(paths.checkpoints.glob("*.zip"))) == 2  # every 256 of 512 steps
+    assert manifest["algorithm"] == run_name.removesuffix("_run")
+    assert manifest["feature_names"] == list(FEATURE_NAMES)
+    assert manifest["observation_shape"] == [window * len(FEATURE_NAMES) + 2]
+    assert manifest["env_config"]["target_positions"] == [0.0, 0.5, 1.0]
+    assert manifest["env_config"]["cost_model"]["commission_bps"] == 1.0
+    assert manifest["data_source"] == "synthetic"
+    assert manifest["data_hash"] == synthetic.data_hash
+    assert manifest["normalizer"] == synthetic.normalizer.to_dict()
+    assert manifest["splits"]["test"][0] == str(synthetic.test.dates[0])[:10]
+    assert set(manifest["library_versions"]) == {"torch", "stable-baselines3", "gymnasium", "numpy"}
+    calibration = manifest["calibration"]
+    assert calibration["temperature"] > 0.0
+    assert 0.0 <= calibration["ece"] <= 1.0
+    assert calibration["n_decisions"] == synthetic.validation.n_bars
+    assert sum(b["count"] for b in calibration["reliability"]) == synthetic.validation.n_bars
+    evaluation = json.loads(paths.evaluation.read_text())
+    assert set(evaluation["strategies"]) == {AGENT, BUY_AND_HOLD}
+    assert evaluation["first_date"] == str(synthetic.test.dates[0])[:10]
+    assert evaluation["strategies"][AGENT]["n_bars"] == synthetic.test.n_bars
+
+
+@pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
+def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
+    run_name: str, request: pytest.FixtureRequest, synthetic: PreparedMarket
+) -> None:
+    run: SeedResult = request.getfixturevalue(run_name)
+    agent = DRLAgent.load(run.directory)
+    validation = split_with_history(synthetic, "validation", agent.env_config.window_size)
+    test = split_with_history(synthetic, "test", agent.env_config.window_size)
+
+    replayed = rollout_metrics(run_policy(validation, agent.env_config, agent.act))
+
+    assert replayed == agent.manifest.validation_metrics
+    assert evaluate_agent(agent, test, "test") == run.test
+
+
+def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
+    dqn_run: SeedResult, ppo_run: SeedResult, synthetic: PreparedMarket
+) -> None:
+    for run in (dqn_run, ppo_run):
+        agent = DRLAgent.load(run.directory)
+        market = split_with_history(synthetic, "test", agent.env_config.window_size)
+        observations = run_policy(market, agent.env_config, agent.act).observations
+        decisions = agent.decide_many(observations)
+        again = [agent.decide(obs) for obs in observations]
+        for first, second in zip(decisions, again, strict=True):
+            assert first.action == second.action
+            # A batch and a single row may round differently in float32 matmuls.
+            assert first.confidence == pytest.approx(second.confidence, rel=1e-4)
+            assert 0.0 <= first.confidence <= 1.0
+            assert first.target_position == agent.env_config.target_positions[first.action]
+            if agent.algorithm == "dqn":
+                assert first.action_probs is None
+                assert first.action == int(np.argmax(first.q_values))
+            else:
+                assert first.q_values is None
+                assert first.action_probs.sum() == pytest.approx(1.0)
+                assert first.action == int(np.argmax(first.action_probs))
+
+
+def test_the_same_seed_gives_the_same_actions(
+    dqn_run: SeedResult, tmp_path: Path, synthetic: PreparedMarket
+) -> None:
+    again = train_agents(tiny_config(tmp_path / "again", "dqn"), progress_bar=False)[0]
+    first, second = DRLAgent.load(dqn_run.directory), DRLAgent.load(again.directory)
+    market = split_with_history(synthetic, "test", first.env_config.window_size)
+    observations = run_policy(market, first.env_config, first.act).observations
+
+    first_actions = [d.action for d in first.decide_many(observations)]
+    second_actions = [d.action for d in second.decide_many(observations)]
+
+    assert first_actions == second_actions
+    assert again.test == dqn_run.test
+    assert again.validation == dqn_run.validation
+
+
+def test_several_seeds_write_one_directory_each_and_a_summary(tmp_path: Path) -> None:
+    config = replace(tiny_config(tmp_path / "multi", "ppo"), seeds=(3, 4))
+
+    results = train_agents(config, progress_bar=False)
+
+    summary = json.loads((config.out / SEEDS_SUMMARY_FILE).read_text())
+    assert summary["seeds"] == [3, 4]
+    sharpes = [r.test.strategies[AGENT]["sharpe"] for r in results]
+    assert summary["test"]["sharpe"]["mean"] == pytest.approx(np.mean(sharpes))
+    assert summary["test"]["sharpe"]["std"] == pytest.approx(np.std(sharpes, ddof=1))
+    assert DRLAgent.load(config.out / "seed_4").manifest.seed == 4
+    with pytest.raises(AgentError, match="pick one of seed_3, seed_4"):
+        DRLAgent.load(config.out)
+
+
+def test_an_agent_runs_on_another_source_whose_features_match(dqn_run: SeedResult) -> None:
+    agent = DRLAgent.load(dqn_run.directory)
+    sp500 = prepare_market("sp500", normalizer=agent.feature_normalizer())
+    market = split_with_history(sp500, "test", agent.env_config.window_size)
+
+    agent.check_compatible(market.feature_names, (agent.observation_shape[0],))
+    evaluation = evaluate_agent(agent, market, "test")
+
+    assert evaluation.first_date == "2015-01-02"
+    assert evaluation.strategies[AGENT]["n_bars"] == sp500.test.n_bars
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_default_settings_are_deterministic_at_full_scale(algo: str, tmp_path: Path) -> None:
+    config = TrainConfig(algo=algo, data="synthetic", out=tmp_path / "a", timesteps=20_000)
+
+    first = train_agents(config, progress_bar=False)[0]
+    second = train_agents(replace(config, out=tmp_path / "b"), progress_bar=False)[0]
+
+    assert first.test == second.test
+    assert first.validation == second.validation
