@@ -1,0 +1,329 @@
+"""Speed and cost of the analyst graph: parallelism, offline latency, dollars per decision.
+
+    python -m benchmarks.bench_llm --out benchmarks/bench_llm.md
+
+1. Parallelism. The local OpenAI-compatible server adds 200 ms to every call; the real gateway
+   and ChatOpenAI serve the packaged default stack over HTTP, chart images included. One decision
+   (3 analysts in parallel, then meta) is compared with one analyst call plus the meta call
+   (target: < 1.6x), with the chart analyst's whole work (rendering the PNG, then its call) plus
+   the meta call, and with the same nodes run one after another.
+2. Offline latency. `build_analyst_team("offline")` (the real gateway and its SQLite ledger,
+   offline analyst, no images), p50 and p95 per decision, graph included (target p50 < 5 ms);
+   also with the ledger in memory, and with no gateway at all (graph + offline analyst), which
+   splits the time between the graph and the gateway's per-call bookkeeping.
+3. Dollars per decision. The calls of the gateway runs of part 1, token counts estimated as the
+   gateway estimates them (4 characters per token, 1,000 per image; the answer's length for the
+   output), priced on the model that served each call in the default stack, and the same tokens
+   all priced on Claude Opus (target: >= 30x cheaper).
+
+Data: the S&P 500 daily bars that `arch` ships; one snapshot (60 bars) per decision, each at a
+different date. Timings are medians (p50) of repeated decisions after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from arch.data import sp500
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from llm.analysts import chart, meta, narrative
+from llm.analysts.base import CompletionGateway
+from llm.chart import render_candlestick_png
+from llm.factory import build_analyst_team
+from llm.graph import ANALYSTS, AnalystTeam, TeamConfig, analyst_nodes
+from llm.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
+from llm.model_stack import ModelStack, load_model_stack
+from llm.offline_analyst import OfflineAnalystChatModel
+from llm.schemas import AgentSignal
+from llm.settings import load_settings
+from llm.snapshot import MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm.state import AnalystState, initial_state
+from llm.testing.in_process_gateway import InProcessGateway
+from llm.testing.offline_responder import offline_responder
+from llm.testing.openai_server import FakeOpenAIServer
+from llm.types import LLMRequest, LLMResponse
+
+LATENCY_S = 0.2
+PARALLEL_TARGET = 1.6
+OFFLINE_P50_TARGET_MS = 5.0
+CHEAPER_TARGET = 30.0
+OPUS = "anthropic/claude-opus-4.1"
+BENCH_KEY = "sk-bench-not-a-real-key"
+
+
+def sp500_frame() -> pd.DataFrame:
+    bars = sp500.load()[["Open", "High", "Low", "Close", "Volume"]].astype(float)
+    return bars.rename(columns=str.lower)
+
+
+def snapshots(frame: pd.DataFrame, count: int, start: int = 500) -> list[MarketSnapshot]:
+    portfolio = PortfolioState(position=0.0, cash=1e5, equity=1e5)
+    return [
+        snapshot_from_frame(frame, frame.index[start + i], symbol="SPX", portfolio=portfolio)
+        for i in range(count)
+    ]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Call:
+    """One answered call: what was asked, who served it, and the estimated token counts."""
+
+    request: LLMRequest
+    response: LLMResponse
+    input_tokens: int
+    output_tokens: int
+
+
+class RecordingGateway:
+    """The real gateway, recording every answered call for the cost comparison."""
+
+    def __init__(self, inner: CompletionGateway) -> None:
+        self.inner = inner
+        self.calls: list[Call] = []
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        response = self.inner.complete(request)
+        self.calls.append(
+            Call(
+                request,
+                response,
+                estimate_prompt_tokens(request.messages),
+                len(response.content) // CHARS_PER_TOKEN,
+            )
+        )
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def sequential_graph(gateway: CompletionGateway, config: TeamConfig) -> CompiledStateGraph:
+    """The same nodes, one after another: the baseline that parallelism is measured against."""
+    graph = StateGraph(AnalystState)
+    for name, node in analyst_nodes(gateway, config).items():
+        graph.add_node(name, node)
+    chain = [START, *ANALYSTS, meta.NODE, END]
+    for before, after in itertools.pairwise(chain):
+        graph.add_edge(before, after)
+    return graph.compile()
+
+
+@dataclass(frozen=True)
+class ParallelResult:
+    analyst_call_s: float
+    chart_node_s: float
+    render_s: float
+    meta_call_s: float
+    parallel_s: float
+    sequential_s: float
+    decision_calls: list[Call]
+
+
+def chart_request(snapshot: MarketSnapshot, config: TeamConfig) -> LLMRequest:
+    """The chart analyst's request, chart rendered: its whole work before the answer."""
+    return chart.build_request(snapshot, with_image=True, cap_usd=config.analyst_cap_usd())
+
+
+def bench_parallel(
+    frame: pd.DataFrame, directory: Path, decisions: int, latency_s: float
+) -> ParallelResult:
+    with FakeOpenAIServer(offline_responder, latency_s=latency_s) as server:
+        settings = load_settings(
+            {
+                "OPENROUTER_API_KEY": BENCH_KEY,
+                "OPENROUTER_BASE_URL": server.base_url,
+                "LLM_LEDGER_PATH": str(directory / "gateway-ledger.sqlite"),
+                "LLM_CACHE_MODE": "off",
+            },
+            env_file=None,
+        )
+        built = build_analyst_team("gateway", settings=settings)
+        gateway = RecordingGateway(built.gateway)
+        config = built.config
+        parallel = AnalystTeam(gateway, config)  # the same gateway, now recorded; owns it
+        sequential = sequential_graph(gateway, config)
+        cases = snapshots(frame, 2 * decisions + 1)
+        parallel.decide(cases[0])  # warm-up: connections, chart fonts
+        signals = [AgentSignal(analyst=n, signal=0.3, confidence=0.6) for n in ANALYSTS]
+        analyst_calls, chart_nodes, renders, meta_calls = [], [], [], []
+        parallel_runs, sequential_runs = [], []
+        decision_calls: list[Call] = []
+        for i in range(decisions):
+            one = cases[1 + 2 * i]
+            request = narrative.build_request(
+                one, cap_usd=config.analyst_cap_usd(), long_document_tokens=10**9
+            )
+            analyst_calls.append(timed(lambda r=request: gateway.complete(r)))
+            chart_nodes.append(timed(lambda s=one: gateway.complete(chart_request(s, config))))
+            renders.append(timed(lambda s=one: render_candlestick_png(s.bars, title=s.symbol)))
+            messages = meta.build_messages(one, signals, [])
+            meta_request = meta.build_request(messages, config.cost_cap_usd)
+            meta_calls.append(timed(lambda r=meta_request: gateway.complete(r)))
+            first_call = len(gateway.calls)
+            parallel_runs.append(timed(lambda s=one: parallel.decide(s)))
+            decision_calls.extend(gateway.calls[first_call:])
+            other = cases[2 + 2 * i]
+            sequential_runs.append(timed(lambda s=other: sequential.invoke(initial_state(s))))
+        parallel.close()
+    return ParallelResult(
+        statistics.median(analyst_calls),
+        statistics.median(chart_nodes),
+        statistics.median(renders),
+        statistics.median(meta_calls),
+        statistics.median(parallel_runs),
+        statistics.median(sequential_runs),
+        decision_calls,
+    )
+
+
+def latency(team: AnalystTeam, cases: Sequence[MarketSnapshot]) -> tuple[float, float]:
+    """(p50, p95) seconds per decision after 20 warm-up decisions."""
+    for case in cases[:20]:
+        team.decide(case)
+    runs = [timed(lambda s=case: team.decide(s)) for case in cases[20:]]
+    return percentile(runs, 0.5), percentile(runs, 0.95)
+
+
+def bench_offline(frame: pd.DataFrame, ledger: str, decisions: int) -> tuple[float, float]:
+    """The offline team as users get it: the real gateway, its ledger, the offline analyst."""
+    settings = load_settings({"LLM_LEDGER_PATH": ledger}, env_file=None)
+    with build_analyst_team("offline", settings=settings) as team:
+        return latency(team, snapshots(frame, decisions + 20))
+
+
+def bench_offline_graph_only(frame: pd.DataFrame, decisions: int) -> tuple[float, float]:
+    """The graph and the offline analyst alone, the gateway replaced by a direct call."""
+    gateway = InProcessGateway(OfflineAnalystChatModel())
+    with AnalystTeam(gateway, TeamConfig(chart_images=False)) as team:
+        return latency(team, snapshots(frame, decisions + 20))
+
+
+def cost_per_decision(
+    calls: Sequence[Call], stack: ModelStack, decisions: int
+) -> tuple[float, float]:
+    """(default stack, all Opus) dollars per decision for the same token counts."""
+    opus = stack.model(OPUS)
+    served = sum(
+        stack.model(c.response.model_served).cost_usd(c.input_tokens, c.output_tokens)
+        for c in calls
+    )
+    all_opus = sum(opus.cost_usd(c.input_tokens, c.output_tokens) for c in calls)
+    return served / decisions, all_opus / decisions
+
+
+def verdict(target: str, met: bool) -> str:
+    return f"{target}: {'met' if met else 'NOT met'}"
+
+
+def report(decisions: int, offline_decisions: int, latency_s: float) -> str:
+    frame = sp500_frame()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        par = bench_parallel(frame, directory, decisions, latency_s)
+        offline_file = bench_offline(
+            frame, str(directory / "offline-ledger.sqlite"), offline_decisions
+        )
+        offline_memory = bench_offline(frame, ":memory:", offline_decisions)
+        graph_only = bench_offline_graph_only(frame, offline_decisions)
+    stack = load_model_stack()
+    default_usd, opus_usd = cost_per_decision(par.decision_calls, stack, decisions)
+    ratio = par.parallel_s / (par.analyst_call_s + par.meta_call_s)
+    chart_ratio = par.parallel_s / (par.chart_node_s + par.meta_call_s)
+    speedup = par.sequential_s / par.parallel_s
+    tokens_in = sum(c.input_tokens for c in par.decision_calls) / decisions
+    tokens_out = sum(c.output_tokens for c in par.decision_calls) / decisions
+    ms = 1000.0
+    offline_target = f"p50 < {OFFLINE_P50_TARGET_MS:g} ms"
+    rows = [
+        ("one analyst call (narrative), p50", f"{par.analyst_call_s * ms:.0f} ms", ""),
+        ("chart analyst: render + call, p50", f"{par.chart_node_s * ms:.0f} ms", ""),
+        ("of which the chart render alone, p50", f"{par.render_s * ms:.0f} ms", ""),
+        ("the meta call, p50", f"{par.meta_call_s * ms:.0f} ms", ""),
+        ("one decision, analysts in parallel, p50", f"{par.parallel_s * ms:.0f} ms", ""),
+        ("one decision, analysts one after another, p50", f"{par.sequential_s * ms:.0f} ms", ""),
+        (
+            "parallel decision / (analyst call + meta call)",
+            f"{ratio:.2f}x",
+            verdict(f"< {PARALLEL_TARGET}x", ratio < PARALLEL_TARGET),
+        ),
+        (
+            "parallel decision / (chart render + call + meta call)",
+            f"{chart_ratio:.2f}x",
+            verdict(f"< {PARALLEL_TARGET}x", chart_ratio < PARALLEL_TARGET),
+        ),
+        ("sequential / parallel", f"{speedup:.2f}x", ""),
+        (
+            "offline decision p50 / p95 (SQLite ledger file)",
+            f"{offline_file[0] * ms:.2f} / {offline_file[1] * ms:.2f} ms",
+            verdict(offline_target, offline_file[0] * ms < OFFLINE_P50_TARGET_MS),
+        ),
+        (
+            "offline decision p50 / p95 (ledger in memory)",
+            f"{offline_memory[0] * ms:.2f} / {offline_memory[1] * ms:.2f} ms",
+            verdict(offline_target, offline_memory[0] * ms < OFFLINE_P50_TARGET_MS),
+        ),
+        (
+            "offline decision p50 / p95 (graph + offline analyst, no gateway)",
+            f"{graph_only[0] * ms:.2f} / {graph_only[1] * ms:.2f} ms",
+            verdict(offline_target, graph_only[0] * ms < OFFLINE_P50_TARGET_MS),
+        ),
+        ("tokens per decision, in / out (estimated)", f"{tokens_in:.0f} / {tokens_out:.0f}", ""),
+        ("dollars per decision, default stack", f"${default_usd:.6f}", ""),
+        ("dollars per decision, same tokens all on Claude Opus", f"${opus_usd:.6f}", ""),
+        (
+            "all-Opus / default stack",
+            f"{opus_usd / default_usd:.0f}x",
+            verdict(f">= {CHEAPER_TARGET:g}x", opus_usd / default_usd >= CHEAPER_TARGET),
+        ),
+    ]
+    lines = [
+        f"LLM analyst graph, {decisions} HTTP decisions at {latency_s * ms:.0f} ms per call, "
+        f"{offline_decisions} offline decisions; {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs",
+        "",
+        "| measure | value | target |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {value} | {target} |" for name, value, target in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=10, help="HTTP decisions to time")
+    parser.add_argument("--offline-decisions", type=int, default=300)
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_S * 1000)
+    parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    args = parser.parse_args()
+    table = report(args.decisions, args.offline_decisions, args.latency_ms / 1000)
+    print(table)
+    if args.out:
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

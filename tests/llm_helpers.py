@@ -1,0 +1,29 @@
+"""Markets and snapshots for the analyst-graph tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from llm.snapshot import MarketSnapshot, PortfolioState, snapshot_from_frame
+
+
+def trend_frame(n_bars: int = 120, drift: float = 0.0, seed: int = 7) -> pd.DataFrame:
+    """Daily OHLCV bars whose log price drifts by `drift` per bar plus seeded noise."""
+    rng = np.random.default_rng(seed)
+    index = pd.bdate_range("2021-01-04", periods=n_bars)
+    close = 100.0 * np.exp(np.cumsum(drift + rng.normal(0.0, 0.01, n_bars)))
+    open_ = np.concatenate([[100.0], close[:-1]]) * np.exp(rng.normal(0.0, 0.002, n_bars))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0.0, 0.004, n_bars)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0.0, 0.004, n_bars)))
+    volume = np.round(rng.uniform(1e6, 2e6, n_bars))
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
+    )
+
+
+def trend_snapshot(drift: float, *, news: str | None = None, seed: int = 7) -> MarketSnapshot:
+    frame = trend_frame(drift=drift, seed=seed)
+    return snapshot_from_frame(
+        frame, frame.index[-1], symbol="TEST", news=news, portfolio=PortfolioState(equity=1e5)
+    )

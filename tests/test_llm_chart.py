@@ -1,0 +1,40 @@
+"""Chart rendering: PNG bytes in memory, no files, no open figures, a data-URL image block."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+
+from llm.chart import image_block, render_candlestick_png
+from llm.snapshot import SnapshotError
+from tests.llm_helpers import trend_snapshot
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_renders_png_in_memory_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    png = render_candlestick_png(trend_snapshot(0.004).bars, title="TEST", size_px=(400, 300))
+    assert png.startswith(PNG_SIGNATURE)
+    width = int.from_bytes(png[16:20], "big")
+    height = int.from_bytes(png[20:24], "big")
+    assert (width, height) == (400, 300)
+    assert list(tmp_path.iterdir()) == []
+    assert plt.get_fignums() == []
+
+
+def test_needs_two_bars() -> None:
+    with pytest.raises(SnapshotError, match="at least 2 bars, got 1"):
+        render_candlestick_png(trend_snapshot(0.0).bars[:1])
+
+
+def test_image_block_is_an_openai_data_url() -> None:
+    block = image_block(b"\x89PNG-bytes")
+    url = block["image_url"]["url"]  # type: ignore[index]
+    assert block["type"] == "image_url"
+    assert base64.b64decode(url.removeprefix("data:image/png;base64,")) == b"\x89PNG-bytes"

@@ -1,0 +1,61 @@
+"""Prompt sections are written and read back by one module: numbers survive, text stays whole."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from llm import prompt_blocks as blocks
+from llm.prompt_blocks import BarRow, PromptId, TradeRow
+from llm.snapshot import Bar, PortfolioState, Trade
+
+T = datetime(2024, 1, 2, 16, 0)
+
+
+def test_bars_round_trip_with_ten_significant_digits() -> None:
+    bars = (Bar(T, 101.123456789, 102.5, 100.0, 101.987654321, 1_234_567.0),)
+    body = blocks.find_sections(blocks.bars_section(bars))[blocks.BARS]
+    assert body.splitlines()[0] == "time,open,high,low,close,volume"
+    assert blocks.read_bars(body) == (
+        BarRow("2024-01-02T16:00:00", 101.1234568, 102.5, 100.0, 101.9876543, 1234567.0),
+    )
+
+
+def test_trades_portfolio_and_indicators_round_trip() -> None:
+    text = "\n\n".join(
+        [
+            blocks.trades_section([Trade(T, 10.5, 200.0, "buy"), Trade(T, 10.4, 50.0)]),
+            blocks.portfolio_section(PortfolioState(0.25, 5_000.0, 10_000.0, -120.0)),
+            blocks.indicators_section({"rsi_14": 55.5, "atr_14": 1.25}),
+        ]
+    )
+    sections = blocks.find_sections(text)
+    assert blocks.read_trades(sections[blocks.TRADES]) == [
+        TradeRow("2024-01-02T16:00:00", 10.5, 200.0, "buy"),
+        TradeRow("2024-01-02T16:00:00", 10.4, 50.0, None),
+    ]
+    assert blocks.read_portfolio(sections[blocks.PORTFOLIO]) == PortfolioState(
+        0.25, 5_000.0, 10_000.0, -120.0
+    )
+    assert blocks.read_indicators(sections[blocks.INDICATORS]) == {"atr_14": 1.25, "rsi_14": 55.5}
+
+
+def test_news_with_markdown_and_fences_stays_one_section() -> None:
+    news = "Q3 results\n## Outlook\nGuidance raised.\n```\ncode\n```\nEnd."
+    text = "Header line\n\n" + blocks.news_section(news) + "\n\n" + blocks.indicators_section({})
+    sections = blocks.find_sections(text)
+    assert sections[blocks.NEWS] == news.replace("```", "'''")
+    assert sections[blocks.INDICATORS] == "name,value"
+
+
+def test_empty_body_and_stray_hashes_are_handled() -> None:
+    text = "a ## b\n## Empty\n```csv\n\n```\n## Not fenced\nplain\n"
+    assert blocks.find_sections(text) == {"Empty": ""}
+
+
+@pytest.mark.parametrize("prompt_id", list(PromptId))
+def test_prompt_tag_round_trip(prompt_id: PromptId) -> None:
+    text = f"You are an analyst {blocks.prompt_tag(prompt_id, 'v3')}.\nMore."
+    assert blocks.read_prompt_tag(text) == (prompt_id.value, "v3")
+    assert blocks.read_prompt_tag("no tag here") is None
