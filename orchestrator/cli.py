@@ -22,15 +22,27 @@ app = typer.Typer(
 # Each module defines `register(app)`; add a line here when a command is added.
 _COMMAND_MODULES = (
     "orchestrator.commands.data",
+    "orchestrator.commands.train",
+    "orchestrator.commands.llm",
+    "orchestrator.commands.weights",
 )
 
 # Error types a user can cause (bad file, bad option, missing key), by import path.
 _USER_ERROR_TYPES = (
     "envs.errors:MarketDataError",
     "llm.types:LLMError",
+    "agents.errors:AgentError",
+    "envs.env_errors:EnvSetupError",
+    "orchestrator.errors:OrchestratorError",
 )
 
 USER_ERROR_EXIT_CODE = 2
+
+
+@app.callback()
+def _root() -> None:
+    """A deep-RL agent and a team of LLM analysts that trade together."""
+    # An explicit callback keeps Typer in sub-command mode even if only one command is registered.
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
