@@ -15,9 +15,9 @@ import pandas as pd
 
 from agents.config import TrainConfig
 from agents.errors import AgentError
-from envs.dataset import PreparedMarket, build_market_arrays, prepare_market
+from envs.dataset import PreparedMarket, assemble_market, prepare_market
 from envs.market_arrays import MarketArrays
-from envs.normalization import FeatureNormalizer
+from envs.sources import parse_date_option
 from envs.splits import SPLIT_NAMES, SplitName, Splits
 from envs.validation import format_date
 
@@ -38,8 +38,10 @@ def prepare_training_market(config: TrainConfig) -> PreparedMarket:
 def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:
     if config.validation_start is None and config.test_start is None:
         return prepared
-    validation_start = _date_option(config.validation_start, "--validation-start")
-    test_start = _date_option(config.test_start, "--test-start")
+    validation_start = parse_date_option(
+        config.validation_start, "--validation-start", config.data, "start"
+    )
+    test_start = parse_date_option(config.test_start, "--test-start", config.data, "start")
     try:
         splits = Splits(
             validation_start=validation_start or prepared.splits.validation_start,
@@ -48,38 +50,8 @@ def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> Prepared
         )
     except ValueError as exc:
         raise AgentError(f"split dates: {exc}") from None
-    return resplit(prepared, splits)
-
-
-def _date_option(text: str | None, option: str) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        return pd.Timestamp(text)
-    except ValueError:
-        raise AgentError(f"{option} must be a date such as 2013-01-01, got {text!r}") from None
-
-
-def resplit(prepared: PreparedMarket, splits: Splits) -> PreparedMarket:
-    """The same bars and features cut at other dates, with the normaliser refitted on train."""
-    bounds = splits.bounds(prepared.bars.index)
-    train_features = prepared.features.iloc[bounds["train"]].dropna()
-    normalizer = FeatureNormalizer.fit(train_features)
-    arrays = {
-        name: build_market_arrays(
-            prepared.bars.iloc[rows], prepared.features.iloc[rows], normalizer
-        )
-        for name, rows in bounds.items()
-    }
-    return PreparedMarket(
-        source=prepared.source,
-        bars=prepared.bars,
-        features=prepared.features,
-        splits=splits,
-        normalizer=normalizer,
-        data_hash=prepared.data_hash,
-        **arrays,
-    )
+    # The same bars and features cut at the given dates, the normaliser refitted on train.
+    return assemble_market(prepared.source, prepared.bars, prepared.features, splits)
 
 
 def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: int) -> MarketArrays:

@@ -47,8 +47,8 @@ def select_dates(
 ) -> pd.DataFrame:
     """Rows dated in [start, end]. A string covers the whole period it names, so `end="2014"`
     keeps all of 2014 and `start="2013-06"` begins on 1 June 2013."""
-    first = _parse_option(start, "--start", source, "start")
-    last = _parse_option(end, "--end", source, "end")
+    first = parse_date_option(start, "--start", source, "start")
+    last = parse_date_option(end, "--end", source, "end")
     mask = np.ones(len(bars), dtype=bool)
     if first is not None:
         mask &= bars.index >= first
@@ -64,9 +64,10 @@ def select_dates(
     return bars if mask.all() else bars.loc[mask]
 
 
-def _parse_option(
+def parse_date_option(
     value: DateLike, option: str, source: str, edge: Literal["start", "end"]
 ) -> pd.Timestamp | None:
+    """A year-first date option as the first (`start`) or last (`end`) instant of its period."""
     if value is None:
         return None
     if isinstance(value, pd.Timestamp):

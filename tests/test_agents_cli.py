@@ -26,7 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
         (["--slippage-bps", "-1"], "error: CostModel.slippage_bps must be in [0, 1000)"),
         (["--window-size", "0"], "error: EnvConfig.window_size must be an int >= 1"),
         (["--data", "missing.csv"], "error: missing.csv"),
-        (["--data", "synthetic", "--test-start", "soon"], "error: --test-start must be a date"),
+        (
+            ["--data", "synthetic", "--test-start", "03/04/2015"],
+            "error: synthetic: bad date: --test-start '03/04/2015' is not a date",
+        ),
     ],
 )
 def test_a_bad_option_value_prints_one_line(
