@@ -9,6 +9,7 @@ table, not pictures).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Literal
 
@@ -18,6 +19,7 @@ from llm.gateway import Gateway
 from llm.graph import AnalystTeam, TeamConfig
 from llm.model_stack import ModelStack, load_model_stack
 from llm.offline_analyst import OfflineAnalystChatModel
+from llm.offline_rules import OFFLINE_RULES, Rule
 from llm.settings import CacheMode, LLMSettings, load_settings
 from llm.types import LLMConfigError
 
@@ -40,17 +42,21 @@ def build_analyst_team(
     settings: LLMSettings | None = None,
     config: TeamConfig | None = None,
     on_alert: AlertCallback | None = None,
+    offline_rules: Mapping[str, Rule] | None = None,
 ) -> AnalystTeam:
     """An analyst team ready to `decide`; close it (or use `with`) to release ledger and cache.
 
     `mode=None` picks gateway mode when keys are configured, offline otherwise. Asking for
     gateway mode without a key raises LLMConfigError naming the variables to set.
+    `offline_rules` adds (or replaces) offline answers by prompt id, for prompts of callers
+    outside the analyst graph (e.g. the orchestrator's trade-execution check); gateway mode
+    ignores them.
     """
     settings = settings or load_settings()
     stack = load_model_stack(settings.model_stack_path)
     mode = mode or default_mode(settings, stack)
     if mode == "offline":
-        offline_model = OfflineAnalystChatModel()
+        offline_model = OfflineAnalystChatModel(rules={**OFFLINE_RULES, **(offline_rules or {})})
         gateway = Gateway.open(
             settings.model_copy(update={"cache_mode": CacheMode.OFF}),
             stack=ModelStack.offline(),

@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "orchestrator.commands.train",
     "orchestrator.commands.llm",
     "orchestrator.commands.weights",
+    "orchestrator.commands.backtest",
 )
 
 # Error types a user can cause (bad file, bad option, missing key), by import path.

@@ -1,0 +1,111 @@
+"""A 4-year daily hybrid backtest with the offline analyst: wall time, and the five strategies.
+
+    python -m benchmarks.bench_backtest --out benchmarks/bench_backtest.md [--agent DIR]
+
+Without `--agent`, a DQN agent is trained first with the defaults of `python train.py` on sp500
+(train 1999-2012, validation 2013-2014), `--timesteps` steps, seed 0; training is not timed.
+Timed: `run_backtest` over the test split, 2015-2018 (1,006 bars after the decision at the last
+close of 2014), the five strategies in lockstep through the bar engine, every LLM call through the
+real gateway and its SQLite ledger with the offline analyst, then the report (metrics with the
+bootstrap, CSV, plots). Target: the backtest under 30 s. Then the metrics table, after costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from agents.config import TrainConfig
+from agents.drl_agent import DRLAgent
+from agents.manifest import library_versions
+from agents.training import train_agents
+from llm.factory import build_analyst_team
+from llm.settings import load_settings
+from orchestrator.backtest import run_backtest
+from orchestrator.backtest_report import backtest_metrics, metrics_markdown, write_backtest_report
+from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
+from orchestrator.trading_market import load_trading_market
+
+TARGET_S = 30.0
+SOURCE = "sp500"
+
+
+def trained_agent(directory: Path, timesteps: int, algo: str) -> Path:
+    config = TrainConfig(algo=algo, data=SOURCE, out=directory / "agent", timesteps=timesteps)
+    print(f"training {algo} on {SOURCE}, {timesteps:,} steps (not timed) ...", flush=True)
+    train_agents(config, progress_bar=False)
+    return config.out
+
+
+def report(args: argparse.Namespace) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        agent_dir = args.agent or trained_agent(directory, args.timesteps, args.algo)
+        agent = DRLAgent.load(agent_dir)
+        market = load_trading_market(agent, SOURCE)
+        settings = load_settings(
+            {"LLM_LEDGER_PATH": str(directory / "ledger.sqlite")}, env_file=None
+        )
+        with build_analyst_team(
+            "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
+        ) as team:
+            load_before = os.getloadavg()[0]
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result = run_backtest(agent, market, team)
+            backtest_s = time.perf_counter() - started
+            backtest_cpu_s = time.process_time() - cpu_started
+        started = time.perf_counter()
+        write_backtest_report(result, directory / "report")
+        report_s = time.perf_counter() - started
+    metrics = backtest_metrics(result)
+    calls = sum(s["llm_calls"] for s in metrics["strategies"].values())
+    run = metrics["run"]
+    versions = ", ".join(f"{k} {v}" for k, v in library_versions().items())
+    origin = f"--agent {args.agent}" if args.agent else f"{args.timesteps:,} steps, seed 0"
+    lines = [
+        "## Backtest benchmark (`python -m benchmarks.bench_backtest`)",
+        "",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, {versions}.",
+        f"Agent: {agent.algorithm.upper()} ({origin}).",
+        "",
+        f"### Speed: {run['n_bars']:,} daily bars ({run['first_decision']} to {run['last_bar']}),"
+        " five strategies, offline analyst",
+        "",
+        "| Part | Wall time | Target | Ratio to target |",
+        "|---|---|---|---|",
+        f"| run_backtest | {backtest_s:.1f} s | < {TARGET_S:.0f} s |"
+        f" {backtest_s / TARGET_S:.2f} ({'met' if backtest_s < TARGET_S else 'missed'}) |",
+        f"| report (metrics, bootstrap, CSV, plots) | {report_s:.1f} s | - | - |",
+        "",
+        f"CPU time of run_backtest (this process, all threads): {backtest_cpu_s:.1f} s; load"
+        f" average when it started: {load_before:.2f} on {os.cpu_count()} cores (wall time above"
+        " it includes waiting for the CPU when other processes run).",
+        "",
+        f"{calls:,} LLM calls through the gateway (analyst-team calls and execution checks),"
+        f" {1e3 * backtest_s / (run['n_bars'] + 1) / len(metrics['strategies']):.2f} ms per"
+        " strategy-bar.",
+        "",
+        "### Quality: " + metrics_markdown(metrics).removeprefix("# "),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agent", type=Path, help="an agent directory (default: train one)")
+    parser.add_argument("--algo", choices=("dqn", "ppo"), default="dqn")
+    parser.add_argument("--timesteps", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, help="write the Markdown here too")
+    args = parser.parse_args()
+    text = report(args)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

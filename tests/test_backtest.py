@@ -1,0 +1,268 @@
+"""The backtest end to end on a tiny agent trained here, its honesty checks, and its command.
+
+The agent is a DQN trained for 512 steps on the synthetic source up to June 2007 (seconds); its
+test split is the last 20 % of those bars, about 130 daily bars after a 30-bar window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.drl_agent import DRLAgent
+from agents.training import train_agents
+from envs.execution import CostModel
+from envs.sources import load_market_data
+from llm.factory import build_analyst_team
+from llm.graph import AnalystTeam
+from llm.settings import load_settings
+from orchestrator import cli
+from orchestrator.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
+from orchestrator.bar_engine import BarEngine
+from orchestrator.drl_view import DRLView
+from orchestrator.engine_state import EngineState
+from orchestrator.execution_confirmation import ExecutionConfirmer
+from orchestrator.hybrid_trader import HybridDRLLLMTrader
+from orchestrator.market_snapshots import MarketSnapshots
+from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
+from orchestrator.paper_broker import PaperBroker
+from orchestrator.risk import RiskManager
+from orchestrator.trading_market import load_trading_market
+from tests.agents_helpers import tiny_config
+from tests.engine_helpers import ListRecorder
+from tests.market_helpers import random_bars
+
+END = "2007-06"
+METRIC_KEYS = {
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sharpe_ci",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "turnover",
+    "n_trades",
+    "llm_calls",
+    "llm_cost_usd",
+}
+
+
+@pytest.fixture(scope="module")
+def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("agent")
+    train_agents(replace(tiny_config(out, "dqn"), end=END), progress_bar=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
+    ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
+    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
+    with build_analyst_team(
+        "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
+    ) as built:
+        yield built
+
+
+def write_bars(path: Path, bars: pd.DataFrame) -> Path:
+    bars.rename(columns=str.capitalize).to_csv(path, index_label="Date")
+    return path
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working folder: no key and no .env of the developer's, the ledger inside it."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("LLM_GATEWAY_API_KEY", "TETRATE_API_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("LLM_GATEWAY_BASE_URL", raising=False)
+    monkeypatch.setenv("LLM_LEDGER_PATH", str(tmp_path / "ledger.sqlite"))
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`hybrid-trader backtest ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        cli.main(["backtest", *args])
+        code = 0
+    except SystemExit as exit_info:
+        code = int(exit_info.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
+    agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = cli_env / "report"
+    code, stdout, stderr = run_cli(
+        capsys, "--agent", str(agent_dir), "--data", "synthetic", "--end", END, "--out", str(out)
+    )
+    assert code == 0, stderr
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    strategies = metrics["strategies"]
+    assert tuple(strategies) == STRATEGY_NAMES
+    for values in strategies.values():
+        assert set(values) >= METRIC_KEYS
+        low, high = values["sharpe_ci"]
+        assert low <= values["sharpe"] <= high and values["llm_cost_usd"] == 0.0
+    n_bars = metrics["run"]["n_bars"]
+    assert 100 < n_bars < 200 and metrics["run"]["first_decision"] < "2007-01-01"
+    assert strategies["drl"]["llm_asks"] == strategies["buy_and_hold"]["llm_asks"] == 0
+    assert strategies["hybrid_learned"]["llm_asks"] >= strategies["llm"]["llm_asks"] > 0
+    # Every order a strategy chose went to the execution check: at least one call each.
+    assert all(values["llm_calls"] >= 1 for values in strategies.values())
+
+    equity = pd.read_csv(out / "equity.csv")
+    assert list(equity.columns[:4]) == ["date", "strategy", "position", "equity"]
+    assert len(equity) == len(STRATEGY_NAMES) * (n_bars + 1)
+    assert (equity.groupby("strategy")["equity"].first() == 100_000.0).all()
+    weights = equity.set_index("strategy")["drl_weight"]
+    assert (weights["hybrid_fixed"] == 0.5).all() and weights["hybrid_learned"].nunique() > 10
+
+    table = (out / "metrics.md").read_text()
+    assert all(f"| {name} |" in table for name in STRATEGY_NAMES)
+    for plot in ("equity.png", "drawdowns.png", "weights.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout
+
+
+def test_buy_and_hold_is_the_price_ratio_less_one_entry_cost(
+    agent_dir: Path, team: AnalystTeam, tmp_path: Path
+) -> None:
+    # A steady rise whose every open is the previous close: no gap between decision and fill.
+    rng = np.random.default_rng(5)
+    n_bars = 400
+    close = 100.0 * np.exp(np.cumsum(0.0008 + rng.normal(0.0, 0.004, n_bars)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    bars = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.002,
+            "low": np.minimum(open_, close) * 0.998,
+            "close": close,
+            "volume": rng.uniform(1e6, 2e6, n_bars).round(),
+        },
+        index=pd.bdate_range("2015-01-02", periods=n_bars, name="Date"),
+    )
+    agent = DRLAgent.load(agent_dir)
+    market = load_trading_market(agent, str(write_bars(tmp_path / "rise.csv", bars)))
+    config = BacktestConfig(strategies=("buy_and_hold",))
+    run = run_backtest(agent, market, team, config).strategies["buy_and_hold"]
+
+    entry_close = market.arrays.close[market.first_bar]
+    buy_cost = CostModel().buy_cost_rate
+    expected = 100_000.0 * (market.arrays.close[-1] / entry_close) / (1.0 + buy_cost)
+    assert run.frame["equity"].iloc[-1] == pytest.approx(expected, rel=1e-9)
+    assert run.counts.fills == 1 and run.counts.orders_vetoed == 0
+
+
+def engine_records(agent: DRLAgent, source: Path, team: AnalystTeam) -> list[ListRecorder]:
+    """Every record of a hybrid run over `source`'s test split, one recorder per bar."""
+    market = load_trading_market(agent, str(source))
+    snapshots = MarketSnapshots(market)
+    costs = agent.env_config.cost_model
+    trader = HybridDRLLLMTrader(
+        DRLView(agent, market.arrays.features, agent.env_config), team, snapshots, cost_model=costs
+    )
+    engine = BarEngine(
+        market,
+        trader,
+        PaperBroker(100_000.0, symbol=market.symbol, cost_model=costs),
+        RiskManager(cost_model=costs),
+        run_id="look-ahead",
+        state=EngineState.opening(100_000.0),
+        confirmer=ExecutionConfirmer(team.gateway, snapshots),
+    )
+    recorders = []
+    for bar in range(market.first_bar, market.n_bars):
+        recorders.append(ListRecorder())
+        engine.step(bar, recorders[-1])
+    return recorders
+
+
+def comparable(recorder: ListRecorder) -> list[object]:
+    """A bar's records as plain values (decisions, checks, orders, fills, state)."""
+    values: list[object] = []
+    for method, value, keywords in recorder.calls:
+        if method in {"decision", "risk_check"}:
+            values.append(value.to_record())  # type: ignore[attr-defined]
+        elif method == "state":
+            values.append(keywords["loop_state"])
+        else:
+            values.append(value)
+    return values
+
+
+def test_changing_the_bars_after_t_changes_nothing_decided_up_to_t(
+    agent_dir: Path, team: AnalystTeam, tmp_path: Path
+) -> None:
+    agent = DRLAgent.load(agent_dir)
+    bars = load_market_data("synthetic", end=END)
+    cut = len(bars) - 60  # a bar inside the test split
+    future = random_bars(np.random.default_rng(11), bars.index[cut + 1 :], bars["close"].iloc[cut])
+    changed = pd.concat([bars.iloc[: cut + 1], future])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()  # the same file name: the symbol (from it) is in every record
+    original = engine_records(agent, write_bars(tmp_path / "a" / "bars.csv", bars), team)
+    rewritten = engine_records(agent, write_bars(tmp_path / "b" / "bars.csv", changed), team)
+
+    decided = len(original) - (len(bars) - 1 - cut)  # the records of bars up to the cut
+    assert [comparable(r) for r in original[:decided]] == [
+        comparable(r) for r in rewritten[:decided]
+    ]
+    assert comparable(original[decided]) != comparable(rewritten[decided])  # the test can fail
+
+
+def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
+    code, stdout, stderr = result
+    assert code == 2, stderr
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: ") and all(part in line for part in parts), line
+    assert stdout == ""
+
+
+def test_gateway_mode_without_a_key_is_the_llm_configuration_error(
+    agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = cli_env / "out"
+    result = run_cli(
+        capsys, "--agent", str(agent_dir), "--data", "synthetic", "--llm", "gateway",
+        "--out", str(out),
+    )  # fmt: skip
+    assert_one_error_line(result, "OPENROUTER_API_KEY")
+    assert not out.exists()
+
+
+def test_an_agent_whose_features_differ_is_refused_by_name(
+    agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = cli_env / "agent"
+    copy.mkdir()
+    for item in agent_dir.iterdir():
+        if item.is_file():
+            (copy / item.name).write_bytes(item.read_bytes())
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["feature_names"][-1] = "volume_rank_20"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = run_cli(capsys, "--agent", str(copy), "--data", "synthetic", "--out", "out")
+    assert_one_error_line(
+        result, "feature mismatch", "missing volume_rank_20", "unexpected volume_zscore_20"
+    )
+
+
+def test_a_missing_agent_directory_is_one_line(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "--agent", "nowhere", "--data", "synthetic", "--out", "out")
+    assert_one_error_line(result, "nowhere: agent directory not found")

@@ -1,0 +1,93 @@
+"""The backtest's metrics: Calmar, win rate, the bootstrap interval of Sharpe, the report rows."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from envs.performance import performance_metrics, sharpe_confidence_interval
+from orchestrator.backtest import BacktestResult, StrategyResult
+from orchestrator.backtest_recorder import ActivityCounts
+from orchestrator.backtest_report import (
+    backtest_metrics,
+    equity_table,
+    metrics_markdown,
+    strategy_metrics,
+)
+
+
+def test_calmar_and_win_rate_match_hand_computation() -> None:
+    equity = np.array([100.0, 110.0, 99.0, 99.0, 108.9])  # +10 %, -10 %, flat, +10 %
+    positions = np.array([1.0, 1.0, 0.0, 1.0])
+    metrics = performance_metrics(equity, positions, periods_per_year=252)
+    years = 4 / 252
+    annual = (108.9 / 100.0) ** (1 / years) - 1
+    assert metrics["calmar"] == pytest.approx(annual / 0.1)
+    assert metrics["win_rate"] == pytest.approx(2 / 3)  # the flat bar is not counted
+    never = performance_metrics(np.full(3, 100.0), np.zeros(2))
+    assert never["win_rate"] is None and never["calmar"] is None
+
+
+def test_the_sharpe_interval_is_seeded_and_brackets_the_estimate() -> None:
+    returns = np.random.default_rng(1).normal(0.0005, 0.01, 1000)
+    first = sharpe_confidence_interval(returns, seed=3)
+    assert first == sharpe_confidence_interval(returns, seed=3)
+    assert first != sharpe_confidence_interval(returns, seed=4)
+    assert first is not None
+    low, high = first
+    sharpe = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
+    assert low < sharpe < high
+    assert 1.5 < high - low < 2.5  # about 2 x 1.96 x sqrt(252 / 1000) for i.i.d. returns
+
+
+def test_degenerate_returns_have_a_defined_interval() -> None:
+    assert sharpe_confidence_interval(np.zeros(50)) == (0.0, 0.0)
+    assert sharpe_confidence_interval(np.array([0.01, -0.01] * 9)) is None  # 18 returns
+    with pytest.raises(ValueError, match="finite"):
+        sharpe_confidence_interval(np.array([0.01, np.nan, 0.0]))
+
+
+def result_of(frames: dict[str, pd.DataFrame]) -> BacktestResult:
+    runs = {
+        name: StrategyResult(name, frame, ActivityCounts(llm_calls=3, llm_cost_usd=0.25), 2)
+        for name, frame in frames.items()
+    }
+    return BacktestResult("hand", "TEST", "agent", 100.0, runs)
+
+
+def frame(equity: list[float], held: list[float]) -> pd.DataFrame:
+    index = pd.DatetimeIndex(pd.bdate_range("2020-01-01", periods=len(equity)), name="date")
+    return pd.DataFrame(
+        {"equity": equity, "position": held, "held_position": held, "drl_weight": 0.5}, index=index
+    )
+
+
+def test_a_strategy_entry_and_the_report_files_content() -> None:
+    result = result_of(
+        {
+            "buy_and_hold": frame([100.0, 110.0, 99.0, 108.9], [0.0, 1.0, 1.0, 1.0]),
+            "drl": frame([100.0, 100.0, 100.0, 100.0], [0.0, 0.0, 0.0, 0.0]),
+        }
+    )
+    entry = strategy_metrics(result.strategies["buy_and_hold"])
+    assert entry["total_return"] == pytest.approx(0.089)
+    assert entry["n_trades"] == 1 and entry["turnover"] == 1.0 and entry["n_bars"] == 3
+    assert entry["sharpe_ci"] is None and entry["final_equity"] == 108.9  # 3 returns: no CI
+    assert entry["llm_calls"] == 3 and entry["llm_cost_usd"] == 0.25 and entry["llm_asks"] == 2
+
+    metrics = backtest_metrics(result)
+    json.dumps(metrics, allow_nan=False)
+    assert metrics["run"]["first_decision"] == "2020-01-01" and metrics["run"]["n_bars"] == 3
+    table = metrics_markdown(metrics)
+    assert "| buy_and_hold | +8.90% |" in table and "| drl | +0.00% |" in table
+    assert "| n/a |" in table  # the missing interval
+
+    rows = equity_table(result)
+    assert list(rows.columns) == [
+        "date", "strategy", "position", "equity", "held_position", "drl_weight"
+    ]  # fmt: skip
+    assert len(rows) == 8 and rows["date"].iloc[0] == "2020-01-01"

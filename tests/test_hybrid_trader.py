@@ -1,0 +1,214 @@
+"""HybridDRLLLMTrader: combined decisions, the LLM cadence, learning net of costs, saved state.
+
+The DRL agent is a stand-in that reads its target and confidence off the features, and the
+analysts answer a fixed decision, so every number below is computed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pytest
+
+from envs.env_config import EnvConfig
+from envs.execution import CostModel
+from llm.schemas import Action, RiskLevel, TradingDecision
+from llm.snapshot import MarketSnapshot
+from orchestrator.baselines import LLMAlone
+from orchestrator.combiner import CombinerConfig, HybridAction
+from orchestrator.drl_view import DRLView
+from orchestrator.errors import ConfigError, InvalidInputError
+from orchestrator.hybrid_trader import HybridDRLLLMTrader, TraderConfig, repositioning_cost
+from orchestrator.llm_cadence import LLMCadence
+from orchestrator.market_snapshots import MarketSnapshots
+from orchestrator.portfolio import PortfolioState
+from orchestrator.weights import HedgeConfig
+from tests.engine_helpers import FeatureAgent, trading_market
+
+N_BARS = 12
+B = CostModel().buy_cost_rate
+
+
+@dataclass
+class FixedAnalyst:
+    """Always the same decision; remembers the timestamps it was asked at."""
+
+    decision: TradingDecision
+    asked: list[MarketSnapshot] = field(default_factory=list)
+
+    def decide(self, snapshot: MarketSnapshot) -> TradingDecision:
+        self.asked.append(snapshot)
+        return self.decision
+
+
+def llm(action: Action, size: float, confidence: float) -> TradingDecision:
+    return TradingDecision(
+        action=action,
+        size=size,
+        confidence=confidence,
+        risk_level=RiskLevel.LOW,
+        reasoning="fixed",
+        cost_usd=0.0,
+    )
+
+
+def trader_for(
+    targets: list[float],
+    confidences: list[float],
+    analyst: FixedAnalyst,
+    config: TraderConfig | None = None,
+) -> HybridDRLLLMTrader:
+    features = np.column_stack([targets, confidences])
+    market = trading_market(
+        open_=[100.0] * len(targets), close=[100.0] * len(targets), features=features
+    )
+    drl = DRLView(
+        FeatureAgent(window=2, n_features=2), market.arrays.features, EnvConfig(window_size=2)
+    )
+    return HybridDRLLLMTrader(
+        drl, analyst, MarketSnapshots(market, window=5), cost_model=CostModel(), config=config
+    )
+
+
+FLAT = PortfolioState.opening(100_000.0)
+
+
+def test_agreeing_confident_sources_take_a_larger_position() -> None:
+    trader = trader_for([1.0, 1.0], [0.8, 0.8], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)))
+    decision = trader.decide(1, FLAT, 100.0).hybrid
+    assert decision is not None and decision.agreed
+    score = 0.5 * 0.8 * 1.0 + 0.5 * 0.8 * 0.6  # 0.64
+    assert decision.score == pytest.approx(score)
+    assert decision.target_position == pytest.approx(1.5 * score)  # 0.96: boosted x1.5
+    unsure = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)))
+    plain = unsure.decide(1, FLAT, 100.0).hybrid  # the same direction, the agent less sure
+    assert plain is not None and not plain.agreed
+    assert plain.target_position == pytest.approx(plain.score)  # 0.54
+    assert plain.target_position < decision.target_position
+    assert decision.drl_weight == decision.llm_weight == 0.5
+
+
+def test_disagreement_is_the_confidence_weighted_signal() -> None:
+    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)))
+    decision = trader.decide(1, FLAT, 100.0).hybrid
+    assert decision is not None and not decision.agreed
+    assert decision.score == pytest.approx(0.5 * 0.6 * 1.0 - 0.5 * 0.4 * 0.5)  # 0.2
+    assert decision.action is HybridAction.BUY
+    assert decision.target_position == pytest.approx(0.2)
+    assert "LLM view asked now" in decision.reasoning
+
+
+def test_the_current_weights_scale_each_vote() -> None:
+    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)))
+    state = trader.state_dict()
+    weights = dict(state["weights"])  # type: ignore[call-overload]
+    weights["log_odds"] = math.log(0.8 / 0.2)
+    trader.load_state_dict({**state, "weights": weights})
+    decision = trader.decide(1, FLAT, 100.0).hybrid
+    assert decision is not None
+    assert decision.drl_weight == pytest.approx(0.8)
+    assert decision.score == pytest.approx(0.8 * 0.6 - 0.2 * 0.4 * 0.5)  # 0.44
+
+
+def asked_bars(trader: HybridDRLLLMTrader) -> list[int]:
+    asked = []
+    for bar in range(1, N_BARS):
+        step = trader.decide(bar, FLAT, 100.0)
+        assert step.llm_view is not None
+        if step.llm_view.asked_at_bar == bar:
+            asked.append(bar)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [(None, [1, 4, 7, 10]), (0.55, [1, 4, 5, 8, 9])],
+)
+def test_the_llm_is_asked_every_k_bars_and_when_the_agent_is_unsure(
+    threshold: float | None, expected: list[int]
+) -> None:
+    confidences = [0.9] * N_BARS
+    confidences[5] = confidences[9] = 0.3  # the agent is unsure at bars 5 and 9
+    analyst = FixedAnalyst(llm(Action.BUY, 0.5, 0.5))
+    cadence = LLMCadence(every_bars=3, below_drl_confidence=threshold)
+    trader = trader_for([0.5] * N_BARS, confidences, analyst, TraderConfig(cadence=cadence))
+    assert asked_bars(trader) == expected
+    assert len(analyst.asked) == len(expected) == trader.llm.asks
+    market = trader.llm.snapshots.market
+    assert [s.timestamp for s in analyst.asked] == [
+        market.timestamp(bar).to_pydatetime() for bar in expected
+    ]
+
+
+def test_llm_alone_keeps_the_calendar_cadence() -> None:
+    analyst = FixedAnalyst(llm(Action.SELL, 0.5, 0.5))
+    market = trading_market(open_=[100.0] * N_BARS, close=[100.0] * N_BARS)
+    alone = LLMAlone(analyst, MarketSnapshots(market, window=5), 4, CombinerConfig(long_only=True))
+    targets = [alone.decide(bar, FLAT, 100.0).target_position for bar in range(1, N_BARS)]
+    assert len(analyst.asked) == 3  # bars 1, 5, 9
+    assert targets == [0.0] * (N_BARS - 1)  # SELL is flat in long-only mode
+
+
+def test_each_source_is_scored_by_its_own_net_return() -> None:
+    trader = trader_for([1.0] * 3, [0.9] * 3, FixedAnalyst(llm(Action.BUY, 0.6, 0.5)))
+    trader.decide(1, FLAT, 100.0)
+    update = trader.learn(2, 0.02, label="day 2")
+    assert update is not None
+    drl_cost = B / (1 + B)  # flat -> fully long, the env's fill model on a unit of equity
+    llm_cost = 0.6 * B / (1 + 0.6 * B)
+    assert update.drl_cost == pytest.approx(drl_cost) and update.llm_cost == pytest.approx(llm_cost)
+    assert repositioning_cost(0.0, 1.0, CostModel()) == pytest.approx(drl_cost)
+    assert update.drl_loss == pytest.approx(-(1.0 * 0.02 - drl_cost))
+    assert update.llm_loss == pytest.approx(-(0.6 * 0.02 - llm_cost))
+    assert update.drl_weight_after > 0.5 and trader.weights.drl_weight == update.drl_weight_after
+    # The sources now hold their positions: the same recommendation again costs nothing.
+    trader.decide(2, FLAT, 100.0)
+    again = trader.learn(3, -0.01, label="day 3")
+    assert again is not None and again.drl_cost == again.llm_cost == 0.0
+    assert trader.learn(4, 0.01, label="no decision in between") is None
+
+
+def test_frozen_weights_stay_at_50_50() -> None:
+    config = TraderConfig(learn_weights=False)
+    trader = trader_for([1.0] * 3, [0.9] * 3, FixedAnalyst(llm(Action.SELL, 0.6, 0.5)), config)
+    trader.decide(1, FLAT, 100.0)
+    assert trader.learn(2, 0.05, label="day 2") is None
+    assert trader.weights.drl_weight == 0.5 and trader.weights.history == ()
+
+
+def test_the_saved_state_restores_the_same_decisions() -> None:
+    analyst = FixedAnalyst(llm(Action.BUY, 0.4, 0.6))
+    targets, confidences = [1.0, 0.5, 1.0, 0.0, 1.0, 0.5] * 2, [0.9, 0.4, 0.8] * 4
+    original = trader_for(targets, confidences, analyst)
+    for bar in range(1, 6):
+        original.learn(bar, 0.01 * (bar - 3), label=str(bar))
+        original.decide(bar, FLAT, 100.0)
+    state = original.state_dict()
+    copy = trader_for(targets, confidences, FixedAnalyst(llm(Action.BUY, 0.4, 0.6)))
+    copy.load_state_dict(state, original.weights.history)
+    for bar in range(6, N_BARS):
+        a = original.learn(bar, 0.003 * bar, label=str(bar)), original.decide(bar, FLAT, 100.0)
+        b = copy.learn(bar, 0.003 * bar, label=str(bar)), copy.decide(bar, FLAT, 100.0)
+        assert a[0] == b[0] and a[1].hybrid == b[1].hybrid
+    assert copy.llm.asks == original.llm.asks
+
+
+def test_a_saved_state_from_other_settings_or_a_bad_one_is_refused() -> None:
+    analyst = FixedAnalyst(llm(Action.BUY, 0.4, 0.6))
+    state = trader_for([1.0] * 3, [0.9] * 3, analyst).state_dict()
+    other = TraderConfig(hedge=HedgeConfig(learning_rate=1.0))
+    with pytest.raises(InvalidInputError, match="saved weights were learned with"):
+        trader_for([1.0] * 3, [0.9] * 3, analyst, other).load_state_dict(state)
+    with pytest.raises(InvalidInputError, match="held must be 2 positions"):
+        trader_for([1.0] * 3, [0.9] * 3, analyst).load_state_dict({**state, "held": [0.5]})
+    assert asdict(TraderConfig())["cadence"] == {"every_bars": 5, "below_drl_confidence": 0.55}
+
+
+@pytest.mark.parametrize(
+    "cadence", [{"every_bars": 0}, {"every_bars": 2.5}, {"below_drl_confidence": 1.5}]
+)
+def test_bad_cadence_settings_are_refused(cadence: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="LLMCadence"):
+        LLMCadence(**cadence)  # type: ignore[arg-type]
