@@ -62,16 +62,6 @@ def repositioning_cost(previous: float, target: float, cost_model: CostModel) ->
     return float(fill.commission + fill.slippage_cost)
 
 
-def weights_state(weights: HedgeWeights) -> dict[str, object]:
-    """`weights.to_dict()` without the history, in constant time.
-
-    `to_dict` serialises every update so far, a cost that grows by a row a bar (quadratic over a
-    run: about a minute over four years of daily bars); the journal keeps the history as rows
-    anyway. HedgeWeights has no public accessor for its log-odds alone, hence the private read.
-    """
-    return {"config": asdict(weights.config), "log_odds": weights._log_odds}
-
-
 def account_position(signal: float, combiner: CombinerConfig) -> float:
     """A source's vote as the account could hold it (capped, and flat for a short if long-only)."""
     low = 0.0 if combiner.long_only else -combiner.max_position
@@ -145,7 +135,7 @@ class HybridDRLLLMTrader:
 
     def state_dict(self) -> dict[str, object]:
         return {
-            "weights": weights_state(self._weights),
+            "weights": self._weights.state_dict(),
             "llm": self.llm.state_dict(),
             "recommended": None if self._recommended is None else list(self._recommended),
             "held": list(self._held),
@@ -155,14 +145,13 @@ class HybridDRLLLMTrader:
         self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
     ) -> None:
         try:
-            saved_weights = dict(state["weights"])  # type: ignore[call-overload]
+            saved_weights = state["weights"]
             llm_state = state["llm"]
             recommended = state["recommended"]
             held = state["held"]
         except (KeyError, TypeError) as exc:
             raise InvalidInputError(f"saved trader state is malformed: {exc!r}") from None
-        history = [asdict(update) for update in weight_history]
-        weights = HedgeWeights.from_dict({**saved_weights, "history": history})
+        weights = HedgeWeights.from_state(saved_weights, history=weight_history)  # type: ignore[arg-type]
         if weights.config != self.config.hedge:
             raise InvalidInputError(
                 f"saved weights were learned with {weights.config}, this trader uses"

@@ -25,10 +25,9 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
-from orchestrator.journal_errors import JournalError, JournalIdentityError
+from orchestrator.journal_errors import JournalCorruptError, JournalError, JournalIdentityError
 from orchestrator.journal_lock import JournalLock
 from orchestrator.journal_queries import JournalQueries
 from orchestrator.journal_records import (
@@ -145,12 +144,19 @@ class Journal(JournalQueries):
         if last is None:
             return None
         connection = self.connection
-        portfolio_json, weights_json, llm_view_json, loop_state_json = connection.execute(
-            "SELECT p.portfolio_json, s.weights_json, s.llm_view_json, s.loop_state_json"
-            " FROM positions AS p JOIN snapshots AS s USING (bar_index) WHERE bar_index = ?",
+        row = connection.execute(
+            "SELECT p.portfolio_json, s.weights_json, s.n_weight_updates, s.llm_view_json,"
+            " s.loop_state_json FROM positions AS p JOIN snapshots AS s USING (bar_index)"
+            " WHERE bar_index = ?",
             (last,),
         ).fetchone()
-        history = [asdict(update) for update in self.weight_history()]
+        portfolio_json, weights_json, n_weight_updates, llm_view_json, loop_state_json = row
+        history = self.weight_history()
+        if len(history) != n_weight_updates:
+            raise JournalCorruptError(
+                f"journal {self.path}: bar {last}'s weights were saved after {n_weight_updates}"
+                f" updates, but it holds {len(history)} weight-update rows"
+            )
         decision_row = connection.execute(
             "SELECT decision_json FROM decisions ORDER BY bar_index DESC LIMIT 1"
         ).fetchone()

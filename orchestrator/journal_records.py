@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -24,7 +24,7 @@ from orchestrator.journal_errors import JournalCorruptError, JournalError
 from orchestrator.portfolio import PortfolioState
 from orchestrator.validation import checked_number
 from orchestrator.votes import SourceVote
-from orchestrator.weights import HedgeWeights
+from orchestrator.weights import HedgeWeights, WeightUpdate
 
 JsonObject = Mapping[str, object]
 _MISSING = "<missing>"
@@ -203,11 +203,11 @@ def decision_from_record(record: Mapping[str, object]) -> HybridDecision:
 
 
 def weights_from_records(
-    state: Mapping[str, object], history: list[dict[str, object]]
+    state: Mapping[str, object], history: Sequence[WeightUpdate]
 ) -> HedgeWeights:
-    """Hedge weights from a saved state (config and log-odds) and the journaled update rows."""
+    """Hedge weights from a saved `state_dict` (config and log-odds) and the journaled updates."""
     try:
-        return HedgeWeights.from_dict({**state, "history": history})
+        return HedgeWeights.from_state(state, history=history)
     except ValueError as exc:  # InvalidInputError and ConfigError are ValueErrors
         raise JournalCorruptError(f"saved weights are malformed: {exc}") from None
 

@@ -189,6 +189,11 @@ class BarWriter:
                 f" (its outcome is known now), got decision_bar={decision_bar!r}"
             )
         self._require_open()
+        if self._state_recorded:
+            raise JournalError(
+                f"bar {self.bar.index}: record weight updates before record_state, whose saved"
+                " weights must already include them"
+            )
         steps = self._connection.execute("SELECT COUNT(*) FROM weight_updates").fetchone()[0]
         if update.step != steps + 1:
             raise JournalError(
@@ -229,18 +234,19 @@ class BarWriter:
     ) -> None:
         """The state after this bar, marked at its close: what `restore_state` gives back.
 
+        The weights are stored as `weights.state_dict()`, of constant size: their history is
+        the journal's weight-update rows, so a bar's state costs the same at bar 10 and bar 10,000.
         loop_state: any other JSON values the loop needs to continue exactly.
         """
         self._require_open()
         recorded = self._connection.execute("SELECT COUNT(*) FROM weight_updates").fetchone()[0]
-        if len(weights.history) != recorded:
+        if weights.n_updates != recorded:
             raise JournalError(
-                f"bar {self.bar.index}: the weights have {len(weights.history)} updates but the"
+                f"bar {self.bar.index}: the weights have {weights.n_updates} updates but the"
                 f" journal recorded {recorded}; record every update with record_weight_update"
             )
         close = self.bar.close
         equity = portfolio.equity(close)
-        weights_state = {key: value for key, value in weights.to_dict().items() if key != "history"}
         self._insert(
             "positions",
             {
@@ -257,7 +263,7 @@ class BarWriter:
             "snapshots",
             {
                 "bar_index": self.bar.index,
-                "weights_json": canonical_json(weights_state, "weights"),
+                "weights_json": canonical_json(weights.state_dict(), "weights"),
                 "n_weight_updates": recorded,
                 "llm_view_json": None
                 if llm_view is None

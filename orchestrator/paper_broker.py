@@ -45,7 +45,9 @@ class PaperBroker:
         self.cost_model = cost_model or CostModel()
         self._cash = float(cash)
         self._shares = float(shares)
-        self._orders: dict[str, tuple[OrderRequest, OrderAck]] = {}  # insertion = submit order
+        self._orders: dict[str, tuple[OrderRequest, OrderAck]] = {}  # every order, ever
+        # The accepted orders not filled yet, in submit order: a bar's open walks only these.
+        self._pending: dict[str, OrderRequest] = {}
         self._fills: dict[str, tuple[BrokerFill, ...]] = {}
         self._last_open: int | None = None
 
@@ -76,10 +78,14 @@ class PaperBroker:
             status=OrderStatus.ACCEPTED,
         )
         self._orders[order.client_order_id] = (order, ack)
+        self._pending[order.client_order_id] = order
         return ack
 
     def on_bar_open(self, bar_index: int, open_price: float) -> None:
-        """Fill, in the order they were sent, every working order decided before `bar_index`."""
+        """Fill, in the order they were sent, every working order decided before `bar_index`.
+
+        Costs O(orders pending), not O(orders ever sent): filled orders leave `_pending`.
+        """
         if isinstance(bar_index, bool) or not isinstance(bar_index, int) or bar_index < 0:
             raise BrokerError(f"bar_index must be an int >= 0, got {bar_index!r}")
         if self._last_open is not None and bar_index <= self._last_open:
@@ -91,11 +97,11 @@ class PaperBroker:
         if not (math.isfinite(open_price) and open_price > 0.0):
             raise BrokerError(f"open price of bar {bar_index} must be > 0, got {open_price!r}")
         self._last_open = bar_index
-        for order, ack in list(self._orders.values()):
-            if ack.status is OrderStatus.ACCEPTED and order.decision_bar < bar_index:
-                self._fill(order, ack, bar_index, float(open_price))
+        due = [order for order in self._pending.values() if order.decision_bar < bar_index]
+        for order in due:
+            self._fill(order, bar_index, float(open_price))
 
-    def _fill(self, order: OrderRequest, ack: OrderAck, bar_index: int, open_price: float) -> None:
+    def _fill(self, order: OrderRequest, bar_index: int, open_price: float) -> None:
         result = execute(self._cash, self._shares, order.quantity, open_price, self.cost_model)
         self._cash, self._shares = float(result.cash), float(result.shares)
         fill = BrokerFill(
@@ -109,7 +115,9 @@ class PaperBroker:
             slippage_cost=float(result.slippage_cost),
         )
         self._fills[order.client_order_id] = (fill,)
+        ack = self._orders[order.client_order_id][1]
         self._orders[order.client_order_id] = (order, replace(ack, status=OrderStatus.FILLED))
+        del self._pending[order.client_order_id]
 
     def order(self, client_order_id: str) -> OrderAck | None:
         known = self._orders.get(client_order_id)

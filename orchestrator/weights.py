@@ -40,6 +40,7 @@ Warmuth 2001).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from orchestrator.errors import ConfigError, InvalidInputError
@@ -131,8 +132,13 @@ class HedgeWeights:
 
     @property
     def history(self) -> tuple[WeightUpdate, ...]:
-        """Every update so far, oldest first (the weights report of the paper journal reads it)."""
+        """Every update so far, oldest first (a copy: O(updates); `n_updates` counts in O(1))."""
         return tuple(self._history)
+
+    @property
+    def n_updates(self) -> int:
+        """How many updates were made (the step of the last one)."""
+        return len(self._history)
 
     def update(
         self,
@@ -195,24 +201,50 @@ class HedgeWeights:
             drl, llm = 1.0 - config.floor, config.floor
         return math.log(drl) - math.log(llm)
 
-    def to_dict(self) -> dict[str, object]:
-        """Everything needed to resume exactly: settings, state and history (JSON-ready)."""
-        return {
-            "config": asdict(self.config),
-            "log_odds": self._log_odds,
-            "history": [asdict(update) for update in self._history],
-        }
+    def state_dict(self) -> dict[str, object]:
+        """Settings and log-odds only (JSON-ready): constant size however many updates were made.
+
+        This is what a per-bar checkpoint stores; the history is kept elsewhere, as one row per
+        update (the journal's weight updates), and handed back to `from_state`. `to_dict` also
+        serialises the history, so calling it every bar costs time quadratic in the run's length.
+        """
+        return {"config": asdict(self.config), "log_odds": self._log_odds}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> HedgeWeights:
-        """The inverse of `to_dict`; a missing or malformed field is an `InvalidInputError`."""
+    def from_state(
+        cls, state: Mapping[str, object], *, history: Sequence[WeightUpdate] = ()
+    ) -> HedgeWeights:
+        """The inverse of `state_dict`, with `history` the updates made so far, oldest first.
+
+        The history must be whole (steps 1, 2, ...): the log-odds came from exactly those updates.
+        A missing or malformed field is an `InvalidInputError`, a bad setting a `ConfigError`.
+        """
         try:
-            config = HedgeConfig(**data["config"])  # type: ignore[arg-type]
-            history = [WeightUpdate(**update) for update in data["history"]]  # type: ignore[attr-defined]
-            log_odds = data["log_odds"]
+            config = HedgeConfig(**state["config"])  # type: ignore[arg-type]
+            log_odds = state["log_odds"]
         except (KeyError, TypeError) as exc:
             raise InvalidInputError(f"saved weights are malformed: {exc!r}") from None
+        history = list(history)
+        for step, update in enumerate(history, start=1):
+            if not isinstance(update, WeightUpdate) or update.step != step:
+                raise InvalidInputError(
+                    f"saved weights history must be WeightUpdates with steps 1..{len(history)}"
+                    f" in order; entry {step} is {update!r}"
+                )
         weights = cls(config)
         weights._log_odds = checked_number("saved weights log_odds", log_odds)
         weights._history = history
         return weights
+
+    def to_dict(self) -> dict[str, object]:
+        """Everything needed to resume exactly, history included (JSON-ready; O(updates))."""
+        return {**self.state_dict(), "history": [asdict(update) for update in self._history]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> HedgeWeights:
+        """The inverse of `to_dict`; a missing or malformed field is an `InvalidInputError`."""
+        try:
+            history = [WeightUpdate(**update) for update in data["history"]]  # type: ignore[attr-defined]
+        except (KeyError, TypeError) as exc:
+            raise InvalidInputError(f"saved weights are malformed: {exc!r}") from None
+        return cls.from_state(data, history=history)

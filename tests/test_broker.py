@@ -133,6 +133,26 @@ def test_a_late_order_a_wrong_symbol_and_bars_going_back_are_refused() -> None:
         broker.on_bar_open(6, 0.0)
 
 
+def test_an_order_decided_ahead_waits_for_its_bar_and_every_order_fills_once() -> None:
+    broker = PaperBroker(10_000.0, cost_model=COSTS)
+    broker.on_bar_open(0, 100.0)
+    now, ahead = broker.submit(order(10.0, 0)), broker.submit(order(-3.0, 2))
+    broker.on_bar_open(1, 100.0)
+    assert broker.fills(now.client_order_id)[0].bar_index == 1
+    assert broker.fills(ahead.client_order_id) == ()
+    broker.on_bar_open(2, 101.0)  # its own decision bar: still waiting
+    assert broker.fills(ahead.client_order_id) == ()
+    broker.on_bar_open(3, 102.0)
+    (fill,) = broker.fills(ahead.client_order_id)
+    assert (fill.bar_index, fill.reference_price) == (3, 102.0)
+    cash = broker.cash()
+    for bar_index in range(4, 40):
+        broker.on_bar_open(bar_index, 100.0 + bar_index)
+    assert broker.cash() == cash and broker.positions() == {"ASSET": 7.0}
+    assert [len(broker.fills(ack.client_order_id)) for ack in (now, ahead)] == [1, 1]
+    assert broker.order(ahead.client_order_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
+
+
 def test_unknown_orders_have_no_ack_and_no_fills() -> None:
     broker = PaperBroker(1.0)
     assert broker.order("nope") is None and broker.fills("nope") == ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sqlite3
@@ -36,7 +37,7 @@ from orchestrator.journal_errors import (
 from orchestrator.paper_broker import PaperBroker
 from orchestrator.portfolio import PortfolioState
 from orchestrator.risk import RiskManager
-from orchestrator.weights import HedgeWeights
+from orchestrator.weights import HedgeWeights, WeightUpdate
 from tests.journal_helpers import (
     IDENTITY,
     bar,
@@ -189,7 +190,7 @@ _KILLED_MID_BAR = """
 import sys
 from orchestrator.journal import Journal
 from orchestrator.portfolio import PortfolioState
-from orchestrator.weights import HedgeWeights
+from orchestrator.weights import HedgeWeights, WeightUpdate
 from tests.journal_helpers import IDENTITY, bar, decision, record_plain_bar
 import os, signal
 journal = Journal.open(sys.argv[1], IDENTITY)
@@ -263,6 +264,86 @@ def test_weight_updates_score_an_earlier_decision_in_unbroken_steps(journal: Jou
     ):
         writer.record_weight_update(update, decision_bar=0)
         finish(writer, PortfolioState.opening(1.0), weights)
+
+
+class _HistoryWalkForbidden(HedgeWeights):
+    """Hedge weights whose whole-history views fail: a per-bar state must not need them."""
+
+    @property
+    def history(self) -> tuple[WeightUpdate, ...]:
+        raise AssertionError("record_state walked the weights' history")
+
+    def to_dict(self) -> dict[str, object]:
+        raise AssertionError("record_state serialised the weights' history")
+
+
+def test_the_saved_weights_keep_one_size_and_restore_exactly(path: Path) -> None:
+    n_bars = 40
+    returns = 0.01 * np.sin(np.arange(n_bars))  # deterministic, both signs
+    weights, twin = _HistoryWalkForbidden(), HedgeWeights()  # updated alike; twin for checks
+    with Journal.open(path, IDENTITY) as journal:
+        for index in range(n_bars):
+            with journal.record_bar(bar(index)) as writer:
+                writer.record_decision(decision(0.5, -0.5, weights.drl_weight))
+                if index > 0:
+                    move = {"drl_position": 0.5, "llm_position": -0.5, "label": f"bar {index}"}
+                    update = weights.update(bar_return=float(returns[index]), drl_cost=1e-4, **move)
+                    assert (
+                        twin.update(bar_return=float(returns[index]), drl_cost=1e-4, **move)
+                        == update
+                    )
+                    writer.record_weight_update(update, decision_bar=index - 1)
+                finish(writer, PortfolioState.opening(1_000.0), weights)
+        snapshots = journal.table("snapshots")
+        state = journal.restore_state()
+    saved = [json.loads(text) for text in snapshots["weights_json"]]
+    assert all(
+        entry == {"config": saved[0]["config"], "log_odds": entry["log_odds"]} for entry in saved
+    )
+    # Apart from the digits of the log-odds, every bar stores the same number of characters.
+    sizes = {
+        len(text) - len(json.dumps(entry["log_odds"]))
+        for text, entry in zip(snapshots["weights_json"], saved, strict=True)
+    }
+    assert len(sizes) == 1
+    assert snapshots["n_weight_updates"].tolist() == list(range(n_bars))
+    assert state is not None and state.weights.n_updates == n_bars - 1
+    assert state.weights.to_dict() == twin.to_dict()
+    assert state.weights.drl_weight == twin.drl_weight != 0.5
+
+
+def test_a_weight_update_after_the_state_is_refused(journal: Journal) -> None:
+    record_plain_bar(journal, 0)
+    weights = HedgeWeights()
+    update = weights.update(drl_position=1.0, llm_position=0.0, bar_return=0.01)
+    with (
+        pytest.raises(JournalError, match="before record_state"),
+        journal.record_bar(bar(1)) as writer,
+    ):
+        writer.record_decision(decision(0.5, 0.5))
+        finish(writer, PortfolioState.opening(1.0), HedgeWeights())
+        writer.record_weight_update(update, decision_bar=0)
+    assert journal.last_completed_bar() == 0
+
+
+def test_weight_update_rows_that_do_not_match_the_saved_weights_are_corrupt(path: Path) -> None:
+    weights = HedgeWeights()
+    with Journal.open(path, IDENTITY) as journal:
+        record_plain_bar(journal, 0)
+        update = weights.update(drl_position=1.0, llm_position=0.0, bar_return=0.01)
+        with journal.record_bar(bar(1)) as writer:
+            writer.record_decision(decision(0.5, 0.5))
+            writer.record_weight_update(update, decision_bar=0)
+            finish(writer, PortfolioState.opening(1.0), weights)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("DELETE FROM weight_updates")
+    connection.close()
+    with (
+        Journal.open(path, IDENTITY) as journal,
+        pytest.raises(JournalCorruptError, match="saved after 1 updates, but it holds 0"),
+    ):
+        journal.restore_state()
 
 
 def test_fills_must_match_a_recorded_order_and_close_it_when_they_add_up(journal: Journal) -> None:

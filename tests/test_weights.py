@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -247,6 +248,44 @@ def test_persistence_round_trip_is_exact() -> None:
         a = weights.update(drl_position=1.0, llm_position=-0.5, bar_return=ret)
         b = restored.update(drl_position=1.0, llm_position=-0.5, bar_return=ret)
         assert a == b
+
+
+def test_the_state_dict_is_settings_and_log_odds_and_restores_exactly_with_the_history() -> None:
+    config = HedgeConfig(discount=0.01)
+    weights = HedgeWeights(config)
+    sizes = []
+    for i, ret in enumerate((0.01, -0.02, 0.005, 0.0, 0.03, -0.01)):
+        weights.update(drl_position=1.0, llm_position=-0.5, bar_return=ret, label=f"bar {i}")
+        state = weights.state_dict()
+        sizes.append(len(json.dumps(state)) - len(json.dumps(state["log_odds"])))
+    state = json.loads(json.dumps(weights.state_dict()))
+    assert state == {"config": asdict(config), "log_odds": weights.to_dict()["log_odds"]}
+    assert len(set(sizes)) == 1  # only the digits of the log-odds vary, not a row a bar
+    assert weights.to_dict() == {**weights.state_dict(), "history": weights.to_dict()["history"]}
+    assert weights.n_updates == len(weights.history) == 6
+    restored = HedgeWeights.from_state(state, history=weights.history)
+    assert restored.to_dict() == weights.to_dict() and restored.n_updates == 6
+    a = weights.update(drl_position=0.5, llm_position=1.0, bar_return=0.02)
+    b = restored.update(drl_position=0.5, llm_position=1.0, bar_return=0.02)
+    assert a == b and a.step == 7
+
+
+def test_from_state_refuses_a_broken_history_or_state() -> None:
+    weights = HedgeWeights()
+    for ret in (0.01, -0.02, 0.005):
+        weights.update(drl_position=1.0, llm_position=0.0, bar_return=ret)
+    state, history = weights.state_dict(), weights.history
+    for broken in (history[1:], (history[0], history[2]), (*history, history[0])):
+        with pytest.raises(InvalidInputError, match=r"steps 1\.\."):
+            HedgeWeights.from_state(state, history=broken)
+    with pytest.raises(InvalidInputError, match="steps"):
+        HedgeWeights.from_state(state, history=[asdict(update) for update in history])  # type: ignore[misc]
+    with pytest.raises(InvalidInputError, match="malformed"):
+        HedgeWeights.from_state({"config": asdict(HedgeConfig())}, history=history)
+    with pytest.raises(InvalidInputError, match="log_odds"):
+        HedgeWeights.from_state({**state, "log_odds": math.inf})
+    with pytest.raises(ConfigError, match=r"HedgeConfig\.floor"):
+        HedgeWeights.from_state({**state, "config": {"floor": 0.7}})
 
 
 def test_malformed_saved_weights_are_refused() -> None:
