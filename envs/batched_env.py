@@ -1,9 +1,9 @@
-"""N copies of `TradingEnv` on one market, stepped together in vectorised NumPy for training."""
+"""N copies of `TradingEnv` on one market, stepped together by one compiled loop, for training."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -16,13 +16,32 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from envs import kernels
 from envs.env_config import EnvConfig
 from envs.env_errors import EnvSetupError
-from envs.execution import rebalance
 from envs.market_arrays import MarketArrays
 from envs.observation import ObservationBuilder
-from envs.rewards import differential_sharpe
 from envs.trading_env import RUIN_EQUITY, check_prices
+
+_INT64, _FLOAT32, _BOOL = np.dtype(np.int64), np.dtype(np.float32), np.dtype(np.bool_)
+
+
+class RunningEpisodeInfo(dict):
+    """The `infos[i]` of a copy whose episode goes on: empty, shared by all such copies, and
+    read-only, since a change would show in every one of them.
+
+    N fresh empty dicts per step cost as much as the whole compiled step. SB3 only reads these
+    (its `VecMonitor` copies an info before adding to it); copy one, `dict(info)`, to change it.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(
+            "this info is shared by every running copy of a BatchedTradingEnv and is read-only;"
+            " change a copy: dict(info)"
+        )
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
 
 
 class BatchedTradingEnv(VecEnv):
@@ -30,10 +49,14 @@ class BatchedTradingEnv(VecEnv):
 
     Same timing, costs, rewards, episodes and seeding as `TradingEnv` (copy i is seeded with
     `seed + i`, as `VecEnv.seed` does), with each copy auto-reset when its episode ends (SB3's
-    convention: the last observation goes to `infos[i]["terminal_observation"]`). Per-step
-    diagnostics are arrays (`equity`, `cash`, `shares`, `position`, ...) rather than N info dicts,
-    which would cost more than the step; `infos[i]` is filled only when copy i's episode ends,
-    with its final equity and SB3's "TimeLimit.truncated" flag.
+    convention: the last observation goes to `infos[i]["terminal_observation"]`). One step of all
+    copies is one call of the compiled `envs.kernels.step_portfolios`, which uses the same fill
+    and reward formulas as `TradingEnv`. Per-step diagnostics are arrays (`equity`, `cash`,
+    `shares`, `position`, `log_return`, ...; rows of one state matrix, updated in place; after
+    an episode ends, its copy's row shows the new episode's start) rather than N info
+    dicts, which would cost more than the step; `infos[i]` is a fresh dict only when copy i's
+    episode ends, with its final equity and SB3's "TimeLimit.truncated" flag, and otherwise one
+    shared, read-only empty `RunningEpisodeInfo`.
     """
 
     def __init__(
@@ -54,26 +77,55 @@ class BatchedTradingEnv(VecEnv):
         self.observation_builder = ObservationBuilder(
             market.features, config.window_size, config.observation_clip
         )
-        self._targets = np.asarray(config.target_positions)
-        self._cost_model = config.cost_model
-        self._next_open = np.append(market.open[1:], np.nan)  # [t] = open[t + 1]: the fill price
-        self._close = market.close.astype(np.float64)
+        # Row 0 at bar t: open[t + 1], the fill of a decision made at t; row 1: close[t].
+        self._prices = np.stack([np.append(market.open[1:], np.nan), market.close]).astype(
+            np.float64
+        )
+        costs = config.cost_model
+        self._parameters = kernels.step_parameters(
+            buy_cost_rate=costs.buy_cost_rate,
+            sell_cost_rate=costs.sell_cost_rate,
+            slippage_rate=costs.slippage_rate,
+            commission_rate=costs.commission_rate,
+            ruin_equity=RUIN_EQUITY,
+            clip=self.observation_builder.clip,
+            dsr_eta=config.dsr_eta,
+            use_differential_sharpe=config.reward == "differential_sharpe",
+            n_features=self.observation_builder.n_features,
+            targets=config.target_positions,
+        )
         super().__init__(
-            n_envs, self.observation_builder.space, spaces.Discrete(len(self._targets))
+            n_envs, self.observation_builder.space, spaces.Discrete(len(config.target_positions))
         )
         self._rngs: list[np.random.Generator | None] = [None] * n_envs
-        self._bar = np.zeros(n_envs, dtype=np.int64)
-        self._end_bar = np.zeros(n_envs, dtype=np.int64)
-        self.cash = np.zeros(n_envs)
-        self.shares = np.zeros(n_envs)
-        self.target_position = np.zeros(n_envs)
-        self.equity = np.zeros(n_envs)
-        self.peak = np.zeros(n_envs)
-        self.position = np.zeros(n_envs)
-        self.drawdown = np.zeros(n_envs)
-        self._dsr_mean = np.zeros(n_envs)
-        self._dsr_second_moment = np.zeros(n_envs)
-        self._next_target = np.zeros(n_envs)
+        self._portfolios = np.zeros((kernels.PORTFOLIO_FIELDS, n_envs))
+        self._bars = np.zeros((2, n_envs), dtype=np.int64)
+        self._bar, self._end_bar = self._bars[kernels.BAR], self._bars[kernels.END_BAR]
+        self.cash = self._portfolios[kernels.CASH]
+        self.shares = self._portfolios[kernels.SHARES]
+        self.target_position = self._portfolios[kernels.TARGET]
+        self.equity = self._portfolios[kernels.EQUITY]
+        self.peak = self._portfolios[kernels.PEAK]
+        self.position = self._portfolios[kernels.POSITION]
+        self.drawdown = self._portfolios[kernels.DRAWDOWN]
+        self.log_return = self._portfolios[kernels.LOG_RETURN]
+        self._actions: np.ndarray = np.zeros(n_envs, dtype=np.int64)
+        self._observations_shape = (n_envs, self.observation_builder.size)
+        # What `kernels.step_portfolios` reads and updates, between the actions and the outputs.
+        self._step_inputs = (
+            self._parameters,
+            self._prices,
+            self.observation_builder.padded_features,
+            self._portfolios,
+            self._bars,
+        )
+        self._step_portfolios = kernels.compiled(
+            kernels.step_portfolios,
+            kernels.ACTIONS_TYPE,
+            *self._step_inputs,
+            *kernels.OUTPUT_TYPES,
+        )
+        self._running_infos: list[dict[str, Any]] = [RunningEpisodeInfo()] * n_envs
         self._started = False
         if seed is not None:
             self.seed(seed)
@@ -86,62 +138,60 @@ class BatchedTradingEnv(VecEnv):
         return self.observation_builder.observe_batch(self._bar, self.position, self.drawdown)
 
     def step_async(self, actions: np.ndarray) -> None:
-        actions = np.asarray(actions).reshape(self.num_envs)
-        n_actions = len(self._targets)
-        # As unsigned integers, negative actions become huge: one comparison checks both ends.
-        if actions.dtype.kind not in "iu" or actions.astype(np.uint64).max() >= n_actions:
-            raise ValueError(f"actions must be integers in 0..{n_actions - 1}, got {actions}")
-        self._next_target = self._targets[actions]
+        self._actions = actions  # checked by step_wait; like SB3's VecEnvs, kept, not copied
 
     def step_wait(self) -> VecEnvStepReturn:
+        return self.step(self._actions)
+
+    def step(self, actions: np.ndarray) -> VecEnvStepReturn:
+        """Step every copy; the same as `step_async` then `step_wait`, without a tenth of the
+        cost that the pair of calls adds."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        target = self._next_target
-        # Copies whose target is unchanged hold their position at no cost, as in TradingEnv.
-        self.cash, self.shares, _, _, _ = rebalance(
-            self.cash,
-            self.shares,
-            target,
-            self._next_open[self._bar],
-            self._cost_model,
-            trade=target != self.target_position,
+        # The compiled step takes int64 vectors of any strides, unchecked by numba (it checks
+        # their length and values itself).
+        if not (type(actions) is np.ndarray and actions.dtype is _INT64 and actions.ndim == 1):
+            actions = self._int64_actions(actions)
+        n_envs = self.num_envs
+        # Fresh outputs every step: callers keep them past the next one.
+        obs = np.empty(self._observations_shape, _FLOAT32)
+        rewards = np.empty(n_envs, _FLOAT32)
+        dones = np.empty(n_envs, _BOOL)
+        n_done = self._step_portfolios(actions, *self._step_inputs, obs, rewards, dones)
+        infos = self._running_infos.copy()
+        if n_done:
+            if n_done < 0:
+                self._raise_bad_actions(actions)
+            self._finish_episodes(np.flatnonzero(dones), obs, infos)
+        return obs, rewards, dones, infos
+
+    def _int64_actions(self, actions: np.ndarray) -> np.ndarray:
+        array = np.asarray(actions)
+        if array.dtype.kind not in "iu" or array.size != self.num_envs:
+            self._raise_bad_actions(actions)
+        return array.reshape(self.num_envs).astype(np.int64)
+
+    def _raise_bad_actions(self, actions: np.ndarray) -> NoReturn:
+        raise ValueError(
+            f"actions must be integers in 0..{self.action_space.n - 1}, one for each of the"
+            f" {self.num_envs} copies; got {actions!r}"
         )
-        self.target_position = target
-        self._bar += 1
-        close = self._close[self._bar]
-        previous_equity = self.equity
-        self.equity = self.cash + self.shares * close
-        ruined = self.equity <= RUIN_EQUITY
-        safe_equity = np.maximum(self.equity, RUIN_EQUITY)
-        log_return = np.log(safe_equity / previous_equity)
-        np.maximum(self.peak, self.equity, out=self.peak)
-        self.position = self.shares * close / safe_equity
-        self.drawdown = self.equity / self.peak - 1.0
-        if np.count_nonzero(ruined):  # a ruined account is closed, as in TradingEnv
-            self.position[ruined] = 0.0
-            self.drawdown[ruined] = -1.0
-        reward = log_return
-        if self.config.reward == "differential_sharpe":
-            reward, self._dsr_mean, self._dsr_second_moment = differential_sharpe(
-                log_return, self._dsr_mean, self._dsr_second_moment, self.config.dsr_eta
-            )
-        obs = self.observation_builder.observe_batch(self._bar, self.position, self.drawdown)
-        truncated = self._bar == self._end_bar
-        dones = ruined | truncated
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        if np.count_nonzero(dones):
-            finished = np.flatnonzero(dones)
-            for i in finished:
-                infos[i] = {
-                    "terminal_observation": obs[i].copy(),
-                    "TimeLimit.truncated": bool(truncated[i] and not ruined[i]),
-                    "equity": float(self.equity[i]),
-                }
-            self._reset_copies(finished, [None] * self.num_envs)
-            obs[finished] = self.observation_builder.observe_batch(
-                self._bar[finished], self.position[finished], self.drawdown[finished]
-            )
-        return obs, reward.astype(np.float32), dones, infos
+
+    def _finish_episodes(
+        self, finished: np.ndarray, obs: np.ndarray, infos: list[dict[str, Any]]
+    ) -> None:
+        """Report the copies whose episode ended, restart them, and show their first observation."""
+        for i in finished:
+            ruined = self.equity[i] <= RUIN_EQUITY
+            infos[i] = {
+                "terminal_observation": obs[i].copy(),
+                "TimeLimit.truncated": bool(self._bar[i] == self._end_bar[i] and not ruined),
+                "equity": float(self.equity[i]),
+            }
+        self._reset_copies(finished, [None] * self.num_envs)
+        obs[finished] = self.observation_builder.observe_batch(
+            self._bar[finished], self.position[finished], self.drawdown[finished]
+        )
 
     def _reset_copies(self, indices: np.ndarray, seeds: Sequence[int | None]) -> None:
         """Start new episodes for the copies in `indices`, as `TradingEnv.reset(seed=seeds[i])`."""
@@ -156,18 +206,9 @@ class BatchedTradingEnv(VecEnv):
                 self._bar[i] = int(self._rngs[i].integers(first, self.market.n_bars - length))
                 self._end_bar[i] = self._bar[i] + length
         cash = float(self.config.initial_cash)
-        for state, value in (
-            (self.cash, cash),
-            (self.equity, cash),
-            (self.peak, cash),
-            (self.shares, 0.0),
-            (self.target_position, 0.0),
-            (self.position, 0.0),
-            (self.drawdown, 0.0),
-            (self._dsr_mean, 0.0),
-            (self._dsr_second_moment, 0.0),
-        ):
-            state[indices] = value
+        starting_state = np.zeros(kernels.PORTFOLIO_FIELDS)
+        starting_state[[kernels.CASH, kernels.EQUITY, kernels.PEAK]] = cash
+        self._portfolios[:, indices] = starting_state[:, None]
 
     def close(self) -> None:
         """Nothing to release: the copies are arrays in this process."""

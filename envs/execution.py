@@ -12,8 +12,9 @@ notional at the fill price. With `value = delta_shares * price` and `gross = |va
 
 so a buy pays `value * (1 + s) * (1 + k)` and a sell receives `|value| * (1 - s) * (1 - k)`.
 
-Every function here uses arithmetic operators and `abs()` only, so it runs unchanged on Python
-floats (fast, one env) and on NumPy arrays (the batched env steps N portfolios at once).
+The formulas themselves are `envs.kernels.order_shares` and `envs.kernels.fill_order`: plain
+Python that runs unchanged on floats (one portfolio) and on NumPy arrays (many), and that the
+batched env's compiled step calls too, so every fill in the package comes from that one source.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from envs.env_errors import EnvSetupError
-
-Amount = float | np.ndarray  # one portfolio, or one entry per portfolio
+from envs.kernels import Amount, fill_order, order_shares
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,10 @@ def execute(
     cash: Amount, shares: Amount, delta_shares: Amount, price: Amount, cost_model: CostModel
 ) -> Fill:
     """Fill `delta_shares` at reference `price` with slippage and commission (module docstring)."""
-    s = cost_model.slippage_rate
-    value = delta_shares * price
-    gross = abs(value)
-    slippage_cost = gross * s
-    traded_notional = gross + value * s
-    commission = traded_notional * cost_model.commission_rate
-    new_cash = cash - value - slippage_cost - commission
+    fields = fill_order(
+        cash, shares, delta_shares, price, cost_model.slippage_rate, cost_model.commission_rate
+    )
     # tuple.__new__ skips NamedTuple's generated __new__, which costs as much as the arithmetic.
-    fields = (new_cash, shares + delta_shares, commission, slippage_cost, traded_notional)
     return tuple.__new__(Fill, fields)
 
 
@@ -119,9 +114,12 @@ def rebalance(
     that portfolio unchanged at no cost, so a batch can trade only the portfolios whose target
     changed.
     """
-    buy, sell = cost_model.buy_cost_rate, cost_model.sell_cost_rate
-    # u / open_price, written so that a target of 0 sells exactly `shares` (no round trip).
-    unconstrained_shares = target_fraction * (cash / open_price + shares) - shares
-    signed_cost_rate = (unconstrained_shares > 0) * (buy + sell) - sell
-    delta_shares = unconstrained_shares / (1.0 + target_fraction * signed_cost_rate) * trade
-    return execute(cash, shares, delta_shares, open_price, cost_model)
+    delta_shares = order_shares(
+        cash,
+        shares,
+        target_fraction,
+        open_price,
+        cost_model.buy_cost_rate,
+        cost_model.sell_cost_rate,
+    )
+    return execute(cash, shares, delta_shares * trade, open_price, cost_model)

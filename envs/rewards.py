@@ -8,23 +8,13 @@ Moody, Wu, Liao & Saffell (1998) and Moody & Saffell (2001): with exponential mo
 
 is the first-order effect of R_t on the moving Sharpe ratio. Both moments start at 0, and D is 0
 while the variance estimate `B - A**2` is not yet above `MIN_VARIANCE` (no Sharpe ratio exists yet).
+
+The code is `envs.kernels.differential_sharpe` (operators only, so floats and arrays both work),
+beside the compiled batched step that calls it; this module is its documented home.
 """
 
 from __future__ import annotations
 
-from envs.execution import Amount
+from envs.kernels import MIN_VARIANCE, differential_sharpe
 
-MIN_VARIANCE = 1e-12
-
-
-def differential_sharpe(
-    log_return: Amount, mean: Amount, second_moment: Amount, eta: float
-) -> tuple[Amount, Amount, Amount]:
-    """(reward, new mean, new second moment); operators only, so floats and arrays both work."""
-    d_mean = log_return - mean
-    d_second = log_return * log_return - second_moment
-    variance = second_moment - mean * mean
-    formed = variance > MIN_VARIANCE
-    safe_variance = variance + (1.0 - formed)  # any positive number where D is masked to 0
-    reward = (second_moment * d_mean - 0.5 * mean * d_second) / safe_variance**1.5 * formed
-    return reward, mean + eta * d_mean, second_moment + eta * d_second
+__all__ = ["MIN_VARIANCE", "differential_sharpe"]

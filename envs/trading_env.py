@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from math import log
+from math import log2
 from typing import Any
 
 import gymnasium as gym
@@ -11,10 +11,9 @@ from gymnasium import spaces
 
 from envs.env_config import EnvConfig
 from envs.env_errors import EnvSetupError
-from envs.execution import rebalance
+from envs.kernels import LN2, differential_sharpe, fill_order, order_shares
 from envs.market_arrays import MarketArrays
 from envs.observation import ObservationBuilder, ObservationStream
-from envs.rewards import differential_sharpe
 
 RUIN_EQUITY = 1e-9
 """Equity at or below this (in price units) ends the episode: a short can lose more than equity."""
@@ -28,7 +27,8 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
        (position fraction and drawdown, both marked at close t); see `ObservationBuilder`.
     2. Its action names a target position (fraction of equity, `EnvConfig.target_positions`). If
        it differs from the target now held, an order rebalances to it at open[t+1], with slippage
-       and commission (`envs.execution.rebalance`); repeating the held target trades nothing.
+       and commission (`envs.execution.rebalance`'s formulas, called here without its `Fill`
+       wrapper); repeating the held target trades nothing.
     3. The portfolio is marked at close[t+1]: equity V = cash + shares * close[t+1].
     4. reward = log(V[t+1] / V[t]) with every cost inside V, so the rewards of an episode sum to
        log(final equity / initial equity); or, optionally, the differential Sharpe of that return.
@@ -60,7 +60,9 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         # Hot-path copies: Python floats and lists index and multiply without NumPy overhead.
         self._targets = config.target_positions
         self._n_actions = len(self._targets)
-        self._cost_model = config.cost_model
+        costs = config.cost_model
+        self._buy_cost_rate, self._sell_cost_rate = costs.buy_cost_rate, costs.sell_cost_rate
+        self._slippage_rate, self._commission_rate = costs.slippage_rate, costs.commission_rate
         self._differential_sharpe = config.reward == "differential_sharpe"
         self._open = market.open.tolist()
         self._close = market.close.tolist()
@@ -87,46 +89,73 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
             self._bar = int(self.np_random.integers(first, self.market.n_bars - length))
             self._end_bar = self._bar + length
         self._start_portfolio()
-        self._stream.start(self._end_bar)
-        return self._observe(self._bar, 0.0, 0.0), self._info(0.0, 0.0, False, 0.0)
+        self._stream.start(self._bar, self._end_bar)
+        bar, cash = self._bar, self._cash
+        info = step_info(cash, cash, 0.0, 0.0, 0.0, 0.0, 0.0, False, 0.0, bar, self._dates[bar])
+        return self._observe(bar, 0.0, 0.0), info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        # Locals over attributes throughout: this method is the single env's whole cost.
         bar = self._bar
         if bar >= self._end_bar:
             raise RuntimeError("the episode is over: call reset() before step()")
         if not 0 <= action < self._n_actions:
             raise ValueError(f"action must be in 0..{self._n_actions - 1}, got {action!r}")
         target = self._targets[action]
+        cash, shares = self._cash, self._shares
         traded = target != self._target
         if traded:
-            self._cash, self._shares, commission, slippage_cost, _ = rebalance(
-                self._cash, self._shares, target, self._open[bar + 1], self._cost_model
+            price = self._open[bar + 1]
+            delta = order_shares(
+                cash, shares, target, price, self._buy_cost_rate, self._sell_cost_rate
             )
-            self._target = target
+            cash, shares, commission, slippage_cost, _ = fill_order(
+                cash, shares, delta, price, self._slippage_rate, self._commission_rate
+            )
+            self._cash, self._shares, self._target = cash, shares, target
         else:
             commission = slippage_cost = 0.0
         self._bar = bar = bar + 1
         close = self._close[bar]
         previous_equity = self._equity
-        self._equity = equity = self._cash + self._shares * close
+        self._equity = equity = cash + shares * close
         terminated = equity <= RUIN_EQUITY
         if terminated:  # the account is closed: what the observation shows of a ruined account
-            log_return = log(RUIN_EQUITY / previous_equity)
-            self._position, self._drawdown = 0.0, -1.0
+            log_return = log2(RUIN_EQUITY / previous_equity) * LN2
+            position, drawdown = 0.0, -1.0
         else:
-            log_return = log(equity / previous_equity)
-            if equity > self._peak:  # noqa: PLR1730 - builtin max() costs 5% of a step
-                self._peak = equity
-            self._position = self._shares * close / equity
-            self._drawdown = equity / self._peak - 1.0
+            log_return = log2(equity / previous_equity) * LN2
+            peak = self._peak
+            if equity > peak:  # not max(): a builtin call costs 5% of a step
+                self._peak = peak = equity
+            position = shares * close / equity
+            drawdown = equity / peak - 1.0
+        self._position, self._drawdown = position, drawdown
         reward = log_return
         if self._differential_sharpe:
             reward, self._dsr_mean, self._dsr_second_moment = differential_sharpe(
                 log_return, self._dsr_mean, self._dsr_second_moment, self.config.dsr_eta
             )
-        obs = self._observe(bar, self._position, self._drawdown)
-        info = self._info(commission, slippage_cost, traded, log_return)
-        return obs, reward, terminated, bar == self._end_bar, info
+        info = step_info(
+            equity,
+            cash,
+            shares,
+            position,
+            target,
+            commission,
+            slippage_cost,
+            traded,
+            log_return,
+            bar,
+            self._dates[bar],
+        )
+        return (
+            self._observe(bar, position, drawdown),
+            reward,
+            terminated,
+            bar == self._end_bar,
+            info,
+        )
 
     def portfolio_state(self) -> tuple[float, float]:
         """(position fraction, drawdown) at the last close, as the observation shows them.
@@ -140,23 +169,6 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         """The observation at `bar` for any portfolio state: what a live trader feeds the agent."""
         return self.observation_builder.observe(bar, position_fraction, drawdown)
 
-    def _info(
-        self, commission: float, slippage_cost: float, traded: bool, log_return: float
-    ) -> dict[str, Any]:
-        return {
-            "equity": self._equity,
-            "cash": self._cash,
-            "shares": self._shares,
-            "position": self._position,
-            "target_position": self._target,
-            "commission": commission,
-            "slippage_cost": slippage_cost,
-            "traded": traded,
-            "log_return": log_return,
-            "bar": self._bar,
-            "date": self._dates[self._bar],
-        }
-
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
@@ -164,6 +176,40 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
             f"{self._dates[self._bar]!s:.10} bar={self._bar} equity={self._equity:.2f}"
             f" position={self._position:+.3f} drawdown={self._drawdown:.2%}"
         )
+
+
+def step_info(  # noqa: PLR0917 - built every step, where keywords cost 2% of it
+    equity: float,
+    cash: float,
+    shares: float,
+    position: float,
+    target_position: float,
+    commission: float,
+    slippage_cost: float,
+    traded: bool,
+    log_return: float,
+    bar: int,
+    date: np.datetime64,
+) -> dict[str, Any]:
+    """`TradingEnv`'s info dict: the portfolio marked at the bar's close, and this step's trade.
+
+    equity = cash + shares * close; position = position value / equity (0 once ruined);
+    target_position: the target the portfolio holds now; commission and slippage_cost: paid by
+    this step's order, if `traded`; log_return: log(equity / previous equity), costs inside.
+    """
+    return {
+        "equity": equity,
+        "cash": cash,
+        "shares": shares,
+        "position": position,
+        "target_position": target_position,
+        "commission": commission,
+        "slippage_cost": slippage_cost,
+        "traded": traded,
+        "log_return": log_return,
+        "bar": bar,
+        "date": date,
+    }
 
 
 def check_prices(market: MarketArrays) -> None:
