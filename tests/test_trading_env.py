@@ -245,6 +245,15 @@ def test_registered_for_gymnasium_make_and_passes_both_env_checkers() -> None:
     assert "equity=100000.00" in env.render()
 
 
+def test_made_env_refuses_step_before_reset_without_gymnasiums_order_wrapper() -> None:
+    # Registered with order_enforce=False because the env enforces the order itself.
+    env = gym.make(TRADING_ENV_ID, market=random_walk_market(n_bars=100, seed=12))
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        env.step(0)
+    env.reset(seed=0)
+    env.step(0)
+
+
 def test_info_reports_every_documented_field() -> None:
     env = TradingEnv(random_walk_market(n_bars=30, seed=13), LONG_ONLY)
     _, info = env.reset()
