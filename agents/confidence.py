@@ -1,12 +1,27 @@
-"""Calibrated confidence: a temperature-scaled softmax whose output means a hit rate.
+"""Calibrated confidence: Platt scaling of the chosen action's log-odds, one intercept per action.
 
-Raw Q-values (DQN) or action log-probabilities (PPO) are scores, not probabilities one can trust.
-Temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural Networks") divides the
-scores by one scalar T before the softmax; T is fitted on the validation split by minimising the
-binary negative log-likelihood of "the chosen action was right", so that among decisions made with
-confidence c, about a fraction c turn out right. One parameter cannot overfit a few hundred
-validation bars and never changes which action is chosen. For PPO, softmax(log p / T) is p itself
-at T = 1, so the same code sharpens or flattens the policy's own probabilities.
+Raw Q-values (DQN) or action logits (PPO) are scores, not probabilities one can trust. The score
+of a decision is the log-odds that softmax(scores) gives the chosen action, log(p / (1 - p)): for
+PPO, p is the policy's own probability of the chosen action; for DQN the log-odds rise with every
+gap between the chosen action's Q-value and the others' (for two actions it is the gap itself).
+Platt scaling (Platt, 1999) maps it to the probability that the decision is right:
+
+    confidence = sigmoid(slope * log_odds + intercepts[chosen action]),   slope >= 0
+
+fitted on the validation split by maximum likelihood of "the chosen action was right" (see
+`agents.outcomes`). The slope is constrained non-negative, so confidence never falls as the gap
+grows. The intercepts carry the base rate, which the temperature scaling used before could not:
+softmax(scores / T) flattens towards 1 / n_actions as T grows, whatever the hit rate. There is one
+intercept per action (the per-class bias of vector scaling in Guo et al., 2017) because the hit
+rate depends mostly on which action was chosen: with long-only targets (0, 0.5, 1) the half
+position is almost never the best in hindsight, while full or no exposure is right about half the
+time. At slope 1 and zero intercepts the map is the uncalibrated softmax, PPO's policy probability.
+
+A few hundred validation bars must be enough, so the fit is kept robust. The loss is convex in
+(slope, intercepts): no local minima and no search grid. Platt's smoothed targets keep the slope
+finite when the scores separate the outcomes. A Gaussian prior ties each intercept to their mean,
+so an action chosen a handful of times borrows strength from the others and one never chosen gets
+their mean; with a hundred choices the data outweigh it.
 
 The calibration error (ECE) and the reliability table are the standard equal-width-bin ones. They
 are a few lines of NumPy: no maintained library installed here provides them for plain arrays.
@@ -18,15 +33,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.optimize import minimize
+from scipy.special import expit, logsumexp
 
 from agents.errors import AgentError
 
 DEFAULT_N_BINS = 10
-_LOG_T_HALF_WIDTH = 12.0  # search T within e^-12 .. e^12 times the scale of the score gaps
-_GRID_POINTS = 97
+INTERCEPT_PRIOR_SD = 1.0
+"""Prior spread of an action's intercept around the mean intercept, in log-odds."""
 _PROBABILITY_FLOOR = 1e-12
+_TIE_SPREAD = 1e-12
 
 
 @dataclass(frozen=True)
@@ -44,80 +60,146 @@ class ReliabilityBin:
 
 
 @dataclass(frozen=True)
-class ConfidenceCalibration:
-    """A fitted temperature and the evidence that it works, as measured on the validation split.
+class PlattMap:
+    """confidence = sigmoid(slope * chosen_log_odds + intercepts[chosen]).
 
-    `ece` and `reliability` describe the calibrated confidences; `ece_uncalibrated` is the same
-    error at T = 1, so the gain of calibrating is on record. `hit_rate` is the fraction of the
-    `n_decisions` decisions that were right.
+    `slope` is per unit of log-odds and never negative; `intercepts` has one entry per action.
     """
 
-    temperature: float
+    slope: float
+    intercepts: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.slope) and self.slope >= 0.0):
+            raise AgentError(f"the calibration slope must be finite and >= 0, got {self.slope}")
+        if len(self.intercepts) < 2 or not np.all(np.isfinite(self.intercepts)):
+            raise AgentError(
+                f"the calibration needs a finite intercept for each of at least 2 actions,"
+                f" got {self.intercepts}"
+            )
+
+    @classmethod
+    def uncalibrated(cls, n_actions: int) -> PlattMap:
+        """The identity map: softmax(scores) of the chosen action, as if nothing were fitted."""
+        return cls(slope=1.0, intercepts=(0.0,) * n_actions)
+
+    def confidence(self, scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """Calibrated probability that each row's chosen action is right."""
+        scores, chosen = _checked_scores(scores, chosen)
+        if scores.shape[1] != len(self.intercepts):
+            raise AgentError(
+                f"scores have {scores.shape[1]} actions, the calibration has {len(self.intercepts)}"
+            )
+        intercepts = np.asarray(self.intercepts)[chosen]
+        return expit(self.slope * chosen_log_odds(scores, chosen) + intercepts)
+
+
+@dataclass(frozen=True)
+class ConfidenceCalibration:
+    """The fitted map and the evidence that it works, as measured on the validation split.
+
+    `ece`, `log_loss` and `reliability` describe the calibrated confidences; `ece_uncalibrated` is
+    the ECE of the plain softmax, so the gain of calibrating is on record. `hit_rate` is the
+    fraction of the `n_decisions` decisions that were right; `action_counts[k]` and
+    `action_hit_rates[k]` the same per chosen action (None for an action never chosen).
+    """
+
+    map: PlattMap
     ece: float
     ece_uncalibrated: float
+    log_loss: float
     hit_rate: float
     n_decisions: int
+    action_counts: tuple[int, ...]
+    action_hit_rates: tuple[float | None, ...]
     reliability: tuple[ReliabilityBin, ...]
 
-    def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """Calibrated probability of every action, along the last axis of `scores`."""
-        return softmax_with_temperature(scores, self.temperature)
+    def confidence(self, scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """Calibrated confidence of each row's chosen action (see `PlattMap`)."""
+        return self.map.confidence(scores, chosen)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["map"] = {"slope": self.map.slope, "intercepts": list(self.map.intercepts)}
+        data["action_counts"] = list(self.action_counts)
+        data["action_hit_rates"] = list(self.action_hit_rates)
         data["reliability"] = [asdict(b) for b in self.reliability]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceCalibration:
         try:
-            reliability = tuple(ReliabilityBin(**b) for b in data["reliability"])
-            calibration = cls(**{**data, "reliability": reliability})
-        except (KeyError, TypeError) as exc:
-            raise AgentError(f"confidence calibration record is malformed: {exc}") from None
-        if not (np.isfinite(calibration.temperature) and calibration.temperature > 0.0):
-            raise AgentError(
-                f"confidence calibration temperature must be positive, got"
-                f" {calibration.temperature}"
+            return cls(
+                **{
+                    **data,
+                    "map": PlattMap(
+                        slope=float(data["map"]["slope"]),
+                        intercepts=tuple(float(b) for b in data["map"]["intercepts"]),
+                    ),
+                    "action_counts": tuple(int(n) for n in data["action_counts"]),
+                    "action_hit_rates": tuple(data["action_hit_rates"]),
+                    "reliability": tuple(ReliabilityBin(**b) for b in data["reliability"]),
+                }
             )
-        return calibration
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AgentError(f"confidence calibration record is malformed: {exc}") from None
 
 
-def softmax_with_temperature(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(scores / temperature) along the last axis, computed stably in float64."""
-    return np.exp(log_softmax(np.asarray(scores, dtype=np.float64) / temperature, axis=-1))
+def chosen_log_odds(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) with p = softmax(scores)[chosen]: the chosen score minus the
+    log-sum-exp of the others, which stays finite for scores of any size."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = np.arange(len(scores))
+    others = scores.copy()
+    others[rows, chosen] = -np.inf
+    return scores[rows, chosen] - logsumexp(others, axis=1)
 
 
-def chosen_confidence(scores: np.ndarray, chosen: np.ndarray, temperature: float) -> np.ndarray:
-    """Probability that softmax(scores / T) gives to the chosen action of each row."""
-    probabilities = softmax_with_temperature(scores, temperature)
-    return np.take_along_axis(probabilities, np.asarray(chosen)[:, None], axis=1)[:, 0]
+def fit_platt_map(
+    scores: np.ndarray,
+    chosen: np.ndarray,
+    correct: np.ndarray,
+    intercept_prior_sd: float = INTERCEPT_PRIOR_SD,
+) -> PlattMap:
+    """The map maximising the likelihood of `correct`, under the prior on the intercepts.
 
-
-def fit_temperature(scores: np.ndarray, chosen: np.ndarray, correct: np.ndarray) -> float:
-    """Temperature minimising the binary NLL of `correct` under the chosen action's confidence.
-
-    A coarse grid over log T finds the right basin (the loss need not be convex in T), then a
-    bounded scalar search refines it. The grid is centred on the typical gap between scores, so
-    tiny Q-values (daily log returns) and log-probabilities are both handled.
+    The log-odds are standardised for the optimiser (Q-values of daily returns are ~1e-3 apart)
+    and the result is stated back in raw units.
     """
     scores, chosen, correct = _checked(scores, chosen, correct)
-    scale = float(np.median(np.ptp(scores, axis=1)))
-    if scale == 0.0:
-        return 1.0  # every row is a tie: confidence is 1/k whatever T is
+    n_actions = scores.shape[1]
+    log_odds = chosen_log_odds(scores, chosen)
+    centre, spread = float(log_odds.mean()), float(log_odds.std())
+    if spread <= _TIE_SPREAD * max(1.0, abs(centre)):
+        spread = 0.0  # every row ties up to rounding: the log-odds carry nothing to fit
+    x = (log_odds - centre) / spread if spread > 0.0 else np.zeros_like(log_odds)
+    targets = _platt_targets(correct)
+    precision = 1.0 / intercept_prior_sd**2
 
-    def loss(log_t: float) -> float:
-        confidence = chosen_confidence(scores, chosen, float(np.exp(log_t)))
-        confidence = np.clip(confidence, _PROBABILITY_FLOOR, 1.0 - _PROBABILITY_FLOOR)
-        return float(-np.mean(np.where(correct, np.log(confidence), np.log1p(-confidence))))
+    def loss_and_gradient(params: np.ndarray) -> tuple[float, np.ndarray]:
+        slope, intercepts = params[0], params[1:]
+        logits = slope * x + intercepts[chosen]
+        deviation = intercepts - intercepts.mean()
+        loss = np.sum(np.logaddexp(0.0, logits) - targets * logits)
+        loss += 0.5 * precision * np.sum(deviation**2)
+        residual = expit(logits) - targets
+        gradient = np.concatenate(
+            [[residual @ x], np.bincount(chosen, residual, n_actions) + precision * deviation]
+        )
+        return float(loss), gradient
 
-    centre = np.log(scale)
-    grid = np.linspace(centre - _LOG_T_HALF_WIDTH, centre + _LOG_T_HALF_WIDTH, _GRID_POINTS)
-    best = int(np.argmin([loss(g) for g in grid]))
-    step = grid[1] - grid[0]
-    result = minimize_scalar(loss, bounds=(grid[best] - step, grid[best] + step), method="bounded")
-    best_log_t = result.x if result.fun <= loss(grid[best]) else grid[best]
-    return float(np.exp(best_log_t))
+    start = np.concatenate([[0.0], np.full(n_actions, _logit(float(targets.mean())))])
+    slope_bound = (0.0, None) if spread > 0.0 else (0.0, 0.0)  # constant scores: no slope
+    result = minimize(
+        loss_and_gradient,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[slope_bound] + [(None, None)] * n_actions,
+    )
+    slope = float(result.x[0] / spread) if spread > 0.0 else 0.0
+    intercepts = result.x[1:] - slope * centre
+    return PlattMap(slope=slope, intercepts=tuple(float(b) for b in intercepts))
 
 
 def expected_calibration_error(
@@ -129,6 +211,19 @@ def expected_calibration_error(
     return float(
         sum(b.count * abs(b.hit_rate - b.mean_confidence) for b in bins if b.count) / total
     )
+
+
+def log_loss(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """Mean binary negative log-likelihood (nats) of `correct` under `confidence`.
+
+    Unlike the ECE, which a constant at the base rate already drives to zero, it also rewards
+    confidences that tell right decisions from wrong ones (a proper scoring rule).
+    """
+    confidence = np.clip(
+        np.asarray(confidence, dtype=np.float64), _PROBABILITY_FLOOR, 1.0 - _PROBABILITY_FLOOR
+    )
+    correct = np.asarray(correct, dtype=bool)
+    return float(-np.mean(np.where(correct, np.log(confidence), np.log1p(-confidence))))
 
 
 def reliability_table(
@@ -160,33 +255,61 @@ def reliability_table(
 def calibrate(
     scores: np.ndarray, chosen: np.ndarray, correct: np.ndarray, n_bins: int = DEFAULT_N_BINS
 ) -> ConfidenceCalibration:
-    """Fit the temperature and record how calibrated the confidences are, before and after."""
+    """Fit the map and record how calibrated the confidences are, before and after."""
     scores, chosen, correct = _checked(scores, chosen, correct)
-    temperature = fit_temperature(scores, chosen, correct)
-    confidence = chosen_confidence(scores, chosen, temperature)
-    raw_confidence = chosen_confidence(scores, chosen, 1.0)
+    n_actions = scores.shape[1]
+    fitted = fit_platt_map(scores, chosen, correct)
+    confidence = fitted.confidence(scores, chosen)
+    raw_confidence = PlattMap.uncalibrated(n_actions).confidence(scores, chosen)
+    counts = np.bincount(chosen, minlength=n_actions)
+    hits = np.bincount(chosen, correct, minlength=n_actions)
     return ConfidenceCalibration(
-        temperature=temperature,
+        map=fitted,
         ece=expected_calibration_error(confidence, correct, n_bins),
         ece_uncalibrated=expected_calibration_error(raw_confidence, correct, n_bins),
+        log_loss=log_loss(confidence, correct),
         hit_rate=float(correct.mean()),
         n_decisions=len(correct),
+        action_counts=tuple(int(n) for n in counts),
+        action_hit_rates=tuple(
+            float(h / n) if n else None for h, n in zip(hits, counts, strict=True)
+        ),
         reliability=reliability_table(confidence, correct, n_bins),
     )
+
+
+def _platt_targets(correct: np.ndarray) -> np.ndarray:
+    """Platt's smoothed labels: (N+ + 1) / (N+ + 2) for a hit and 1 / (N- + 2) for a miss."""
+    hits = float(correct.sum())
+    misses = len(correct) - hits
+    return np.where(correct, (hits + 1.0) / (hits + 2.0), 1.0 / (misses + 2.0))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p) - np.log1p(-p))
+
+
+def _checked_scores(scores: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.asarray(scores, dtype=np.float64)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    if scores.ndim != 2 or len(scores) == 0 or scores.shape[1] < 2:
+        raise AgentError(
+            f"scores must be a non-empty (n, n_actions >= 2) array, got {scores.shape}"
+        )
+    if chosen.shape != (len(scores),):
+        raise AgentError("chosen must hold one action per row of scores")
+    if not np.all(np.isfinite(scores)):
+        raise AgentError("scores must be finite to calibrate a confidence")
+    if np.any(chosen < 0) or np.any(chosen >= scores.shape[1]):
+        raise AgentError(f"chosen actions must be in [0, {scores.shape[1]})")
+    return scores, chosen
 
 
 def _checked(
     scores: np.ndarray, chosen: np.ndarray, correct: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    scores = np.asarray(scores, dtype=np.float64)
-    chosen = np.asarray(chosen, dtype=np.int64)
+    scores, chosen = _checked_scores(scores, chosen)
     correct = np.asarray(correct, dtype=bool)
-    if scores.ndim != 2 or len(scores) == 0:
-        raise AgentError(f"scores must be a non-empty (n, n_actions) array, got {scores.shape}")
-    if chosen.shape != (len(scores),) or correct.shape != (len(scores),):
-        raise AgentError("chosen and correct must hold one value per row of scores")
-    if not np.all(np.isfinite(scores)):
-        raise AgentError("scores must be finite to calibrate a confidence")
-    if np.any(chosen < 0) or np.any(chosen >= scores.shape[1]):
-        raise AgentError(f"chosen actions must be in [0, {scores.shape[1]})")
+    if correct.shape != (len(scores),):
+        raise AgentError("correct must hold one value per row of scores")
     return scores, chosen, correct

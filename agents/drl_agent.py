@@ -22,8 +22,8 @@ class DRLAgent:
     """An SB3 DQN or PPO model with its manifest; every decision is deterministic.
 
     DQN acts greedily on its Q-values, PPO takes the mode of its action distribution; both are the
-    argmax of the scores in `agents.policy_scores`. The confidence is the calibrated softmax of
-    those scores at the chosen action (see `agents.confidence`).
+    argmax of the scores in `agents.policy_scores`. The confidence is the calibration map of the
+    manifest applied to those scores at the chosen action (see `agents.confidence`).
     """
 
     def __init__(self, model: BaseAlgorithm, manifest: AgentManifest, source: str) -> None:
@@ -36,6 +36,11 @@ class DRLAgent:
             raise AgentError(
                 f"{source}: manifest has {manifest.n_actions} actions but its env config maps"
                 f" {len(self._targets)}"
+            )
+        if len(manifest.calibration.map.intercepts) != manifest.n_actions:
+            raise AgentError(
+                f"{source}: manifest has {manifest.n_actions} actions but its confidence"
+                f" calibration has {len(manifest.calibration.map.intercepts)} intercepts"
             )
         if getattr(model.action_space, "n", None) != manifest.n_actions:
             raise AgentError(
@@ -113,9 +118,7 @@ class DRLAgent:
             )
         scores = policy_scores(self.model, observations)
         actions = scores.argmax(axis=1)
-        confidences = self.manifest.calibration.probabilities(scores)[
-            np.arange(len(actions)), actions
-        ]
+        confidences = self.manifest.calibration.confidence(scores, actions)
         log_probs = uses_log_probabilities(self.model)
         return [
             DRLDecision(

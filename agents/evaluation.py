@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from agents.confidence import expected_calibration_error
+from agents.confidence import expected_calibration_error, log_loss
 from agents.drl_agent import DRLAgent
 from agents.rollout import Rollout, hold_policy, run_policy
 from envs.market_arrays import MarketArrays
@@ -60,7 +60,9 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
     """Run the agent and buy-and-hold over `market` with the agent's env settings; compare them.
 
     The agent's entry also records how calibrated its confidence was on these bars (out of
-    sample when `market` is the test split): `ece` and `mean_confidence` beside `hit_rate`.
+    sample when `market` is the test split): `ece`, `confidence_log_loss` (which, unlike the
+    ECE, also rewards telling right decisions from wrong ones) and `mean_confidence` beside
+    `hit_rate`.
     """
     config = agent.env_config
     run = run_policy(market, config, agent.act)
@@ -69,6 +71,7 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
     agent_metrics = rollout_metrics(run)
     agent_metrics["mean_confidence"] = float(confidence.mean())
     agent_metrics["ece"] = expected_calibration_error(confidence, run.correct)
+    agent_metrics["confidence_log_loss"] = log_loss(confidence, run.correct)
     return SplitEvaluation(
         split=split,
         first_date=_day(run.dates[0]),

@@ -18,7 +18,12 @@ from envs.env_config import EnvConfig
 from envs.env_errors import EnvSetupError
 from envs.execution import CostModel
 
-MANIFEST_FORMAT_VERSION = 1
+MANIFEST_FORMAT_VERSION = 2
+_RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longer load
+    1: "its confidence calibration is a single softmax temperature, which cannot express a hit"
+    " rate above 1 / n_actions; retrain the agent (python train.py ...) to fit the per-action"
+    " calibration map of format 2",
+}
 _VERSIONED_LIBRARIES = ("torch", "stable-baselines3", "gymnasium", "numpy")
 
 
@@ -59,9 +64,15 @@ class AgentManifest:
         missing = sorted(expected - data.keys())
         if missing:
             raise AgentError(f"{where}: manifest lacks {', '.join(missing)}")
-        if data["format_version"] != MANIFEST_FORMAT_VERSION:
+        version = data["format_version"]
+        if isinstance(version, int) and version in _RETIRED_FORMATS:
             raise AgentError(
-                f"{where}: manifest format {data['format_version']} is not supported"
+                f"{where}: manifest format {version} is no longer supported:"
+                f" {_RETIRED_FORMATS[version]}"
+            )
+        if version != MANIFEST_FORMAT_VERSION:
+            raise AgentError(
+                f"{where}: manifest format {version} is not supported"
                 f" (expected {MANIFEST_FORMAT_VERSION})"
             )
         if data["algorithm"] not in ALGORITHMS:

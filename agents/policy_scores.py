@@ -1,8 +1,8 @@
 """The raw per-action scores of a trained SB3 model: Q-values (DQN) or log-probabilities (PPO).
 
 Both are what a deterministic policy ranks actions by (greedy on Q, the mode of the categorical
-policy), so the chosen action is always the argmax of the scores, and the confidence is a
-calibrated softmax of the same scores (see `agents.confidence`).
+policy), so the chosen action is always the argmax of the scores, and the confidence is the
+Platt-calibrated log-odds of the chosen action's softmax probability (see `agents.confidence`).
 """
 
 from __future__ import annotations

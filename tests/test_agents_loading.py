@@ -80,6 +80,45 @@ def test_a_manifest_with_a_bad_value(
         DRLAgent.load(agent_copy.root)
 
 
+def test_an_agent_written_before_calibration_maps_is_refused_with_the_reason(
+    agent_copy: AgentPaths,
+) -> None:
+    """Format 1 stored one softmax temperature; it is not converted, because the confidence it
+    gives is the 1 / n_actions floor this format replaced."""
+    old_calibration = {
+        "temperature": 4650.0,
+        "ece": 0.01,
+        "ece_uncalibrated": 0.04,
+        "hit_rate": 0.3,
+        "n_decisions": 504,
+        "reliability": [],
+    }
+    _edit_manifest(agent_copy, format_version=1, calibration=old_calibration)
+    with pytest.raises(
+        AgentError,
+        match=r"manifest.json: manifest format 1 is no longer supported: its confidence"
+        r" calibration is a single softmax temperature.*retrain the agent",
+    ):
+        DRLAgent.load(agent_copy.root)
+
+
+@pytest.mark.parametrize(
+    ("calibration_map", "message"),
+    [
+        ({"slope": 1.0, "intercepts": [0.0, 0.0]}, "confidence calibration has 2 intercepts"),
+        ({"slope": -0.5, "intercepts": [0.0, 0.0, 0.0]}, "slope must be finite and >= 0"),
+        ({"slope": 1.0}, "calibration record is malformed"),
+    ],
+)
+def test_a_bad_calibration_map_is_refused(
+    agent_copy: AgentPaths, calibration_map: dict[str, object], message: str
+) -> None:
+    calibration = json.loads(agent_copy.manifest.read_text())["calibration"]
+    _edit_manifest(agent_copy, calibration=calibration | {"map": calibration_map})
+    with pytest.raises(AgentError, match=message):
+        DRLAgent.load(agent_copy.root)
+
+
 def test_a_missing_model_file(agent_copy: AgentPaths) -> None:
     agent_copy.model.unlink()
     with pytest.raises(AgentError, match=r"model.zip: model file not found"):

@@ -62,15 +62,22 @@ def test_training_writes_a_complete_agent_directory(
     assert manifest["normalizer"] == synthetic.normalizer.to_dict()
     assert manifest["splits"]["test"][0] == str(synthetic.test.dates[0])[:10]
     assert set(manifest["library_versions"]) == {"torch", "stable-baselines3", "gymnasium", "numpy"}
+    assert manifest["format_version"] == 2
     calibration = manifest["calibration"]
-    assert calibration["temperature"] > 0.0
+    assert calibration["map"]["slope"] >= 0.0
+    assert len(calibration["map"]["intercepts"]) == 3
     assert 0.0 <= calibration["ece"] <= 1.0
+    assert calibration["log_loss"] > 0.0
     assert calibration["n_decisions"] == synthetic.validation.n_bars
+    assert sum(calibration["action_counts"]) == synthetic.validation.n_bars
     assert sum(b["count"] for b in calibration["reliability"]) == synthetic.validation.n_bars
     evaluation = json.loads(paths.evaluation.read_text())
     assert set(evaluation["strategies"]) == {AGENT, BUY_AND_HOLD}
     assert evaluation["first_date"] == str(synthetic.test.dates[0])[:10]
-    assert evaluation["strategies"][AGENT]["n_bars"] == synthetic.test.n_bars
+    agent_test = evaluation["strategies"][AGENT]
+    assert agent_test["n_bars"] == synthetic.test.n_bars
+    assert 0.0 <= agent_test["ece"] <= 1.0
+    assert agent_test["confidence_log_loss"] > 0.0
 
 
 @pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
@@ -82,10 +89,15 @@ def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
     validation = split_with_history(synthetic, "validation", agent.env_config.window_size)
     test = split_with_history(synthetic, "test", agent.env_config.window_size)
 
-    replayed = rollout_metrics(run_policy(validation, agent.env_config, agent.act))
+    replay = run_policy(validation, agent.env_config, agent.act)
 
-    assert replayed == agent.manifest.validation_metrics
+    assert rollout_metrics(replay) == agent.manifest.validation_metrics
     assert evaluate_agent(agent, test, "test") == run.test
+    calibration = agent.manifest.calibration
+    assert calibration.action_counts == tuple(np.bincount(replay.actions, minlength=3))
+    for action, hit_rate in enumerate(calibration.action_hit_rates):
+        chosen = replay.actions == action
+        assert hit_rate == (replay.correct[chosen].mean() if chosen.any() else None)
 
 
 def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
