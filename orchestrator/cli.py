@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "orchestrator.commands.llm",
     "orchestrator.commands.weights",
     "orchestrator.commands.backtest",
+    "orchestrator.commands.paper",
 )
 
 # Error types a user can cause (bad file, bad option, missing key), by import path.

@@ -1,0 +1,363 @@
+"""The paper-trade loop end to end on a tiny agent, its command, and the journals it refuses.
+
+The crash test, which kills the real command, is in test_paper_crash.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from agents.drl_agent import DRLAgent
+from llm.factory import build_analyst_team
+from llm.settings import load_settings
+from orchestrator import cli
+from orchestrator.backtest import BacktestConfig, run_backtest
+from orchestrator.broker import client_order_id
+from orchestrator.errors import ConfigError
+from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
+from orchestrator.paper import Pacer, run_paper
+from orchestrator.paper_config import CACHE_SUFFIX, LEDGER_SUFFIX, paper_llm_settings
+from orchestrator.paper_display import LineDisplay, LiveDisplay
+from orchestrator.paper_progress import Activity, BarProgress, PaperResult, RunHeader
+from orchestrator.trading_market import load_trading_market
+from tests.paper_helpers import END, N_BARS, clean_environment, paper_args, tiny_agent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_agent(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def finished(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PaperResult]:
+    """One whole paper run, in this process, and its result."""
+    journal = tmp_path_factory.mktemp("run") / "journal.sqlite"
+    settings = load_settings({}, env_file=None)
+    result = run_paper(agent, "synthetic", "offline", journal, end=END, settings=settings)
+    return journal, result
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working folder: no LLM setting, key or .env of the developer's."""
+    monkeypatch.chdir(tmp_path)
+    for name in os.environ.keys() - clean_environment().keys():
+        monkeypatch.delenv(name)
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`hybrid-trader ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as exit_info:
+        code = int(exit_info.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
+    code, stdout, stderr = result
+    assert code == 2, stderr
+    assert stdout == ""
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: ") and all(part in line for part in parts), line
+    assert "Traceback" not in stderr
+
+
+def table(journal: Path, query: str) -> pd.DataFrame:
+    with sqlite3.connect(journal) as connection:
+        return pd.read_sql_query(query, connection)
+
+
+# ---- a whole run -------------------------------------------------------------------------------
+
+
+def test_every_bar_is_decided_once_in_order_and_every_order_fills_at_the_next_open(
+    finished: tuple[Path, PaperResult], agent: Path
+) -> None:
+    journal, result = finished
+    bars = table(journal, "SELECT bar_index FROM bars ORDER BY rowid")["bar_index"]
+    first = int(bars.iloc[0])
+    assert list(bars) == list(range(first, first + N_BARS))
+    decisions = table(journal, "SELECT bar_index FROM decisions ORDER BY rowid")["bar_index"]
+    assert list(decisions) == list(bars)
+
+    orders = table(journal, "SELECT * FROM orders ORDER BY rowid")
+    checks = table(journal, "SELECT bar_index, order_shares FROM risk_checks")
+    ordering_bars = checks.loc[checks["order_shares"] != 0.0, "bar_index"]
+    assert list(orders["bar_index"]) == list(ordering_bars) and len(orders) > 5
+    run_id = table(journal, "SELECT run_id FROM run")["run_id"].iloc[0]
+    expected_ids = [
+        client_order_id(run_id, int(bar), intent)
+        for bar, intent in zip(orders["bar_index"], orders["intent"], strict=True)
+    ]
+    assert list(orders["client_order_id"]) == expected_ids
+    assert (orders["duplicate"] == 0).all()
+
+    fills = table(journal, "SELECT * FROM fills ORDER BY rowid").set_index("client_order_id")
+    sent = orders[orders["broker_order_id"] != "not-sent"].set_index("client_order_id")
+    last_bar = first + N_BARS - 1
+    for client_id, order in sent.iterrows():
+        if order["bar_index"] == last_bar:  # no next open to fill it: still working
+            assert order["status"] == "accepted" and client_id not in fills.index
+            continue
+        fill = fills.loc[client_id]
+        assert fill["bar_index"] == order["bar_index"] + 1 and fill["shares"] == order["quantity"]
+        assert order["status"] == "filled"
+
+    equity = table(journal, "SELECT equity FROM positions ORDER BY bar_index")["equity"]
+    assert result.final_equity == equity.iloc[-1]
+    assert (result.total, result.bars_new, result.bars_resumed) == (N_BARS, N_BARS, 0)
+    assert result.activity.fills == len(fills) and result.activity.orders_sent == len(sent)
+    assert result.activity.llm_spend_usd == 0.0
+
+
+def test_buy_and_hold_is_the_same_cash_held_over_the_same_bars(
+    finished: tuple[Path, PaperResult], agent: Path
+) -> None:
+    journal, result = finished
+    closes = table(journal, "SELECT close FROM bars ORDER BY bar_index")["close"]
+    # Entry at the first decision's close with the buy costs: 1 bp commission, 2 bp slippage.
+    expected = 100_000.0 * closes.iloc[-1] / closes.iloc[0] / (1.0002 * 1.0001)
+    assert result.buy_and_hold_equity == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
+    finished: tuple[Path, PaperResult], agent: Path, tmp_path: Path
+) -> None:
+    journal, _ = finished
+    trained = DRLAgent.load(agent)
+    settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
+    with build_analyst_team(
+        "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
+    ) as team:
+        market = load_trading_market(trained, "synthetic", end=END)
+        config = BacktestConfig(strategies=("hybrid_learned",))
+        frame = run_backtest(trained, market, team, config).strategies["hybrid_learned"].frame
+    positions = table(journal, "SELECT equity FROM positions ORDER BY bar_index")
+    np.testing.assert_array_equal(positions["equity"].to_numpy(), frame["equity"].to_numpy())
+
+
+def test_the_llm_ledger_and_cache_sit_beside_the_journal_unless_set(tmp_path: Path) -> None:
+    journal = tmp_path / "runs" / "j.sqlite"
+    settings = paper_llm_settings(load_settings({}, env_file=None), journal)
+    assert settings.ledger_path == tmp_path / "runs" / f"j.sqlite{LEDGER_SUFFIX}"
+    assert settings.cache_path == tmp_path / "runs" / f"j.sqlite{CACHE_SUFFIX}"
+    chosen = load_settings({"LLM_LEDGER_PATH": "shared.sqlite"}, env_file=None)
+    assert paper_llm_settings(chosen, journal).ledger_path == Path("shared.sqlite")
+
+
+# ---- the command -------------------------------------------------------------------------------
+
+
+def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
+    agent: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = cli_env / "journal.sqlite"
+    code, stdout, stderr = run_cli(capsys, *paper_args(agent, journal))
+    assert code == 0, stderr
+    lines = stdout.splitlines()
+    assert lines[0].startswith("paper trading SYNTHETIC 2006-12-29 to 2007-06-29")
+    assert f"bar {N_BARS}/{N_BARS}:" in stdout  # the line display (stdout is not a terminal)
+    assert f"{N_BARS} bars: {N_BARS} traded now, 0 resumed" in stdout
+    assert (cli_env / f"journal.sqlite{LEDGER_SUFFIX}").is_file()
+
+    before = journal.read_bytes()
+    code, stdout, stderr = run_cli(capsys, *paper_args(agent, journal))
+    assert code == 0, stderr
+    assert stdout.splitlines()[0] == (
+        f"journal {journal} is complete ({N_BARS} bars): nothing to do; its results are:"
+    )
+    assert journal.read_bytes() == before
+
+    code, stdout, stderr = run_cli(capsys, "weights", "--journal", str(journal), "--out", "w")
+    assert code == 0, stderr
+    report = json.loads((cli_env / "w" / "weights.json").read_text())
+    assert report["n_updates"] == N_BARS - 1
+
+
+def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    finished: tuple[Path, PaperResult],
+) -> None:
+    journal, _ = finished
+    other = cli_env / "other-agent"
+    other.mkdir()
+    for item in agent.iterdir():
+        if item.is_file():
+            (other / item.name).write_bytes(item.read_bytes())
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["seed"] += 1
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    before = journal.read_bytes()
+    result = run_cli(capsys, *paper_args(other, journal))
+    assert_one_error_line(result, f"journal {journal} was made by another run", "agent_hash")
+    assert journal.read_bytes() == before
+
+
+def test_a_journal_of_other_bars_is_refused(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    finished: tuple[Path, PaperResult],
+) -> None:
+    journal, _ = finished
+    args = paper_args(agent, journal)
+    args[args.index("--end") + 1] = "2007-05"
+    assert_one_error_line(run_cli(capsys, *args), "data_hash", "config['bars']")
+
+
+_HOLD_THE_LOCK = """
+import sys
+from pathlib import Path
+from orchestrator.journal_lock import JournalLock
+with JournalLock.acquire(Path(sys.argv[1])):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_journal_another_process_writes_is_refused(
+    agent: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = cli_env / "journal.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_THE_LOCK, str(journal)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        result = run_cli(capsys, *paper_args(agent, journal))
+    finally:
+        holder.communicate("", timeout=60)
+    assert_one_error_line(result, f"journal {journal} is in use by another run", str(holder.pid))
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_corrupted_journal_is_refused_and_left_byte_identical(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    finished: tuple[Path, PaperResult],
+    damage: str,
+) -> None:
+    journal = cli_env / "journal.sqlite"
+    if damage == "garbage":
+        journal.write_bytes(b"not a journal at all\n" * 100)
+    else:
+        data = finished[0].read_bytes()
+        journal.write_bytes(data[: len(data) // 2])
+    before = journal.read_bytes()
+    result = run_cli(capsys, *paper_args(agent, journal))
+    assert_one_error_line(result, str(journal))
+    assert journal.read_bytes() == before
+
+
+def test_gateway_mode_without_a_key_is_the_llm_configuration_error(
+    agent: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = cli_env / "journal.sqlite"
+    args = paper_args(agent, journal)
+    args[args.index("--llm") + 1] = "gateway"
+    assert_one_error_line(run_cli(capsys, *args), "OPENROUTER_API_KEY")
+    assert not journal.exists()
+
+
+# ---- pacing and display ------------------------------------------------------------------------
+
+
+def test_the_pacer_holds_each_bar_to_its_pace_without_catching_up() -> None:
+    now, slept = [100.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(2.0, clock=lambda: now[0], sleep=sleep)
+    pacer.wait()  # the first bar at once
+    now[0] += 0.5  # a bar that took 0.5 s
+    pacer.wait()
+    now[0] += 3.0  # a slow bar: the next one starts at once
+    pacer.wait()
+    now[0] += 1.0
+    pacer.wait()
+    assert slept == [1.5, 1.0]
+    with pytest.raises(ConfigError, match="pace"):
+        Pacer(-1.0)
+
+
+HEADER = RunHeader(
+    journal=Path("j.sqlite"),
+    symbol="SP500",
+    llm_mode="offline",
+    first_day=pd.Timestamp("2015-01-02").date(),
+    last_day=pd.Timestamp("2015-01-09").date(),
+    total=6,
+    resumed=2,
+)
+
+
+def progress(done: int) -> BarProgress:
+    return BarProgress(
+        day=pd.Timestamp("2015-01-02").date() + pd.Timedelta(days=done),
+        done=done,
+        total=6,
+        position=0.5,
+        equity=101_234.5,
+        drl_weight=0.625,
+        activity=Activity(orders_sent=3, orders_vetoed=1, fills=2, llm_spend_usd=0.0123),
+    )
+
+
+def test_the_line_display_writes_every_few_bars_and_the_last() -> None:
+    stream = io.StringIO()
+    display = LineDisplay(every=2, stream=stream)
+    display.start(HEADER)
+    for done in range(3, 7):
+        display.update(progress(done))
+    display.stop()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "paper trading SP500 2015-01-02 to 2015-01-09 (LLM offline): resuming after 2 of 6"
+        " bars; journal j.sqlite"
+    )
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "2015-01-06 bar 4/6",
+        "2015-01-08 bar 6/6",
+    ]
+    assert lines[-1].endswith(
+        "position +0.50, equity 101,234.50, weights DRL 0.625 / LLM 0.375,"
+        " orders 3 (vetoed 1), fills 2, LLM $0.0123"
+    )
+
+
+def test_the_live_display_shows_the_latest_bar() -> None:
+    stream = io.StringIO()
+    display = LiveDisplay(Console(file=stream, force_terminal=True, width=100))
+    display.start(HEADER)
+    display.update(progress(5))
+    display.stop()
+    text = stream.getvalue()
+    for part in ("2015-01-07", "(5/6)", "+0.50", "101,234.50", "DRL 0.625 / LLM 0.375", "$0.0123"):
+        assert part in text
