@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "orchestrator.commands.weights",
     "orchestrator.commands.backtest",
     "orchestrator.commands.paper",
+    "orchestrator.commands.pipeline",
 )
 
 # Error types a user can cause (bad file, bad option, missing key), by import path.

@@ -43,22 +43,8 @@ def backtest(
     ] = None,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
-    # Heavy imports here, so that `--help` stays fast.
-    from agents.drl_agent import DRLAgent
-    from llm.factory import build_analyst_team
-    from orchestrator.backtest import run_backtest
-    from orchestrator.backtest_report import write_backtest_report
-    from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
-    from orchestrator.trading_market import load_trading_market
+    from orchestrator.backtest_job import backtest_agent  # heavy: keeps `--help` fast
 
-    # The LLM side first: a missing key is reported before any data is loaded.
-    with build_analyst_team(llm.value, offline_rules=OFFLINE_EXECUTION_RULES) as team:
-        trained = DRLAgent.load(agent)
-        market = load_trading_market(trained, data, start, end)
-        result = run_backtest(trained, market, team)
-    files = write_backtest_report(result, out)
-    for name, run in result.strategies.items():
-        equity = run.frame["equity"]
-        typer.echo(f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return")
-    for path in files.values():
-        typer.echo(f"wrote {path}")
+    output = backtest_agent(agent, data, llm.value, out, start=start, end=end)
+    for line in output.summary_lines():
+        typer.echo(line)
