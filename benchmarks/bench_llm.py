@@ -9,8 +9,10 @@
    the meta call, and with the same nodes run one after another.
 2. Offline latency. `build_analyst_team("offline")` (the real gateway and its SQLite ledger,
    offline analyst, no images), p50 and p95 per decision, graph included (target p50 < 5 ms);
-   also with the ledger in memory, and with no gateway at all (graph + offline analyst), which
-   splits the time between the graph and the gateway's per-call bookkeeping.
+   also on a ledger file that already holds 10,000 of today's rows (a long backtest: budget
+   checks must not slow down as the ledger grows), with the ledger in memory, and with no
+   gateway at all (graph + offline analyst), which splits the time between the graph and the
+   gateway's per-call bookkeeping.
 3. Dollars per decision. The calls of the gateway runs of part 1, token counts estimated as the
    gateway estimates them (4 characters per token, 1,000 per image; the answer's length for the
    output), priced on the model that served each call in the default stack, and the same tokens
@@ -23,42 +25,42 @@ different date. Timings are medians (p50) of repeated decisions after a warm-up.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 from arch.data import sp500
-from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from llm.analysts import chart, meta, narrative
 from llm.analysts.base import CompletionGateway
 from llm.chart import render_candlestick_png
 from llm.factory import build_analyst_team
-from llm.graph import ANALYSTS, AnalystTeam, TeamConfig, analyst_nodes
+from llm.graph import ANALYSTS, AnalystTeam, TeamConfig, build_analyst_graph
+from llm.ledger import Ledger, LedgerEntry
 from llm.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
-from llm.model_stack import ModelStack, load_model_stack
+from llm.model_stack import OFFLINE_MODEL_ID, ModelStack, load_model_stack
 from llm.offline_analyst import OfflineAnalystChatModel
 from llm.schemas import AgentSignal
 from llm.settings import load_settings
 from llm.snapshot import MarketSnapshot, PortfolioState, snapshot_from_frame
-from llm.state import AnalystState, initial_state
+from llm.state import initial_state
 from llm.testing.in_process_gateway import InProcessGateway
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer
-from llm.types import LLMRequest, LLMResponse
+from llm.types import LLMRequest, LLMResponse, Task
 
 LATENCY_S = 0.2
 PARALLEL_TARGET = 1.6
 OFFLINE_P50_TARGET_MS = 5.0
 CHEAPER_TARGET = 30.0
+LONG_RUN_ROWS = 10_000
 OPUS = "anthropic/claude-opus-4.1"
 BENCH_KEY = "sk-bench-not-a-real-key"
 
@@ -122,13 +124,7 @@ class RecordingGateway:
 
 def sequential_graph(gateway: CompletionGateway, config: TeamConfig) -> CompiledStateGraph:
     """The same nodes, one after another: the baseline that parallelism is measured against."""
-    graph = StateGraph(AnalystState)
-    for name, node in analyst_nodes(gateway, config).items():
-        graph.add_node(name, node)
-    chain = [START, *ANALYSTS, meta.NODE, END]
-    for before, after in itertools.pairwise(chain):
-        graph.add_edge(before, after)
-    return graph.compile()
+    return build_analyst_graph(gateway, replace(config, parallel_analysts=False))
 
 
 @dataclass(frozen=True)
@@ -214,10 +210,22 @@ def bench_offline(frame: pd.DataFrame, ledger: str, decisions: int) -> tuple[flo
         return latency(team, snapshots(frame, decisions + 20))
 
 
+def fill_ledger(path: Path, rows: int) -> None:
+    """`rows` of today's offline calls in the ledger at `path`, as a long backtest leaves them."""
+    entry = LedgerEntry(Task.DATA_PROCESSOR.value, OFFLINE_MODEL_ID, OFFLINE_MODEL_ID, 1_600, 60)
+    with Ledger(path) as ledger:
+        for _ in range(rows):
+            ledger.record(entry)
+
+
 def bench_offline_graph_only(frame: pd.DataFrame, decisions: int) -> tuple[float, float]:
-    """The graph and the offline analyst alone, the gateway replaced by a direct call."""
+    """The graph and the offline analyst alone, the gateway replaced by a direct call; the
+    team configured as `build_analyst_team("offline")` configures it."""
+    settings = load_settings({"LLM_LEDGER_PATH": ":memory:"}, env_file=None)
+    with build_analyst_team("offline", settings=settings) as offline_team:
+        config = offline_team.config
     gateway = InProcessGateway(OfflineAnalystChatModel())
-    with AnalystTeam(gateway, TeamConfig(chart_images=False)) as team:
+    with AnalystTeam(gateway, config) as team:
         return latency(team, snapshots(frame, decisions + 20))
 
 
@@ -246,6 +254,9 @@ def report(decisions: int, offline_decisions: int, latency_s: float) -> str:
         offline_file = bench_offline(
             frame, str(directory / "offline-ledger.sqlite"), offline_decisions
         )
+        long_run_ledger = directory / "long-run-ledger.sqlite"
+        fill_ledger(long_run_ledger, LONG_RUN_ROWS)
+        offline_long_run = bench_offline(frame, str(long_run_ledger), offline_decisions)
         offline_memory = bench_offline(frame, ":memory:", offline_decisions)
         graph_only = bench_offline_graph_only(frame, offline_decisions)
     stack = load_model_stack()
@@ -279,6 +290,11 @@ def report(decisions: int, offline_decisions: int, latency_s: float) -> str:
             "offline decision p50 / p95 (SQLite ledger file)",
             f"{offline_file[0] * ms:.2f} / {offline_file[1] * ms:.2f} ms",
             verdict(offline_target, offline_file[0] * ms < OFFLINE_P50_TARGET_MS),
+        ),
+        (
+            f"offline decision p50 / p95 (ledger file already holding {LONG_RUN_ROWS:,} rows)",
+            f"{offline_long_run[0] * ms:.2f} / {offline_long_run[1] * ms:.2f} ms",
+            verdict(offline_target, offline_long_run[0] * ms < OFFLINE_P50_TARGET_MS),
         ),
         (
             "offline decision p50 / p95 (ledger in memory)",

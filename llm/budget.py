@@ -1,4 +1,8 @@
-"""Daily and monthly LLM budgets, read from the ledger, with one alert per period.
+"""Daily and monthly LLM budgets, read from the ledger's running totals, with one alert per period.
+
+The router asks for the status before every call, so it costs no table scan: the ledger keeps the
+day's and the month's spend in memory (exact, and right after a restart or another process's
+writes; see `llm.running_spend`).
 
 The alert for a period (a UTC day or month) fires once, when spend first reaches
 `alert_threshold` x budget: a logged warning plus the optional callback. The claim is stored in
@@ -102,9 +106,10 @@ class Budget:
         self._on_alert = on_alert
 
     def status(self) -> BudgetStatus:
+        spent_today, spent_month = self._ledger.spend_totals()
         return BudgetStatus(
-            spent_today_usd=self._ledger.spend_today(),
-            spent_month_usd=self._ledger.spend_this_month(),
+            spent_today_usd=spent_today,
+            spent_month_usd=spent_month,
             daily_limit_usd=self.daily_usd,
             monthly_limit_usd=self.monthly_usd,
             alert_threshold=self.alert_threshold,

@@ -9,6 +9,7 @@ miss is a `ReplayMissError`, which makes a backtest re-run free and bit-reproduc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -51,8 +52,12 @@ class CachedAnswer:
     created_at: float
 
 
+@functools.cache
 def schema_version(schema: type[BaseModel] | None) -> str:
-    """A short hash of the response schema's JSON schema; "none" for free-text answers."""
+    """A short hash of the response schema's JSON schema; "none" for free-text answers.
+
+    Cached per class: building the JSON schema costs more than the rest of a cache look-up.
+    """
     if schema is None:
         return "none"
     text = json.dumps(schema.model_json_schema(), sort_keys=True, separators=(",", ":"))

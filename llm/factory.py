@@ -63,7 +63,9 @@ def build_analyst_team(
             chat_model_factory=lambda _spec: offline_model,
             on_alert=on_alert,
         )
-        team_config = replace(config or TeamConfig(), chart_images=False)
+        # The offline analyst is CPU-bound Python: threads would only add their start-up (about
+        # 1 ms a decision), so its analysts run one after another; the decision is identical.
+        team_config = replace(config or TeamConfig(), chart_images=False, parallel_analysts=False)
     elif mode == "gateway":
         gateway = Gateway.open(settings, stack=stack, on_alert=on_alert)
         team_config = config or TeamConfig()

@@ -38,6 +38,27 @@ _OPENROUTER_MAX_FALLBACKS = 2  # OpenRouter takes up to 3 models per request: ou
 
 
 @dataclass(frozen=True)
+class _RequestKey:
+    """The model-independent part of a request's cache key, hashed once per request (the
+    messages may carry a chart image, and both the look-up and the store need the hash)."""
+
+    template_version: str
+    schema: str
+    digest: str
+
+    @classmethod
+    def of(cls, request: LLMRequest) -> _RequestKey:
+        return cls(
+            request.template_version,
+            schema_version(request.response_schema),
+            messages_digest(request.messages),
+        )
+
+    def for_model(self, model_id: str) -> str:
+        return cache_key(model_id, self.template_version, self.schema, self.digest)
+
+
+@dataclass(frozen=True)
 class _ModelFailed:
     """Why one model of the chain gave no answer, after how many requests."""
 
@@ -117,26 +138,25 @@ class Gateway:
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer `request`. Raises LLMSkippedError (budget or cost cap), LLMCallError (every
         model failed; `ReplayMissError` in replay mode) or LLMConfigError (unknown model)."""
-        cached = self._from_cache(request)
-        if cached is not None:
-            return cached
+        key = None
+        if self.cache is not None and self._settings.cache_mode is not CacheMode.OFF:
+            key = _RequestKey.of(request)
+            cached = self._from_cache(self.cache, request, key)
+            if cached is not None:
+                return cached
         route = self.router.route(request)
         if route.notes:
             logger.info("%s routed to %s (%s)", request.task, route.models, "; ".join(route.notes))
-        return self._call_chain(request, route)
+        return self._call_chain(request, route, key)
 
     # ---- cache ------------------------------------------------------------------------------
-    def _from_cache(self, request: LLMRequest) -> LLMResponse | None:
-        mode = self._settings.cache_mode
-        if self.cache is None or mode is CacheMode.OFF:
-            return None
-        replay = mode is CacheMode.REPLAY
+    def _from_cache(
+        self, cache: ResponseCache, request: LLMRequest, key: _RequestKey
+    ) -> LLMResponse | None:
+        replay = self._settings.cache_mode is CacheMode.REPLAY
         started = time.perf_counter()
-        digest = messages_digest(request.messages)
-        schema = schema_version(request.response_schema)
         for model_id in self.router.cache_candidates(request, any_model=replay):
-            key = cache_key(model_id, request.template_version, schema, digest)
-            answer = self.cache.get(key, ignore_ttl=replay)
+            answer = cache.get(key.for_model(model_id), ignore_ttl=replay)
             if answer is not None:
                 latency = time.perf_counter() - started
                 self.ledger.record(
@@ -167,7 +187,9 @@ class Gateway:
         return None
 
     # ---- the retry loop ---------------------------------------------------------------------
-    def _call_chain(self, request: LLMRequest, route: Route) -> LLMResponse:
+    def _call_chain(
+        self, request: LLMRequest, route: Route, key: _RequestKey | None
+    ) -> LLMResponse:
         queue = list(route.models)
         reasons: list[str] = []
         dead_endpoints: set[str] = set()
@@ -175,7 +197,7 @@ class Gateway:
         while position < len(queue):
             model_id = queue[position]
             position += 1
-            outcome = self._try_model(request, model_id, queue[position:], dead_endpoints)
+            outcome = self._try_model(request, model_id, queue[position:], dead_endpoints, key)
             if isinstance(outcome, LLMResponse):
                 return outcome
             plural = "s" if outcome.attempts != 1 else ""
@@ -197,6 +219,7 @@ class Gateway:
         model_id: str,
         later: Sequence[str],
         dead_endpoints: set[str],
+        key: _RequestKey | None,
     ) -> LLMResponse | _ModelFailed:
         spec = self.stack.model(model_id)
         try:
@@ -224,7 +247,7 @@ class Gateway:
                 self._sleep(wait)
                 continue
             latency = time.perf_counter() - started
-            return self._charge(request, spec, alias, message, latency)
+            return self._charge(request, spec, alias, message, latency, key=key)
 
     def _after_failure(
         self, request: LLMRequest, model_id: str, exc: Exception, latency: float, attempt: int
@@ -267,8 +290,16 @@ class Gateway:
 
     # ---- one answered call ------------------------------------------------------------------
     def _charge(
-        self, request: LLMRequest, spec: ModelSpec, alias: str, message: Any, latency: float
+        self,
+        request: LLMRequest,
+        spec: ModelSpec,
+        alias: str,
+        message: Any,
+        latency: float,
+        *,
+        key: _RequestKey | None,
     ) -> LLMResponse:
+        """Ledger row, cache entry (`key` is None when the cache is off) and budget alerts."""
         usage = message.usage_metadata or {}
         input_tokens = int(usage.get("input_tokens", 0))
         output_tokens = int(usage.get("output_tokens", 0))
@@ -293,15 +324,10 @@ class Gateway:
             )
         )
         self.router.cooldown.record_success(spec.id)
-        if self.cache is not None and self._settings.cache_mode is CacheMode.READ_WRITE:
-            key = cache_key(
-                spec.id,
-                request.template_version,
-                schema_version(request.response_schema),
-                messages_digest(request.messages),
-            )
+        writes_cache = self._settings.cache_mode is CacheMode.READ_WRITE
+        if key is not None and self.cache is not None and writes_cache:
             self.cache.put(
-                key,
+                key.for_model(spec.id),
                 CachedAnswer(
                     spec.id, served, content, input_tokens, output_tokens, self.cache.now()
                 ),

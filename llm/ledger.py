@@ -1,13 +1,21 @@
 """The cost ledger: one SQLite row per attempt (paid call, failed attempt or cache hit).
 
-Spend per UTC day and month is summed from these rows, so a restarted process sees the spend of
-the day so far. One connection guarded by a lock serves every thread (the analyst graph calls in
-parallel); WAL mode and a busy timeout let a second process (`hybrid-trader llm status`) read
-while a run writes. Error texts are stored as given: the gateway scrubs secrets before recording.
+Spend per UTC day and month comes from these rows, so a restarted process sees the spend of the
+day so far. The budget asks for it before every call, so the ledger keeps it as running totals
+(`RunningSpend`): read from the rows when the ledger opens and when a new UTC day or month
+starts, then added to as rows are committed. Rows that another connection commits (a second
+process on the same file) are counted when SQLite's `data_version` says the file changed.
+
+One connection guarded by a lock serves every thread (the analyst graph calls in parallel). It
+commits every row as it is written, so a crash loses no charged call; in WAL mode with
+synchronous=NORMAL a commit is an append to the log with no fsync (about 20-40 us). WAL and a
+busy timeout let a second process (`hybrid-trader llm status`) read while a run writes. Error
+texts are stored as given: the gateway scrubs secrets before recording.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -15,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+
+from llm.running_spend import RunningSpend
 
 Clock = Callable[[], datetime]
 
@@ -96,19 +106,30 @@ class Ledger:
         self._lock = threading.Lock()
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
-        with self._lock, self._connection:
+        # Autocommit: each INSERT is its own transaction; reads that need one snapshot open one.
+        self._connection = sqlite3.connect(
+            str(path), check_same_thread=False, timeout=10.0, isolation_level=None
+        )
+        self._claimed_alerts: set[str] = set()
+        with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
             self._connection.executescript(_SCHEMA)
+            self._data_version = self._file_version()
+            self._reset_spend(self._clock())
 
     def now(self) -> datetime:
         return self._clock()
 
     def record(self, entry: LedgerEntry) -> None:
-        at = entry.at or self._clock()
+        if not math.isfinite(entry.cost_usd):
+            raise ValueError(
+                f"ledger entry for task {entry.task} ({entry.model_requested}) has a cost of "
+                f"{entry.cost_usd}: costs must be finite dollars"
+            )
+        at = _as_text(entry.at or self._clock())
         row = (
-            _as_text(at),
+            at,
             entry.task,
             entry.model_requested,
             entry.model_served,
@@ -119,25 +140,35 @@ class Ledger:
             int(entry.cache_hit),
             entry.error,
         )
-        with self._lock, self._connection:
-            self._connection.execute(
+        with self._lock:
+            cursor = self._connection.execute(
                 "INSERT INTO calls (at, task, model_requested, model_served, input_tokens, "
                 "output_tokens, cost_usd, latency_s, cache_hit, error) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
+            row_id = cursor.lastrowid
+            if row_id is None or not self._spend.count((row_id, at, entry.cost_usd)):
+                self._catch_up()
 
     def spend_since(self, start: datetime) -> float:
-        """Dollars recorded at or after `start`."""
-        return float(self._scalar("SELECT SUM(cost_usd) FROM calls WHERE at >= ?", start) or 0.0)
+        """Dollars recorded at or after `start`, summed exactly (as the running totals are)."""
+        rows = self._rows("SELECT cost_usd FROM calls WHERE at >= ? AND cost_usd != 0", start)
+        return math.fsum(cost for (cost,) in rows)
 
     def spend_today(self) -> float:
         """Dollars since midnight UTC."""
-        return self.spend_since(day_start(self._clock()))
+        return self.spend_totals()[0]
 
     def spend_this_month(self) -> float:
         """Dollars since the first of the month, UTC."""
-        return self.spend_since(month_start(self._clock()))
+        return self.spend_totals()[1]
+
+    def spend_totals(self) -> tuple[float, float]:
+        """(dollars since midnight UTC, dollars since the first of the month): no table scan."""
+        with self._lock:
+            self._update_spend(self._clock())
+            return self._spend.totals()
 
     def usage_by_model(self, since: datetime | None = None) -> list[ModelUsage]:
         """Per-model totals since `since` (all time when None), most expensive first."""
@@ -181,11 +212,14 @@ class Ledger:
 
     def claim_alert(self, period_key: str) -> bool:
         """True the first time `period_key` is claimed, ever (it survives restarts)."""
-        with self._lock, self._connection:
+        with self._lock:
+            if period_key in self._claimed_alerts:
+                return False  # claims are permanent: no need to ask the file again
             cursor = self._connection.execute(
                 "INSERT OR IGNORE INTO alerts (period_key, at) VALUES (?, ?)",
                 (period_key, _as_text(self._clock())),
             )
+            self._claimed_alerts.add(period_key)
             return cursor.rowcount == 1
 
     def close(self) -> None:
@@ -209,5 +243,41 @@ class Ledger:
         with self._lock:
             return self._connection.execute(query, (start_text,)).fetchall()
 
-    def _scalar(self, query: str, start: datetime | None) -> object:
-        return self._rows(query, start)[0][0]
+    # ---- running spend totals (call with the lock held) ---------------------------------------
+    def _file_version(self) -> int:
+        """Changes whenever another connection commits to the file (never for our own commits)."""
+        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def _update_spend(self, now: datetime) -> None:
+        """Re-read the totals when `now` is in another day or month; else count what other
+        connections committed since the last look (the version is read before the rows, so a
+        commit in between is seen now or next time, never lost)."""
+        version = self._file_version()
+        if day_start(now) != self._spend_day:  # a month starts on a day boundary too
+            self._reset_spend(now)
+        elif version != self._data_version:
+            self._catch_up()
+        self._data_version = version
+
+    def _reset_spend(self, now: datetime) -> None:
+        """Totals for `now`'s day and month, read from the rows in one snapshot."""
+        self._spend_day = day_start(now)
+        day, month = _as_text(self._spend_day), _as_text(month_start(now))
+        self._connection.execute("BEGIN")
+        try:
+            (last_id,) = self._connection.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM calls"
+            ).fetchone()
+            rows = self._connection.execute(
+                "SELECT id, at, cost_usd FROM calls WHERE at >= ? AND cost_usd != 0", (month,)
+            ).fetchall()
+        finally:
+            self._connection.execute("COMMIT")
+        self._spend = RunningSpend(day, month, rows, int(last_id))
+
+    def _catch_up(self) -> None:
+        """Count the rows committed after the last one counted (by any connection)."""
+        rows = self._connection.execute(
+            "SELECT id, at, cost_usd FROM calls WHERE id > ? ORDER BY id", (self._spend.last_id,)
+        ).fetchall()
+        self._spend.catch_up(rows)

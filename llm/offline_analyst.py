@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
@@ -54,6 +54,22 @@ class OfflineAnalystChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "rules": sorted(self.rules)}
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """What the base class returns, without its detour through the deprecated `dict()` under
+        a warnings filter: the offline analyst answers every bar of a backtest."""
+        return {**self._identifying_params, "_type": self._llm_type, "stop": stop, **kwargs}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """Tracing names (LangChain asks subclasses to set them rather than guess them)."""
+        params = LangSmithParams(
+            ls_provider=OFFLINE_MODEL_ID, ls_model_name=self.model_name, ls_model_type="chat"
+        )
+        if stop:
+            params["ls_stop"] = stop
+        return params
 
     def _generate(
         self,
