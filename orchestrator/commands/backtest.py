@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from orchestrator.commands.data import SOURCE_HELP
-
-
-class LLMChoice(StrEnum):
-    OFFLINE = "offline"
-    GATEWAY = "gateway"
+from orchestrator.commands.options import (
+    AgentOption,
+    EndOption,
+    LLMChoice,
+    LLMOption,
+    SourceOption,
+    StartOption,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,25 +23,14 @@ def register(app: typer.Typer) -> None:
 
 def backtest(
     *,
-    agent: Annotated[Path, typer.Option("--agent", help="Agent directory written by train.")],
-    data: Annotated[str, typer.Option("--data", help=SOURCE_HELP)],
+    agent: AgentOption,
+    data: SourceOption,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for metrics.json, equity.csv, metrics.md, plots.")
     ],
-    llm: Annotated[
-        LLMChoice,
-        typer.Option(
-            "--llm",
-            help="offline: the deterministic offline analyst at $0; gateway: the configured"
-            " models (needs a key).",
-        ),
-    ] = LLMChoice.OFFLINE,
-    start: Annotated[
-        str | None, typer.Option(help="First date of data used, YYYY[-MM[-DD]] (default: all)")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option(help="Last date of data used, inclusive (default: all)")
-    ] = None,
+    llm: LLMOption = LLMChoice.OFFLINE,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
     from orchestrator.backtest_job import backtest_agent  # heavy: keeps `--help` fast

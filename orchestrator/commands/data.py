@@ -11,8 +11,7 @@ from rich.table import Table
 
 from envs.describe import MarketDescription, describe_market
 from envs.validation import format_date
-
-SOURCE_HELP = "sp500, nasdaq, synthetic, or a path to a CSV/Parquet file"
+from orchestrator.commands.options import SourceOption
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def data(
-    source: Annotated[str, typer.Option("--data", help=SOURCE_HELP)],
+    source: SourceOption,
     start: Annotated[
         str | None, typer.Option(help="First date kept, YYYY[-MM[-DD]] (default: all)")
     ] = None,

@@ -8,8 +8,14 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.commands.backtest import LLMChoice
-from orchestrator.commands.data import SOURCE_HELP
+from orchestrator.commands.options import (
+    AgentOption,
+    EndOption,
+    LLMChoice,
+    LLMOption,
+    SourceOption,
+    StartOption,
+)
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by Ctrl-C
 
@@ -20,8 +26,8 @@ def register(app: typer.Typer) -> None:
 
 def paper(
     *,
-    agent: Annotated[Path, typer.Option("--agent", help="Agent directory written by train.")],
-    data: Annotated[str, typer.Option("--data", help=SOURCE_HELP)],
+    agent: AgentOption,
+    data: SourceOption,
     journal: Annotated[
         Path,
         typer.Option(
@@ -29,20 +35,9 @@ def paper(
             help="SQLite journal of the run: created if missing, resumed if it exists.",
         ),
     ],
-    llm: Annotated[
-        LLMChoice,
-        typer.Option(
-            "--llm",
-            help="offline: the deterministic offline analyst at $0; gateway: the configured"
-            " models (needs a key).",
-        ),
-    ] = LLMChoice.OFFLINE,
-    start: Annotated[
-        str | None, typer.Option(help="First date of data used, YYYY[-MM[-DD]] (default: all)")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option(help="Last date of data used, inclusive (default: all)")
-    ] = None,
+    llm: LLMOption = LLMChoice.OFFLINE,
+    start: StartOption = None,
+    end: EndOption = None,
     pace: Annotated[
         float,
         typer.Option(

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from orchestrator.commands.backtest import LLMChoice
-from orchestrator.commands.data import SOURCE_HELP
-
-
-class Algo(StrEnum):
-    DQN = "dqn"
-    PPO = "ppo"
+from agents.cli_train import Algo
+from orchestrator.commands.options import LLMChoice, SourceOption
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def pipeline(
     *,
-    data: Annotated[str, typer.Option("--data", help=SOURCE_HELP)] = "sp500",
+    data: SourceOption = "sp500",
     algo: Annotated[Algo, typer.Option("--algo", help="RL algorithm.")] = Algo.DQN,
     timesteps: Annotated[
         int, typer.Option("--timesteps", min=1, help="Training env steps.")

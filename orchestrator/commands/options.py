@@ -1,0 +1,34 @@
+"""Options several commands share, defined once so that their names and help never drift apart."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SOURCE_HELP = "sp500, nasdaq, synthetic, or a path to a CSV/Parquet file"
+
+
+class LLMChoice(StrEnum):
+    OFFLINE = "offline"
+    GATEWAY = "gateway"
+
+
+SourceOption = Annotated[str, typer.Option("--data", help=SOURCE_HELP)]
+AgentOption = Annotated[Path, typer.Option("--agent", help="Agent directory written by train.")]
+LLMOption = Annotated[
+    LLMChoice,
+    typer.Option(
+        "--llm",
+        help="offline: the deterministic offline analyst at $0; gateway: the configured"
+        " models (needs a key).",
+    ),
+]
+StartOption = Annotated[
+    str | None, typer.Option(help="First date of data used, YYYY[-MM[-DD]] (default: all)")
+]
+EndOption = Annotated[
+    str | None, typer.Option(help="Last date of data used, inclusive (default: all)")
+]
