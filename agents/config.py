@@ -78,7 +78,7 @@ class TrainConfig:
     """One training job: data, env, algorithm, budget and where to write the agent.
 
     `start`/`end` cut the source; `validation_start`/`test_start` override its split dates
-    (None keeps the source's defaults: see `envs.splits`). Costs are in basis points of traded
+    (None keeps the source's defaults: see `envs.data.splits`). Costs are in basis points of traded
     notional. `timesteps` is per seed, counted over all parallel envs. `eval_freq` and
     `checkpoint_freq` are in timesteps.
     """

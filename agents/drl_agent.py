@@ -13,9 +13,7 @@ from agents.errors import AgentError
 from agents.manifest import AgentManifest, env_config_from_dict
 from agents.policy_scores import policy_scores, uses_log_probabilities
 from agents.storage import AgentPaths, load_model, read_manifest
-from envs.env_config import EnvConfig
-from envs.errors import MarketDataError
-from envs.normalization import FeatureNormalizer
+from envs import EnvConfig, FeatureNormalizer, MarketDataError
 
 
 class DRLAgent:

@@ -14,9 +14,7 @@ from typing import Any
 from agents.confidence import ConfidenceCalibration
 from agents.config import ALGORITHMS
 from agents.errors import AgentError
-from envs.env_config import EnvConfig
-from envs.env_errors import EnvSetupError
-from envs.execution import CostModel
+from envs import CostModel, EnvConfig, EnvSetupError
 
 MANIFEST_FORMAT_VERSION = 2
 _RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longer load

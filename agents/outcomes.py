@@ -1,8 +1,8 @@
 """Was a decision right? The hindsight test that the confidence is calibrated against.
 
-A decision at close t is right when no other action would have ended bar t+1 with more equity,
-after costs: every action is replayed from the same portfolio through the env's own execution
-model (`envs.execution.rebalance`, a fill at open[t+1]), then marked at close[t+1], exactly the
+A decision at close t is right when no other action would have ended bar t+1 with more equity, after
+costs: every action is replayed from the same portfolio through the env's own execution model
+(`envs.trading.execution.rebalance`, a fill at open[t+1]), then marked at close[t+1], exactly the
 timing of `TradingEnv.step`. So "right" includes the cost of trading: holding a position can be
 right on a small move that would not pay for switching.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.execution import CostModel, rebalance
+from envs import CostModel, rebalance
 
 RELATIVE_TOLERANCE = 1e-12  # equities equal up to rounding count as ties, and a tie is right
 

@@ -19,16 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.config import TrainConfig
-from agents.drl_agent import DRLAgent
+from agents import DRLAgent, TrainConfig, train_agents
 from agents.manifest import library_versions
-from agents.training import train_agents
-from llm.factory import build_analyst_team
-from llm.settings import load_settings
-from orchestrator.backtest import run_backtest
-from orchestrator.backtest_report import backtest_metrics, metrics_markdown, write_backtest_report
-from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
-from orchestrator.trading_market import load_trading_market
+from llm import build_analyst_team, load_settings
+from orchestrator.reports.backtest import backtest_metrics, metrics_markdown, write_backtest_report
+from orchestrator.runs.backtest import run_backtest
+from orchestrator.trader.market import load_trading_market
 
 TARGET_S = 30.0
 SOURCE = "sp500"
@@ -50,9 +46,7 @@ def report(args: argparse.Namespace) -> str:
         settings = load_settings(
             {"LLM_LEDGER_PATH": str(directory / "ledger.sqlite")}, env_file=None
         )
-        with build_analyst_team(
-            "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
-        ) as team:
+        with build_analyst_team("offline", settings=settings) as team:
             load_before = os.getloadavg()[0]
             started, cpu_started = time.perf_counter(), time.process_time()
             result = run_backtest(agent, market, team)

@@ -6,15 +6,15 @@ Data: the S&P 500 daily bars that `arch` ships (1999-2018, 5031 bars), loaded he
 benchmark measures the environments and nothing else. Both sides get the same bars and a 30-bar
 window, and `stocks-v0` is configured as registered (window 30, frame_bound (30, len(df))). The
 observations differ, and the table says so: ours is 30 bars x 15 features (the size of
-`envs.features.FEATURE_NAMES`: here z-scored log returns over 15 horizons, since only their shape
-matters for speed) plus position and drawdown, 452 float32 in a fresh array every step;
+`envs.features.indicators.FEATURE_NAMES`: here z-scored log returns over 15 horizons, since only
+their shape matters for speed) plus position and drawdown, 452 float32 in a fresh array every step;
 gym-anytrading's is 30 bars x 2 (close and its difference), 60 float32 returned as a view of one
 array, with no copy. Both run full sequential passes, resetting at the end of the data, with
 uniformly random actions drawn before timing; each rate is the best of several timed runs,
 interleaved so that a slow spell of the machine hits every environment alike, and each run takes
-about as long as the others (the best of many short runs would favour them). An extra row runs
-the batched env as training does (random-start episodes of TRAINING_EPISODE_LENGTH bars), where
-the copies read windows spread over the data instead of the same bar.
+about as long as the others (the best of many short runs would favour them). An extra row runs the
+batched env as training does (random-start episodes of TRAINING_EPISODE_LENGTH bars), where the
+copies read windows spread over the data instead of the same bar.
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ import numpy as np
 import pandas as pd
 from arch.data import sp500
 
-from envs import TRADING_ENV_ID
-from envs.batched_env import BatchedTradingEnv
-from envs.env_config import EnvConfig
-from envs.market_arrays import MarketArrays
+from envs import TRADING_ENV_ID, BatchedTradingEnv, EnvConfig, MarketArrays
 
 WINDOW = 30
 N_FEATURES = 15

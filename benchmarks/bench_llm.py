@@ -38,23 +38,33 @@ import pandas as pd
 from arch.data import sp500
 from langgraph.graph.state import CompiledStateGraph
 
-from llm.analysts import chart, meta, narrative
-from llm.analysts.base import CompletionGateway
-from llm.chart import render_candlestick_png
-from llm.factory import build_analyst_team
-from llm.graph import ANALYSTS, AnalystTeam, TeamConfig, build_analyst_graph
-from llm.ledger import Ledger, LedgerEntry
-from llm.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
-from llm.model_stack import OFFLINE_MODEL_ID, ModelStack, load_model_stack
-from llm.offline_analyst import OfflineAnalystChatModel
-from llm.schemas import AgentSignal
-from llm.settings import load_settings
-from llm.snapshot import MarketSnapshot, PortfolioState, snapshot_from_frame
-from llm.state import initial_state
+from llm import (
+    AgentSignal,
+    AnalystTeam,
+    CompletionGateway,
+    Ledger,
+    LedgerEntry,
+    LLMRequest,
+    LLMResponse,
+    MarketSnapshot,
+    ModelStack,
+    PortfolioState,
+    Task,
+    build_analyst_team,
+    load_model_stack,
+    load_settings,
+    snapshot_from_frame,
+)
+from llm.gateway.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
+from llm.gateway.model_stack import OFFLINE_MODEL_ID
+from llm.team.analysts import chart, meta, narrative
+from llm.team.analysts.candlesticks import render_candlestick_png
+from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.graph import ANALYSTS, TeamConfig, build_analyst_graph
+from llm.team.state import initial_state
 from llm.testing.in_process_gateway import InProcessGateway
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer
-from llm.types import LLMRequest, LLMResponse, Task
 
 LATENCY_S = 0.2
 PARALLEL_TARGET = 1.6

@@ -30,14 +30,15 @@ import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
-from agents.config import ALGORITHMS, TrainConfig, parse_seeds
-from agents.evaluation import AGENT, BUY_AND_HOLD
+from agents import SeedResult, TrainConfig, train_agents
+from agents.config import ALGORITHMS, parse_seeds
 from agents.manifest import library_versions
-from agents.market_data import prepare_training_market
-from agents.sb3_models import build_model
-from agents.seed_summary import format_mean_std, mean_std
-from agents.training import SeedResult, train_agents, training_env_config
-from envs.batched_env import BatchedTradingEnv
+from agents.training.evaluation import AGENT, BUY_AND_HOLD
+from agents.training.market_data import prepare_training_market
+from agents.training.sb3_models import build_model
+from agents.training.seed_summary import format_mean_std, mean_std
+from agents.training.trainer import training_env_config
+from envs import BatchedTradingEnv
 
 SPEED_TARGET = 0.9
 _QUALITY_COLUMNS = (

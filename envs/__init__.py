@@ -1,10 +1,17 @@
 """Market data, causal features and the gymnasium trading environment.
 
-`envs` imports nothing from `agents`, `llm` or `orchestrator` (see DESIGN.md).
+`envs` imports nothing from `agents`, `llm` or `orchestrator` (see DESIGN.md). Rooms, one way:
+`trading` (the environment, fills, costs) -> `data` (sources, files, the OHLCV contract, splits, the
+prepared market) -> `features` (indicators, normalisation); `performance` and `errors` serve all.
+
+The exported names are listed in `__init__.pyi` and imported on first use, so importing one
+part of the package never loads the others (the trading env alone would pull in torch).
 """
 
-from envs.registration import TRADING_ENV_ID, register_trading_env
+import lazy_loader
+
+from envs.trading.registration import register_trading_env
 
 register_trading_env()
 
-__all__ = ["TRADING_ENV_ID"]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -26,3 +26,7 @@ class MarketDataError(ValueError):
 
 def _rebuild(detail: str, source: str, rule: str, row: int | None) -> MarketDataError:
     return MarketDataError(detail, source=source, rule=rule, row=row)
+
+
+class EnvSetupError(ValueError):
+    """A setting, or a market, that the trading environment cannot run on; the message says why."""

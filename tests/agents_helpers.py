@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.config import DQNParams, PPOParams, TrainConfig
-from envs.market_arrays import MarketArrays
+from agents import TrainConfig
+from agents.config import DQNParams, PPOParams
+from envs import MarketArrays
 
 
 def hand_market(open_: list[float], close: list[float], n_features: int = 2) -> MarketArrays:

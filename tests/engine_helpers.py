@@ -8,14 +8,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from agents.decision import DRLDecision
-from llm.schemas import Action, RiskLevel, TradingDecision
-from llm.snapshot import MarketSnapshot
-from orchestrator.journal_records import LLMView
-from orchestrator.portfolio import PortfolioState
-from orchestrator.strategy import StrategyDecision
-from orchestrator.trading_market import TradingMarket
-from orchestrator.weights import HedgeWeights, WeightUpdate
+from agents import DRLDecision
+from llm import Action, MarketSnapshot, TradingDecision
+from llm.team.schemas import RiskLevel
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.trader.cadence import LLMView
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
+from orchestrator.trader.market import TradingMarket
+from orchestrator.trader.strategy import StrategyDecision
 from tests.agents_helpers import hand_market
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.market_arrays import MarketArrays
+from envs import MarketArrays
 
 
 def make_market(

@@ -8,14 +8,16 @@ import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
-from llm.schemas import Action, RiskLevel, TradingDecision
-from orchestrator.combiner import HybridDecision, combine
-from orchestrator.journal import Journal
-from orchestrator.journal_records import BarSeen, LLMView, RunIdentity
-from orchestrator.journal_writer import BarWriter
-from orchestrator.portfolio import PortfolioState
-from orchestrator.votes import SourceVote
-from orchestrator.weights import HedgeConfig, HedgeWeights, WeightUpdate
+from llm import Action, TradingDecision
+from llm.team.schemas import RiskLevel
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.journal.schema import RunIdentity
+from orchestrator.journal.writer import BarWriter, Journal
+from orchestrator.trader.cadence import LLMView
+from orchestrator.trader.combiner import HybridDecision, combine
+from orchestrator.trader.hedge import HedgeConfig, HedgeWeights, WeightUpdate
+from orchestrator.trader.market import BarSeen
+from orchestrator.trader.votes import SourceVote
 
 IDENTITY = RunIdentity(
     agent_hash="agent-1",

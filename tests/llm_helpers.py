@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from llm.snapshot import MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm import MarketSnapshot, PortfolioState, snapshot_from_frame
 
 
 def trend_frame(n_bars: int = 120, drift: float = 0.0, seed: int = 7) -> pd.DataFrame:

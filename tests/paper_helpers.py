@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agents.training import train_agents
-from orchestrator.journal_schema import TABLES
+from agents import train_agents
+from orchestrator.journal.schema import TABLES
 from tests.agents_helpers import tiny_config
 
 END = "2007-06"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.cli_train import USER_ERROR_EXIT_CODE, main
 from agents.storage import AgentPaths
-from orchestrator import cli
+from agents.training.cli import USER_ERROR_EXIT_CODE, main
+from orchestrator.cli import app as cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

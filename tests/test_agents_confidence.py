@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from agents import AgentError
 from agents.confidence import (
     ConfidenceCalibration,
     PlattMap,
@@ -18,7 +19,6 @@ from agents.confidence import (
     log_loss,
     reliability_table,
 )
-from agents.errors import AgentError
 
 LOG_2 = float(np.log(2.0))  # the log-odds of a three-way tie: softmax gives 1/3, odds 1:2
 

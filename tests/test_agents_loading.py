@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.drl_agent import DRLAgent
-from agents.errors import AgentError
+from agents import AgentError, DRLAgent, train_agents
 from agents.storage import AgentPaths
-from agents.training import train_agents
-from envs.features import FEATURE_NAMES
+from envs import FEATURE_NAMES
 from tests.agents_helpers import tiny_config
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.market_data import concatenate, split_with_history
+from agents import split_with_history
 from agents.outcomes import chosen_was_best, one_step_equities
-from agents.rollout import hold_policy, run_policy
-from envs.dataset import prepare_market
-from envs.env_config import EnvConfig
-from envs.execution import CostModel
-from envs.trading_env import TradingEnv
+from agents.training.market_data import concatenate
+from agents.training.rollout import hold_policy, run_policy
+from envs import CostModel, EnvConfig, TradingEnv, prepare_market
 from tests.agents_helpers import hand_market, random_market
 
 LONG_SHORT = EnvConfig(window_size=3, mode="long_short", long_short_positions=(-1.0, 0.0, 0.5, 1.0))

@@ -9,16 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.config import TrainConfig
-from agents.drl_agent import DRLAgent
-from agents.errors import AgentError
-from agents.evaluation import AGENT, BUY_AND_HOLD, evaluate_agent, rollout_metrics
-from agents.market_data import split_with_history
-from agents.rollout import run_policy
+from agents import AgentError, DRLAgent, SeedResult, TrainConfig, split_with_history, train_agents
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths
-from agents.training import SeedResult, train_agents
-from envs.dataset import PreparedMarket, prepare_market
-from envs.features import FEATURE_NAMES
+from agents.training.evaluation import AGENT, BUY_AND_HOLD, evaluate_agent, rollout_metrics
+from agents.training.rollout import run_policy
+from envs import FEATURE_NAMES, PreparedMarket, prepare_market
 from tests.agents_helpers import tiny_config
 
 

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("alpaca", reason="the optional extra `alpaca` is not installed")
 
-from orchestrator.alpaca_broker import AlpacaBroker
-from orchestrator.broker import (
+from orchestrator.execution.alpaca_broker import AlpacaBroker
+from orchestrator.execution.broker import (
     BrokerError,
     OrderRequest,
     OrderStatus,

@@ -13,17 +13,24 @@ from typing import Any
 
 import pytest
 
-from llm.combine import combine_signals
-from llm.council import Council
-from llm.graph import AnalystTeam, TeamConfig
-from llm.model_stack import ModelStack
-from llm.schemas import Action, MetaAnswer, RiskLevel
-from llm.snapshot import MarketSnapshot, snapshot_from_frame
-from llm.state import IssueKind
+from llm import (
+    Action,
+    AnalystTeam,
+    LLMRequest,
+    LLMResponse,
+    MarketSnapshot,
+    ModelStack,
+    Task,
+    snapshot_from_frame,
+)
+from llm.team.consensus import combine_signals
+from llm.team.council import Council
+from llm.team.graph import TeamConfig
+from llm.team.schemas import MetaAnswer, RiskLevel
+from llm.team.state import IssueKind
 from llm.testing.gateway_kit import GatewayKit
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from llm.types import LLMRequest, LLMResponse, Task
 from tests.llm_helpers import trend_frame, trend_snapshot
 
 BULL = 0.004

@@ -15,25 +15,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.drl_agent import DRLAgent
-from agents.training import train_agents
-from envs.execution import CostModel
-from envs.sources import load_market_data
-from llm.factory import build_analyst_team
-from llm.graph import AnalystTeam
-from llm.settings import load_settings
-from orchestrator import cli
-from orchestrator.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
-from orchestrator.bar_engine import BarEngine
-from orchestrator.drl_view import DRLView
-from orchestrator.engine_state import EngineState
-from orchestrator.execution_confirmation import ExecutionConfirmer
-from orchestrator.hybrid_trader import HybridDRLLLMTrader
-from orchestrator.market_snapshots import MarketSnapshots
-from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
-from orchestrator.paper_broker import PaperBroker
-from orchestrator.risk import RiskManager
-from orchestrator.trading_market import load_trading_market
+from agents import DRLAgent, train_agents
+from envs import CostModel
+from envs.data.sources import load_market_data
+from llm import AnalystTeam, build_analyst_team, load_settings
+from orchestrator.cli import app as cli
+from orchestrator.execution.paper_broker import PaperBroker
+from orchestrator.execution.risk import RiskManager
+from orchestrator.runs.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
+from orchestrator.runs.bar_engine import BarEngine
+from orchestrator.runs.engine_state import EngineState
+from orchestrator.trader.confirmation import ExecutionConfirmer
+from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader
+from orchestrator.trader.market import load_trading_market
+from orchestrator.trader.snapshots import MarketSnapshots
 from tests.agents_helpers import tiny_config
 from tests.engine_helpers import ListRecorder
 from tests.market_helpers import random_bars
@@ -67,9 +63,7 @@ def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
     ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
     settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
-    with build_analyst_team(
-        "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
-    ) as built:
+    with build_analyst_team("offline", settings=settings) as built:
         yield built
 
 

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.performance import performance_metrics, sharpe_confidence_interval
-from orchestrator.backtest import BacktestResult, StrategyResult
-from orchestrator.backtest_recorder import ActivityCounts
-from orchestrator.backtest_report import (
+from envs import performance_metrics, sharpe_confidence_interval
+from orchestrator.reports.backtest import (
     backtest_metrics,
     equity_table,
     metrics_markdown,
     strategy_metrics,
 )
+from orchestrator.runs.backtest import BacktestResult, StrategyResult
+from orchestrator.runs.recorder import ActivityCounts
 
 
 def test_calmar_and_win_rate_match_hand_computation() -> None:

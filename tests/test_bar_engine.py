@@ -12,24 +12,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.env_config import EnvConfig
-from envs.execution import CostModel
-from orchestrator.bar_engine import NOT_SENT, BarEngine, apply_fill
-from orchestrator.broker import BrokerFill, OrderAck, OrderStatus, client_order_id, resubmit_pending
-from orchestrator.drl_view import DRLView
-from orchestrator.engine_state import EngineState
+from envs import CostModel, EnvConfig
+from llm import Confirmation
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.execution_confirmation import Confirmation
-from orchestrator.hybrid_trader import HybridDRLLLMTrader, TraderConfig
-from orchestrator.journal import Journal
-from orchestrator.journal_records import RunIdentity
-from orchestrator.llm_cadence import LLMCadence
-from orchestrator.market_snapshots import MarketSnapshots
-from orchestrator.paper_broker import PaperBroker
-from orchestrator.portfolio import PortfolioState
-from orchestrator.risk import CheckStatus, OrderCheck, RiskManager
-from orchestrator.strategy import Strategy
-from orchestrator.trading_market import TradingMarket
+from orchestrator.execution.broker import (
+    BrokerFill,
+    OrderAck,
+    OrderStatus,
+    client_order_id,
+    resubmit_pending,
+)
+from orchestrator.execution.paper_broker import PaperBroker
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.execution.risk import CheckStatus, OrderCheck, RiskManager
+from orchestrator.journal.schema import RunIdentity
+from orchestrator.journal.writer import Journal
+from orchestrator.runs.bar_engine import NOT_SENT, BarEngine, apply_fill
+from orchestrator.runs.engine_state import EngineState
+from orchestrator.trader.cadence import LLMCadence
+from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig
+from orchestrator.trader.market import TradingMarket
+from orchestrator.trader.snapshots import MarketSnapshots
+from orchestrator.trader.strategy import Strategy
 from tests.engine_helpers import (
     FeatureAgent,
     ListRecorder,

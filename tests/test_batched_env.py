@@ -9,11 +9,7 @@ import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-from envs.batched_env import BatchedTradingEnv
-from envs.env_config import EnvConfig
-from envs.env_errors import EnvSetupError
-from envs.execution import CostModel
-from envs.trading_env import TradingEnv
+from envs import BatchedTradingEnv, CostModel, EnvConfig, EnvSetupError, TradingEnv
 from tests.env_helpers import make_market, random_walk_market
 
 BASE = EnvConfig(window_size=5, cost_model=CostModel(10.0, 20.0), episode_length=30)

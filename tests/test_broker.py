@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envs.execution import CostModel
-from orchestrator.broker import (
+from envs import CostModel
+from orchestrator.execution.broker import (
     BrokerError,
     OrderRequest,
     OrderStatus,
@@ -13,7 +13,7 @@ from orchestrator.broker import (
     resubmit_pending,
     unrecorded_fills,
 )
-from orchestrator.paper_broker import PaperBroker
+from orchestrator.execution.paper_broker import PaperBroker
 
 COSTS = CostModel(commission_bps=1.0, slippage_bps=2.0)  # k = 0.0001, s = 0.0002
 

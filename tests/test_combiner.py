@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from orchestrator.combiner import CombinerConfig, HybridAction, combine
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.votes import SourceVote
+from orchestrator.trader.combiner import CombinerConfig, HybridAction, combine
+from orchestrator.trader.votes import SourceVote
 
 
 def _vote(signal: float, confidence: float) -> SourceVote:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.errors import MarketDataError
-from envs.sources import load_market_data
+from envs import MarketDataError
+from envs.data.sources import load_market_data
 from tests.market_helpers import good_rows, write_csv
 
 

@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.dataset import (
+from envs import (
+    FEATURE_NAMES,
+    FeatureNormalizer,
+    MarketDataError,
     PreparedMarket,
+    Splits,
     assemble_market,
-    build_market_arrays,
-    market_data_hash,
     prepare_market,
 )
-from envs.errors import MarketDataError
-from envs.features import FEATURE_NAMES, WARMUP_BARS, compute_features
-from envs.normalization import FeatureNormalizer
-from envs.sources import load_market_data
-from envs.splits import Splits
+from envs.data.dataset import build_market_arrays, market_data_hash
+from envs.data.sources import load_market_data
+from envs.features.indicators import WARMUP_BARS, compute_features
 
 SP500_HASH = "c501299dfe295acaef7d61fb1352fd9d0569995dc9532b43380f5e183f8854b6"
 

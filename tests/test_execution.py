@@ -1,12 +1,12 @@
-"""Fills: costs charged exactly as envs/execution.py documents, checked against hand arithmetic."""
+"""Fills: costs charged exactly as envs/trading/execution.py documents, checked against hand
+arithmetic."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from envs.env_errors import EnvSetupError
-from envs.execution import CostModel, execute, rebalance
+from envs import CostModel, EnvSetupError, execute, rebalance
 
 # 10 bp commission and 20 bp slippage: big enough that a mistake shows in the 4th digit.
 COSTS = CostModel(commission_bps=10.0, slippage_bps=20.0)

@@ -14,23 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.execution import CostModel
-from llm.factory import build_analyst_team
-from llm.prompt_blocks import find_sections
-from llm.settings import load_settings
+from envs import CostModel
+from llm import Confirmation, build_analyst_team, load_settings
+from llm.team.analysts.execution import build_messages
+from llm.team.analysts.offline_rules import execution_rule, trend_z
+from llm.team.prompt_sections import find_sections
 from llm.testing.gateway_kit import GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from orchestrator.execution_confirmation import (
-    Confirmation,
-    ExecutionConfirmer,
-    build_messages,
-    order_facts,
-)
-from orchestrator.ledger_tap import LedgerTap
-from orchestrator.market_snapshots import MarketSnapshots
-from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES, execution_rule, trend_z
-from orchestrator.portfolio import PortfolioState
-from orchestrator.risk import OrderCheck, RiskManager
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.execution.risk import OrderCheck, RiskManager
+from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.trader.confirmation import ExecutionConfirmer, order_facts
+from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import trading_market
 from tests.llm_helpers import trend_frame
 
@@ -101,9 +96,7 @@ def test_the_offline_team_answers_through_its_gateway_and_the_call_is_tapped(
 ) -> None:
     settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
     falling = snapshots_for(-0.01)
-    with build_analyst_team(
-        "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
-    ) as team:
+    with build_analyst_team("offline", settings=settings) as team:
         tap = LedgerTap.install(team.gateway)  # type: ignore[arg-type]
         confirmer = ExecutionConfirmer(team.gateway, falling)
         vetoed = confirmer.confirm(

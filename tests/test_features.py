@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.dataset import prepare_market
-from envs.features import FEATURE_NAMES, WARMUP_BARS, compute_features
-from envs.market_arrays import MarketArrays
-from envs.sources import load_market_data
-from envs.validation import validate_bars
+from envs import FEATURE_NAMES, MarketArrays, prepare_market
+from envs.data.contract import validate_bars
+from envs.data.sources import load_market_data
+from envs.features.indicators import WARMUP_BARS, compute_features
 from tests.market_helpers import random_bars
 
 

@@ -12,19 +12,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pytest
 
-from envs.env_config import EnvConfig
-from envs.execution import CostModel
-from llm.schemas import Action, RiskLevel, TradingDecision
-from llm.snapshot import MarketSnapshot
-from orchestrator.baselines import LLMAlone
-from orchestrator.combiner import CombinerConfig, HybridAction
-from orchestrator.drl_view import DRLView
+from envs import CostModel, EnvConfig
+from llm import Action, MarketSnapshot, TradingDecision
+from llm.team.schemas import RiskLevel
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.hybrid_trader import HybridDRLLLMTrader, TraderConfig, repositioning_cost
-from orchestrator.llm_cadence import LLMCadence
-from orchestrator.market_snapshots import MarketSnapshots
-from orchestrator.portfolio import PortfolioState
-from orchestrator.weights import HedgeConfig
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.trader.baselines import LLMAlone
+from orchestrator.trader.cadence import LLMCadence
+from orchestrator.trader.combiner import CombinerConfig, HybridAction
+from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.hedge import HedgeConfig
+from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig, repositioning_cost
+from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import FeatureAgent, trading_market
 
 N_BARS = 12

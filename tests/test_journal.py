@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.decision import DRLDecision
-from envs.execution import CostModel
-from llm.ledger import LedgerEntry
-from orchestrator.broker import (
+from agents import DRLDecision
+from envs import CostModel
+from llm import LedgerEntry
+from orchestrator.errors import (
+    JournalCorruptError,
+    JournalError,
+    JournalIdentityError,
+    JournalLockedError,
+)
+from orchestrator.execution.broker import (
     OrderAck,
     OrderRequest,
     OrderStatus,
@@ -27,17 +33,12 @@ from orchestrator.broker import (
     resubmit_pending,
     unrecorded_fills,
 )
-from orchestrator.journal import Journal, JournalReader
-from orchestrator.journal_errors import (
-    JournalCorruptError,
-    JournalError,
-    JournalIdentityError,
-    JournalLockedError,
-)
-from orchestrator.paper_broker import PaperBroker
-from orchestrator.portfolio import PortfolioState
-from orchestrator.risk import RiskManager
-from orchestrator.weights import HedgeWeights, WeightUpdate
+from orchestrator.execution.paper_broker import PaperBroker
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.execution.risk import RiskManager
+from orchestrator.journal.reader import JournalReader
+from orchestrator.journal.writer import Journal
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from tests.journal_helpers import (
     IDENTITY,
     bar,
@@ -188,9 +189,9 @@ def test_a_bar_without_its_state_is_refused_and_rolled_back(journal: Journal, pa
 
 _KILLED_MID_BAR = """
 import sys
-from orchestrator.journal import Journal
-from orchestrator.portfolio import PortfolioState
-from orchestrator.weights import HedgeWeights, WeightUpdate
+from orchestrator.journal.writer import Journal
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from tests.journal_helpers import IDENTITY, bar, decision, record_plain_bar
 import os, signal
 journal = Journal.open(sys.argv[1], IDENTITY)
@@ -450,7 +451,7 @@ def test_a_second_writer_in_the_same_process_is_refused(path: Path) -> None:
 
 _HOLD_THE_JOURNAL = """
 import sys
-from orchestrator.journal import Journal
+from orchestrator.journal.writer import Journal
 from tests.journal_helpers import IDENTITY
 with Journal.open(sys.argv[1], IDENTITY):
     print("locked", flush=True)

@@ -10,13 +10,10 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-from envs import kernels
-from envs.batched_env import BatchedTradingEnv, RunningEpisodeInfo
-from envs.env_config import EnvConfig
-from envs.execution import CostModel, rebalance
-from envs.observation import ObservationBuilder
-from envs.rewards import differential_sharpe
-from envs.trading_env import TradingEnv
+from envs import BatchedTradingEnv, CostModel, EnvConfig, ObservationBuilder, TradingEnv, rebalance
+from envs.trading import kernels
+from envs.trading.batched_env import RunningEpisodeInfo
+from envs.trading.kernels import differential_sharpe
 from tests.env_helpers import random_walk_market
 
 COSTS = CostModel(commission_bps=10.0, slippage_bps=20.0)

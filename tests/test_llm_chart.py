@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from llm.chart import image_block, render_candlestick_png
-from llm.snapshot import SnapshotError
+from llm.team.analysts.candlesticks import image_block, render_candlestick_png
+from llm.team.snapshot import SnapshotError
 from tests.llm_helpers import trend_snapshot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from llm.combine import combine_signals
-from llm.council import Council, council_vote
-from llm.schemas import Action, AgentSignal, MetaAnswer, RiskLevel
-from llm.types import LLMConfigError
+from llm import Action, AgentSignal, LLMConfigError
+from llm.team.consensus import combine_signals
+from llm.team.council import Council, council_vote
+from llm.team.schemas import MetaAnswer, RiskLevel
 
 
 def _signal(name: str, signal: float, confidence: float) -> AgentSignal:

@@ -6,14 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from llm.factory import build_analyst_team, default_mode
-from llm.model_stack import OFFLINE_MODEL_ID, load_model_stack
-from llm.schemas import Action
-from llm.settings import load_settings
+from llm import Action, LLMConfigError, build_analyst_team, load_model_stack, load_settings
+from llm.gateway.model_stack import OFFLINE_MODEL_ID
+from llm.team.build import default_mode
 from llm.testing.gateway_kit import TEST_KEY
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer
-from llm.types import LLMConfigError
 from tests.llm_helpers import trend_snapshot
 
 

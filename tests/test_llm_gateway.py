@@ -17,13 +17,12 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from llm.cache import ReplayMissError
-from llm.gateway import Gateway
-from llm.model_stack import OFFLINE_MODEL_ID, ModelSpec, ModelStack
-from llm.settings import LLMSettings, load_settings
+from llm import Gateway, LLMRequest, LLMSettings, ModelStack, Task, load_settings
+from llm.gateway.cache import ReplayMissError
+from llm.gateway.model_stack import OFFLINE_MODEL_ID, ModelSpec
+from llm.gateway.types import Complexity, LLMCallError, LLMSkippedError
 from llm.testing.gateway_kit import TEST_KEY, GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from llm.types import Complexity, LLMCallError, LLMRequest, LLMSkippedError, Task
 
 PRIMARY_A_COST = (100 * 1.0 + 20 * 2.0) / 1e6  # $0.00014
 FALLBACK_B_COST = (100 * 0.5 + 20 * 1.0) / 1e6  # $0.00007
@@ -78,7 +77,7 @@ def test_serving_model_is_read_from_the_response(
     assert response.cost_usd == pytest.approx(FALLBACK_B_COST)  # priced as the server
 
     openai_server.configure("fallback-b", served_as="mystery-model")
-    with caplog.at_level(logging.WARNING, logger="llm.pricing"):
+    with caplog.at_level(logging.WARNING, logger="llm.gateway.model_stack"):
         unknown = kit.gateway.complete(_request(models=["fallback-b"]))
     # No price for the serving model: charged at the dearest model's ($10 / $50), never $0.
     assert unknown.cost_usd == pytest.approx((100 * 10.0 + 20 * 50.0) / 1e6)

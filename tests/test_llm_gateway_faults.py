@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from llm import LLMRequest, Task
+from llm.gateway.types import LLMCallError
 from llm.testing.gateway_kit import GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from llm.types import LLMCallError, LLMRequest, Task
 
 REQUEST = LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("what moved the market?")])
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llm.budget import Budget, BudgetAlert, Period
-from llm.ledger import Ledger, LedgerEntry
+from llm import Budget, Ledger, LedgerEntry
+from llm.gateway.budget import BudgetAlert, Period
 from llm.testing.gateway_kit import ManualClock
 
 
@@ -82,7 +82,7 @@ def test_alert_fires_once_at_the_threshold_and_not_again_after_restart(
             ledger.record(_paid(0.25))
             assert budget.check_alerts() == []  # 0.25, 0.50, 0.75: under 80%
         ledger.record(_paid(0.25))  # 1.00 >= 0.80
-        with caplog.at_level(logging.WARNING, logger="llm.budget"):
+        with caplog.at_level(logging.WARNING, logger="llm.gateway.budget"):
             (alert,) = budget.check_alerts()
         assert "daily budget alert for 2026-03-10" in caplog.text
         assert (alert.period, alert.period_key) == (Period.DAILY, "2026-03-10")

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from llm.model_stack import OFFLINE_MODEL_ID, ModelStack, load_model_stack
+from llm import LLMConfigError, ModelStack, Task, load_model_stack
+from llm.gateway.model_stack import OFFLINE_MODEL_ID
+from llm.gateway.types import Complexity
 from llm.testing.gateway_kit import small_stack_data
-from llm.types import Complexity, LLMConfigError, Task
 
 
 def test_packaged_default_serves_every_task() -> None:

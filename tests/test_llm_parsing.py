@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm.parsing import AnswerParseError, extract_json_object, parse_answer
-from llm.schemas import Action, AgentSignal, MetaAnswer
+from llm import Action, AgentSignal
+from llm.team.parsing import AnswerParseError, extract_json_object, parse_answer
+from llm.team.schemas import MetaAnswer
 
 VALID = '{"action": "BUY", "size": 0.5, "confidence": 0.7, "risk_level": "LOW", "reasoning": "r"}'
 

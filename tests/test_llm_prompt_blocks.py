@@ -6,9 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from llm import prompt_blocks as blocks
-from llm.prompt_blocks import BarRow, PromptId, TradeRow
-from llm.snapshot import Bar, PortfolioState, Trade
+from llm import PortfolioState
+from llm.team import prompt_sections as blocks
+from llm.team.prompt_sections import BarRow, PromptId, TradeRow
+from llm.team.snapshot import Bar, Trade
 
 T = datetime(2024, 1, 2, 16, 0)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from llm.budget import Budget
-from llm.ledger import Ledger, LedgerEntry
-from llm.router import CooldownTracker, Router
-from llm.settings import OverBudgetPolicy
+from llm import Budget, Ledger, LedgerEntry, LLMConfigError, LLMRequest, Task
+from llm.gateway.router import CooldownTracker, Router
+from llm.gateway.settings import OverBudgetPolicy
+from llm.gateway.types import Complexity, LLMSkippedError
 from llm.testing.gateway_kit import ManualClock, ManualSeconds, small_stack
-from llm.types import Complexity, LLMConfigError, LLMRequest, LLMSkippedError, Task
 
 SHORT = [HumanMessage("a short prompt")]
 IMAGE = [

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from llm.budget import Budget, BudgetAlert, Period
-from llm.ledger import Ledger, LedgerEntry
-from llm.running_spend import RunningSpend
+from llm import Budget, Ledger, LedgerEntry, LLMRequest, Task
+from llm.gateway.budget import BudgetAlert, Period
+from llm.gateway.ledger import RunningSpend
 from llm.testing.gateway_kit import GatewayKit, ManualClock
 from llm.testing.openai_server import FakeOpenAIServer
-from llm.types import LLMRequest, Task
 
 DAY = "2026-03-10T00:00:00.000000Z"
 MONTH = "2026-03-01T00:00:00.000000Z"

@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from llm.schemas import (
-    Action,
-    AgentSignal,
+from llm import Action, AgentSignal, TradingDecision
+from llm.team.schemas import (
     ChartAnswer,
     DataAnswer,
     MetaAnswer,
     NarrativeAnswer,
     Rating,
     RiskLevel,
-    TradingDecision,
     rating_for,
 )
 

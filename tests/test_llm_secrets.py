@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
-from llm.redact import Redactor
+from llm import LLMRequest, Task
+from llm.gateway.failures import Redactor
+from llm.gateway.types import LLMCallError
 from llm.testing.gateway_kit import TEST_KEY, GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from llm.types import LLMCallError, LLMRequest, Task
 
 
 def test_key_appears_nowhere_after_successes_and_failures(

@@ -6,17 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from llm.endpoints import EndpointKind, check_every_task_served, resolve_endpoint
-from llm.model_stack import load_model_stack
-from llm.settings import (
-    OPENROUTER_BASE_URL,
-    TETRATE_BASE_URL,
-    CacheMode,
-    OverBudgetPolicy,
-    load_settings,
-)
+from llm import LLMConfigError, load_model_stack, load_settings
+from llm.gateway.clients import EndpointKind, check_every_task_served, resolve_endpoint
+from llm.gateway.settings import OPENROUTER_BASE_URL, TETRATE_BASE_URL, CacheMode, OverBudgetPolicy
 from llm.testing.gateway_kit import TEST_KEY
-from llm.types import LLMConfigError
 
 STACK = load_model_stack()
 DEEPSEEK = STACK.model("deepseek/deepseek-chat-v3-0324")

@@ -7,14 +7,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from llm.snapshot import (
-    Bar,
-    MarketSnapshot,
-    PortfolioState,
-    SnapshotError,
-    Trade,
-    snapshot_from_frame,
-)
+from llm import MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm.team.snapshot import Bar, SnapshotError, Trade
 from tests.llm_helpers import trend_frame
 
 T0 = datetime(2024, 1, 2, 16, 0)

@@ -8,9 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from llm.ledger import Ledger, LedgerEntry
-from llm.types import LLMConfigError
-from orchestrator.commands import llm as llm_command
+from llm import Ledger, LedgerEntry, LLMConfigError
+from orchestrator.cli import build_app
 
 KEY_VARIABLES = ("LLM_GATEWAY_BASE_URL", "LLM_GATEWAY_API_KEY", "TETRATE_API_KEY")
 
@@ -22,10 +21,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("DAILY_LLM_BUDGET", "2")
-    app = typer.Typer()
-    llm_command.register(app)
-    app.command("noop")(lambda: None)  # a second command keeps `llm` a sub-command
-    return app
+    return build_app()
 
 
 def test_status_without_key_or_ledger(cli: typer.Typer) -> None:

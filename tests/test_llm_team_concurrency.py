@@ -12,10 +12,11 @@ import threading
 
 import pytest
 
-from llm.graph import AnalystTeam, TeamConfig
-from llm.offline_analyst import OfflineAnalystChatModel
+from llm import AnalystTeam, LLMRequest, LLMResponse, Task
+from llm.gateway.types import LLMCallError
+from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.graph import TeamConfig
 from llm.testing.in_process_gateway import InProcessGateway
-from llm.types import LLMCallError, LLMRequest, LLMResponse, Task
 from tests.llm_helpers import trend_snapshot
 
 ANALYST_TASKS = {Task.CHART_ANALYSIS, Task.NARRATIVE_ANALYSIS, Task.DATA_PROCESSOR}

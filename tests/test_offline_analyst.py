@@ -7,16 +7,17 @@ from datetime import datetime, timedelta
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from llm import prompt_blocks as blocks
-from llm.analysts import chart, data, meta, narrative
-from llm.chart import image_block
-from llm.graph import AnalystTeam, TeamConfig
-from llm.model_stack import OFFLINE_MODEL_ID
-from llm.offline_analyst import OfflineAnalystChatModel
-from llm.offline_rules import OfflineRuleError, answer_prompt, data_rule, meta_rule
-from llm.parsing import parse_answer
-from llm.schemas import Action, AgentSignal, ChartAnswer, DataAnswer, NarrativeAnswer, RiskLevel
-from llm.snapshot import MarketSnapshot, PortfolioState, Trade
+from llm import Action, AgentSignal, AnalystTeam, MarketSnapshot, PortfolioState
+from llm.gateway.model_stack import OFFLINE_MODEL_ID
+from llm.team import prompt_sections as blocks
+from llm.team.analysts import chart, data, meta, narrative
+from llm.team.analysts.candlesticks import image_block
+from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.analysts.offline_rules import OfflineRuleError, answer_prompt, data_rule, meta_rule
+from llm.team.graph import TeamConfig
+from llm.team.parsing import parse_answer
+from llm.team.schemas import ChartAnswer, DataAnswer, NarrativeAnswer, RiskLevel
+from llm.team.snapshot import Trade
 from llm.testing.in_process_gateway import InProcessGateway
 from tests.llm_helpers import trend_snapshot
 

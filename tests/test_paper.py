@@ -18,19 +18,17 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from agents.drl_agent import DRLAgent
-from llm.factory import build_analyst_team
-from llm.settings import load_settings
-from orchestrator import cli
-from orchestrator.backtest import BacktestConfig, run_backtest
-from orchestrator.broker import client_order_id
+from agents import DRLAgent
+from llm import build_analyst_team, load_settings
+from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
-from orchestrator.offline_execution_rule import OFFLINE_EXECUTION_RULES
-from orchestrator.paper import Pacer, run_paper
-from orchestrator.paper_config import CACHE_SUFFIX, LEDGER_SUFFIX, paper_llm_settings
-from orchestrator.paper_display import LineDisplay, LiveDisplay
-from orchestrator.paper_progress import Activity, BarProgress, PaperResult, RunHeader
-from orchestrator.trading_market import load_trading_market
+from orchestrator.execution.broker import client_order_id
+from orchestrator.runs.backtest import BacktestConfig, run_backtest
+from orchestrator.runs.display import LineDisplay, LiveDisplay
+from orchestrator.runs.paper import Pacer, run_paper
+from orchestrator.runs.paper_config import CACHE_SUFFIX, LEDGER_SUFFIX, paper_llm_settings
+from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
+from orchestrator.trader.market import load_trading_market
 from tests.paper_helpers import END, N_BARS, clean_environment, paper_args, tiny_agent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,9 +141,7 @@ def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
     journal, _ = finished
     trained = DRLAgent.load(agent)
     settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
-    with build_analyst_team(
-        "offline", settings=settings, offline_rules=OFFLINE_EXECUTION_RULES
-    ) as team:
+    with build_analyst_team("offline", settings=settings) as team:
         market = load_trading_market(trained, "synthetic", end=END)
         config = BacktestConfig(strategies=("hybrid_learned",))
         frame = run_backtest(trained, market, team, config).strategies["hybrid_learned"].frame
@@ -227,7 +223,7 @@ def test_a_journal_of_other_bars_is_refused(
 _HOLD_THE_LOCK = """
 import sys
 from pathlib import Path
-from orchestrator.journal_lock import JournalLock
+from orchestrator.journal.schema import JournalLock
 with JournalLock.acquire(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.read()

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.drl_agent import DRLAgent
-from envs.execution import execute
-from llm.settings import load_settings
-from orchestrator.broker import client_order_id
-from orchestrator.paper import run_paper
+from agents import DRLAgent
+from envs import execute
+from llm import load_settings
+from orchestrator.execution.broker import client_order_id
+from orchestrator.runs.paper import run_paper
 from tests.paper_helpers import (
     CLI,
     END,

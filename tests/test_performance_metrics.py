@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from envs.performance import METRIC_NAMES, performance_metrics
+from envs import performance_metrics
+from envs.performance import METRIC_NAMES
 
 
 def test_metrics_match_hand_computation() -> None:

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from envs.execution import CostModel, execute
+from envs import CostModel, execute
 from orchestrator.errors import InvalidInputError
-from orchestrator.portfolio import PortfolioState
+from orchestrator.execution.portfolio import PortfolioState
 
 FREE = CostModel(commission_bps=0.0, slippage_bps=0.0)
 DAY1, DAY2 = dt.date(2020, 1, 2), dt.date(2020, 1, 3)

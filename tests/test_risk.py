@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from envs.execution import CostModel
+from envs import CostModel
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.portfolio import PortfolioState
-from orchestrator.risk import CheckStatus, RiskLimits, RiskManager
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.execution.risk import CheckStatus, RiskLimits, RiskManager
 
 FREE = CostModel(commission_bps=0.0, slippage_bps=0.0)
 DAY1, DAY2, DAY3 = dt.date(2020, 1, 2), dt.date(2020, 1, 3), dt.date(2020, 1, 6)

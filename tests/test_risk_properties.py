@@ -17,9 +17,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.execution import CostModel
-from orchestrator.portfolio import PortfolioState
-from orchestrator.risk import CheckStatus, RiskLimits, RiskManager
+from envs import CostModel
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.execution.risk import CheckStatus, RiskLimits, RiskManager
 
 COSTS = CostModel()
 TOLERANCE = 1e-9

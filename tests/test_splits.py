@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from envs.sources import load_market_data
-from envs.splits import SPLIT_NAMES, Splits, chronological_splits, make_splits
+from envs import SPLIT_NAMES, Splits
+from envs.data.sources import load_market_data
+from envs.data.splits import chronological_splits, make_splits
 
 
 def summary(bars: pd.DataFrame, splits: Splits) -> dict[str, tuple[str, str, int]]:

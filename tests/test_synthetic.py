@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.sources import load_market_data
-from envs.synthetic import DEFAULT_N_BARS, Regime, SyntheticMarket, generate_synthetic_market
-from envs.validation import validate_bars
+from envs.data.contract import validate_bars
+from envs.data.sources import load_market_data
+from envs.data.synthetic import DEFAULT_N_BARS, Regime, SyntheticMarket, generate_synthetic_market
 
 
 @pytest.fixture(scope="module")

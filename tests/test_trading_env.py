@@ -12,12 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from envs import TRADING_ENV_ID
-from envs.env_config import EnvConfig
-from envs.env_errors import EnvSetupError
-from envs.execution import CostModel
-from envs.market_arrays import MarketArrays
-from envs.trading_env import TradingEnv
+from envs import TRADING_ENV_ID, CostModel, EnvConfig, EnvSetupError, MarketArrays, TradingEnv
 from tests.env_helpers import make_market, random_walk_market
 
 COSTS = CostModel(commission_bps=10.0, slippage_bps=20.0)

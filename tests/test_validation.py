@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.errors import MarketDataError
-from envs.validation import validate_bars
+from envs import MarketDataError
+from envs.data.contract import validate_bars
 
 SOURCE = "unit.csv"
 

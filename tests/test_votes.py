@@ -6,10 +6,11 @@ import math
 
 import pytest
 
-from agents.decision import DRLDecision
-from llm.schemas import Action, RiskLevel, TradingDecision
+from agents import DRLDecision
+from llm import Action, TradingDecision
+from llm.team.schemas import RiskLevel
 from orchestrator.errors import InvalidInputError
-from orchestrator.votes import SourceVote, vote_from_drl, vote_from_llm
+from orchestrator.trader.votes import SourceVote, vote_from_drl, vote_from_llm
 
 
 def _llm(action: Action, size: float, confidence: float) -> TradingDecision:

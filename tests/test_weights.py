@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.weights import (
+from orchestrator.trader.hedge import (
     DEFAULT_LEARNING_RATE,
     HedgeConfig,
     HedgeWeights,

@@ -24,20 +24,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm.ledger import LedgerEntry
-from orchestrator.broker import BrokerFill, OrderAck, OrderRequest, OrderStatus
-from orchestrator.combiner import HybridAction, HybridDecision
-from orchestrator.journal import Journal, JournalReader
-from orchestrator.portfolio import PortfolioState
-from orchestrator.votes import SourceVote
-from orchestrator.weights import HedgeConfig, WeightUpdate
-from orchestrator.weights_report import (
+from llm import LedgerEntry
+from orchestrator.execution.broker import BrokerFill, OrderAck, OrderRequest, OrderStatus
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.journal.reader import JournalReader
+from orchestrator.journal.writer import Journal
+from orchestrator.reports.weights import (
     ReportError,
     build_weights_report,
     hedge_loss_regret,
     hit_rate,
     net_return_regret,
 )
+from orchestrator.trader.combiner import HybridAction, HybridDecision
+from orchestrator.trader.hedge import HedgeConfig, WeightUpdate
+from orchestrator.trader.votes import SourceVote
 from tests.journal_helpers import IDENTITY, bar, record_plain_bar, weights_with
 
 CLI = Path(sys.executable).with_name("hybrid-trader")

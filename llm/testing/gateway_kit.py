@@ -18,12 +18,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llm.budget import Budget, BudgetAlert
-from llm.cache import ResponseCache
-from llm.gateway import Gateway
-from llm.ledger import Ledger
-from llm.model_stack import ModelStack
-from llm.settings import CacheMode, LLMSettings, load_settings
+from llm.gateway import (
+    Budget,
+    BudgetAlert,
+    CacheMode,
+    Gateway,
+    Ledger,
+    LLMSettings,
+    ModelStack,
+    ResponseCache,
+    load_settings,
+)
 from llm.testing.openai_server import FakeOpenAIServer
 
 TEST_KEY = "sk-test-SECRET-123"

@@ -10,7 +10,7 @@ import time
 
 from langchain_core.language_models import BaseChatModel
 
-from llm.types import LLMRequest, LLMResponse
+from llm.gateway import LLMRequest, LLMResponse
 
 
 class InProcessGateway:

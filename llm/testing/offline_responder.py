@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm.offline_analyst import content_text
-from llm.offline_rules import answer_prompt
+from llm.team.analysts import answer_prompt, content_text
 
 
 def offline_responder(body: dict[str, Any]) -> str:

@@ -1,0 +1,39 @@
+"""The names `agents.training` exports, loaded on first use (see its `__init__.py`)."""
+
+from .cli import (
+    Algo as Algo,
+)
+from .cli import (
+    main as main,
+)
+from .cli import (
+    train_command as train_command,
+)
+from .evaluation import (
+    AGENT as AGENT,
+)
+from .evaluation import (
+    BUY_AND_HOLD as BUY_AND_HOLD,
+)
+from .market_data import (
+    prepare_training_market as prepare_training_market,
+)
+from .market_data import (
+    split_with_history as split_with_history,
+)
+from .sb3_models import build_model as build_model
+from .seed_summary import (
+    format_mean_std as format_mean_std,
+)
+from .seed_summary import (
+    mean_std as mean_std,
+)
+from .trainer import (
+    SeedResult as SeedResult,
+)
+from .trainer import (
+    train_agents as train_agents,
+)
+from .trainer import (
+    training_env_config as training_env_config,
+)

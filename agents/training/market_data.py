@@ -1,0 +1,97 @@
+"""The market an agent trains and is judged on: `envs.prepare_market` plus two agent-side needs.
+
+1. Split dates chosen by the user (`--validation-start`, `--test-start`) instead of the source's.
+2. Evaluation over a whole split: an observation needs `window_size` bars of features, so a split
+   evaluated on its own bars would lose its first weeks. `split_with_history` prepends the
+   previous split's last `window_size` bars, whose features are known before the split begins,
+   so the first decision is made at the close of the bar before the split and the first bar of
+   profit and loss is the split's first bar. Nothing after a decision's bar is read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from agents.config import TrainConfig
+from agents.errors import AgentError
+from envs import (
+    SPLIT_NAMES,
+    MarketArrays,
+    PreparedMarket,
+    SplitName,
+    Splits,
+    assemble_market,
+    format_date,
+    parse_date_option,
+    prepare_market,
+)
+
+_PREVIOUS_SPLIT: dict[SplitName, SplitName] = {"validation": "train", "test": "validation"}
+
+
+def prepare_training_market(config: TrainConfig) -> PreparedMarket:
+    """Load, featurise and split the data of `config`, honouring its split-date overrides.
+
+    Every split must hold bars: an empty test split is refused before training, not after.
+    """
+    prepared = _with_split_dates(config, prepare_market(config.data, config.start, config.end))
+    for name in SPLIT_NAMES:
+        prepared.split(name)  # raises MarketDataError naming the empty split and the dates
+    return prepared
+
+
+def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:
+    if config.validation_start is None and config.test_start is None:
+        return prepared
+    validation_start = parse_date_option(
+        config.validation_start, "--validation-start", config.data, "start"
+    )
+    test_start = parse_date_option(config.test_start, "--test-start", config.data, "start")
+    try:
+        splits = Splits(
+            validation_start=validation_start or prepared.splits.validation_start,
+            test_start=test_start or prepared.splits.test_start,
+            scheme="dates given: --validation-start / --test-start",
+        )
+    except ValueError as exc:
+        raise AgentError(f"split dates: {exc}") from None
+    # The same bars and features cut at the given dates, the normaliser refitted on train.
+    return assemble_market(prepared.source, prepared.bars, prepared.features, splits)
+
+
+def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: int) -> MarketArrays:
+    """Split `name` preceded by up to `window_size` bars of the split before it."""
+    arrays = prepared.split(name)
+    previous = _PREVIOUS_SPLIT.get(name)
+    if previous is None:
+        return arrays
+    before = getattr(prepared, previous)
+    history = before.slice(max(0, before.n_bars - window_size), before.n_bars)
+    return concatenate(history, arrays)
+
+
+def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
+    """`first` then `second`, which must have the same features and follow it in time."""
+    if first.feature_names != second.feature_names:
+        raise ValueError("concatenate: the two markets have different features")
+    if first.n_bars and second.n_bars and not first.dates[-1] < second.dates[0]:
+        raise ValueError("concatenate: the second market must start after the first ends")
+    fields = ("dates", "open", "high", "low", "close", "volume", "features")
+    return MarketArrays(
+        **{f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields},
+        feature_names=first.feature_names,
+    )
+
+
+def split_date_ranges(prepared: PreparedMarket) -> dict[str, tuple[str, str]]:
+    """First and last bar date of every non-empty split, for the manifest."""
+    ranges = {}
+    for name in SPLIT_NAMES:
+        dates = getattr(prepared, name).dates
+        if len(dates):
+            ranges[name] = (
+                format_date(pd.Timestamp(dates[0])),
+                format_date(pd.Timestamp(dates[-1])),
+            )
+    return ranges

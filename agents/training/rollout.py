@@ -1,0 +1,95 @@
+"""One full sequential pass of a deterministic policy through a `TradingEnv`, costs on.
+
+Evaluation, calibration and the training's best-model choice all read this record, so they all
+see the same trades, equity and hindsight outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from agents.outcomes import chosen_was_best, one_step_equities
+from envs import RUIN_EQUITY, EnvConfig, MarketArrays, TradingEnv
+
+Policy = Callable[[np.ndarray], int]
+"""Observation -> action index; must be deterministic."""
+
+
+@dataclass(frozen=True, eq=False)
+class Rollout:
+    """Per step i (decided at close of bar `decision_bars[i]`, marked one bar later).
+
+    `equity` has one more entry than steps: the initial cash first. `positions[i]` is the target
+    position held over step i; `correct[i]` says whether action i was the best in hindsight.
+    """
+
+    decision_bars: np.ndarray
+    dates: np.ndarray
+    observations: np.ndarray
+    actions: np.ndarray
+    positions: np.ndarray
+    equity: np.ndarray
+    correct: np.ndarray
+    reward_sum: float
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.actions)
+
+
+def sequential_config(config: EnvConfig) -> EnvConfig:
+    """The same env settings, as one pass over every bar (how every evaluation runs)."""
+    return replace(config, episode_length=None)
+
+
+def run_policy(market: MarketArrays, config: EnvConfig, policy: Policy) -> Rollout:
+    """Step `policy` through every bar of `market` once and record what happened."""
+    env = TradingEnv(market, sequential_config(config))
+    targets = np.asarray(config.target_positions)
+    cost_model = config.cost_model
+    observation, info = env.reset()
+    bars, dates, observations, actions, positions, correct = [], [], [], [], [], []
+    equity = [info["equity"]]
+    reward_sum = 0.0
+    done = False
+    while not done:
+        bar = info["bar"]
+        action = int(policy(observation))
+        equities = one_step_equities(
+            info["cash"],
+            info["shares"],
+            info["target_position"],
+            targets,
+            open_next=market.open[bar + 1],
+            close_next=market.close[bar + 1],
+            cost_model=cost_model,
+        )
+        bars.append(bar)
+        observations.append(observation)
+        actions.append(action)
+        correct.append(chosen_was_best(equities, action))
+        observation, reward, terminated, truncated, info = env.step(action)
+        dates.append(info["date"])
+        positions.append(info["target_position"])
+        equity.append(max(info["equity"], RUIN_EQUITY))  # a ruined short ends at ~0, not < 0
+        reward_sum += float(reward)
+        done = terminated or truncated
+    return Rollout(
+        decision_bars=np.asarray(bars),
+        dates=np.asarray(dates),
+        observations=np.asarray(observations),
+        actions=np.asarray(actions),
+        positions=np.asarray(positions, dtype=np.float64),
+        equity=np.asarray(equity, dtype=np.float64),
+        correct=np.asarray(correct),
+        reward_sum=reward_sum,
+    )
+
+
+def hold_policy(config: EnvConfig) -> Policy:
+    """Buy and hold: always the action with the largest target position (fully long)."""
+    action = int(np.argmax(config.target_positions))
+    return lambda _observation: action

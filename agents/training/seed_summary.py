@@ -1,0 +1,68 @@
+"""Mean and standard deviation of the metrics over seeds: one RL seed is noise, several are data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from rich.table import Table
+
+from agents.training.evaluation import AGENT, BUY_AND_HOLD, SplitEvaluation
+
+SUMMARY_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "turnover", "n_trades")
+
+
+class SeedOutcome(Protocol):
+    """What a summary reads from each seed's result (see `agents.training.trainer.SeedResult`)."""
+
+    seed: int
+    validation: dict[str, float | None]
+    test: SplitEvaluation
+
+
+def mean_std(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Mean and sample std (ddof=1; 0 for one value) of the defined values, and how many."""
+    defined = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if len(defined) == 0:
+        return {"mean": None, "std": None, "n": 0}
+    std = float(defined.std(ddof=1)) if len(defined) > 1 else 0.0
+    return {"mean": float(defined.mean()), "std": std, "n": len(defined)}
+
+
+def summarize_seeds(results: Sequence[SeedOutcome]) -> dict[str, Any]:
+    """Validation and test metrics of the agent over seeds, beside buy-and-hold on test."""
+    return {
+        "seeds": [r.seed for r in results],
+        "test_period": [results[0].test.first_date, results[0].test.last_date],
+        "validation": {m: mean_std([r.validation[m] for r in results]) for m in SUMMARY_METRICS},
+        "test": {
+            m: mean_std([r.test.strategies[AGENT][m] for r in results]) for m in SUMMARY_METRICS
+        },
+        "test_buy_and_hold": {
+            m: results[0].test.strategies[BUY_AND_HOLD][m] for m in SUMMARY_METRICS
+        },
+    }
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """One row per metric: validation and test mean +- std, and buy-and-hold on test."""
+    first, last = summary["test_period"]
+    table = Table(title=f"{len(summary['seeds'])} seeds; test {first} .. {last}, after costs")
+    for header in ("Metric", "Validation (mean ± std)", "Test (mean ± std)", "Buy & hold (test)"):
+        table.add_column(header, justify="left" if header == "Metric" else "right", no_wrap=True)
+    for metric in SUMMARY_METRICS:
+        hold = summary["test_buy_and_hold"][metric]
+        table.add_row(
+            metric,
+            format_mean_std(summary["validation"][metric]),
+            format_mean_std(summary["test"][metric]),
+            "n/a" if hold is None else f"{hold:.3f}",
+        )
+    return table
+
+
+def format_mean_std(stats: dict[str, float | int | None]) -> str:
+    if stats["mean"] is None:
+        return "n/a"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f}"

@@ -1,0 +1,126 @@
+"""How an order fills: the one place that knows, shared by the env, the backtests and the broker.
+
+An order is a change of `delta_shares` (positive buys, negative sells) filled at a reference
+price, the open of the bar after the decision. Slippage moves the fill price against the trader: a
+buy fills at `price * (1 + s)`, a sell at `price * (1 - s)`. Commission is `k` times the traded
+notional at the fill price. With `value = delta_shares * price` and `gross = |value|`:
+
+    slippage_cost   = gross * s
+    traded_notional = gross + value * s            (|delta_shares| * fill price)
+    commission      = traded_notional * k
+    new_cash        = cash - value - slippage_cost - commission
+
+so a buy pays `value * (1 + s) * (1 + k)` and a sell receives `|value| * (1 - s) * (1 - k)`.
+
+The formulas themselves are `envs.trading.kernels.order_shares` and
+`envs.trading.kernels.fill_order`: plain Python that runs unchanged on floats (one portfolio) and on
+NumPy arrays (many), and that the batched env's compiled step calls too, so every fill in the
+package comes from that one source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from envs.errors import EnvSetupError
+from envs.trading.kernels import Amount, fill_order, order_shares
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Trading costs in basis points (1 bp = 0.01%) of traded notional, charged on every fill.
+
+    Defaults are for a liquid index ETF (SPY-like) traded on daily bars at the open: SPY's quoted
+    spread is about 0.3 bp and broker commissions 0 to 0.5 bp, so 1 bp commission plus 2 bp
+    slippage (3 bp a side, 6 bp a round trip) is deliberately conservative. It also covers opening
+    auction impact and the fact that an index series is not itself the traded instrument.
+    """
+
+    commission_bps: float = 1.0
+    slippage_bps: float = 2.0
+    commission_rate: float = field(init=False, repr=False, compare=False)
+    """Commission as a fraction of traded notional (commission_bps / 10_000)."""
+    slippage_rate: float = field(init=False, repr=False, compare=False)
+    """Fractional move of the fill price against the trader (slippage_bps / 10_000)."""
+    buy_cost_rate: float = field(init=False, repr=False, compare=False)
+    """Cost of buying, per unit of value at the reference price: (1 + s)(1 + k) - 1."""
+    sell_cost_rate: float = field(init=False, repr=False, compare=False)
+    """Cost of selling, per unit of value at the reference price: 1 - (1 - s)(1 - k)."""
+
+    def __post_init__(self) -> None:
+        for name in ("commission_bps", "slippage_bps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise EnvSetupError(
+                    f"CostModel.{name} must be a number of basis points, got {value!r}"
+                )
+            if not 0.0 <= value < 1000.0:
+                raise EnvSetupError(
+                    f"CostModel.{name} must be in [0, 1000) basis points, got {value!r}"
+                )
+        # Stored, not properties: the env reads them on every fill.
+        k, s = self.commission_bps / 10_000.0, self.slippage_bps / 10_000.0
+        object.__setattr__(self, "commission_rate", k)
+        object.__setattr__(self, "slippage_rate", s)
+        object.__setattr__(self, "buy_cost_rate", s + k + s * k)
+        object.__setattr__(self, "sell_cost_rate", s + k - s * k)
+
+
+class Fill(NamedTuple):
+    """The result of one order (each field a float, or an array with one entry per portfolio)."""
+
+    cash: Amount
+    shares: Amount
+    commission: Amount
+    slippage_cost: Amount
+    traded_notional: Amount
+
+
+def execute(
+    cash: Amount, shares: Amount, delta_shares: Amount, price: Amount, cost_model: CostModel
+) -> Fill:
+    """Fill `delta_shares` at reference `price` with slippage and commission (module docstring)."""
+    fields = fill_order(
+        cash, shares, delta_shares, price, cost_model.slippage_rate, cost_model.commission_rate
+    )
+    # tuple.__new__ skips NamedTuple's generated __new__, which costs as much as the arithmetic.
+    return tuple.__new__(Fill, fields)
+
+
+def rebalance(
+    cash: Amount,
+    shares: Amount,
+    target_fraction: Amount,
+    open_price: Amount,
+    cost_model: CostModel,
+    *,
+    trade: bool | np.ndarray = True,
+) -> Fill:
+    """Trade at `open_price` so that, after the fill, position value / equity == target_fraction.
+
+    Both are marked at `open_price` and equity is counted after paying this trade's own costs, so
+    a full-long target from cash spends the cash exactly and never borrows. With equity
+    `E = cash + shares * open_price`, the cost-free trade `u = f * E - shares * open_price` and
+    `c = s + k`, the order is
+
+        delta_shares = (u / open_price) / (1 + f*s*k + f*c*sign(u))
+
+    which solves `(shares + delta) * open_price == f * (E - slippage - commission)` exactly
+    (`f*s*k + f*c*sign(u)` is `f` times `buy_cost_rate` for a buy, `-sell_cost_rate` for a sell):
+    the trade keeps the sign of `u` because the denominator is positive for |f| <= 1 (`f` must
+    lie in [-1, 1]; EnvConfig guarantees it). `trade=False` (or a False entry in a batch) holds
+    that portfolio unchanged at no cost, so a batch can trade only the portfolios whose target
+    changed.
+    """
+    delta_shares = order_shares(
+        cash,
+        shares,
+        target_fraction,
+        open_price,
+        cost_model.buy_cost_rate,
+        cost_model.sell_cost_rate,
+    )
+    return execute(cash, shares, delta_shares * trade, open_price, cost_model)

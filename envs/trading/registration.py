@@ -1,0 +1,21 @@
+"""Registers the trading env with gymnasium, so `gymnasium.make(TRADING_ENV_ID, ...)` works."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+TRADING_ENV_ID = "HybridTrader/Trading-v0"
+
+
+def register_trading_env() -> None:
+    """Add the env to gymnasium's in-memory registry; idempotent (safe on re-import).
+
+    `order_enforce=False`: TradingEnv itself refuses `step()` before `reset()` (its episode starts
+    ended), so gymnasium's OrderEnforcing wrapper would only add a second check to every step.
+    """
+    if TRADING_ENV_ID not in gym.registry:
+        gym.register(
+            id=TRADING_ENV_ID,
+            entry_point="envs.trading.trading_env:TradingEnv",
+            order_enforce=False,
+        )

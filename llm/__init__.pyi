@@ -1,0 +1,81 @@
+"""The names `llm` exports, loaded on first use (see its `__init__.py`)."""
+
+from .gateway.budget import (
+    Budget as Budget,
+)
+from .gateway.budget import (
+    BudgetStatus as BudgetStatus,
+)
+from .gateway.clients import describe_configuration as describe_configuration
+from .gateway.gateway import Gateway as Gateway
+from .gateway.ledger import (
+    Ledger as Ledger,
+)
+from .gateway.ledger import (
+    LedgerEntry as LedgerEntry,
+)
+from .gateway.ledger import (
+    ModelUsage as ModelUsage,
+)
+from .gateway.ledger import (
+    month_start as month_start,
+)
+from .gateway.model_stack import (
+    ModelStack as ModelStack,
+)
+from .gateway.model_stack import (
+    load_model_stack as load_model_stack,
+)
+from .gateway.settings import (
+    LLMSettings as LLMSettings,
+)
+from .gateway.settings import (
+    load_settings as load_settings,
+)
+from .gateway.types import (
+    LLMConfigError as LLMConfigError,
+)
+from .gateway.types import (
+    LLMError as LLMError,
+)
+from .gateway.types import (
+    LLMRequest as LLMRequest,
+)
+from .gateway.types import (
+    LLMResponse as LLMResponse,
+)
+from .gateway.types import (
+    Task as Task,
+)
+from .team.analysts.base import CompletionGateway as CompletionGateway
+from .team.analysts.execution import (
+    Confirmation as Confirmation,
+)
+from .team.analysts.execution import (
+    confirm_order as confirm_order,
+)
+from .team.build import (
+    LLMMode as LLMMode,
+)
+from .team.build import (
+    build_analyst_team as build_analyst_team,
+)
+from .team.graph import AnalystTeam as AnalystTeam
+from .team.schemas import (
+    Action as Action,
+)
+from .team.schemas import (
+    AgentSignal as AgentSignal,
+)
+from .team.schemas import (
+    TradingDecision as TradingDecision,
+)
+from .team.snapshot import (
+    MarketSnapshot as MarketSnapshot,
+)
+from .team.snapshot import (
+    PortfolioState as PortfolioState,
+)
+from .team.snapshot import (
+    snapshot_from_frame as snapshot_from_frame,
+)

@@ -1,0 +1,79 @@
+"""The names `llm.gateway` exports, loaded on first use (see its `__init__.py`)."""
+
+from .budget import (
+    AlertCallback as AlertCallback,
+)
+from .budget import (
+    Budget as Budget,
+)
+from .budget import (
+    BudgetAlert as BudgetAlert,
+)
+from .budget import (
+    BudgetStatus as BudgetStatus,
+)
+from .cache import ResponseCache as ResponseCache
+from .clients import (
+    check_every_task_served as check_every_task_served,
+)
+from .clients import (
+    describe_configuration as describe_configuration,
+)
+from .gateway import Gateway as Gateway
+from .ledger import (
+    Ledger as Ledger,
+)
+from .ledger import (
+    LedgerEntry as LedgerEntry,
+)
+from .ledger import (
+    ModelUsage as ModelUsage,
+)
+from .ledger import (
+    month_start as month_start,
+)
+from .message_facts import (
+    CHARS_PER_TOKEN as CHARS_PER_TOKEN,
+)
+from .message_facts import (
+    estimate_prompt_tokens as estimate_prompt_tokens,
+)
+from .model_stack import (
+    OFFLINE_MODEL_ID as OFFLINE_MODEL_ID,
+)
+from .model_stack import (
+    ModelStack as ModelStack,
+)
+from .model_stack import (
+    load_model_stack as load_model_stack,
+)
+from .settings import (
+    CacheMode as CacheMode,
+)
+from .settings import (
+    LLMSettings as LLMSettings,
+)
+from .settings import (
+    load_settings as load_settings,
+)
+from .types import (
+    Complexity as Complexity,
+)
+from .types import (
+    LLMConfigError as LLMConfigError,
+)
+from .types import (
+    LLMError as LLMError,
+)
+from .types import (
+    LLMRequest as LLMRequest,
+)
+from .types import (
+    LLMResponse as LLMResponse,
+)
+from .types import (
+    LLMSkippedError as LLMSkippedError,
+)
+from .types import (
+    Task as Task,
+)

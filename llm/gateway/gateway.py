@@ -1,0 +1,438 @@
+"""The one door to paid models: `Gateway.complete(LLMRequest) -> LLMResponse`.
+
+For each request: look in the cache (a hit is free and sends nothing); otherwise ask the router
+for the chain of models, then try them in order with the only retry loop (the SDK's retries are
+off). Every attempt, failed or not, and every cache hit is a ledger row; the budget alerts after
+charged calls. Thread-safe: the analyst graph calls it from parallel threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel
+
+from llm.gateway.budget import AlertCallback, Budget
+from llm.gateway.cache import (
+    CachedAnswer,
+    ReplayMissError,
+    ResponseCache,
+    cache_key,
+    schema_version,
+)
+from llm.gateway.clients import ChatModelFactory, OpenAIChatFactory, check_every_task_served
+from llm.gateway.failures import Failure, FailureKind, Redactor, classify
+from llm.gateway.ledger import Ledger, LedgerEntry
+from llm.gateway.message_facts import messages_digest
+from llm.gateway.model_stack import (
+    ModelSpec,
+    ModelStack,
+    call_cost,
+    identify_served,
+    load_model_stack,
+    price_list_for,
+    reported_cost,
+)
+from llm.gateway.router import CooldownTracker, Route, Router
+from llm.gateway.settings import CacheMode, LLMSettings
+from llm.gateway.types import LLMCallError, LLMConfigError, LLMRequest, LLMResponse
+
+logger = logging.getLogger(__name__)
+
+_OPENROUTER_MAX_FALLBACKS = 2  # OpenRouter takes up to 3 models per request: ours + 2
+
+
+@dataclass(frozen=True)
+class _RequestKey:
+    """The model-independent part of a request's cache key, hashed once per request (the
+    messages may carry a chart image, and both the look-up and the store need the hash)."""
+
+    template_version: str
+    schema: str
+    digest: str
+
+    @classmethod
+    def of(cls, request: LLMRequest) -> _RequestKey:
+        return cls(
+            request.template_version,
+            schema_version(request.response_schema),
+            messages_digest(request.messages),
+        )
+
+    def for_model(self, model_id: str) -> str:
+        return cache_key(model_id, self.template_version, self.schema, self.digest)
+
+
+@dataclass(frozen=True)
+class _ModelFailed:
+    """Why one model of the chain gave no answer, after how many requests."""
+
+    failure: Failure
+    attempts: int
+
+
+class Gateway:
+    """Routes, retries, falls back, charges and caches every LLM call.
+
+    `chat_model_factory` makes the chat model for a model of the stack (default: `ChatOpenAI`
+    on the endpoint resolved from settings). `sleep` and `monotonic` are injectable so that tests
+    can check backoff waits and cool-downs without waiting.
+    """
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        stack: ModelStack,
+        ledger: Ledger,
+        cache: ResponseCache | None,
+        budget: Budget,
+        *,
+        chat_model_factory: ChatModelFactory | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self.stack = stack
+        self.ledger = ledger
+        self.cache = cache
+        self.budget = budget
+        self._factory = chat_model_factory or OpenAIChatFactory(settings)
+        self._sleep = sleep
+        cooldown = CooldownTracker(settings.cooldown_failures, settings.cooldown_s, monotonic)
+        self.router = Router(
+            stack,
+            cooldown,
+            budget,
+            settings.over_budget_policy,
+            settings.max_output_tokens,
+        )
+        self._redact = Redactor(settings.secret_values())
+        self._chat_models: dict[str, BaseChatModel] = {}
+
+    @classmethod
+    def open(
+        cls,
+        settings: LLMSettings,
+        *,
+        stack: ModelStack | None = None,
+        chat_model_factory: ChatModelFactory | None = None,
+        on_alert: AlertCallback | None = None,
+    ) -> Gateway:
+        """A gateway on the ledger and cache files that settings name.
+
+        Without a factory the real endpoints are used, and a missing key is an LLMConfigError
+        naming the variables to set, raised here rather than at the first call.
+        """
+        stack = stack or load_model_stack(settings.model_stack_path)
+        if chat_model_factory is None:
+            check_every_task_served(settings, stack)
+        ledger = Ledger(settings.ledger_path)
+        cache = None
+        if settings.cache_mode is not CacheMode.OFF:
+            cache = ResponseCache(settings.cache_path, settings.cache_ttl_s)
+        budget = Budget(
+            ledger,
+            settings.daily_budget_usd,
+            settings.monthly_budget_usd,
+            settings.alert_threshold,
+            on_alert,
+        )
+        return cls(settings, stack, ledger, cache, budget, chat_model_factory=chat_model_factory)
+
+    # ---- the one public call ------------------------------------------------------------
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        """Answer `request`. Raises LLMSkippedError (budget or cost cap), LLMCallError (every
+        model failed; `ReplayMissError` in replay mode) or LLMConfigError (unknown model)."""
+        key = None
+        if self.cache is not None and self._settings.cache_mode is not CacheMode.OFF:
+            key = _RequestKey.of(request)
+            cached = self._from_cache(self.cache, request, key)
+            if cached is not None:
+                return cached
+        route = self.router.route(request)
+        if route.notes:
+            logger.info("%s routed to %s (%s)", request.task, route.models, "; ".join(route.notes))
+        return self._call_chain(request, route, key)
+
+    # ---- cache ------------------------------------------------------------------------------
+    def _from_cache(
+        self, cache: ResponseCache, request: LLMRequest, key: _RequestKey
+    ) -> LLMResponse | None:
+        replay = self._settings.cache_mode is CacheMode.REPLAY
+        started = time.perf_counter()
+        for model_id in self.router.cache_candidates(request, any_model=replay):
+            answer = cache.get(key.for_model(model_id), ignore_ttl=replay)
+            if answer is not None:
+                latency = time.perf_counter() - started
+                self.ledger.record(
+                    LedgerEntry(
+                        task=request.task.value,
+                        model_requested=model_id,
+                        model_served=answer.model_served,
+                        latency_s=latency,
+                        cache_hit=True,
+                    )
+                )
+                return LLMResponse(
+                    content=answer.content,
+                    task=request.task,
+                    model_requested=model_id,
+                    model_served=answer.model_served,
+                    input_tokens=0,
+                    output_tokens=0,
+                    cost_usd=0.0,
+                    latency_s=latency,
+                    cache_hit=True,
+                )
+        if replay:
+            raise ReplayMissError(
+                f"replay mode: no cached answer for task {request.task.value} (template "
+                f"{request.template_version}); re-run once with LLM_CACHE_MODE=read_write"
+            )
+        return None
+
+    # ---- the retry loop ---------------------------------------------------------------------
+    def _call_chain(
+        self, request: LLMRequest, route: Route, key: _RequestKey | None
+    ) -> LLMResponse:
+        queue = list(route.models)
+        reasons: list[str] = []
+        dead_endpoints: set[str] = set()
+        position = 0
+        while position < len(queue):
+            model_id = queue[position]
+            position += 1
+            outcome = self._try_model(request, model_id, queue[position:], dead_endpoints, key)
+            if isinstance(outcome, LLMResponse):
+                return outcome
+            plural = "s" if outcome.attempts != 1 else ""
+            reasons.append(
+                f"{model_id}: {outcome.failure.describe()} ({outcome.attempts} request{plural})"
+            )
+            if outcome.failure.kind is FailureKind.CONTEXT_LENGTH:
+                long_model = self.router.long_context_retry(route, model_id)
+                if long_model is not None and long_model not in queue[:position]:
+                    queue = [*queue[:position], long_model, *queue[position:]]
+                    queue = list(dict.fromkeys(queue))
+        raise LLMCallError(
+            f"every model failed for task {request.task.value}: " + "; ".join(reasons)
+        ) from None
+
+    def _try_model(
+        self,
+        request: LLMRequest,
+        model_id: str,
+        later: Sequence[str],
+        dead_endpoints: set[str],
+        key: _RequestKey | None,
+    ) -> LLMResponse | _ModelFailed:
+        spec = self.stack.model(model_id)
+        try:
+            chat = self._chat_model(spec)
+        except LLMConfigError as exc:
+            return _ModelFailed(Failure(FailureKind.NOT_CONFIGURED, self._redact(str(exc))), 0)
+        endpoint_url, alias, options = self._request_setup(spec, request, later)
+        if endpoint_url in dead_endpoints:
+            skipped = Failure(FailureKind.AUTH, "skipped: its endpoint rejected the key")
+            return _ModelFailed(skipped, 0)
+
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                message = chat.invoke(list(request.messages), **options)
+            except Exception as exc:
+                latency = time.perf_counter() - started
+                failure, wait = self._after_failure(request, model_id, exc, latency, attempt)
+                if failure.kind is FailureKind.AUTH and endpoint_url is not None:
+                    dead_endpoints.add(endpoint_url)
+                if wait is None:
+                    return _ModelFailed(failure, attempt)
+                self._sleep(wait)
+                continue
+            latency = time.perf_counter() - started
+            return self._charge(request, spec, alias, message, latency, key=key)
+
+    def _after_failure(
+        self, request: LLMRequest, model_id: str, exc: Exception, latency: float, attempt: int
+    ) -> tuple[Failure, float | None]:
+        """Record and log a failed attempt; return it with the wait before a retry (None: don't).
+
+        An exception that is not a model failure is recorded, then re-raised unchanged.
+        """
+        failure = classify(exc)
+        if failure is None:
+            self._record_failure(request, model_id, f"unexpected {type(exc).__name__}", latency)
+            raise exc
+        failure = Failure(failure.kind, self._redact(failure.detail), failure.retry_after_s)
+        self._record_failure(request, model_id, failure.describe(), latency)
+        attempts = self._settings.max_attempts_per_model
+        logger.warning(
+            "%s: %s attempt %d/%d failed: %s",
+            request.task.value,
+            model_id,
+            attempt,
+            attempts,
+            failure.describe(),
+        )
+        cooled = failure.transient and self.router.cooldown.record_failure(model_id)
+        if cooled:
+            logger.warning("%s cooled down after repeated failures", model_id)
+        if cooled or attempt >= attempts:
+            return failure, None
+        return failure, self._retry_wait(failure, attempt)
+
+    def _retry_wait(self, failure: Failure, attempt: int) -> float | None:
+        """Seconds before retrying the same model, or None to move on to the next one."""
+        if not failure.transient:
+            return None
+        cap = self._settings.max_backoff_s
+        if failure.retry_after_s is not None:
+            # A server asking for longer than we will wait is better served by the next model.
+            return failure.retry_after_s if failure.retry_after_s <= cap else None
+        return min(self._settings.backoff_base_s * 2 ** (attempt - 1), cap)
+
+    # ---- one answered call ------------------------------------------------------------------
+    def _charge(
+        self,
+        request: LLMRequest,
+        spec: ModelSpec,
+        alias: str,
+        message: Any,
+        latency: float,
+        *,
+        key: _RequestKey | None,
+    ) -> LLMResponse:
+        """Ledger row, cache entry (`key` is None when the cache is off) and budget alerts."""
+        usage = message.usage_metadata or {}
+        input_tokens = int(usage.get("input_tokens", 0))
+        output_tokens = int(usage.get("output_tokens", 0))
+        metadata = message.response_metadata or {}
+        served = identify_served(self.stack, str(metadata.get("model_name") or alias), spec, alias)
+        cost = call_cost(
+            reported_cost(metadata),
+            input_tokens,
+            output_tokens,
+            price_list_for(self.stack, served),
+        )
+        content = str(message.text)
+        self.ledger.record(
+            LedgerEntry(
+                task=request.task.value,
+                model_requested=spec.id,
+                model_served=served,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=cost,
+                latency_s=latency,
+            )
+        )
+        self.router.cooldown.record_success(spec.id)
+        writes_cache = self._settings.cache_mode is CacheMode.READ_WRITE
+        if key is not None and self.cache is not None and writes_cache:
+            self.cache.put(
+                key.for_model(spec.id),
+                CachedAnswer(
+                    spec.id, served, content, input_tokens, output_tokens, self.cache.now()
+                ),
+            )
+        if cost > 0:
+            self.budget.check_alerts()
+        logger.info(
+            "%s served by %s (asked %s): %d+%d tokens, $%.6f, %.2fs",
+            request.task.value,
+            served,
+            spec.id,
+            input_tokens,
+            output_tokens,
+            cost,
+            latency,
+        )
+        return LLMResponse(
+            content=content,
+            task=request.task,
+            model_requested=spec.id,
+            model_served=served,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost,
+            latency_s=latency,
+            cache_hit=False,
+        )
+
+    def _record_failure(
+        self, request: LLMRequest, model_id: str, error: str, latency: float
+    ) -> None:
+        self.ledger.record(
+            LedgerEntry(
+                task=request.task.value,
+                model_requested=model_id,
+                model_served=None,
+                latency_s=latency,
+                error=error,
+            )
+        )
+
+    # ---- chat models and per-request options ------------------------------------------------
+    def _chat_model(self, spec: ModelSpec) -> BaseChatModel:
+        """One chat model per model id, made on first use (creation is idempotent)."""
+        chat = self._chat_models.get(spec.id)
+        if chat is None:
+            chat = self._chat_models.setdefault(spec.id, self._factory(spec))
+        return chat
+
+    def _request_setup(
+        self, spec: ModelSpec, request: LLMRequest, later: Sequence[str]
+    ) -> tuple[str | None, str, dict[str, Any]]:
+        """(endpoint URL or None, the endpoint's id for the model, invoke() keyword options)."""
+        if not isinstance(self._factory, OpenAIChatFactory):
+            return None, spec.id, {}
+        endpoint = self._factory.endpoint(spec)
+        options: dict[str, Any] = {}
+        if request.response_schema is not None and spec.structured_output:
+            options["response_format"] = _json_schema_format(request.response_schema)
+        if endpoint.supports_fallback_list and later:
+            options["extra_body"] = {"models": list(later[:_OPENROUTER_MAX_FALLBACKS])}
+        return endpoint.base_url, endpoint.model_id, options
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        self.ledger.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Gateway(stack={self.stack.source!r}, cache_mode={self._settings.cache_mode.value}, "
+            f"factory={self._factory!r})"
+        )
+
+
+def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAI `response_format` asking for JSON that follows `schema` (non-strict)."""
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": schema.__name__,
+            "schema": schema.model_json_schema(),
+            "strict": False,
+        },
+    }

@@ -1,0 +1,39 @@
+"""The names `llm.team` exports, loaded on first use (see its `__init__.py`)."""
+
+from .build import (
+    LLMMode as LLMMode,
+)
+from .build import (
+    build_analyst_team as build_analyst_team,
+)
+from .graph import (
+    ANALYSTS as ANALYSTS,
+)
+from .graph import (
+    AnalystTeam as AnalystTeam,
+)
+from .graph import (
+    TeamConfig as TeamConfig,
+)
+from .graph import (
+    build_analyst_graph as build_analyst_graph,
+)
+from .schemas import (
+    Action as Action,
+)
+from .schemas import (
+    AgentSignal as AgentSignal,
+)
+from .schemas import (
+    TradingDecision as TradingDecision,
+)
+from .snapshot import (
+    MarketSnapshot as MarketSnapshot,
+)
+from .snapshot import (
+    PortfolioState as PortfolioState,
+)
+from .snapshot import (
+    snapshot_from_frame as snapshot_from_frame,
+)
+from .state import initial_state as initial_state

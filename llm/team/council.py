@@ -1,0 +1,73 @@
+"""A council of models votes on the meta decision; anything short of the rule's agreement is HOLD.
+
+The council fails closed: a voter that errors or answers invalidly counts as a vote for nobody,
+and the majority is counted over ALL seats, so errors can only push the decision towards HOLD.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from llm.gateway import LLMConfigError
+from llm.team.schemas import MetaAnswer, RiskLevel
+
+CouncilRule = Literal["unanimous", "majority"]
+COUNCIL_RULES: tuple[CouncilRule, ...] = ("unanimous", "majority")
+_RISK_ORDER = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
+
+
+@dataclass(frozen=True)
+class Council:
+    """The models that vote (one seat each) and the agreement required."""
+
+    models: tuple[str, ...]
+    rule: CouncilRule = "majority"
+
+    def __post_init__(self) -> None:
+        if len(self.models) < 2 or len(set(self.models)) != len(self.models):
+            raise LLMConfigError(
+                f"a council needs at least 2 distinct models, got {list(self.models)}"
+            )
+        if self.rule not in COUNCIL_RULES:
+            raise LLMConfigError(f"council rule must be one of {COUNCIL_RULES}, got {self.rule!r}")
+
+    def required_votes(self) -> int:
+        seats = len(self.models)
+        return seats if self.rule == "unanimous" else seats // 2 + 1
+
+
+def council_vote(council: Council, ballots: Sequence[MetaAnswer | None]) -> MetaAnswer:
+    """The council's decision from one ballot per seat (None: the seat failed to vote).
+
+    The winning side acts with its most cautious member's size and confidence and its highest
+    risk level.
+    """
+    if len(ballots) != len(council.models):
+        raise ValueError(f"{len(council.models)} council seats but {len(ballots)} ballots")
+    tally = ", ".join(
+        f"{model}: {ballot.action.value if ballot else 'no vote'}"
+        for model, ballot in zip(council.models, ballots, strict=True)
+    )
+    counts = Counter(ballot.action for ballot in ballots if ballot is not None)
+    if not counts:
+        return MetaAnswer.fail_closed(
+            f"council ({council.rule}) failed closed: no valid votes ({tally})"
+        )
+    action, votes = counts.most_common(1)[0]
+    if votes < council.required_votes():
+        return MetaAnswer.fail_closed(
+            f"council ({council.rule}) failed closed: {votes}/{len(ballots)} for "
+            f"{action.value}, {council.required_votes()} needed ({tally})"
+        )
+    winners = [b for b in ballots if b is not None and b.action is action]
+    return MetaAnswer(
+        action=action,
+        size=min(b.size for b in winners),
+        confidence=min(b.confidence for b in winners),
+        risk_level=max((b.risk_level for b in winners), key=_RISK_ORDER.index),
+        reasoning=f"council ({council.rule}) {votes}/{len(ballots)} {action.value} ({tally}): "
+        + winners[0].reasoning[:1500],
+    )

@@ -1,0 +1,43 @@
+"""`hybrid-trader pipeline`: the main job on embedded defaults (README's first command)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agents import Algo
+from orchestrator.cli.options import LLMChoice, SourceOption
+
+
+def pipeline(
+    *,
+    data: SourceOption = "sp500",
+    algo: Annotated[Algo, typer.Option("--algo", help="RL algorithm.")] = Algo.DQN,
+    timesteps: Annotated[
+        int, typer.Option("--timesteps", min=1, help="Training env steps.")
+    ] = 50_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Training seed.")] = 0,
+    llm: Annotated[
+        LLMChoice, typer.Option("--llm", help="offline ($0, no key) or gateway (needs a key).")
+    ] = LLMChoice.OFFLINE,
+    out: Annotated[
+        Path, typer.Option("--out", help="Each run writes a new timestamped folder in here.")
+    ] = Path("runs/pipeline"),
+) -> None:
+    """Train a small agent, backtest five strategies, paper trade, and evaluate the weights."""
+    from orchestrator.jobs import PipelineConfig, PipelineFolders, run_pipeline
+    from orchestrator.runs.display import LineDisplay
+
+    interactive = sys.stdout.isatty()
+    run_pipeline(
+        PipelineConfig(
+            data=data, algo=algo.value, timesteps=timesteps, seed=seed, llm_mode=llm.value
+        ),
+        PipelineFolders.new(out),
+        typer.echo,
+        paper_display=LineDisplay(),
+        progress_bar=interactive,
+    )

@@ -1,1 +1,0 @@
-"""One module per `hybrid-trader` command, each exposing `register(app)`."""

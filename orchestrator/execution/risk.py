@@ -1,0 +1,283 @@
+"""The hard risk manager: fixed rules in code that every order passes through, never an LLM.
+
+Policy, in order of precedence:
+
+1. Protective exits are forced, whatever was proposed: the drawdown kill switch (equity at or below
+   `(1 - max_drawdown) * peak`, or no equity left) flattens and latches `halted` for good; a
+   stop-loss (price moved `stop_loss` against the entry price) closes the position; a daily-loss
+   breach flattens too when `flatten_on_daily_loss` is set. Forced exits, and trims of a position
+   that price moves pushed past `max_position_fraction`, only ever reduce risk, so they skip the
+   trade-count and notional caps: a cap must never keep a position open. The stop-loss belongs to
+   one position: a new entry on a later bar is allowed.
+2. Otherwise the proposed target is clipped to the intersection of what the limits allow: |target|
+   <= `max_position_fraction`; after a daily-loss breach (latched until the day rolls) the target
+   must lie between 0 and the current position (risk may only shrink); once `max_trades_per_day`
+   orders filled today, the target is the current position; the order's notional is at most
+   `max_order_notional`. A risk-reducing order is therefore always allowed by the position and
+   daily-loss rules; the caps on count and notional bind every discretionary order alike.
+3. The outcome is APPROVED (as proposed), CLIPPED (a smaller order), REJECTED (an order was asked
+   for and none is allowed), FORCED (a protective exit or trim) or NO_ORDER (nothing to do). Every
+   rule that acted adds a reason, so each `OrderCheck` can be journaled as it stands.
+
+Orders are sized as the env sizes them (`envs.trading.execution.rebalance`): filled at the
+decision price, with its own costs paid, the order lands exactly on the approved fraction. Every
+figure is measured at the decision price; a fill at the next bar's open differs by the overnight
+gap, which is why every limit is checked again at every bar (and a position that a price move
+pushed past `max_position_fraction` is trimmed back). Send `order_shares` as approved: re-sizing
+the order at the fill price would change its notional.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from envs import CostModel, rebalance
+from orchestrator.errors import ConfigError
+from orchestrator.execution.portfolio import PortfolioState
+from orchestrator.validation import checked_number, checked_setting
+
+# Target changes this small (as a fraction of equity) are float noise, not orders.
+_NO_CHANGE = 1e-9
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """The hard limits (defaults for a daily-bar, single-asset account, and why).
+
+    max_position_fraction: |position value| / equity after the order, in (0, 1] (1.0: no
+        leverage; the env's order sizing is exact up to 1).
+    max_order_notional: currency per order (inf: no cap; set it for a live account).
+    max_daily_loss: loss from start-of-day equity, as a fraction, that stops new risk for the day
+        (0.05: a 5 % day is rare for an index, about 1 in 200 S&P 500 days in 1999-2018).
+    flatten_on_daily_loss: also close the position on that breach (False: stop adding, keep it).
+    max_drawdown: fall from peak equity, as a fraction, that flattens and halts trading for good
+        (0.25: beyond what the strategies should lose outside a crash; a human restarts it).
+    max_trades_per_day: fills per day (4: daily bars need one; more means something is looping).
+    stop_loss: adverse move from the entry price, as a fraction, that closes the position (0.10;
+        inf disables it).
+    """
+
+    max_position_fraction: float = 1.0
+    max_order_notional: float = math.inf
+    max_daily_loss: float = 0.05
+    flatten_on_daily_loss: bool = False
+    max_drawdown: float = 0.25
+    max_trades_per_day: int = 4
+    stop_loss: float = 0.10
+
+    def __post_init__(self) -> None:
+        checked_setting(self, "max_position_fraction", low=0.0, high=1.0, low_open=True)
+        checked_setting(self, "max_order_notional", low=0.0, low_open=True, allow_inf=True)
+        checked_setting(self, "max_daily_loss", low=0.0, high=1.0, low_open=True)
+        checked_setting(self, "max_drawdown", low=0.0, high=1.0, low_open=True)
+        checked_setting(self, "stop_loss", low=0.0, low_open=True, allow_inf=True)
+        flatten = self.flatten_on_daily_loss
+        if not isinstance(flatten, bool):
+            raise ConfigError(f"RiskLimits.flatten_on_daily_loss must be a bool, got {flatten!r}")
+        trades = self.max_trades_per_day
+        if isinstance(trades, bool) or not isinstance(trades, int) or trades < 1:
+            raise ConfigError(f"RiskLimits.max_trades_per_day must be an int >= 1, got {trades!r}")
+
+
+class CheckStatus(StrEnum):
+    APPROVED = "approved"
+    CLIPPED = "clipped"
+    REJECTED = "rejected"
+    FORCED = "forced"
+    NO_ORDER = "no_order"
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """The risk manager's verdict on one proposed target, with everything needed to journal it.
+
+    Positions are fractions of `equity` at `price`. `order_shares` is the signed order to send
+    (0 when none). `portfolio` is the account marked at this bar with the risk latches set: apply
+    the fill to it (`portfolio.filled(...)`) and hand the result to the next check.
+    """
+
+    day: dt.date
+    price: float
+    equity: float
+    current_position: float
+    proposed_position: float
+    approved_position: float
+    order_shares: float
+    status: CheckStatus
+    reasons: tuple[str, ...]
+    portfolio: PortfolioState
+
+    @property
+    def order_notional(self) -> float:
+        return abs(self.order_shares) * self.price
+
+    def to_record(self) -> dict[str, object]:
+        """JSON-ready values for the journal."""
+        return {
+            "day": self.day.isoformat(),
+            "price": self.price,
+            "equity": self.equity,
+            "current_position": self.current_position,
+            "proposed_position": self.proposed_position,
+            "approved_position": self.approved_position,
+            "order_shares": self.order_shares,
+            "order_notional": self.order_notional,
+            "status": self.status.value,
+            "reasons": list(self.reasons),
+            "portfolio": self.portfolio.to_dict(),
+        }
+
+
+class RiskManager:
+    """Checks every proposed target position against `limits` (see the module docstring)."""
+
+    def __init__(
+        self, limits: RiskLimits | None = None, cost_model: CostModel | None = None
+    ) -> None:
+        self.limits = limits or RiskLimits()
+        self.cost_model = cost_model or CostModel()
+
+    def check(
+        self, proposed_position: float, portfolio: PortfolioState, price: float, day: dt.date
+    ) -> OrderCheck:
+        """Verdict on moving `portfolio` to `proposed_position` of equity at `price` on `day`."""
+        proposed = checked_number("proposed_position", proposed_position)
+        price = checked_number("price", price, low=0.0, low_open=True)
+        limits = self.limits
+        state = portfolio.marked(price, day)
+        equity = state.equity(price)
+        kill = self._kill_switch_reason(state, equity)
+        stop = self._stop_loss_reason(state, price)
+        daily = self._daily_loss_reason(state, equity)
+        state = replace(state, halted=kill is not None, daily_loss_breached=daily is not None)
+        reasons = [reason for reason in (kill, stop, daily) if reason is not None]
+        if equity <= 0.0:
+            current = math.copysign(math.inf, state.shares) if state.shares else 0.0
+        else:
+            current = state.position_fraction(price)
+        if kill or stop or (daily and limits.flatten_on_daily_loss):
+            target, forced = 0.0, True
+        else:
+            target, forced = self._allowed_target(proposed, current, state, equity, reasons)
+        if target == 0.0:
+            order = -state.shares  # exactly flat: no dust left by rounding
+        elif abs(target - current) <= _NO_CHANGE:
+            target, order = current, 0.0
+        else:
+            planned = rebalance(state.cash, state.shares, target, price, self.cost_model)
+            order = float(planned.shares) - state.shares
+        return OrderCheck(
+            day=day,
+            price=price,
+            equity=equity,
+            current_position=current,
+            proposed_position=proposed,
+            approved_position=target,
+            order_shares=order,
+            status=_status(proposed, current, order, forced, clipped=target != proposed),
+            reasons=tuple(reasons),
+            portfolio=state,
+        )
+
+    def _kill_switch_reason(self, state: PortfolioState, equity: float) -> str | None:
+        if state.halted:
+            return "kill switch: halted by an earlier drawdown breach; staying flat"
+        limit = self.limits.max_drawdown
+        drawdown = 1.0 - equity / state.peak_equity
+        if equity > 0.0 and drawdown < limit:
+            return None
+        return (
+            f"kill switch: drawdown {drawdown:.2%} from peak {state.peak_equity:.2f}"
+            f" >= max {limit:.2%}; flatten and stop trading"
+        )
+
+    def _stop_loss_reason(self, state: PortfolioState, price: float) -> str | None:
+        if state.entry_price is None:
+            return None
+        side = "long" if state.shares > 0.0 else "short"
+        adverse = (state.entry_price - price) / state.entry_price
+        if side == "short":
+            adverse = -adverse
+        limit = self.limits.stop_loss
+        if adverse < limit:
+            return None
+        return (
+            f"stop-loss: {side} from {state.entry_price:.4f}, price {price:.4f} moved"
+            f" {adverse:.2%} against it >= {limit:.2%}; close the position"
+        )
+
+    def _daily_loss_reason(self, state: PortfolioState, equity: float) -> str | None:
+        limits = self.limits
+        action = (
+            "flatten and stop for the day"
+            if limits.flatten_on_daily_loss
+            else "no risk increase for the day"
+        )
+        if state.daily_loss_breached:
+            return f"daily loss: limit breached earlier today; {action}"
+        loss = 1.0 - equity / state.start_of_day_equity
+        if loss < limits.max_daily_loss:
+            return None
+        return (
+            f"daily loss: {loss:.2%} of start-of-day equity {state.start_of_day_equity:.2f}"
+            f" >= max {limits.max_daily_loss:.2%}; {action}"
+        )
+
+    def _allowed_target(
+        self,
+        proposed: float,
+        current: float,
+        state: PortfolioState,
+        equity: float,
+        reasons: list[str],
+    ) -> tuple[float, bool]:
+        """The proposal clipped to what the limits allow, and whether that is a forced trim."""
+        limits = self.limits
+        cap = limits.max_position_fraction
+        low, high = -cap, cap
+        if state.daily_loss_breached:
+            low, high = max(low, min(0.0, current)), min(high, max(0.0, current))
+        if not low - _NO_CHANGE <= current <= high + _NO_CHANGE:
+            bound = min(high, max(low, current))
+            target = min(max(0.0, bound), max(min(0.0, bound), proposed))
+            reasons.append(
+                f"position {current:+.4f} is over the max {cap:.4f} after a price move or fill;"
+                f" trimmed to {target:+.4f}"
+            )
+            return target, True
+        if not -cap <= proposed <= cap:
+            reasons.append(f"position limit: |{proposed:+.4f}| > max {cap:.4f}")
+        if state.daily_loss_breached and not low <= proposed <= high:
+            reasons.append(f"daily loss: only risk reduction from {current:+.4f} allowed")
+        if state.trades_today >= limits.max_trades_per_day:
+            if abs(proposed - current) > _NO_CHANGE:
+                reasons.append(
+                    f"trade limit: {state.trades_today} trades today"
+                    f" >= max {limits.max_trades_per_day}"
+                )
+            return current, False
+        # The cost-aware order is at most 1 / (1 - s - k - s*k) times the cost-free one,
+        # |target - current| * equity, so this width keeps its notional within the cap.
+        s, k = self.cost_model.slippage_rate, self.cost_model.commission_rate
+        width = limits.max_order_notional * (1.0 - s - k - s * k) / equity
+        if abs(proposed - current) > width:
+            reasons.append(
+                f"order notional {abs(proposed - current) * equity:.2f}"
+                f" > max {limits.max_order_notional:.2f}"
+            )
+        low, high = max(low, current - width), min(high, current + width)
+        return min(high, max(low, proposed)), False
+
+
+def _status(
+    proposed: float, current: float, order: float, forced: bool, *, clipped: bool
+) -> CheckStatus:
+    if order == 0.0:
+        no_change = abs(proposed - current) <= _NO_CHANGE
+        return CheckStatus.NO_ORDER if no_change else CheckStatus.REJECTED
+    if forced:
+        return CheckStatus.FORCED
+    return CheckStatus.CLIPPED if clipped else CheckStatus.APPROVED

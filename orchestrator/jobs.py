@@ -1,0 +1,135 @@
+"""The jobs behind the commands, as a Python API: backtest an agent directory into a report folder,
+and the main pipeline (train -> backtest -> paper trade -> weights report).
+
+The pipeline writes into a fresh timestamped folder, so re-running never meets a journal made with
+another agent (which the paper loop would rightly refuse) and earlier results stay for comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import DRLAgent, TrainConfig, train_agents
+from envs import DateLike
+from llm import LLMMode, LLMSettings, build_analyst_team
+from orchestrator.journal import JournalReader
+from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
+from orchestrator.runs import BacktestResult, PaperDisplay, run_backtest, run_paper
+from orchestrator.trader import load_trading_market
+
+
+@dataclass(frozen=True)
+class BacktestOutput:
+    """A finished backtest and the files its report was written to."""
+
+    result: BacktestResult
+    files: dict[str, Path]
+
+    def summary_lines(self) -> list[str]:
+        """Each strategy's total return, then the files written."""
+        lines = []
+        for name, run in self.result.strategies.items():
+            equity = run.frame["equity"]
+            lines.append(f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return")
+        lines.extend(f"wrote {path}" for path in self.files.values())
+        return lines
+
+
+def backtest_agent(
+    agent_dir: Path,
+    source: str,
+    llm_mode: LLMMode,
+    out_dir: Path,
+    *,
+    start: DateLike = None,
+    end: DateLike = None,
+    settings: LLMSettings | None = None,
+) -> BacktestOutput:
+    """Backtest the five strategies of the agent in `agent_dir` on `source`'s test split."""
+    # The LLM side first: a missing key is reported before any data is loaded.
+    with build_analyst_team(llm_mode, settings=settings) as team:
+        agent = DRLAgent.load(agent_dir)
+        market = load_trading_market(agent, source, start, end)
+        result = run_backtest(agent, market, team)
+    return BacktestOutput(result, write_backtest_report(result, out_dir))
+
+
+# Enough DQN steps to leave the random policy behind, few enough for minutes on 2 cores.
+DEFAULT_PIPELINE_TIMESTEPS = 50_000
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    data: str = "sp500"
+    algo: str = "dqn"
+    timesteps: int = DEFAULT_PIPELINE_TIMESTEPS
+    seed: int = 0
+    llm_mode: LLMMode = "offline"
+
+
+@dataclass(frozen=True)
+class PipelineFolders:
+    """Where one run of the main job puts everything."""
+
+    root: Path
+
+    @classmethod
+    def new(cls, out: Path, now: dt.datetime | None = None) -> PipelineFolders:
+        stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        return cls(out / stamp)
+
+    @property
+    def agent(self) -> Path:
+        return self.root / "agent"
+
+    @property
+    def backtest(self) -> Path:
+        return self.root / "backtest"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "paper-journal.sqlite"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "weights"
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    folders: PipelineFolders,
+    say: Callable[[str], None],
+    paper_display: PaperDisplay | None = None,
+    progress_bar: bool = True,
+) -> None:
+    """Train -> backtest -> paper trade -> weights report, telling `say` where each result is."""
+    say(f"1/4 training a {config.algo.upper()} agent on {config.data} into {folders.agent}")
+    train_agents(
+        TrainConfig(
+            algo=config.algo,
+            data=config.data,
+            out=folders.agent,
+            timesteps=config.timesteps,
+            seeds=(config.seed,),
+        ),
+        progress_bar=progress_bar,
+    )
+    say(f"2/4 backtesting five strategies on the test split into {folders.backtest}")
+    backtest = backtest_agent(folders.agent, config.data, config.llm_mode, folders.backtest)
+    for line in backtest.summary_lines():
+        say(f"    {line}")
+    say(f"3/4 paper trading the test split with the {config.llm_mode} LLM into {folders.journal}")
+    paper = run_paper(
+        folders.agent, config.data, config.llm_mode, folders.journal, display=paper_display
+    )
+    for line in paper.summary_lines():
+        say(f"    {line}")
+    say(f"4/4 evaluating the learned weights into {folders.weights}")
+    with JournalReader.open(folders.journal) as reader:
+        report = build_weights_report(reader)
+    for path in write_weights_report(report, folders.weights).values():
+        say(f"    wrote {path}")
+    say(f"done: everything is under {folders.root}")

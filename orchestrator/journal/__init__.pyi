@@ -1,0 +1,15 @@
+"""The names `orchestrator.journal` exports, loaded on first use (see its `__init__.py`)."""
+
+from .reader import (
+    JournalQueries as JournalQueries,
+)
+from .reader import (
+    JournalReader as JournalReader,
+)
+from .schema import (
+    RunIdentity as RunIdentity,
+)
+from .schema import (
+    canonical_hash as canonical_hash,
+)
+from .writer import Journal as Journal

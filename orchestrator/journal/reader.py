@@ -1,0 +1,143 @@
+"""How a journal is read back: the queries the writing `Journal` shares, and the read-only
+`JournalReader`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pandas as pd
+
+from orchestrator.errors import JournalCorruptError, JournalError
+from orchestrator.execution import OrderRequest, OrderStatus
+from orchestrator.journal.schema import (
+    TABLES,
+    FileState,
+    RunIdentity,
+    connect_read_only,
+    inspect_file,
+)
+from orchestrator.trader import BarSeen, WeightUpdate
+
+_WEIGHT_UPDATE_FIELDS = (
+    "step, label, drl_position, llm_position, bar_return, drl_cost, llm_cost, drl_loss,"
+    " llm_loss, drl_weight_before, drl_weight_after"
+)
+_PENDING_ORDERS = f"""
+    SELECT client_order_id, symbol, quantity, bar_index, intent FROM orders
+    WHERE status IN ('{OrderStatus.ACCEPTED.value}', '{OrderStatus.PARTIALLY_FILLED.value}')
+    ORDER BY rowid
+"""
+
+
+class JournalQueries:
+    """What a journal holds, for resuming and for reports. Subclasses open the connection."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = connection
+        row = connection.execute(
+            "SELECT run_id, agent_hash, data_source, data_hash, config_json, created_at"
+            " FROM run WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            raise JournalCorruptError(f"journal {path} has no run record; left untouched")
+        self.run_id: str = row[0]
+        self.identity = RunIdentity(
+            agent_hash=row[1], data_source=row[2], data_hash=row[3], config=json.loads(row[4])
+        )
+        self.created_at: str = row[5]
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise JournalError(f"journal {self.path} is closed")
+        return self._connection
+
+    def last_completed_bar(self) -> int | None:
+        """Index of the last bar committed whole, or None before the first."""
+        return self.connection.execute("SELECT MAX(bar_index) FROM bars").fetchone()[0]
+
+    def bar(self, index: int) -> BarSeen:
+        row = self.connection.execute(
+            "SELECT timestamp, open, high, low, close, volume FROM bars WHERE bar_index = ?",
+            (index,),
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"journal {self.path} has no bar {index}")
+        return BarSeen(index, dt.datetime.fromisoformat(row[0]), *row[1:])
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A whole table in the order it was written (names: `journal_schema.TABLES`)."""
+        if name not in TABLES:
+            raise JournalError(f"journal has no table {name!r}; tables: {', '.join(TABLES)}")
+        return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.connection)
+
+    def weight_history(self) -> tuple[WeightUpdate, ...]:
+        """Every Hedge update, oldest first."""
+        rows = self.connection.execute(
+            f"SELECT {_WEIGHT_UPDATE_FIELDS} FROM weight_updates ORDER BY step"
+        ).fetchall()
+        return tuple(WeightUpdate(*row) for row in rows)
+
+    def pending_orders(self) -> tuple[OrderRequest, ...]:
+        """Orders sent and not yet wholly filled (nor refused or canceled), oldest first."""
+        rows = self.connection.execute(_PENDING_ORDERS).fetchall()
+        return tuple(
+            OrderRequest(
+                client_order_id=row[0],
+                symbol=row[1],
+                quantity=row[2],
+                decision_bar=row[3],
+                intent=row[4],
+            )
+            for row in rows
+        )
+
+    def fill_ids(self) -> frozenset[str]:
+        """Ids of every fill recorded (to skip fills a broker reports again)."""
+        return frozenset(row[0] for row in self.connection.execute("SELECT fill_id FROM fills"))
+
+    def llm_spend(self) -> float:
+        """Dollars spent on LLM calls over the whole run."""
+        total = self.connection.execute("SELECT SUM(cost_usd) FROM llm_calls").fetchone()[0]
+        return float(total or 0.0)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class JournalReader(JournalQueries):
+    """A journal opened read-only, for reports: never writes, takes no lock."""
+
+    @classmethod
+    def open(cls, path: Path | str) -> JournalReader:
+        path = Path(path)
+        state = inspect_file(path)
+        if state is FileState.MISSING:
+            raise JournalError(f"no journal at {path}")
+        if state is FileState.EMPTY:
+            raise JournalError(f"{path} is empty: no run has been journaled in it")
+        connection = connect_read_only(path)
+        try:
+            return cls(path, connection)
+        except BaseException:
+            connection.close()
+            raise

@@ -1,0 +1,447 @@
+"""The journal's file: its SQLite schema, its one-writer lock, and the values it stores.
+
+A file is recognised as a journal without writing to it (`inspect_file`). One writer per journal:
+an exclusive `flock` on `<journal>.lock`, held while a run writes; the kernel drops it when the
+process dies, even by SIGKILL. Everything is turned into canonical JSON (sorted keys, no NaN)
+before it is stored, so the same run always writes the same text and a resumed run can compare its
+identity byte for byte.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+
+from agents import DRLDecision
+from orchestrator.errors import JournalCorruptError, JournalError, JournalLockedError
+from orchestrator.execution import OrderRequest, PortfolioState
+from orchestrator.trader import (
+    BarSeen,
+    HedgeWeights,
+    HybridAction,
+    HybridDecision,
+    LLMView,
+    SourceVote,
+    WeightUpdate,
+)
+
+
+def lock_path_for(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".lock")
+
+
+class JournalLock:
+    """An acquired lock; `release` (or leaving the `with` block) gives it back."""
+
+    def __init__(self, path: Path, descriptor: int) -> None:
+        self.path = path
+        self._descriptor: int | None = descriptor
+
+    @classmethod
+    def acquire(cls, journal: Path) -> JournalLock:
+        """Take the lock of `journal` now, or raise `JournalLockedError` naming the holder."""
+        path = lock_path_for(journal)
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JournalError(f"cannot create the lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(descriptor)
+            os.close(descriptor)
+            raise JournalLockedError(
+                f"journal {journal} is in use by another run{holder}; wait for it to finish, or"
+                " give this run another --journal file"
+            ) from None
+        except OSError as exc:
+            os.close(descriptor)
+            raise JournalError(f"cannot lock {path}: {exc.strerror}") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        return cls(path, descriptor)
+
+    @property
+    def held(self) -> bool:
+        return self._descriptor is not None
+
+    def release(self) -> None:
+        """Give the lock back; releasing twice is harmless."""
+        if self._descriptor is not None:
+            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+            os.close(self._descriptor)
+            self._descriptor = None
+
+    def __enter__(self) -> JournalLock:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_holder(descriptor: int) -> str:
+    text = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+    return f" (process {text})" if text.isdigit() else ""
+
+
+APPLICATION_ID = 0x48545231  # "HTR1"
+SCHEMA_VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+SCHEMA = (
+    """CREATE TABLE run (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        run_id TEXT NOT NULL,
+        agent_hash TEXT NOT NULL,
+        data_source TEXT NOT NULL,
+        data_hash TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE bars (
+        bar_index INTEGER PRIMARY KEY,
+        timestamp TEXT NOT NULL UNIQUE,
+        open REAL NOT NULL,
+        high REAL NOT NULL,
+        low REAL NOT NULL,
+        close REAL NOT NULL,
+        volume REAL NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE decisions (
+        bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
+        drl_signal REAL NOT NULL,
+        drl_confidence REAL NOT NULL,
+        llm_signal REAL NOT NULL,
+        llm_confidence REAL NOT NULL,
+        drl_weight REAL NOT NULL,
+        llm_weight REAL NOT NULL,
+        score REAL NOT NULL,
+        agreed INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        target_position REAL NOT NULL,
+        llm_asked_at_bar INTEGER,
+        decision_json TEXT NOT NULL,
+        drl_json TEXT,
+        llm_json TEXT
+    ) STRICT""",
+    """CREATE TABLE risk_checks (
+        bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
+        status TEXT NOT NULL,
+        current_position REAL NOT NULL,
+        proposed_position REAL NOT NULL,
+        approved_position REAL NOT NULL,
+        order_shares REAL NOT NULL,
+        order_notional REAL NOT NULL,
+        price REAL NOT NULL,
+        equity REAL NOT NULL,
+        reasons_json TEXT NOT NULL,
+        check_json TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE orders (
+        client_order_id TEXT PRIMARY KEY,
+        bar_index INTEGER NOT NULL REFERENCES bars (bar_index),
+        intent TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        requested_quantity REAL NOT NULL,
+        quantity REAL NOT NULL,
+        broker_order_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duplicate INTEGER NOT NULL,
+        reason TEXT
+    ) STRICT""",
+    """CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY,
+        client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
+        bar_index INTEGER NOT NULL REFERENCES bars (bar_index),
+        shares REAL NOT NULL,
+        price REAL NOT NULL,
+        commission REAL NOT NULL,
+        reference_price REAL,
+        slippage_cost REAL
+    ) STRICT""",
+    "CREATE INDEX fills_by_order ON fills (client_order_id)",
+    """CREATE TABLE positions (
+        bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
+        cash REAL NOT NULL,
+        shares REAL NOT NULL,
+        mark_price REAL NOT NULL,
+        equity REAL NOT NULL,
+        position_fraction REAL,
+        portfolio_json TEXT NOT NULL
+    ) STRICT""",
+    """CREATE TABLE weight_updates (
+        step INTEGER PRIMARY KEY,
+        bar_index INTEGER NOT NULL REFERENCES bars (bar_index),
+        decision_bar INTEGER NOT NULL REFERENCES decisions (bar_index),
+        label TEXT,
+        drl_position REAL NOT NULL,
+        llm_position REAL NOT NULL,
+        bar_return REAL NOT NULL,
+        drl_cost REAL NOT NULL,
+        llm_cost REAL NOT NULL,
+        drl_loss REAL NOT NULL,
+        llm_loss REAL NOT NULL,
+        drl_weight_before REAL NOT NULL,
+        drl_weight_after REAL NOT NULL
+    ) STRICT""",
+    """CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bar_index INTEGER NOT NULL REFERENCES bars (bar_index),
+        at TEXT,
+        task TEXT NOT NULL,
+        model_requested TEXT NOT NULL,
+        model_served TEXT,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        latency_s REAL NOT NULL,
+        cache_hit INTEGER NOT NULL,
+        error TEXT
+    ) STRICT""",
+    """CREATE TABLE snapshots (
+        bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
+        weights_json TEXT NOT NULL,
+        n_weight_updates INTEGER NOT NULL,
+        llm_view_json TEXT,
+        loop_state_json TEXT NOT NULL
+    ) STRICT""",
+)
+
+TABLES = (
+    "run",
+    "bars",
+    "decisions",
+    "risk_checks",
+    "orders",
+    "fills",
+    "positions",
+    "weight_updates",
+    "llm_calls",
+    "snapshots",
+)
+
+
+class FileState(enum.Enum):
+    MISSING = "missing"
+    EMPTY = "empty"  # no file content or an empty database: safe to make a journal of
+    JOURNAL = "journal"
+
+
+def create_schema(connection: sqlite3.Connection) -> None:
+    """Create every table and stamp the file; the caller holds the transaction."""
+    for statement in SCHEMA:
+        connection.execute(statement)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def inspect_file(path: Path) -> FileState:
+    """Whether `path` is missing, empty, or a sound journal; anything else is `JournalCorruptError`.
+
+    Reads only: the file is opened read-only, so a foreign or damaged file is left byte-identical.
+    """
+    if not path.exists():
+        return FileState.MISSING
+    if not path.is_file():
+        raise JournalCorruptError(f"journal {path} is not a regular file")
+    if path.stat().st_size == 0:
+        return FileState.EMPTY
+    with path.open("rb") as handle:
+        magic = handle.read(len(_SQLITE_MAGIC))
+    if magic != _SQLITE_MAGIC:
+        raise JournalCorruptError(f"{path} is not a SQLite file, so not a journal; left untouched")
+    try:
+        connection = connect_read_only(path)
+        try:
+            return _inspect_database(path, connection)
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalCorruptError(f"journal {path} is damaged ({exc}); left untouched") from None
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write to the database file (`mode=ro`)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+
+
+def _inspect_database(path: Path, connection: sqlite3.Connection) -> FileState:
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    objects = connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if application_id == 0 and objects == 0:
+        return FileState.EMPTY
+    if application_id != APPLICATION_ID:
+        raise JournalCorruptError(
+            f"{path} is a SQLite file of another program (application id {application_id:#x}),"
+            " not a journal; left untouched"
+        )
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        raise JournalCorruptError(
+            f"journal {path} has schema version {version}; this program reads version"
+            f" {SCHEMA_VERSION}"
+        )
+    for table, expected in _expected_columns().items():
+        found = tuple(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
+        if found != expected:
+            problem = "is missing" if not found else f"has columns {found}, expected {expected}"
+            raise JournalCorruptError(f"journal {path}: table {table} {problem}; left untouched")
+    verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    if verdict != "ok":
+        raise JournalCorruptError(f"journal {path} failed SQLite's quick_check: {verdict}")
+    return FileState.JOURNAL
+
+
+@functools.cache
+def _expected_columns() -> dict[str, tuple[str, ...]]:
+    """Column names per table, read off the schema itself (built in memory, once)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        create_schema(connection)
+        return {
+            table: tuple(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
+            for table in TABLES
+        }
+    finally:
+        connection.close()
+
+
+JsonObject = Mapping[str, object]
+_MISSING = "<missing>"
+
+
+def canonical_json(value: object, what: str) -> str:
+    """`value` as compact JSON with sorted keys; NaN, infinities and non-JSON types are refused."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise JournalError(f"{what} must be JSON-ready (no NaN, no objects): {exc}") from None
+
+
+def canonical_hash(value: object, what: str = "value") -> str:
+    """sha256 of `canonical_json(value)`: e.g. the hash of an agent manifest's `to_dict()`."""
+    return hashlib.sha256(canonical_json(value, what).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes two runs the same run: a journal refuses to resume under any other identity.
+
+    agent_hash: hash of the agent's manifest (`canonical_hash(manifest.to_dict())`).
+    data_source / data_hash: the source name or path, and the hash of its bars.
+    config: every setting that changes the run's results (combiner, weights, risk, costs, LLM
+        cadence), as JSON-ready values. Leave out what does not (e.g. display pacing), or a run
+        could not be resumed with another.
+    """
+
+    agent_hash: str
+    data_source: str
+    data_hash: str
+    config: JsonObject
+
+    def __post_init__(self) -> None:
+        for name in ("agent_hash", "data_source", "data_hash"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise JournalError(f"RunIdentity.{name} must be a non-empty string, got {value!r}")
+        if not isinstance(self.config, Mapping):
+            raise JournalError(f"RunIdentity.config must be a mapping, got {self.config!r}")
+        config = json.loads(canonical_json(dict(self.config), "RunIdentity.config"))
+        object.__setattr__(self, "config", MappingProxyType(config))
+
+    @property
+    def config_json(self) -> str:
+        return canonical_json(dict(self.config), "RunIdentity.config")
+
+    def mismatches(self, other: RunIdentity) -> list[str]:
+        """What differs from `other`, one readable line per field (config: per top-level key)."""
+        found = [
+            f"{name}: journal has {getattr(other, name)!r}, this run has {getattr(self, name)!r}"
+            for name in ("agent_hash", "data_source", "data_hash")
+            if getattr(self, name) != getattr(other, name)
+        ]
+        for key in sorted(set(self.config) | set(other.config)):
+            mine = self.config.get(key, _MISSING)
+            theirs = other.config.get(key, _MISSING)
+            if canonical_json(mine, key) != canonical_json(theirs, key):
+                found.append(f"config[{key!r}]: journal has {theirs!r}, this run has {mine!r}")
+        return found
+
+
+@dataclass(frozen=True)
+class RestoredState:
+    """Everything a resumed run needs to continue exactly where the last completed bar left off.
+
+    bar: the last completed bar. portfolio: the account after it (as `record_state` saved it).
+    weights: the Hedge weights with their whole history. llm_view: the last LLM view, if any.
+    last_decision: the latest hybrid decision (the sources' last positions, for their costs).
+    pending_orders: orders sent and not yet (fully) filled: hand them to `resubmit_pending`.
+    loop_state: the loop's own JSON values saved with the bar.
+    """
+
+    bar: BarSeen
+    portfolio: PortfolioState
+    weights: HedgeWeights
+    llm_view: LLMView | None
+    last_decision: HybridDecision | None
+    pending_orders: tuple[OrderRequest, ...]
+    loop_state: JsonObject
+
+
+def drl_record(decision: DRLDecision) -> dict[str, object]:
+    """A DRL decision as JSON-ready values (the raw Q-values or probabilities as lists)."""
+    return {
+        "action": decision.action,
+        "target_position": decision.target_position,
+        "confidence": decision.confidence,
+        "q_values": None if decision.q_values is None else decision.q_values.tolist(),
+        "action_probs": None if decision.action_probs is None else decision.action_probs.tolist(),
+    }
+
+
+def decision_from_record(record: Mapping[str, object]) -> HybridDecision:
+    """The inverse of `HybridDecision.to_record`."""
+    try:
+        fields = dict(record)
+        return HybridDecision(
+            **{
+                **fields,
+                "drl": SourceVote(**fields["drl"]),  # type: ignore[arg-type]
+                "llm": SourceVote(**fields["llm"]),  # type: ignore[arg-type]
+                "action": HybridAction(fields["action"]),
+            }
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JournalCorruptError(f"saved hybrid decision is malformed: {exc}") from None
+
+
+def weights_from_records(
+    state: Mapping[str, object], history: Sequence[WeightUpdate]
+) -> HedgeWeights:
+    """Hedge weights from a saved `state_dict` (config and log-odds) and the journaled updates."""
+    try:
+        return HedgeWeights.from_state(state, history=history)
+    except ValueError as exc:  # InvalidInputError and ConfigError are ValueErrors
+        raise JournalCorruptError(f"saved weights are malformed: {exc}") from None
+
+
+def portfolio_from_record(record: Mapping[str, object]) -> PortfolioState:
+    try:
+        return PortfolioState.from_dict(dict(record))
+    except ValueError as exc:
+        raise JournalCorruptError(f"saved portfolio is malformed: {exc}") from None

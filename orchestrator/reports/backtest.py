@@ -1,0 +1,164 @@
+"""The backtest on disk: metrics.json, equity.csv, metrics.md and the plots, in one folder.
+
+Metrics come from `envs.performance` (the same code as the agents' evaluation), computed on the
+equity at each close from the first decision on and the target held over each bar. The Sharpe
+ratio gets a seeded stationary-bootstrap confidence interval, so its noise is on the page: four
+years of daily returns rarely tell two Sharpe ratios apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs import performance_metrics, sharpe_confidence_interval
+from orchestrator.reports.plots import save_plots
+from orchestrator.reports.weights import ReportError
+from orchestrator.runs import BacktestResult, StrategyResult
+
+BOOTSTRAP_REPS = 1000
+BOOTSTRAP_LEVEL = 0.95
+BOOTSTRAP_SEED = 0
+
+_TABLE = (
+    ("total_return", "Total return", "{:+.2%}"),
+    ("cagr", "CAGR", "{:+.2%}"),
+    ("annual_volatility", "Ann. vol", "{:.2%}"),
+    ("sharpe", "Sharpe", "{:.2f}"),
+    ("sharpe_ci", "Sharpe 95% CI", "[{:.2f}, {:.2f}]"),
+    ("sortino", "Sortino", "{:.2f}"),
+    ("max_drawdown", "Max drawdown", "{:.2%}"),
+    ("calmar", "Calmar", "{:.2f}"),
+    ("win_rate", "Win rate", "{:.1%}"),
+    ("turnover", "Turnover", "{:.1f}"),
+    ("n_trades", "Trades", "{:d}"),
+    ("llm_calls", "LLM calls", "{:d}"),
+    ("llm_cost_usd", "LLM $", "{:.4f}"),
+)
+
+
+def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """Every metric of one strategy (see the module docstring); strict-JSON values."""
+    equity = run.frame["equity"].to_numpy()
+    held = run.frame["held_position"].to_numpy()[1:]
+    base = performance_metrics(equity, held)
+    interval = sharpe_confidence_interval(
+        equity[1:] / equity[:-1] - 1.0, level=BOOTSTRAP_LEVEL, reps=BOOTSTRAP_REPS, seed=seed
+    )
+    counts = run.counts
+    return {
+        "total_return": base["total_return"],
+        "cagr": base["annual_return"],
+        "annual_volatility": base["annual_volatility"],
+        "sharpe": base["sharpe"],
+        "sharpe_ci": None if interval is None else list(interval),
+        "sortino": base["sortino"],
+        "max_drawdown": base["max_drawdown"],
+        "calmar": base["calmar"],
+        "win_rate": base["win_rate"],
+        "turnover": base["turnover"],
+        "n_trades": base["n_trades"],
+        "n_bars": base["n_bars"],
+        "final_equity": float(equity[-1]),
+        "llm_calls": counts.llm_calls,
+        "llm_cost_usd": counts.llm_cost_usd,
+        "llm_asks": run.llm_asks,
+        "orders_sent": counts.orders_sent,
+        "orders_vetoed": counts.orders_vetoed,
+        "fills": counts.fills,
+    }
+
+
+def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """The content of metrics.json: the run, then one entry per strategy."""
+    frames = [run.frame for run in result.strategies.values()]
+    dates = frames[0].index
+    return {
+        "run": {
+            "source": result.source,
+            "symbol": result.symbol,
+            "agent": result.agent,
+            "first_decision": _day(dates[0]),
+            "last_bar": _day(dates[-1]),
+            "n_bars": len(dates) - 1,
+            "initial_cash": result.initial_cash,
+            "bootstrap": {
+                "method": "stationary (arch), Politis-White mean block length, percentile",
+                "reps": BOOTSTRAP_REPS,
+                "level": BOOTSTRAP_LEVEL,
+                "seed": seed,
+            },
+        },
+        "strategies": {
+            name: strategy_metrics(run, seed=seed) for name, run in result.strategies.items()
+        },
+    }
+
+
+def equity_table(result: BacktestResult) -> pd.DataFrame:
+    """Long format, one row per bar and strategy: date, strategy, position, equity, the target
+    held over the bar and the DRL weight."""
+    parts = [
+        run.frame.reset_index().assign(strategy=name) for name, run in result.strategies.items()
+    ]
+    table = pd.concat(parts, ignore_index=True)
+    table["date"] = table["date"].dt.strftime("%Y-%m-%d")
+    return table[["date", "strategy", "position", "equity", "held_position", "drl_weight"]]
+
+
+def metrics_markdown(metrics: dict[str, Any]) -> str:
+    run = metrics["run"]
+    header = [label for _, label, _ in _TABLE]
+    lines = [
+        f"# Backtest: {run['source']} ({run['symbol']}), {run['first_decision']} to"
+        f" {run['last_bar']}",
+        "",
+        f"{run['n_bars']} bars after the first decision, {run['initial_cash']:,.0f} starting"
+        " equity per strategy; every figure after costs, through the same risk manager.",
+        "",
+        "| Strategy | " + " | ".join(header) + " |",
+        "|---|" + "---|" * len(header),
+    ]
+    for name, values in metrics["strategies"].items():
+        cells = [_cell(values[key], fmt) for key, _, fmt in _TABLE]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
+    """Write metrics.json, equity.csv, metrics.md and the PNG plots into `out_dir`."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the backtest folder {out_dir}: {exc}") from None
+    metrics = backtest_metrics(result)
+    files = {
+        "metrics": out_dir / "metrics.json",
+        "equity": out_dir / "equity.csv",
+        "table": out_dir / "metrics.md",
+    }
+    try:
+        files["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+        equity_table(result).to_csv(files["equity"], index=False)
+        files["table"].write_text(metrics_markdown(metrics))
+        files.update(save_plots(result, out_dir))
+    except OSError as exc:
+        raise ReportError(f"cannot write the backtest report into {out_dir}: {exc}") from None
+    return files
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, list):
+        return fmt.format(*value)
+    return fmt.format(value)
+
+
+def _day(stamp: pd.Timestamp | np.datetime64) -> str:
+    return pd.Timestamp(stamp).strftime("%Y-%m-%d")

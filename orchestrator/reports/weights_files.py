@@ -1,0 +1,142 @@
+"""The weights report on disk: weights.json, three PNG plots and summary.md in one folder.
+
+Plots are drawn on `matplotlib.figure.Figure` objects rendered by the Agg canvas directly: no
+pyplot, so no global backend or figure state, and nothing ever opens a window.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from orchestrator.reports.weights import ReportError, WeightsReport
+
+_DPI = 120
+_LABELS = {
+    "drl": "DRL alone",
+    "llm": "LLM alone",
+    "hedge_mix": "Hedge-weighted mix",
+    "hybrid": "hybrid (journal equity)",
+}
+
+
+def write_weights_report(report: WeightsReport, out_dir: Path) -> dict[str, Path]:
+    """Write every file of the report into `out_dir` (created if needed); returns them by name."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create the report folder {out_dir}: {exc}") from None
+    files = {
+        "json": out_dir / "weights.json",
+        "weights_plot": out_dir / "weights.png",
+        "pnl_plot": out_dir / "pnl.png",
+        "fixed_weight_plot": out_dir / "fixed_weights.png",
+        "summary": out_dir / "summary.md",
+    }
+    try:
+        files["json"].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        _save(_weights_figure(report), files["weights_plot"])
+        _save(_pnl_figure(report), files["pnl_plot"])
+        _save(_fixed_weight_figure(report), files["fixed_weight_plot"])
+        files["summary"].write_text(summary_markdown(report))
+    except OSError as exc:
+        raise ReportError(f"cannot write the report into {out_dir}: {exc}") from None
+    return files
+
+
+def summary_markdown(report: WeightsReport) -> str:
+    """The report's figures as a short markdown page."""
+    lines = [
+        "# Learned DRL/LLM weights",
+        "",
+        f"Journal `{report.journal}`: run {report.run['run_id']}, data"
+        f" {report.run['data_source']}, {report.n_updates} weight updates.",
+        "",
+        f"Final weights: DRL {report.final_weights['drl']:.3f},"
+        f" LLM {report.final_weights['llm']:.3f}.",
+        "",
+        "| strategy | hit rate | net return | PnL |",
+        "|---|---|---|---|",
+    ]
+    for name, label in _LABELS.items():
+        hit = report.hit_rates.get(name)
+        hit_text = "-" if hit is None else _hit_text(hit.hits, hit.calls, hit.rate)
+        part = report.attribution[name]
+        lines.append(f"| {label} | {hit_text} | {part.net_return:+.2%} | {part.pnl:+,.2f} |")
+    net, loss = report.regret_net_return, report.regret_hedge_loss
+    lines += [
+        "",
+        f"PnL is on the equity at the first scored decision, {report.start_equity:,.2f}. Sources"
+        " are net of their own trading costs; the hybrid is the account itself.",
+        "",
+        "## Regret against the best fixed weight in hindsight",
+        "",
+        f"- Net return: the learned weights earned {net.learned:+.2%}; the best fixed DRL weight,"
+        f" {net.best_fixed_drl_weight:.2f}, earned {net.best_fixed:+.2%}: regret"
+        f" {net.regret:+.2%}.",
+        f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"
+        f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f}.",
+        "",
+        f"Hybrid trading costs paid: {report.hybrid_costs_paid:,.2f}."
+        f" LLM spend: ${report.llm_spend_usd:,.4f}.",
+        "",
+        "Plots: `weights.png` (weights over time), `pnl.png` (cumulative net return per source),"
+        " `fixed_weights.png` (every fixed weight against the learned ones).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _hit_text(hits: int, calls: int, rate: float | None) -> str:
+    return "no position taken" if rate is None else f"{rate:.1%} ({hits}/{calls})"
+
+
+def _weights_figure(report: WeightsReport) -> Figure:
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    axes = figure.add_subplot()
+    trajectory = report.trajectory
+    drl = trajectory["drl_weight_after"]
+    axes.plot(trajectory["timestamp"], drl, label="DRL weight")
+    axes.plot(trajectory["timestamp"], 1.0 - drl, label="LLM weight")
+    axes.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    axes.set_ylim(0.0, 1.0)
+    axes.set_ylabel("weight after the update")
+    axes.set_title("Learned weights over time")
+    axes.legend()
+    figure.autofmt_xdate()
+    return figure
+
+
+def _pnl_figure(report: WeightsReport) -> Figure:
+    figure = Figure(figsize=(9, 4), layout="constrained")
+    axes = figure.add_subplot()
+    cumulative = report.cumulative
+    for name, label in _LABELS.items():
+        axes.plot(cumulative["timestamp"], 100.0 * cumulative[name], label=label)
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    axes.set_ylabel("cumulative net return (%)")
+    axes.set_title("PnL attribution: each source followed alone, net of its costs")
+    axes.legend()
+    figure.autofmt_xdate()
+    return figure
+
+
+def _fixed_weight_figure(report: WeightsReport) -> Figure:
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot()
+    regret = report.regret_net_return
+    axes.plot(regret.grid, [100.0 * value for value in regret.fixed], label="fixed DRL weight")
+    axes.axhline(100.0 * regret.learned, color="C1", linestyle="--", label="learned weights")
+    axes.set_xlabel("fixed DRL weight (LLM weight = 1 - DRL weight)")
+    axes.set_ylabel("compounded net return (%)")
+    axes.set_title("Learned weights against every fixed weight")
+    axes.legend()
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> None:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=_DPI)

@@ -1,0 +1,181 @@
+"""The backtest: five strategies over one market, through one engine, same costs and limits.
+
+buy_and_hold, drl (the agent alone), llm (the analysts alone, on the hybrid's calendar cadence),
+hybrid_fixed (weights frozen at 50/50) and hybrid_learned (Hedge weights) each get their own
+account, `PaperBroker` and `RiskManager`, all with the agent's cost model and the same limits, and
+every order of every strategy passes the same execution check. The strategies step through the
+bars in lockstep, so the snapshot of a bar is built once and shared (see `MarketSnapshots`) and
+the gateway's calls are drained into the strategy that made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from agents import DRLAgent
+from llm import Gateway
+from llm import AnalystTeam
+from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
+from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine
+from orchestrator.trader import BuyAndHold, DRLAlone, LLMAlone
+from orchestrator.trader import DRLView
+from orchestrator.runs.engine_state import EngineState
+from orchestrator.errors import ConfigError
+from orchestrator.trader import ExecutionConfirmer
+from orchestrator.trader import HybridDRLLLMTrader, TraderConfig
+from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.trader import LLMViewKeeper
+from orchestrator.trader import DEFAULT_WINDOW, MarketSnapshots
+from orchestrator.execution import PaperBroker
+from orchestrator.execution import RiskLimits, RiskManager
+from orchestrator.trader import Strategy
+from orchestrator.trader import TradingMarket
+from orchestrator.validation import checked_number
+
+STRATEGY_NAMES = ("buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned")
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """trader: the hybrid's settings (its cadence also paces `llm`); the combiner's long-only
+    switch is set from the agent's mode. initial_cash: each strategy's starting equity.
+    strategies: which of `STRATEGY_NAMES` to run, in that order."""
+
+    trader: TraderConfig = field(default_factory=TraderConfig)
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    initial_cash: float = 100_000.0
+    rebalance_band: float = DEFAULT_REBALANCE_BAND
+    snapshot_window: int = DEFAULT_WINDOW
+    strategies: tuple[str, ...] = STRATEGY_NAMES
+
+    def __post_init__(self) -> None:
+        checked_number(
+            "BacktestConfig.initial_cash",
+            self.initial_cash,
+            low=0.0,
+            low_open=True,
+            error=ConfigError,
+        )
+        unknown = [name for name in self.strategies if name not in STRATEGY_NAMES]
+        if unknown or not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise ConfigError(
+                f"BacktestConfig.strategies must be distinct names from {STRATEGY_NAMES},"
+                f" got {self.strategies!r}"
+            )
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, and how
+    many times it asked the analyst team."""
+
+    name: str
+    frame: pd.DataFrame
+    counts: ActivityCounts
+    llm_asks: int
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    source: str
+    symbol: str
+    agent: str
+    initial_cash: float
+    strategies: dict[str, StrategyResult]
+
+
+@dataclass
+class _Run:
+    engine: BarEngine
+    recorder: BacktestRecorder
+    keeper: LLMViewKeeper | None
+
+
+def run_backtest(
+    agent: DRLAgent,
+    market: TradingMarket,
+    team: AnalystTeam,
+    config: BacktestConfig | None = None,
+) -> BacktestResult:
+    """Run every configured strategy over `market` (first decision at `market.first_bar`)."""
+    config = config or BacktestConfig()
+    snapshots = MarketSnapshots(market, config.snapshot_window)
+    gateway = team.gateway
+    tap = LedgerTap.install(gateway) if isinstance(gateway, Gateway) else None
+    if tap is not None:
+        tap.drain()  # calls made before the run belong to no strategy
+    confirmer = ExecutionConfirmer(gateway, snapshots)
+    builders = _strategy_builders(agent, market, team, snapshots, config)
+    cost_model = agent.env_config.cost_model
+    runs: dict[str, _Run] = {}
+    for name in config.strategies:
+        strategy, keeper = builders[name]()
+        engine = BarEngine(
+            market,
+            strategy,
+            PaperBroker(config.initial_cash, symbol=market.symbol, cost_model=cost_model),
+            RiskManager(config.risk, cost_model),
+            run_id=f"backtest-{name}",
+            state=EngineState.opening(config.initial_cash),
+            confirmer=confirmer,
+            llm_calls=tap,
+            rebalance_band=config.rebalance_band,
+        )
+        runs[name] = _Run(engine, BacktestRecorder(), keeper)
+    closes = market.arrays.close
+    for bar in range(market.first_bar, market.n_bars):
+        for run in runs.values():
+            run.recorder.begin_bar(market.timestamp(bar), float(closes[bar]))
+            run.engine.step(bar, run.recorder)
+    return BacktestResult(
+        source=market.source,
+        symbol=market.symbol,
+        agent=agent.source,
+        initial_cash=config.initial_cash,
+        strategies={
+            name: StrategyResult(
+                name,
+                run.recorder.frame(),
+                run.recorder.counts,
+                0 if run.keeper is None else run.keeper.asks,
+            )
+            for name, run in runs.items()
+        },
+    )
+
+
+StrategyBuilder = Callable[[], tuple[Strategy, LLMViewKeeper | None]]
+
+
+def _strategy_builders(
+    agent: DRLAgent,
+    market: TradingMarket,
+    team: AnalystTeam,
+    snapshots: MarketSnapshots,
+    config: BacktestConfig,
+) -> dict[str, StrategyBuilder]:
+    """A fresh strategy (and its LLM view keeper, to count asks) for each name."""
+    drl = DRLView(agent, market.arrays.features, agent.env_config)
+    long_only = agent.env_config.mode == "long_only"
+    trader = replace(config.trader, combiner=replace(config.trader.combiner, long_only=long_only))
+    cost_model = agent.env_config.cost_model
+
+    def hybrid(learn: bool) -> tuple[Strategy, LLMViewKeeper]:
+        settings = replace(trader, learn_weights=learn)
+        strategy = HybridDRLLLMTrader(drl, team, snapshots, cost_model=cost_model, config=settings)
+        return strategy, strategy.llm
+
+    def llm_alone() -> tuple[Strategy, LLMViewKeeper]:
+        strategy = LLMAlone(team, snapshots, trader.cadence.every_bars, trader.combiner)
+        return strategy, strategy.llm
+
+    return {
+        "buy_and_hold": lambda: (BuyAndHold(config.risk.max_position_fraction), None),
+        "drl": lambda: (DRLAlone(drl), None),
+        "llm": llm_alone,
+        "hybrid_fixed": lambda: hybrid(learn=False),
+        "hybrid_learned": lambda: hybrid(learn=True),
+    }

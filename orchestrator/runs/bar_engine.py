@@ -1,0 +1,286 @@
+"""One bar of trading, the same for the backtest and the paper-trade loop.
+
+At bar t, in this order (nothing after bar t's close is read):
+1. the broker opens bar t: orders pending from t-1 fill at open[t] (`PaperBroker`), and each fill
+   is recorded and applied to the account with the fill model's costs;
+2. the account is marked at close[t];
+3. the strategy learns from bar t's close-to-close return (the weights score the decision of t-1);
+4. the strategy decides at close t; a target within `rebalance_band` of the one already held is
+   not traded (the account holds its position, as the env holds a repeated action);
+5. the risk manager checks the proposal (`RiskManager.check`);
+6. a non-zero order the strategy chose goes to the execution confirmation (forced risk exits do
+   not: a model must never keep open what the hard limits close); a veto is recorded as a
+   rejected order with its reason, a confirmed order is submitted with
+   `client_order_id(run_id, t, intent)` and recorded with the broker's ack;
+7. the LLM calls made during the bar are recorded, then the state after the bar.
+
+Everything goes through a `BarRecorder` (the journal's `BarWriter` is one; the backtest passes an
+in-memory one). The engine's own state is a plain value, `EngineState`, saved with every bar
+(`record_state(loop_state=...)`) so that a run restores exactly from its last bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from agents import DRLDecision
+from envs import CostModel
+from llm import LedgerEntry
+from orchestrator.execution import Broker, BrokerFill, OrderAck, OrderRequest, OrderStatus, client_order_id
+from orchestrator.trader import HybridDecision
+from orchestrator.runs.engine_state import EngineState, PendingOrder
+from orchestrator.errors import ConfigError, InvalidInputError
+from llm import Confirmation
+from orchestrator.trader import LLMView
+from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.execution import PortfolioState
+from orchestrator.execution import CheckStatus, OrderCheck, RiskManager
+from orchestrator.trader import Strategy
+from orchestrator.trader import TradingMarket
+from orchestrator.validation import checked_number
+from orchestrator.trader import HedgeWeights, WeightUpdate
+
+REBALANCE_INTENT = "rebalance"
+RISK_EXIT_INTENT = "risk_exit"
+NOT_SENT = "not-sent"
+"""The broker order id recorded for an order the execution check vetoed (never sent)."""
+DEFAULT_REBALANCE_BAND = 0.05
+"""Target changes under 5 % of equity are not traded: the hybrid's target moves a little with
+every confidence and weight, and chasing that would only pay costs and confirmation calls."""
+_NO_COSTS = CostModel(commission_bps=0.0, slippage_bps=0.0)
+
+
+class BarRecorder(Protocol):
+    """Where one bar's records go; `orchestrator.journal.writer.BarWriter` satisfies it."""
+
+    def record_decision(
+        self,
+        decision: HybridDecision,
+        *,
+        drl: DRLDecision | None = None,
+        llm: LLMView | None = None,
+    ) -> None: ...
+
+    def record_risk_check(self, check: OrderCheck) -> None: ...
+
+    def record_order(self, order: OrderRequest, ack: OrderAck) -> None: ...
+
+    def record_order_closed(self, ack: OrderAck) -> None: ...
+
+    def record_fill(self, fill: BrokerFill) -> None: ...
+
+    def record_weight_update(self, update: WeightUpdate, *, decision_bar: int) -> None: ...
+
+    def record_llm_call(self, entry: LedgerEntry) -> None: ...
+
+    def record_state(
+        self,
+        *,
+        portfolio: PortfolioState,
+        weights: HedgeWeights,
+        llm_view: LLMView | None,
+        loop_state: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+
+class OrderConfirmer(Protocol):
+    """The last check of an order (`orchestrator.trader.confirmation.ExecutionConfirmer`)."""
+
+    def confirm(self, bar: int, check: OrderCheck, intent: str) -> Confirmation: ...
+
+
+def apply_fill(
+    portfolio: PortfolioState, fill: BrokerFill, cost_model: CostModel
+) -> PortfolioState:
+    """The account after `fill`: the fill model's costs at the reference price when the broker
+    reports one (the paper broker does), else the executed price and the reported commission."""
+    if fill.reference_price is not None:
+        return portfolio.filled(fill.shares, fill.reference_price, cost_model)
+    filled = portfolio.filled(fill.shares, fill.price, _NO_COSTS)
+    return replace(filled, cash=filled.cash - fill.commission)
+
+
+class BarEngine:
+    """Steps one strategy through a market, bar by bar (see the module docstring).
+
+    `state` is where to start: `EngineState.opening(cash)` for a new run, or the state saved with
+    the last completed bar (its strategy part is loaded into `strategy`, with `weight_history`).
+    """
+
+    def __init__(
+        self,
+        market: TradingMarket,
+        strategy: Strategy,
+        broker: Broker,
+        risk: RiskManager,
+        *,
+        run_id: str,
+        state: EngineState,
+        weight_history: Sequence[WeightUpdate] = (),
+        confirmer: OrderConfirmer | None = None,
+        llm_calls: LedgerTap | None = None,
+        rebalance_band: float = DEFAULT_REBALANCE_BAND,
+    ) -> None:
+        broker_costs = getattr(broker, "cost_model", risk.cost_model)
+        if broker_costs != risk.cost_model:
+            raise ConfigError(
+                f"the broker charges {broker_costs} but the risk manager sizes orders with"
+                f" {risk.cost_model}: use one cost model"
+            )
+        client_order_id(run_id, 0, REBALANCE_INTENT)  # refuses a bad run id now, not mid-run
+        self.market = market
+        self.strategy = strategy
+        self.broker = broker
+        self.risk = risk
+        self.run_id = run_id
+        self.confirmer = confirmer
+        self.llm_calls = llm_calls
+        self.rebalance_band = checked_number(
+            "rebalance_band", rebalance_band, low=0.0, high=2.0, error=ConfigError
+        )
+        if state.strategy is not None:
+            strategy.load_state_dict(state.strategy, weight_history)
+        self._state = state
+
+    @property
+    def state(self) -> EngineState:
+        """The state after the last completed bar (or the starting state)."""
+        return self._state
+
+    def step(self, bar: int, recorder: BarRecorder) -> EngineState:
+        """Trade bar `bar` (the next one after the state's last bar) and record all of it."""
+        state = self._state
+        self._check_next(bar, state)
+        market, day = self.market.arrays, self.market.day(bar)
+        self.broker.on_bar_open(bar, float(market.open[bar]))
+        portfolio, pending, closed_unfilled = self._collect_fills(state, recorder)
+        close = float(market.close[bar])
+        portfolio = portfolio.marked(close, day)
+        if state.last_bar is not None:
+            bar_return = close / float(market.close[state.last_bar]) - 1.0
+            update = self.strategy.learn(bar, bar_return, label=str(day))
+            if update is not None:
+                recorder.record_weight_update(update, decision_bar=state.last_bar)
+        decision = self.strategy.decide(bar, portfolio, close)
+        if decision.hybrid is not None:
+            recorder.record_decision(decision.hybrid, drl=decision.drl, llm=decision.llm_view)
+        target = decision.target_position
+        # An order the broker closed unfilled leaves the account short of its target: re-decide.
+        held_target = None if closed_unfilled else state.held_target
+        holding = self._within_band(target, held_target)
+        proposed = _current_position(portfolio, close) if holding else target
+        check = self.risk.check(proposed, portfolio, close, day)
+        recorder.record_risk_check(check)
+        if check.order_shares != 0.0:
+            order = self._send(bar, check, recorder)
+            if order is not None:
+                pending = (*pending, PendingOrder(order))
+                held_target = check.approved_position
+        elif check.status is CheckStatus.NO_ORDER and not holding:
+            held_target = target
+        if self.llm_calls is not None:
+            for entry in self.llm_calls.drain():
+                recorder.record_llm_call(entry)
+        self._state = EngineState(
+            portfolio=check.portfolio,
+            last_bar=bar,
+            held_target=held_target,
+            pending=pending,
+            strategy=self.strategy.state_dict(),
+        )
+        recorder.record_state(
+            portfolio=check.portfolio,
+            weights=self.strategy.weights,
+            llm_view=self.strategy.llm_view,
+            loop_state=self._state.to_dict(),
+        )
+        return self._state
+
+    def _check_next(self, bar: int, state: EngineState) -> None:
+        first, n_bars = self.market.first_bar, self.market.n_bars
+        if state.last_bar is None:
+            if first <= bar < n_bars:
+                return
+            expected = f"a bar in {first}..{n_bars - 1} (the first with a full feature window)"
+        else:
+            if bar == state.last_bar + 1 < n_bars:
+                return
+            expected = f"bar {state.last_bar + 1} of {first}..{n_bars - 1}"
+        raise InvalidInputError(
+            f"bar {bar} cannot be traded now: the next is {expected}; each bar once, in order"
+        )
+
+    def _within_band(self, target: float, held: float | None) -> bool:
+        """Whether `target` is close enough to the held target to keep the position as it is."""
+        if held is None:
+            return False
+        if target == 0.0 and held != 0.0:
+            return False  # going flat is a decision of its own, never lost in the band
+        return abs(target - held) < self.rebalance_band or target == held
+
+    def _collect_fills(
+        self, state: EngineState, recorder: BarRecorder
+    ) -> tuple[PortfolioState, tuple[PendingOrder, ...], bool]:
+        """Record and apply the new fills of pending orders; keep the orders still working.
+
+        Also says whether an order was closed (canceled or rejected) before it filled whole."""
+        portfolio, still_pending, closed_unfilled = state.portfolio, [], False
+        for item in state.pending:
+            client_id = item.order.client_order_id
+            fills = [f for f in self.broker.fills(client_id) if f.fill_id not in item.fill_ids]
+            for fill in fills:
+                recorder.record_fill(fill)
+                portfolio = apply_fill(portfolio, fill, self.risk.cost_model)
+            ack = self.broker.order(client_id)
+            if ack is None:
+                raise InvalidInputError(
+                    f"the broker does not know pending order {client_id}: rebuild it with"
+                    " broker.resubmit_pending before resuming"
+                )
+            if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELED):
+                recorder.record_order_closed(ack)
+                closed_unfilled = True
+            elif ack.status is not OrderStatus.FILLED:
+                fill_ids = item.fill_ids + tuple(f.fill_id for f in fills)
+                still_pending.append(PendingOrder(item.order, fill_ids))
+        return portfolio, tuple(still_pending), closed_unfilled
+
+    def _send(self, bar: int, check: OrderCheck, recorder: BarRecorder) -> OrderRequest | None:
+        """Confirm (unless forced) and submit the order of `check`; None when it was vetoed."""
+        forced = check.status is CheckStatus.FORCED
+        intent = RISK_EXIT_INTENT if forced else REBALANCE_INTENT
+        order = OrderRequest(
+            client_order_id=client_order_id(self.run_id, bar, intent),
+            symbol=self.market.symbol,
+            quantity=check.order_shares,
+            decision_bar=bar,
+            intent=intent,
+        )
+        note = "risk manager's forced exit: not put to the execution check" if forced else None
+        if not forced and self.confirmer is not None:
+            confirmation = self.confirmer.confirm(bar, check, intent)
+            note = confirmation.describe()
+            if not confirmation.confirmed:
+                recorder.record_order(order, _vetoed(order, note))
+                return None
+        ack = self.broker.submit(order)
+        recorder.record_order(order, replace(ack, reason=ack.reason or note))
+        return order
+
+
+def _current_position(portfolio: PortfolioState, price: float) -> float:
+    return portfolio.position_fraction(price) if portfolio.equity(price) > 0.0 else 0.0
+
+
+def _vetoed(order: OrderRequest, reason: str) -> OrderAck:
+    """The record of an order the execution check stopped: rejected, never sent to the broker."""
+    return OrderAck(
+        client_order_id=order.client_order_id,
+        broker_order_id=NOT_SENT,
+        symbol=order.symbol,
+        quantity=order.quantity,
+        status=OrderStatus.REJECTED,
+        reason=reason,
+    )

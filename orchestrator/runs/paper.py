@@ -1,0 +1,252 @@
+"""The paper-trade loop: a data source replayed bar by bar as a live feed, journaled, resumable.
+
+`run_paper` builds the hybrid trader on an agent and a source's test split (with the window of
+history before it), opens the journal and steps the bar engine through the bars the journal does
+not hold yet, each inside its own journal transaction:
+
+    with journal.record_bar(market.bar_seen(t)) as writer:
+        engine.step(t, writer)
+
+A new journal starts from cash; an existing one (same run identity, `paper_config.run_identity`)
+is resumed: the engine's state after the last committed bar is restored, the paper broker is
+rebuilt with that account and the orders still working (`resubmit_pending`), and the run goes on
+at the next bar. Killed at any point, even inside a bar, the run loses at most the bar in
+progress, which is decided again, the same way, on resume (see `orchestrator.journal.writer`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agents import DRLAgent
+from envs import CostModel
+from envs import DateLike
+from llm import LLMMode, build_analyst_team
+from llm import AnalystTeam
+from llm import LLMSettings, load_settings
+from orchestrator.runs.bar_engine import BarEngine
+from orchestrator.execution import resubmit_pending
+from orchestrator.trader import DRLView
+from orchestrator.runs.engine_state import EngineState
+from orchestrator.errors import ConfigError, InvalidInputError
+from orchestrator.trader import ExecutionConfirmer
+from orchestrator.trader import HybridDRLLLMTrader
+from orchestrator.journal import Journal
+from orchestrator.errors import JournalCorruptError
+from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.trader import MarketSnapshots
+from orchestrator.execution import PaperBroker
+from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
+from orchestrator.runs.display import PaperDisplay
+from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
+from orchestrator.execution import RiskManager
+from orchestrator.trader import TradingMarket, load_trading_market
+from orchestrator.validation import checked_number
+
+
+def run_paper(
+    agent_dir: Path | str,
+    source: str,
+    llm_mode: LLMMode,
+    journal_path: Path | str,
+    *,
+    start: DateLike = None,
+    end: DateLike = None,
+    pace_s: float = 0.0,
+    display: PaperDisplay | None = None,
+    config: PaperConfig | None = None,
+    settings: LLMSettings | None = None,
+) -> PaperResult:
+    """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
+    journal at `journal_path`, creating it or resuming it; returns the whole run's result.
+
+    pace_s: seconds per bar, for a real-time feed (0: as fast as it goes). settings: the LLM
+    configuration (default: the environment's), its ledger and cache put beside the journal.
+    """
+    pacer = Pacer(pace_s)
+    config = config or PaperConfig()
+    journal_path = Path(journal_path)
+    settings = paper_llm_settings(settings or load_settings(), journal_path)
+    # The LLM side first: a missing key is reported before any data is loaded or journal opened.
+    with build_analyst_team(
+        llm_mode, settings=settings
+    ) as team:
+        agent = DRLAgent.load(agent_dir)
+        market = load_trading_market(agent, source, start, end)
+        config = config.for_agent(agent)
+        identity = run_identity(agent, market, llm_mode, config)
+        with Journal.open(journal_path, identity) as journal:
+            engine = _engine(journal, agent, market, team, config)
+            resumed = _bars_done(engine, market)
+            header = RunHeader(
+                journal=journal_path,
+                symbol=market.symbol,
+                llm_mode=llm_mode,
+                first_day=market.day(market.first_bar),
+                last_day=market.day(market.n_bars - 1),
+                total=market.n_bars - market.first_bar,
+                resumed=resumed,
+            )
+            _replay(engine, journal, header, pacer, display)
+            portfolio = engine.state.portfolio
+            return PaperResult(
+                journal=journal_path,
+                total=header.total,
+                bars_resumed=resumed,
+                bars_new=header.total - resumed,
+                initial_cash=config.initial_cash,
+                final_equity=portfolio.equity(float(market.arrays.close[-1])),
+                buy_and_hold_equity=buy_and_hold_equity(
+                    market, config.initial_cash, agent.env_config.cost_model
+                ),
+                drl_weight=engine.strategy.weights.drl_weight,
+                activity=Activity.of(journal),
+            )
+
+
+class Pacer:
+    """Holds the loop to `seconds_per_bar` per bar, from one bar's start to the next (a slow bar
+    is not made up for by rushing the next ones)."""
+
+    def __init__(
+        self,
+        seconds_per_bar: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.seconds_per_bar = checked_number(
+            "pace (seconds per bar)", seconds_per_bar, low=0.0, high=86_400.0, error=ConfigError
+        )
+        self._clock = clock
+        self._sleep = sleep
+        self._next: float | None = None
+
+    def wait(self) -> None:
+        """Return when the next bar is due (at once for the first bar, or without a pace)."""
+        if self.seconds_per_bar == 0.0:
+            return
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.seconds_per_bar
+
+
+def buy_and_hold_equity(market: TradingMarket, cash: float, cost_model: CostModel) -> float:
+    """`cash` put in the asset at the first decision's close, entry costs paid, marked at the
+    last close: the benchmark the summary shows beside the run's equity."""
+    closes = market.arrays.close
+    growth = float(closes[-1]) / float(closes[market.first_bar])
+    return cash * growth / (1.0 + cost_model.buy_cost_rate)
+
+
+def _engine(
+    journal: Journal,
+    agent: DRLAgent,
+    market: TradingMarket,
+    team: AnalystTeam,
+    config: PaperConfig,
+) -> BarEngine:
+    """The engine for a new journal, or restored from the last bar the journal committed."""
+    cost_model = agent.env_config.cost_model
+    snapshots = MarketSnapshots(market, config.snapshot_window)
+    trader = HybridDRLLLMTrader(
+        DRLView(agent, market.arrays.features, agent.env_config),
+        team,
+        snapshots,
+        cost_model=cost_model,
+        config=config.trader,
+    )
+    restored = journal.restore_state()
+    if restored is None:
+        state = EngineState.opening(config.initial_cash)
+        broker = PaperBroker(config.initial_cash, symbol=market.symbol, cost_model=cost_model)
+        history = ()
+    else:
+        state = _saved_state(journal, restored.loop_state, restored.bar.index)
+        broker = PaperBroker(
+            state.portfolio.cash,
+            shares=state.portfolio.shares,
+            symbol=market.symbol,
+            cost_model=cost_model,
+        )
+        resubmit_pending(broker, restored.pending_orders)
+        history = restored.weights.history
+    tap = LedgerTap.install(team.gateway)
+    tap.drain()  # calls made before the first bar belong to no bar
+    return BarEngine(
+        market,
+        trader,
+        broker,
+        RiskManager(config.risk, cost_model),
+        run_id=journal.run_id,
+        state=state,
+        weight_history=history,
+        confirmer=ExecutionConfirmer(team.gateway, snapshots),
+        llm_calls=tap,
+        rebalance_band=config.rebalance_band,
+    )
+
+
+def _saved_state(journal: Journal, loop_state: object, last_bar: int) -> EngineState:
+    """The engine state saved with the journal's last bar; a state that does not fit it means the
+    file was tampered with or damaged, and is refused as such."""
+    try:
+        state = EngineState.from_dict(loop_state)  # type: ignore[arg-type]
+    except InvalidInputError as exc:
+        raise JournalCorruptError(f"journal {journal.path}: {exc}; left untouched") from None
+    if state.last_bar != last_bar:
+        raise JournalCorruptError(
+            f"journal {journal.path}: the state saved with bar {last_bar} says its last bar was"
+            f" {state.last_bar}; left untouched"
+        )
+    return state
+
+
+def _bars_done(engine: BarEngine, market: TradingMarket) -> int:
+    last = engine.state.last_bar
+    return 0 if last is None else last - market.first_bar + 1
+
+
+def _replay(
+    engine: BarEngine,
+    journal: Journal,
+    header: RunHeader,
+    pacer: Pacer,
+    display: PaperDisplay | None,
+) -> None:
+    """Trade every bar the journal does not hold yet, one transaction each, in order."""
+    market = engine.market
+    first = market.first_bar + header.resumed
+    if first == market.n_bars:
+        return  # a complete journal: nothing to trade, nothing to show
+    if display is not None:
+        display.start(header)
+    try:
+        for bar in range(first, market.n_bars):
+            pacer.wait()
+            with journal.record_bar(market.bar_seen(bar)) as writer:
+                engine.step(bar, writer)
+            if display is not None:
+                display.update(_progress(engine, journal, header, bar))
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _progress(engine: BarEngine, journal: Journal, header: RunHeader, bar: int) -> BarProgress:
+    market = engine.market
+    close = float(market.arrays.close[bar])
+    portfolio = engine.state.portfolio
+    equity = portfolio.equity(close)
+    return BarProgress(
+        day=market.day(bar),
+        done=bar - market.first_bar + 1,
+        total=header.total,
+        position=portfolio.position_fraction(close) if equity > 0.0 else 0.0,
+        equity=equity,
+        drl_weight=engine.strategy.weights.drl_weight,
+        activity=Activity.of(journal),
+    )

@@ -1,0 +1,132 @@
+"""What a paper run reports while it runs and when it ends, as plain values and lines of text.
+
+Counts come from the journal, not from the process, so a resumed run shows the whole run's
+orders, fills and LLM spend, including what the runs before the crash did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.runs.bar_engine import NOT_SENT
+from orchestrator.journal import JournalQueries
+
+_ACTIVITY = """
+    SELECT (SELECT COUNT(*) FROM orders WHERE broker_order_id != ?),
+           (SELECT COUNT(*) FROM orders WHERE broker_order_id = ?),
+           (SELECT COUNT(*) FROM fills),
+           (SELECT COALESCE(SUM(cost_usd), 0.0) FROM llm_calls)
+"""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The run's orders sent to the broker, orders the execution check vetoed, fills, and the
+    dollars spent on LLM calls, over every bar the journal holds."""
+
+    orders_sent: int = 0
+    orders_vetoed: int = 0
+    fills: int = 0
+    llm_spend_usd: float = 0.0
+
+    @classmethod
+    def of(cls, journal: JournalQueries) -> Activity:
+        row = journal.connection.execute(_ACTIVITY, (NOT_SENT, NOT_SENT)).fetchone()
+        return cls(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
+
+    def describe(self) -> str:
+        return (
+            f"orders {self.orders_sent} (vetoed {self.orders_vetoed}), fills {self.fills},"
+            f" LLM ${self.llm_spend_usd:.4f}"
+        )
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """What is about to run: `resumed` bars are already in the journal, of `total` to trade."""
+
+    journal: Path
+    symbol: str
+    llm_mode: str
+    first_day: dt.date
+    last_day: dt.date
+    total: int
+    resumed: int
+
+    def describe(self) -> str:
+        where = f"paper trading {self.symbol} {self.first_day} to {self.last_day}"
+        done = (
+            f"resuming after {self.resumed} of {self.total} bars"
+            if self.resumed
+            else f"{self.total} bars, new journal"
+        )
+        return f"{where} (LLM {self.llm_mode}): {done}; journal {self.journal}"
+
+
+@dataclass(frozen=True)
+class BarProgress:
+    """The account after one bar. done: bars in the journal, this one included, of `total`.
+    position: fraction of equity held; equity at the bar's close."""
+
+    day: dt.date
+    done: int
+    total: int
+    position: float
+    equity: float
+    drl_weight: float
+    activity: Activity
+
+    def describe(self) -> str:
+        return (
+            f"{self.day} bar {self.done}/{self.total}: position {self.position:+.2f},"
+            f" equity {self.equity:,.2f}, weights DRL {self.drl_weight:.3f} /"
+            f" LLM {1.0 - self.drl_weight:.3f}, {self.activity.describe()}"
+        )
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    """A finished paper run. bars_resumed: bars the journal held before this run (all of them
+    when it was complete already); buy_and_hold_equity: the same cash held in the asset over
+    the same bars (`buy_and_hold_equity`)."""
+
+    journal: Path
+    total: int
+    bars_resumed: int
+    bars_new: int
+    initial_cash: float
+    final_equity: float
+    buy_and_hold_equity: float
+    drl_weight: float
+    activity: Activity
+
+    @property
+    def was_complete(self) -> bool:
+        return self.bars_new == 0
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        if self.was_complete:
+            lines.append(
+                f"journal {self.journal} is complete ({self.total} bars): nothing to do;"
+                " its results are:"
+            )
+        else:
+            lines.append(
+                f"{self.total} bars: {self.bars_new} traded now, {self.bars_resumed} resumed"
+                " from the journal"
+            )
+        lines += [
+            f"final equity {self.final_equity:,.2f} ({self._return(self.final_equity):+.2%});"
+            f" buy and hold {self.buy_and_hold_equity:,.2f}"
+            f" ({self._return(self.buy_and_hold_equity):+.2%})",
+            f"final weights DRL {self.drl_weight:.3f} / LLM {1.0 - self.drl_weight:.3f};"
+            f" {self.activity.describe()}",
+            f"journal {self.journal}",
+        ]
+        return lines
+
+    def _return(self, equity: float) -> float:
+        return equity / self.initial_cash - 1.0

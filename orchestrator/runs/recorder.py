@@ -1,0 +1,108 @@
+"""The backtest's `BarRecorder`: keeps in memory what the metrics and plots need, bar by bar.
+
+Where the paper loop writes the journal, a backtest collects per bar: the equity and position at
+the close, the target position held over the bar (the approved target of the last order that
+filled), the DRL weight, and counts of LLM calls and dollars, orders, vetoes and fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from agents import DRLDecision
+from llm import LedgerEntry
+from orchestrator.runs.bar_engine import NOT_SENT
+from orchestrator.execution import BrokerFill, OrderAck, OrderRequest
+from orchestrator.trader import HybridDecision
+from orchestrator.trader import LLMView
+from orchestrator.execution import PortfolioState
+from orchestrator.execution import OrderCheck
+from orchestrator.trader import HedgeWeights, WeightUpdate
+
+FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight")
+
+
+@dataclass
+class ActivityCounts:
+    """What a strategy did over the run besides holding positions."""
+
+    llm_calls: int = 0
+    llm_cost_usd: float = 0.0
+    orders_sent: int = 0
+    orders_vetoed: int = 0
+    fills: int = 0
+    weight_updates: int = 0
+
+
+class BacktestRecorder:
+    """Collects one strategy's bars; call `begin_bar` before each `BarEngine.step`."""
+
+    def __init__(self) -> None:
+        self.counts = ActivityCounts()
+        self._rows: list[tuple[float, float, float, float]] = []
+        self._dates: list[pd.Timestamp] = []
+        self._close = 0.0
+        self._held = 0.0
+        self._last_check: OrderCheck | None = None
+        self._approved: dict[str, float] = {}
+
+    def begin_bar(self, timestamp: pd.Timestamp, close: float) -> None:
+        self._dates.append(timestamp)
+        self._close = close
+
+    def record_decision(
+        self,
+        decision: HybridDecision,
+        *,
+        drl: DRLDecision | None = None,
+        llm: LLMView | None = None,
+    ) -> None:
+        """Nothing to keep: the weights come with the state, the target with the risk check."""
+
+    def record_risk_check(self, check: OrderCheck) -> None:
+        self._last_check = check
+
+    def record_order(self, order: OrderRequest, ack: OrderAck) -> None:
+        if ack.broker_order_id == NOT_SENT:
+            self.counts.orders_vetoed += 1
+            return
+        self.counts.orders_sent += 1
+        if self._last_check is not None:
+            self._approved[order.client_order_id] = self._last_check.approved_position
+
+    def record_order_closed(self, ack: OrderAck) -> None:
+        """A closed order changes nothing held."""
+
+    def record_fill(self, fill: BrokerFill) -> None:
+        self.counts.fills += 1
+        self._held = self._approved.get(fill.client_order_id, self._held)
+
+    def record_weight_update(self, update: WeightUpdate, *, decision_bar: int) -> None:
+        self.counts.weight_updates += 1
+
+    def record_llm_call(self, entry: LedgerEntry) -> None:
+        self.counts.llm_calls += 1
+        self.counts.llm_cost_usd += entry.cost_usd
+
+    def record_state(
+        self,
+        *,
+        portfolio: PortfolioState,
+        weights: HedgeWeights,
+        llm_view: LLMView | None,
+        loop_state: Mapping[str, object] | None = None,
+    ) -> None:
+        close = self._close
+        equity = portfolio.equity(close)
+        position = portfolio.position_fraction(close) if equity > 0.0 else 0.0
+        self._rows.append((equity, position, self._held, weights.drl_weight))
+
+    def frame(self) -> pd.DataFrame:
+        """One row per bar, indexed by date: equity and position at the close, the target held
+        over the bar, and the DRL weight after the bar."""
+        return pd.DataFrame(
+            self._rows, index=pd.DatetimeIndex(self._dates, name="date"), columns=FRAME_COLUMNS
+        )

@@ -1,0 +1,54 @@
+"""The names `orchestrator.trader` exports, loaded on first use (see its `__init__.py`)."""
+
+from .baselines import (
+    BuyAndHold as BuyAndHold,
+)
+from .baselines import (
+    DRLAlone as DRLAlone,
+)
+from .baselines import (
+    LLMAlone as LLMAlone,
+)
+from .cadence import (
+    LLMView as LLMView,
+)
+from .cadence import (
+    LLMViewKeeper as LLMViewKeeper,
+)
+from .combiner import (
+    HybridAction as HybridAction,
+)
+from .combiner import (
+    HybridDecision as HybridDecision,
+)
+from .confirmation import ExecutionConfirmer as ExecutionConfirmer
+from .drl_view import DRLView as DRLView
+from .hedge import (
+    HedgeWeights as HedgeWeights,
+)
+from .hedge import (
+    WeightUpdate as WeightUpdate,
+)
+from .hybrid_trader import (
+    HybridDRLLLMTrader as HybridDRLLLMTrader,
+)
+from .hybrid_trader import (
+    TraderConfig as TraderConfig,
+)
+from .market import (
+    BarSeen as BarSeen,
+)
+from .market import (
+    TradingMarket as TradingMarket,
+)
+from .market import (
+    load_trading_market as load_trading_market,
+)
+from .snapshots import (
+    DEFAULT_WINDOW as DEFAULT_WINDOW,
+)
+from .snapshots import (
+    MarketSnapshots as MarketSnapshots,
+)
+from .strategy import Strategy as Strategy
+from .votes import SourceVote as SourceVote

@@ -1,0 +1,114 @@
+"""The backtest's reference strategies: buy and hold, the DRL agent alone, the LLM analysts alone.
+
+Each is a `Strategy` for the same bar engine as the hybrid, so costs, the risk manager and the
+execution confirmation are identical and only the decisions differ. None of them mixes sources,
+so none learns weights (their `weights` stay at the untouched 50/50 start).
+
+LLM alone is asked on the hybrid's calendar cadence (every `every_bars` bars; it has no DRL
+confidence to trigger an early ask): it shows what the LLM side is worth at the price the hybrid
+pays for it, rather than at a price no one would run it at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from orchestrator.errors import InvalidInputError
+from orchestrator.execution import PortfolioState
+from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
+from orchestrator.trader.combiner import CombinerConfig
+from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
+from orchestrator.trader.hybrid_trader import account_position
+from orchestrator.trader.snapshots import MarketSnapshots
+from orchestrator.trader.strategy import StrategyDecision
+from orchestrator.trader.votes import vote_from_llm
+from orchestrator.validation import checked_number
+
+
+class _SingleSource:
+    """What the baselines share: no weights to learn, no state unless they override it."""
+
+    @property
+    def weights(self) -> HedgeWeights:
+        return HedgeWeights()  # never updated: the 50/50 start
+
+    @property
+    def llm_view(self) -> LLMView | None:
+        return None
+
+    def learn(self, bar: int, bar_return: float, label: str) -> WeightUpdate | None:
+        return None
+
+    def state_dict(self) -> dict[str, object]:
+        return {}
+
+    def load_state_dict(
+        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+    ) -> None:
+        if weight_history:
+            raise InvalidInputError(f"{type(self).__name__} learns no weights, got a history")
+
+
+class BuyAndHold(_SingleSource):
+    """Hold `position` (fully long by default) from the first close on."""
+
+    def __init__(self, position: float = 1.0) -> None:
+        self.position = checked_number("BuyAndHold.position", position, low=-1.0, high=1.0)
+
+    def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
+        return StrategyDecision(self.position, f"buy and hold: target {self.position:+.2f}")
+
+
+class DRLAlone(_SingleSource):
+    """The agent's target position, as in its own evaluation."""
+
+    def __init__(self, drl: DRLView) -> None:
+        self.drl = drl
+
+    def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
+        drl = self.drl.decide(bar, portfolio, price)
+        return StrategyDecision(
+            drl.target_position,
+            f"DRL alone: action {drl.action}, confidence {drl.confidence:.2f}",
+            drl=drl,
+        )
+
+
+class LLMAlone(_SingleSource):
+    """The analysts' decision as a target: BUY size -> +size, SELL size -> -size, HOLD -> flat."""
+
+    def __init__(
+        self,
+        analyst: Analyst,
+        snapshots: MarketSnapshots,
+        every_bars: int,
+        combiner: CombinerConfig,
+    ) -> None:
+        cadence = LLMCadence(every_bars=every_bars, below_drl_confidence=None)
+        self.llm = LLMViewKeeper(analyst, snapshots, cadence)
+        self.combiner = combiner
+
+    @property
+    def llm_view(self) -> LLMView | None:
+        return self.llm.view
+
+    def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
+        view, asked = self.llm.view_at(bar, portfolio, price)
+        target = account_position(vote_from_llm(view.decision).signal, self.combiner)
+        freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
+        reasoning = f"LLM alone: {view.decision.action.value} size {view.decision.size:.2f}"
+        return StrategyDecision(target, f"{reasoning} ({freshness})", llm_view=view)
+
+    def state_dict(self) -> dict[str, object]:
+        return {"llm": self.llm.state_dict()}
+
+    def load_state_dict(
+        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+    ) -> None:
+        super().load_state_dict(state, weight_history)
+        try:
+            llm_state = state["llm"]
+        except KeyError:
+            raise InvalidInputError("saved LLM-alone state lacks 'llm'") from None
+        self.llm.load_state_dict(llm_state)  # type: ignore[arg-type]

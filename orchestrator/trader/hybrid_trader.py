@@ -1,0 +1,174 @@
+"""`HybridDRLLLMTrader`: at each close, the DRL vote and the LLM vote combined with learned weights.
+
+Per bar, in the bar engine's order:
+1. `learn(bar, r)`: each source is scored on the bar just closed by the realized net return of the
+   position it recommended at the previous close, p * r - c, with r the close-to-close return and
+   c what moving that source's own portfolio to p cost (`envs.trading.execution`'s fill model, as a
+   fraction of equity). Hedge (`orchestrator.trader.hedge`) moves the weights; `learn_weights=False`
+   keeps them at 50/50.
+2. `decide(bar, account)`: the agent decides on the observation of the live account; the LLM view
+   is asked or reused as `LLMCadence` says (a low DRL confidence asks at once); `combiner.combine`
+   mixes both votes with the current weights into a `HybridDecision` that records both votes, the
+   weights and the reasoning, including how fresh the LLM view was.
+
+A source's recommended position is its vote as the account could hold it: capped at the
+combiner's `max_position`, and flat instead of short in long-only mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+from envs import CostModel, rebalance
+from orchestrator.errors import ConfigError, InvalidInputError
+from orchestrator.execution import PortfolioState
+from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
+from orchestrator.trader.combiner import CombinerConfig, combine
+from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.hedge import HedgeConfig, HedgeWeights, WeightUpdate
+from orchestrator.trader.snapshots import MarketSnapshots
+from orchestrator.trader.strategy import StrategyDecision
+from orchestrator.trader.votes import vote_from_drl, vote_from_llm
+
+
+@dataclass(frozen=True)
+class TraderConfig:
+    """Every setting of the hybrid trader: LLM cadence, combination rule, weight learning."""
+
+    cadence: LLMCadence = field(default_factory=LLMCadence)
+    combiner: CombinerConfig = field(default_factory=CombinerConfig)
+    hedge: HedgeConfig = field(default_factory=HedgeConfig)
+    learn_weights: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.learn_weights, bool):
+            raise ConfigError(
+                f"TraderConfig.learn_weights must be a bool, got {self.learn_weights!r}"
+            )
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON values, e.g. for the journal's run identity."""
+        return asdict(self)
+
+
+def repositioning_cost(previous: float, target: float, cost_model: CostModel) -> float:
+    """Cost, as a fraction of equity, of moving a portfolio from `previous` to `target` (fractions
+    of equity), filled by the env's fill model at a unit price."""
+    if target == previous:
+        return 0.0
+    fill = rebalance(1.0 - previous, previous, target, 1.0, cost_model)
+    return float(fill.commission + fill.slippage_cost)
+
+
+def account_position(signal: float, combiner: CombinerConfig) -> float:
+    """A source's vote as the account could hold it (capped, and flat for a short if long-only)."""
+    low = 0.0 if combiner.long_only else -combiner.max_position
+    return min(combiner.max_position, max(low, signal))
+
+
+class HybridDRLLLMTrader:
+    """The hybrid strategy (see the module docstring); a `Strategy` for the bar engine."""
+
+    def __init__(
+        self,
+        drl: DRLView,
+        analyst: Analyst,
+        snapshots: MarketSnapshots,
+        *,
+        cost_model: CostModel,
+        config: TraderConfig | None = None,
+    ) -> None:
+        self.config = config or TraderConfig()
+        self.drl = drl
+        self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
+        self.cost_model = cost_model
+        self._weights = HedgeWeights(self.config.hedge)
+        self._recommended: tuple[float, float] | None = None  # (drl, llm) at the last decision
+        self._held = (0.0, 0.0)  # each source's own position before the last decision
+
+    @property
+    def weights(self) -> HedgeWeights:
+        return self._weights
+
+    @property
+    def llm_view(self) -> LLMView | None:
+        return self.llm.view
+
+    def learn(self, bar: int, bar_return: float, label: str) -> WeightUpdate | None:
+        """Score the previous decision's recommendations on `bar`'s return; update the weights."""
+        if self._recommended is None:
+            return None
+        (drl_held, llm_held), (drl_position, llm_position) = self._held, self._recommended
+        self._held, self._recommended = self._recommended, None
+        if not self.config.learn_weights:
+            return None
+        return self._weights.update(
+            drl_position=drl_position,
+            llm_position=llm_position,
+            bar_return=bar_return,
+            drl_cost=repositioning_cost(drl_held, drl_position, self.cost_model),
+            llm_cost=repositioning_cost(llm_held, llm_position, self.cost_model),
+            label=label,
+        )
+
+    def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
+        drl = self.drl.decide(bar, portfolio, price)
+        view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence)
+        drl_vote, llm_vote = vote_from_drl(drl), vote_from_llm(view.decision)
+        combiner = self.config.combiner
+        hybrid = combine(drl_vote, llm_vote, drl_weight=self._weights.drl_weight, config=combiner)
+        freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
+        hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
+        self._recommended = (
+            account_position(drl_vote.signal, combiner),
+            account_position(llm_vote.signal, combiner),
+        )
+        return StrategyDecision(
+            target_position=hybrid.target_position,
+            reasoning=hybrid.reasoning,
+            hybrid=hybrid,
+            drl=drl,
+            llm_view=view,
+        )
+
+    def state_dict(self) -> dict[str, object]:
+        return {
+            "weights": self._weights.state_dict(),
+            "llm": self.llm.state_dict(),
+            "recommended": None if self._recommended is None else list(self._recommended),
+            "held": list(self._held),
+        }
+
+    def load_state_dict(
+        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+    ) -> None:
+        try:
+            saved_weights = state["weights"]
+            llm_state = state["llm"]
+            recommended = state["recommended"]
+            held = state["held"]
+        except (KeyError, TypeError) as exc:
+            raise InvalidInputError(f"saved trader state is malformed: {exc!r}") from None
+        weights = HedgeWeights.from_state(saved_weights, history=weight_history)  # type: ignore[arg-type]
+        if weights.config != self.config.hedge:
+            raise InvalidInputError(
+                f"saved weights were learned with {weights.config}, this trader uses"
+                f" {self.config.hedge}"
+            )
+        self.llm.load_state_dict(llm_state)  # type: ignore[arg-type]
+        self._weights = weights
+        self._recommended = None if recommended is None else _pair(recommended, "recommended")
+        self._held = _pair(held, "held")
+
+
+def _pair(value: object, name: str) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise InvalidInputError(f"saved trader state: {name} must be 2 positions, got {value!r}")
+    try:
+        drl, llm = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"saved trader state: {name} must be numbers, got {value!r}"
+        ) from None
+    return drl, llm

@@ -1,0 +1,138 @@
+"""The market a trained agent trades in a backtest or a paper run, checked against the agent.
+
+Both runs use the agent's saved normaliser on the new source's causal features, the test split
+preceded by its window of history (`agents.training.market_data.split_with_history`, so the first
+decision is made at the close of the bar before the split), and the source's whole bar history up to
+each bar for the LLM snapshots. Only a mismatch of features or observation shape is refused, and it
+is the agent's error (`AgentError`), naming the features that differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from agents import DRLAgent, split_with_history
+from envs import (
+    FEATURE_NAMES,
+    PORTFOLIO_STATE_NAMES,
+    SOURCE_NAMES,
+    DateLike,
+    MarketArrays,
+    MarketDataError,
+    SplitName,
+    prepare_market,
+)
+from orchestrator.errors import JournalError
+from orchestrator.validation import checked_number
+
+
+@dataclass(frozen=True, eq=False)
+class TradingMarket:
+    """One asset ready to trade: the bars the engine steps through and everything before them.
+
+    arrays: the bars traded (row t = engine bar t), features normalised with the agent's statistics.
+    history: every bar of the source up to the last traded one (lower-case OHLCV), for snapshots.
+    first_bar: the first bar with a full feature window: the first decision.
+    """
+
+    source: str
+    symbol: str
+    arrays: MarketArrays
+    history: pd.DataFrame
+    first_bar: int
+    data_hash: str
+
+    @property
+    def n_bars(self) -> int:
+        return self.arrays.n_bars
+
+    def day(self, bar: int) -> dt.date:
+        return pd.Timestamp(self.arrays.dates[bar]).date()
+
+    def timestamp(self, bar: int) -> pd.Timestamp:
+        return pd.Timestamp(self.arrays.dates[bar])
+
+    def bar_seen(self, bar: int) -> BarSeen:
+        """Bar `bar` as the journal records it (its index is the engine's bar index)."""
+        a = self.arrays
+        return BarSeen(
+            index=bar,
+            timestamp=self.timestamp(bar).to_pydatetime(),
+            open=float(a.open[bar]),
+            high=float(a.high[bar]),
+            low=float(a.low[bar]),
+            close=float(a.close[bar]),
+            volume=float(a.volume[bar]),
+        )
+
+
+def symbol_for(source: str) -> str:
+    """The name orders and snapshots use: `SP500` for `sp500`, the file's stem for a path."""
+    name = source if source in SOURCE_NAMES else Path(source).stem
+    return name.upper() or "ASSET"
+
+
+def load_trading_market(
+    agent: DRLAgent,
+    source: str,
+    start: DateLike = None,
+    end: DateLike = None,
+    split: SplitName = "test",
+) -> TradingMarket:
+    """`split` of `source` (cut to [start, end]) as `agent` sees it; a mismatch is an AgentError."""
+    window = agent.env_config.window_size
+    observation_size = window * len(FEATURE_NAMES) + len(PORTFOLIO_STATE_NAMES)
+    agent.check_compatible(FEATURE_NAMES, (observation_size,))
+    prepared = prepare_market(source, start, end, normalizer=agent.feature_normalizer())
+    arrays = split_with_history(prepared, split, window)
+    if arrays.n_bars <= window:
+        raise MarketDataError(
+            f"{arrays.n_bars} bars in the {split} split with its history, need more than the"
+            f" agent's window of {window} (one decision and one bar to trade it)",
+            source=source,
+            rule=f"{split} split too short",
+        )
+    history = prepared.bars.loc[: pd.Timestamp(arrays.dates[-1])]
+    return TradingMarket(
+        source=source,
+        symbol=symbol_for(source),
+        arrays=arrays,
+        history=history,
+        first_bar=window - 1,
+        data_hash=prepared.data_hash,
+    )
+
+
+@dataclass(frozen=True)
+class BarSeen:
+    """One bar of the live feed, with its position in the feed (`index`, from 0)."""
+
+    index: int
+    timestamp: dt.datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    def __post_init__(self) -> None:
+        index = self.index
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise JournalError(f"bar index must be an int >= 0, got {index!r}")
+        if not isinstance(self.timestamp, dt.datetime):
+            raise JournalError(f"bar {index}: timestamp must be a datetime, got {self.timestamp!r}")
+        for name in ("open", "high", "low", "close"):
+            value = checked_number(
+                f"bar {index} {name}",
+                getattr(self, name),
+                low=0.0,
+                low_open=True,
+                error=JournalError,
+            )
+            object.__setattr__(self, name, value)
+        volume = checked_number(f"bar {index} volume", self.volume, low=0.0, error=JournalError)
+        object.__setattr__(self, "volume", volume)
