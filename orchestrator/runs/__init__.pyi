@@ -2,12 +2,20 @@
 
 from .backtest import (
     BacktestResult as BacktestResult,
+)
+from .backtest import (
     StrategyResult as StrategyResult,
+)
+from .backtest import (
     run_backtest as run_backtest,
 )
 from .display import (
     LineDisplay as LineDisplay,
+)
+from .display import (
     LiveDisplay as LiveDisplay,
+)
+from .display import (
     PaperDisplay as PaperDisplay,
 )
 from .paper import run_paper as run_paper

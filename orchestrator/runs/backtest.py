@@ -16,23 +16,27 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from agents import DRLAgent
-from llm import Gateway
-from llm import AnalystTeam
-from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine
-from orchestrator.trader import BuyAndHold, DRLAlone, LLMAlone
-from orchestrator.trader import DRLView
-from orchestrator.runs.engine_state import EngineState
+from llm import AnalystTeam, Gateway
 from orchestrator.errors import ConfigError
-from orchestrator.trader import ExecutionConfirmer
-from orchestrator.trader import HybridDRLLLMTrader, TraderConfig
+from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
+from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine
+from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LedgerTap
-from orchestrator.trader import LLMViewKeeper
-from orchestrator.trader import DEFAULT_WINDOW, MarketSnapshots
-from orchestrator.execution import PaperBroker
-from orchestrator.execution import RiskLimits, RiskManager
-from orchestrator.trader import Strategy
-from orchestrator.trader import TradingMarket
+from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
+from orchestrator.trader import (
+    DEFAULT_WINDOW,
+    BuyAndHold,
+    DRLAlone,
+    DRLView,
+    ExecutionConfirmer,
+    HybridDRLLLMTrader,
+    LLMAlone,
+    LLMViewKeeper,
+    MarketSnapshots,
+    Strategy,
+    TraderConfig,
+    TradingMarket,
+)
 from orchestrator.validation import checked_number
 
 STRATEGY_NAMES = ("buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned")

@@ -27,20 +27,31 @@ from typing import Protocol
 
 from agents import DRLDecision
 from envs import CostModel
-from llm import LedgerEntry
-from orchestrator.execution import Broker, BrokerFill, OrderAck, OrderRequest, OrderStatus, client_order_id
-from orchestrator.trader import HybridDecision
-from orchestrator.runs.engine_state import EngineState, PendingOrder
+from llm import Confirmation, LedgerEntry
 from orchestrator.errors import ConfigError, InvalidInputError
-from llm import Confirmation
-from orchestrator.trader import LLMView
+from orchestrator.execution import (
+    Broker,
+    BrokerFill,
+    CheckStatus,
+    OrderAck,
+    OrderCheck,
+    OrderRequest,
+    OrderStatus,
+    PortfolioState,
+    RiskManager,
+    client_order_id,
+)
+from orchestrator.runs.engine_state import EngineState, PendingOrder
 from orchestrator.runs.llm_calls import LedgerTap
-from orchestrator.execution import PortfolioState
-from orchestrator.execution import CheckStatus, OrderCheck, RiskManager
-from orchestrator.trader import Strategy
-from orchestrator.trader import TradingMarket
+from orchestrator.trader import (
+    HedgeWeights,
+    HybridDecision,
+    LLMView,
+    Strategy,
+    TradingMarket,
+    WeightUpdate,
+)
 from orchestrator.validation import checked_number
-from orchestrator.trader import HedgeWeights, WeightUpdate
 
 REBALANCE_INTENT = "rebalance"
 RISK_EXIT_INTENT = "risk_exit"

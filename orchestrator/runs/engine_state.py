@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orchestrator.execution import BrokerError, OrderRequest
 from orchestrator.errors import InvalidInputError
-from orchestrator.execution import PortfolioState
+from orchestrator.execution import BrokerError, OrderRequest, PortfolioState
 from orchestrator.validation import checked_number
 
 

@@ -21,28 +21,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents import DRLAgent
-from envs import CostModel
-from envs import DateLike
-from llm import LLMMode, build_analyst_team
-from llm import AnalystTeam
-from llm import LLMSettings, load_settings
-from orchestrator.runs.bar_engine import BarEngine
-from orchestrator.execution import resubmit_pending
-from orchestrator.trader import DRLView
-from orchestrator.runs.engine_state import EngineState
-from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.trader import ExecutionConfirmer
-from orchestrator.trader import HybridDRLLLMTrader
+from envs import CostModel, DateLike
+from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
+from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
+from orchestrator.execution import PaperBroker, RiskManager, resubmit_pending
 from orchestrator.journal import Journal
-from orchestrator.errors import JournalCorruptError
-from orchestrator.runs.llm_calls import LedgerTap
-from orchestrator.trader import MarketSnapshots
-from orchestrator.execution import PaperBroker
-from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
+from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
+from orchestrator.runs.engine_state import EngineState
+from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
 from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
-from orchestrator.execution import RiskManager
-from orchestrator.trader import TradingMarket, load_trading_market
+from orchestrator.trader import (
+    DRLView,
+    ExecutionConfirmer,
+    HybridDRLLLMTrader,
+    MarketSnapshots,
+    TradingMarket,
+    load_trading_market,
+)
 from orchestrator.validation import checked_number
 
 
@@ -70,9 +67,7 @@ def run_paper(
     journal_path = Path(journal_path)
     settings = paper_llm_settings(settings or load_settings(), journal_path)
     # The LLM side first: a missing key is reported before any data is loaded or journal opened.
-    with build_analyst_team(
-        llm_mode, settings=settings
-    ) as team:
+    with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
         market = load_trading_market(agent, source, start, end)
         config = config.for_agent(agent)

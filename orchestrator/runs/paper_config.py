@@ -19,15 +19,12 @@ from pathlib import Path
 
 from agents import DRLAgent
 from envs import SOURCE_NAMES
-from llm import LLMMode
-from llm import LLMSettings
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND
+from llm import LLMMode, LLMSettings
 from orchestrator.errors import ConfigError
-from orchestrator.trader import TraderConfig
-from orchestrator.journal import RunIdentity, canonical_hash
-from orchestrator.trader import DEFAULT_WINDOW
 from orchestrator.execution import RiskLimits
-from orchestrator.trader import TradingMarket
+from orchestrator.journal import RunIdentity, canonical_hash
+from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND
+from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
 from orchestrator.validation import checked_number
 
 LEDGER_SUFFIX = ".llm-ledger.sqlite"

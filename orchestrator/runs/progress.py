@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.runs.bar_engine import NOT_SENT
 from orchestrator.journal import JournalQueries
+from orchestrator.runs.bar_engine import NOT_SENT
 
 _ACTIVITY = """
     SELECT (SELECT COUNT(*) FROM orders WHERE broker_order_id != ?),

@@ -14,13 +14,9 @@ import pandas as pd
 
 from agents import DRLDecision
 from llm import LedgerEntry
+from orchestrator.execution import BrokerFill, OrderAck, OrderCheck, OrderRequest, PortfolioState
 from orchestrator.runs.bar_engine import NOT_SENT
-from orchestrator.execution import BrokerFill, OrderAck, OrderRequest
-from orchestrator.trader import HybridDecision
-from orchestrator.trader import LLMView
-from orchestrator.execution import PortfolioState
-from orchestrator.execution import OrderCheck
-from orchestrator.trader import HedgeWeights, WeightUpdate
+from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
 FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight")
 
