@@ -1,0 +1,185 @@
+"""Weights over the trading sources ("experts"), learned online with AdaHedge from the net
+log-return of exactly the position each source proposed.
+
+Every expert i (the DRL agent, the LLM analysts, optionally the market and cash) proposes at a
+close a position p_i in [-1, 1]; the hybrid holds the weight mixture q = sum_i w_i p_i. A position
+is held from its fill at the next open to the following open, so that is what it is scored on:
+expert i's own book earns the gross relative
+
+    x_i = 1 + p_i * (open_{t+1} / open_t - 1) - c_i
+
+(c_i: what moving its own book to p_i cost, as a fraction of its equity) and its loss is
+l_i = -ln x_i. The hybrid's relative over the same interval is 1 + q r - c, and since the weights
+sum to 1 and ln is concave,
+
+    ln(1 + q r - c)  >=  sum_i w_i ln x_i  -  drag,
+
+where the drag is whatever the hybrid paid or missed beyond the mixture of its experts' books
+(moving between weights, the risk manager, the minimum order size); the weights report shows it.
+So the hybrid's log-wealth is at least minus the learner's cumulative Hedge loss
+H_T = sum_t sum_i w_{i,t} l_{i,t}, less the drag.
+
+AdaHedge (de Rooij, van Erven, Grunwald & Koolen, "Follow the leader if you can, hedge if you
+must", JMLR 2014) tunes its learning rate from the data, eta_t = ln N / Delta_{t-1}, where Delta
+is the cumulative mixability gap delta_t = h_t - m_t >= 0 between the Hedge loss
+h_t = sum_i w_i l_i and the mix loss m_t = -ln(sum_i w_i exp(-eta_t l_i)) / eta_t (with
+Delta = 0, eta is infinite: follow the leaders). For every sequence of losses (their Lemma 3 and
+Theorem 6) the regret against the best single expert in hindsight is at most twice the gap:
+
+    H_T - min_i L_{i,T}  <=  2 * Delta_T.
+
+The run computes Delta as it goes (`regret_bound`), so the bound is printed beside the realized
+regret. It needs no tuning and no loss range, and stays small while one expert leads clearly:
+the gap grows only while the weights are spread over experts that disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestrator.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class ExpertUpdate:
+    """One scored interval: each expert's position, gross relative and loss, and the weights
+    before and after. `step` counts updates from 1; `label` names the interval (e.g. its date)."""
+
+    step: int
+    label: str | None
+    positions: dict[str, float]
+    relatives: dict[str, float]
+    losses: dict[str, float]
+    weights_before: dict[str, float]
+    weights_after: dict[str, float]
+    regret_bound: float
+
+
+class ExpertWeights:
+    """AdaHedge weights over named experts (see the module docstring)."""
+
+    def __init__(self, experts: Sequence[str]) -> None:
+        names = tuple(experts)
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        self.experts = names
+        self._cumulative_loss = [0.0] * len(names)
+        self._gap = 0.0  # Delta: the cumulative mixability gap
+        self._steps = 0
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The current weight of each expert (they sum to 1)."""
+        return dict(zip(self.experts, self._weight_vector(), strict=True))
+
+    @property
+    def learning_rate(self) -> float:
+        """eta = ln N / Delta; infinite (follow the leaders) while Delta is 0."""
+        if self._gap <= 0.0:
+            return math.inf
+        return math.log(len(self.experts)) / self._gap
+
+    @property
+    def regret_bound(self) -> float:
+        """2 * Delta: the most the cumulative Hedge loss exceeds the best expert's, so far."""
+        return 2.0 * self._gap
+
+    @property
+    def cumulative_losses(self) -> dict[str, float]:
+        """Each expert's summed loss, i.e. minus the log-wealth of its own book."""
+        return dict(zip(self.experts, self._cumulative_loss, strict=True))
+
+    @property
+    def n_updates(self) -> int:
+        return self._steps
+
+    def update(
+        self,
+        positions: Mapping[str, float],
+        relatives: Mapping[str, float],
+        label: str | None = None,
+    ) -> ExpertUpdate:
+        """Score each expert's gross relative x_i over one interval and move the weights.
+
+        positions: what each expert held over the interval (recorded for the report).
+        relatives: 1 + p_i * r - c_i for each expert, > 0 (a book that lost everything is refused).
+        """
+        if set(relatives) != set(self.experts) or set(positions) != set(self.experts):
+            raise InvalidInputError(
+                f"an update needs every expert {self.experts}, got {sorted(relatives)}"
+            )
+        losses = []
+        for name in self.experts:
+            relative = float(relatives[name])
+            if not relative > 0.0 or not math.isfinite(relative):
+                raise InvalidInputError(f"{name}'s gross relative must be > 0, got {relative!r}")
+            losses.append(-math.log(relative))
+        before = self._weight_vector()
+        self._gap += self._mixability_gap(before, losses)
+        self._cumulative_loss = [
+            total + loss for total, loss in zip(self._cumulative_loss, losses, strict=True)
+        ]
+        self._steps += 1
+        return ExpertUpdate(
+            step=self._steps,
+            label=label,
+            positions={name: float(positions[name]) for name in self.experts},
+            relatives={name: float(relatives[name]) for name in self.experts},
+            losses=dict(zip(self.experts, losses, strict=True)),
+            weights_before=dict(zip(self.experts, before, strict=True)),
+            weights_after=self.weights,
+            regret_bound=self.regret_bound,
+        )
+
+    def _weight_vector(self) -> list[float]:
+        best = min(self._cumulative_loss)
+        eta = self.learning_rate
+        if math.isinf(eta):  # follow the leaders, ties split evenly
+            leaders = [1.0 if loss == best else 0.0 for loss in self._cumulative_loss]
+            return [leader / sum(leaders) for leader in leaders]
+        scores = [math.exp(-eta * (loss - best)) for loss in self._cumulative_loss]
+        total = sum(scores)
+        return [score / total for score in scores]
+
+    def _mixability_gap(self, weights: Sequence[float], losses: Sequence[float]) -> float:
+        """delta = h - m >= 0 for this step's weights (module docstring)."""
+        hedge_loss = sum(w * loss for w, loss in zip(weights, losses, strict=True))
+        eta = self.learning_rate
+        held = [loss for w, loss in zip(weights, losses, strict=True) if w > 0.0]
+        if math.isinf(eta):
+            mix_loss = min(held)
+        else:
+            lowest = min(held)
+            mixed = sum(
+                w * math.exp(-eta * (loss - lowest))
+                for w, loss in zip(weights, losses, strict=True)
+                if w > 0.0
+            )
+            mix_loss = lowest - math.log(mixed) / eta
+        return max(0.0, hedge_loss - mix_loss)  # >= 0 in exact arithmetic
+
+    def state_dict(self) -> dict[str, object]:
+        """JSON values that restore the weights exactly (constant size)."""
+        return {
+            "experts": list(self.experts),
+            "cumulative_loss": list(self._cumulative_loss),
+            "gap": self._gap,
+            "steps": self._steps,
+        }
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Continue from `state_dict()`; refuses a state of other experts."""
+        try:
+            experts = tuple(state["experts"])  # type: ignore[call-overload]
+            losses = [float(v) for v in state["cumulative_loss"]]  # type: ignore[attr-defined]
+            gap = float(state["gap"])  # type: ignore[arg-type]
+            steps = int(state["steps"])  # type: ignore[call-overload]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"saved expert weights are malformed: {exc!r}") from None
+        if experts != self.experts or len(losses) != len(experts) or gap < 0.0 or steps < 0:
+            raise InvalidInputError(
+                f"saved expert weights are for {experts}, this trader has {self.experts}"
+            )
+        self._cumulative_loss, self._gap, self._steps = losses, gap, steps
