@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llm import LLMConfigError, load_model_stack, load_settings
+from llm import LLMConfigError, LLMSettings, load_model_stack, load_settings
 from llm.gateway.clients import EndpointKind, check_every_task_served, resolve_endpoint
 from llm.gateway.settings import OPENROUTER_BASE_URL, TETRATE_BASE_URL, CacheMode, OverBudgetPolicy
 from llm.testing.gateway_kit import TEST_KEY
@@ -127,3 +127,40 @@ def test_keys_never_appear_in_repr_or_errors() -> None:
     assert TEST_KEY not in str(settings.model_dump())
     assert TEST_KEY not in repr(resolve_endpoint(settings, DEEPSEEK))
     assert sorted(settings.secret_values()) == [TEST_KEY, TEST_KEY + "-ds"]
+
+
+def test_blank_values_are_unset_and_values_are_stripped(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEEPSEEK_API_KEY=ds-from-file\nLLM_TIMEOUT_S=7\n")
+    settings = load_settings(
+        {"DAILY_LLM_BUDGET": " 3 ", "LLM_CACHE_MODE": "   ", "DASHSCOPE_API_KEY": " "},
+        env_file=env_file,
+    )
+    assert settings.daily_budget_usd == 3.0
+    assert settings.cache_mode is CacheMode.READ_WRITE  # blank: the default
+    assert settings.timeout_s == 7.0
+    assert list(settings.provider_keys) == ["DEEPSEEK_API_KEY"]  # from the file; blank skipped
+    assert settings.provider_keys["DEEPSEEK_API_KEY"].get_secret_value() == "ds-from-file"
+    assert settings.model_fields_set == {"daily_budget_usd", "timeout_s", "provider_keys"}
+
+
+def test_given_variables_replace_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", TEST_KEY)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", TEST_KEY)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    assert load_settings({}).secret_values() == []
+    assert sorted(load_settings().secret_values()) == [TEST_KEY, TEST_KEY]
+    assert LLMSettings().openrouter_api_key is not None  # pydantic-settings reads it alone too
+
+
+def test_a_half_configured_gateway_never_quotes_a_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LLM_GATEWAY_API_KEY", TEST_KEY)
+    monkeypatch.delenv("LLM_GATEWAY_BASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LLMConfigError, match="LLM_GATEWAY_BASE_URL") as error:
+        LLMSettings()  # not only through load_settings: pydantic's own error would quote the key
+    assert TEST_KEY not in str(error.value)
