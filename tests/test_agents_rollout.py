@@ -72,7 +72,7 @@ def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
     expected_final = config.initial_cash / (12.0 * (1 + s) * (1 + k)) * 15.0
     assert rollout.equity[-1] == pytest.approx(expected_final)
     assert rollout.equity[0] == config.initial_cash
-    assert rollout.n_steps == 4
+    assert len(rollout.actions) == 4
     np.testing.assert_array_equal(rollout.decision_bars, [1, 2, 3, 4])
     np.testing.assert_array_equal(rollout.positions, [1.0, 1.0, 1.0, 1.0])
     # Holding through bar 3 (open 12.4, close 11) was wrong: selling at its open was better.

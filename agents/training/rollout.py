@@ -35,10 +35,6 @@ class Rollout:
     correct: np.ndarray
     reward_sum: float
 
-    @property
-    def n_steps(self) -> int:
-        return len(self.actions)
-
 
 def sequential_config(config: EnvConfig) -> EnvConfig:
     """The same env settings, as one pass over every bar (how every evaluation runs)."""
