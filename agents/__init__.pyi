@@ -4,16 +4,8 @@ from .config import TrainConfig as TrainConfig
 from .decision import DRLDecision as DRLDecision
 from .drl_agent import DRLAgent as DRLAgent
 from .errors import AgentError as AgentError
-from .training.cli import (
-    Algo as Algo,
-)
-from .training.cli import (
-    train_command as train_command,
-)
+from .training.cli import Algo as Algo
+from .training.cli import train_command as train_command
 from .training.market_data import split_with_history as split_with_history
-from .training.trainer import (
-    SeedResult as SeedResult,
-)
-from .training.trainer import (
-    train_agents as train_agents,
-)
+from .training.seed_summary import SeedResult as SeedResult
+from .training.trainer import train_agents as train_agents

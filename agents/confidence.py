@@ -29,14 +29,14 @@ are a few lines of NumPy: no maintained library installed here provides them for
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 
-from agents.errors import AgentError
+from agents.errors import AgentError, field_path, validation_message
 
 DEFAULT_N_BINS = 10
 INTERCEPT_PRIOR_SD = 1.0
@@ -45,8 +45,13 @@ _PROBABILITY_FLOOR = 1e-12
 _TIE_SPREAD = 1e-12
 
 
-@dataclass(frozen=True)
-class ReliabilityBin:
+class _Record(BaseModel):
+    """A frozen record of the manifest: exactly its fields, each checked on the way in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReliabilityBin(_Record):
     """Decisions whose confidence fell in `[lower, upper)`: how sure they were and how often right.
 
     `mean_confidence` and `hit_rate` are None for an empty bin.
@@ -59,24 +64,14 @@ class ReliabilityBin:
     hit_rate: float | None
 
 
-@dataclass(frozen=True)
-class PlattMap:
+class PlattMap(_Record):
     """confidence = sigmoid(slope * chosen_log_odds + intercepts[chosen]).
 
     `slope` is per unit of log-odds and never negative; `intercepts` has one entry per action.
     """
 
-    slope: float
-    intercepts: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.slope) and self.slope >= 0.0):
-            raise AgentError(f"the calibration slope must be finite and >= 0, got {self.slope}")
-        if len(self.intercepts) < 2 or not np.all(np.isfinite(self.intercepts)):
-            raise AgentError(
-                f"the calibration needs a finite intercept for each of at least 2 actions,"
-                f" got {self.intercepts}"
-            )
+    slope: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    intercepts: Annotated[tuple[FiniteFloat, ...], Field(min_length=2)]
 
     @classmethod
     def uncalibrated(cls, n_actions: int) -> PlattMap:
@@ -94,8 +89,7 @@ class PlattMap:
         return expit(self.slope * chosen_log_odds(scores, chosen) + intercepts)
 
 
-@dataclass(frozen=True)
-class ConfidenceCalibration:
+class ConfidenceCalibration(_Record):
     """The fitted map and the evidence that it works, as measured on the validation split.
 
     `ece`, `log_loss` and `reliability` describe the calibrated confidences; `ece_uncalibrated` is
@@ -119,30 +113,17 @@ class ConfidenceCalibration:
         return self.map.confidence(scores, chosen)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["map"] = {"slope": self.map.slope, "intercepts": list(self.map.intercepts)}
-        data["action_counts"] = list(self.action_counts)
-        data["action_hit_rates"] = list(self.action_hit_rates)
-        data["reliability"] = [asdict(b) for b in self.reliability]
-        return data
+        """The manifest's `calibration` entry (JSON values)."""
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConfidenceCalibration:
+        """Read back `to_dict`; a record that does not fit is an AgentError saying what is wrong."""
         try:
-            return cls(
-                **{
-                    **data,
-                    "map": PlattMap(
-                        slope=float(data["map"]["slope"]),
-                        intercepts=tuple(float(b) for b in data["map"]["intercepts"]),
-                    ),
-                    "action_counts": tuple(int(n) for n in data["action_counts"]),
-                    "action_hit_rates": tuple(data["action_hit_rates"]),
-                    "reliability": tuple(ReliabilityBin(**b) for b in data["reliability"]),
-                }
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AgentError(f"confidence calibration record is malformed: {exc}") from None
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            message = validation_message(exc, cls, lambda loc, _field: field_path(loc))
+            raise AgentError(f"confidence calibration record is malformed: {message}") from None
 
 
 def chosen_log_odds(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -209,7 +190,12 @@ def expected_calibration_error(
     bins = reliability_table(confidence, correct, n_bins)
     total = sum(b.count for b in bins)
     return float(
-        sum(b.count * abs(b.hit_rate - b.mean_confidence) for b in bins if b.count) / total
+        sum(
+            b.count * abs(b.hit_rate - b.mean_confidence)
+            for b in bins
+            if b.hit_rate is not None and b.mean_confidence is not None  # not an empty bin
+        )
+        / total
     )
 
 

@@ -19,143 +19,236 @@ rewards that are daily log returns of about 1e-2 and mostly noise):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Self, get_args
 
-from agents.errors import AgentError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+
+from agents.errors import AgentError, Loc, validation_message
 
 Algorithm = Literal["dqn", "ppo"]
-ALGORITHMS: tuple[Algorithm, ...] = ("dqn", "ppo")
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+PositionMode = Literal["long_only", "long_short"]  # envs' EnvConfig.mode
+
+DATA_PANEL, ENV_PANEL, TRAINING_PANEL = "Data", "Env and costs", "Training"
+DQN_PANEL, PPO_PANEL = "DQN", "PPO"
 
 
 @dataclass(frozen=True)
-class DQNParams:
+class OnCommandLine:
+    """Marks a field as an option of `train`: the --help panel that lists it, and its flag where
+    `--field-name` would be ambiguous (both algorithms have a batch size)."""
+
+    panel: str
+    flag: str | None = None
+
+
+def option_flag(name: str, field: FieldInfo | None) -> str:
+    """The flag that sets field `name`: `--field-name` unless its `OnCommandLine` says otherwise.
+
+    Fields that are not on the command line are named the same way in error messages."""
+    marks = [m for m in field.metadata if isinstance(m, OnCommandLine)] if field else []
+    flag = marks[0].flag if marks else None
+    return flag or "--" + name.replace("_", "-")
+
+
+def _flag_at(loc: Loc, field: FieldInfo | None) -> str:
+    names = [part for part in loc if isinstance(part, str)]
+    return option_flag(names[-1], field) if names else "the training options"
+
+
+class TrainingOptions(BaseModel):
+    """Frozen options, no unknown names; a bad value is an AgentError naming its option."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _errors_name_the_option(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise AgentError(validation_message(exc, cls, _flag_at)) from None
+
+
+def _comma_separated(what: str, example: str) -> BeforeValidator:
+    """Accept "64,64" for a tuple of ints, as the command line gives it."""
+
+    def parse(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(int(part) for part in value.split(","))
+        except ValueError:
+            raise ValueError(
+                f"must be comma-separated {what} such as {example}, got {value!r}"
+            ) from None
+
+    return BeforeValidator(parse)
+
+
+def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("must be distinct seeds")
+    return seeds
+
+
+class DQNParams(TrainingOptions):
     """DQN-only hyperparameters (see the module docstring for why these values)."""
 
-    learning_rate: float = 1e-4
-    buffer_size: int = 100_000
-    learning_starts: int = 1_000
-    batch_size: int = 128
-    train_freq: int = 4  # env steps (of all envs at once) between gradient updates
-    gradient_steps: int = 1
-    target_update_interval: int = 1_000
-    exploration_fraction: float = 0.3
-    exploration_initial_eps: float = 1.0
-    exploration_final_eps: float = 0.05
+    learning_rate: Annotated[float, Field(gt=0.0, description="Adam step size.")] = 1e-4
+    buffer_size: Annotated[
+        int, Field(ge=1, description="Replay buffer size."), OnCommandLine(DQN_PANEL)
+    ] = 100_000
+    learning_starts: Annotated[
+        int, Field(ge=0, description="Env steps of random play before the first update.")
+    ] = 1_000
+    batch_size: Annotated[
+        int,
+        Field(ge=1, description="Minibatch size."),
+        OnCommandLine(DQN_PANEL, "--dqn-batch-size"),
+    ] = 128
+    train_freq: Annotated[
+        int, Field(description="Env steps (of all envs at once) between gradient updates.")
+    ] = 4
+    gradient_steps: Annotated[int, Field(description="Gradient updates per update.")] = 1
+    target_update_interval: Annotated[
+        int, Field(description="Steps between target syncs."), OnCommandLine(DQN_PANEL)
+    ] = 1_000
+    exploration_fraction: Annotated[
+        float,
+        Field(gt=0.0, le=1.0, description="Share of training to decay epsilon."),
+        OnCommandLine(DQN_PANEL),
+    ] = 0.3
+    exploration_initial_eps: Annotated[float, Field(description="First epsilon.")] = 1.0
+    exploration_final_eps: Annotated[
+        float, Field(ge=0.0, le=1.0, description="Final epsilon."), OnCommandLine(DQN_PANEL)
+    ] = 0.05
 
-    def __post_init__(self) -> None:
-        _require(self.learning_rate > 0.0, "--learning-rate", "positive")
-        _require(self.buffer_size >= 1, "--buffer-size", "at least 1")
-        _require(self.learning_starts >= 0, "--learning-starts", "at least 0")
-        _require(self.batch_size >= 1, "--batch-size", "at least 1")
-        _require(0.0 < self.exploration_fraction <= 1.0, "--exploration-fraction", "in (0, 1]")
-        _require(0.0 <= self.exploration_final_eps <= 1.0, "--exploration-final-eps", "in [0, 1]")
 
-
-@dataclass(frozen=True)
-class PPOParams:
+class PPOParams(TrainingOptions):
     """PPO-only hyperparameters (see the module docstring for why these values)."""
 
-    learning_rate: float = 3e-4
-    n_steps: int = 256  # per env, so n_steps * n_envs transitions per update
-    batch_size: int = 256
-    n_epochs: int = 10
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.01
+    learning_rate: Annotated[float, Field(gt=0.0, description="Adam step size.")] = 3e-4
+    n_steps: Annotated[
+        int,
+        Field(ge=2, description="Rollout steps per env."),  # n_steps * n_envs per update
+        OnCommandLine(PPO_PANEL),
+    ] = 256
+    batch_size: Annotated[
+        int,
+        Field(ge=2, description="Minibatch size."),
+        OnCommandLine(PPO_PANEL, "--ppo-batch-size"),
+    ] = 256
+    n_epochs: Annotated[
+        int, Field(ge=1, description="Epochs per update."), OnCommandLine(PPO_PANEL)
+    ] = 10
+    gae_lambda: Annotated[float, Field(description="GAE bias-variance trade-off.")] = 0.95
+    clip_range: Annotated[float, Field(description="Clip of the policy ratio.")] = 0.2
+    ent_coef: Annotated[
+        float, Field(ge=0.0, description="Entropy bonus."), OnCommandLine(PPO_PANEL)
+    ] = 0.01
 
-    def __post_init__(self) -> None:
-        _require(self.learning_rate > 0.0, "--learning-rate", "positive")
-        _require(self.n_steps >= 2, "--n-steps", "at least 2")
-        _require(self.batch_size >= 2, "--batch-size", "at least 2")
-        _require(self.n_epochs >= 1, "--n-epochs", "at least 1")
-        _require(self.ent_coef >= 0.0, "--ent-coef", "non-negative")
 
-
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(TrainingOptions):
     """One training job: data, env, algorithm, budget and where to write the agent.
 
-    `start`/`end` cut the source; `validation_start`/`test_start` override its split dates
-    (None keeps the source's defaults: see `envs.data.splits`). Costs are in basis points of traded
-    notional. `timesteps` is per seed, counted over all parallel envs. `eval_freq` and
-    `checkpoint_freq` are in timesteps.
+    Each field's description is its `train --help` line. `start`/`end` cut the source;
+    `validation_start`/`test_start` override its split dates (None keeps the source's defaults:
+    see `envs.data.splits`). Costs are in basis points of traded notional. `timesteps` is per
+    seed, counted over all parallel envs. `eval_freq` and `checkpoint_freq` are in timesteps.
     """
 
-    algo: Algorithm
-    data: str
-    out: Path
-    timesteps: int = 100_000
-    seeds: tuple[int, ...] = (0,)
-    start: str | None = None
-    end: str | None = None
-    validation_start: str | None = None
-    test_start: str | None = None
-    commission_bps: float = 1.0
-    slippage_bps: float = 2.0
-    mode: Literal["long_only", "long_short"] = "long_only"
-    window_size: int = 30
-    episode_length: int = 252
-    n_envs: int = 8
-    gamma: float = 0.9
-    net_arch: tuple[int, ...] = (64, 64)
-    eval_freq: int = 10_000
-    checkpoint_freq: int = 50_000
-    torch_threads: int = 1
-    dqn: DQNParams = field(default_factory=DQNParams)
-    ppo: PPOParams = field(default_factory=PPOParams)
-
-    def __post_init__(self) -> None:
-        _require(self.algo in ALGORITHMS, "--algo", f"one of {', '.join(ALGORITHMS)}")
-        _require(bool(self.data), "--data", "a source name or a file path")
-        _require(self.timesteps >= 1, "--timesteps", "at least 1")
-        _require(len(self.seeds) >= 1, "--seeds", "at least one seed")
-        _require(len(set(self.seeds)) == len(self.seeds), "--seeds", "distinct seeds")
-        _require(all(s >= 0 for s in self.seeds), "--seeds", "non-negative integers")
-        _require(self.n_envs >= 1, "--n-envs", "at least 1")
-        _require(self.episode_length >= 1, "--episode-length", "at least 1")
-        _require(0.0 < self.gamma <= 1.0, "--gamma", "in (0, 1]")
-        _require(len(self.net_arch) >= 1, "--net-arch", "at least one layer")
-        _require(all(n >= 1 for n in self.net_arch), "--net-arch", "positive layer sizes")
-        _require(self.eval_freq >= 1, "--eval-freq", "at least 1")
-        _require(self.checkpoint_freq >= 1, "--checkpoint-freq", "at least 1")
-        _require(self.torch_threads >= 1, "--torch-threads", "at least 1")
-
-    @property
-    def learning_rate(self) -> float:
-        """The learning rate of the chosen algorithm."""
-        return self.dqn.learning_rate if self.algo == "dqn" else self.ppo.learning_rate
-
-    def with_learning_rate(self, learning_rate: float | None) -> TrainConfig:
-        """This config with the chosen algorithm's learning rate replaced (None keeps it)."""
-        if learning_rate is None:
-            return self
-        if self.algo == "dqn":
-            return replace(self, dqn=replace(self.dqn, learning_rate=learning_rate))
-        return replace(self, ppo=replace(self.ppo, learning_rate=learning_rate))
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """`"0,1,2"` -> (0, 1, 2); anything else is an AgentError naming `--seeds`."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise AgentError(
-            f"--seeds must be comma-separated integers such as 0,1,2, got {text!r}"
-        ) from None
-
-
-def parse_layers(text: str) -> tuple[int, ...]:
-    """`"64,64"` -> (64, 64); anything else is an AgentError naming `--net-arch`."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise AgentError(
-            f"--net-arch must be comma-separated layer sizes such as 64,64, got {text!r}"
-        ) from None
-
-
-def _require(ok: bool, option: str, rule: str) -> None:
-    if not ok:
-        raise AgentError(f"{option} must be {rule}")
+    algo: Annotated[
+        Algorithm, Field(description="RL algorithm."), OnCommandLine(TRAINING_PANEL)
+    ] = "dqn"
+    data: Annotated[
+        str,
+        Field(min_length=1, description="sp500, nasdaq, synthetic, or a CSV/Parquet path."),
+        OnCommandLine(DATA_PANEL),
+    ] = "sp500"
+    out: Annotated[
+        Path, Field(description="Agent directory to write."), OnCommandLine(TRAINING_PANEL)
+    ] = Path("runs/agent")
+    timesteps: Annotated[
+        int,
+        Field(ge=1, description="Env steps per seed, over all envs."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = 100_000
+    seeds: Annotated[
+        tuple[NonNegativeInt, ...],
+        Field(min_length=1, description="Several seeds, e.g. 0,1,2 (overrides --seed)."),
+        _comma_separated("integers", "0,1,2"),
+        AfterValidator(_distinct),
+    ] = (0,)
+    start: Annotated[
+        str | None, Field(description="First date of data used."), OnCommandLine(DATA_PANEL)
+    ] = None
+    end: Annotated[
+        str | None, Field(description="Last date of data used."), OnCommandLine(DATA_PANEL)
+    ] = None
+    validation_start: Annotated[
+        str | None,
+        Field(description="First validation date (default: the source's)."),
+        OnCommandLine(DATA_PANEL),
+    ] = None
+    test_start: Annotated[
+        str | None,
+        Field(description="First test date (default: the source's)."),
+        OnCommandLine(DATA_PANEL),
+    ] = None
+    commission_bps: Annotated[
+        float, Field(description="Commission, bp of traded notional."), OnCommandLine(ENV_PANEL)
+    ] = 1.0
+    slippage_bps: Annotated[
+        float, Field(description="Slippage, bp of the fill price."), OnCommandLine(ENV_PANEL)
+    ] = 2.0
+    mode: Annotated[
+        PositionMode, Field(description="Allowed positions."), OnCommandLine(ENV_PANEL)
+    ] = "long_only"
+    window_size: Annotated[
+        int, Field(description="Bars of features per observation."), OnCommandLine(ENV_PANEL)
+    ] = 30
+    episode_length: Annotated[
+        int,
+        Field(ge=1, description="Bars per training episode."),
+        OnCommandLine(ENV_PANEL),
+    ] = 252
+    n_envs: Annotated[
+        int,
+        Field(ge=1, description="Parallel envs of the batched env."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = 8
+    gamma: Annotated[
+        float, Field(gt=0.0, le=1.0, description="Discount factor."), OnCommandLine(TRAINING_PANEL)
+    ] = 0.9
+    net_arch: Annotated[
+        tuple[PositiveInt, ...],
+        Field(min_length=1, description="Hidden layer sizes of the MLP."),
+        _comma_separated("layer sizes", "64,64"),
+        OnCommandLine(TRAINING_PANEL),
+    ] = (64, 64)
+    eval_freq: Annotated[
+        int, Field(ge=1, description="Validate every N timesteps."), OnCommandLine(TRAINING_PANEL)
+    ] = 10_000
+    checkpoint_freq: Annotated[
+        int,
+        Field(ge=1, description="Checkpoint every N timesteps."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = 50_000
+    torch_threads: Annotated[int, Field(ge=1, description="CPU threads of torch.")] = 1
+    dqn: DQNParams = DQNParams()
+    ppo: PPOParams = PPOParams()

@@ -11,8 +11,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from agents.decision import DRLDecision
 from agents.errors import AgentError
 from agents.manifest import AgentManifest, env_config_from_dict
-from agents.policy_scores import policy_scores, uses_log_probabilities
-from agents.storage import AgentPaths, load_model, read_manifest
+from agents.policy_scores import observation_shape, policy_scores, uses_log_probabilities
+from agents.storage import AgentPaths, load_model, read_manifest, write_manifest
 from envs import EnvConfig, FeatureNormalizer, MarketDataError
 
 
@@ -45,16 +45,25 @@ class DRLAgent:
                 f"{source}: the model has action space {model.action_space}, the manifest says"
                 f" {manifest.n_actions} actions"
             )
-        if tuple(model.observation_space.shape) != manifest.observation_shape:
+        if observation_shape(model) != manifest.observation_shape:
             raise AgentError(
                 f"{source}: the model expects observations of shape"
-                f" {tuple(model.observation_space.shape)}, the manifest says"
-                f" {manifest.observation_shape}"
+                f" {observation_shape(model)}, the manifest says {manifest.observation_shape}"
             )
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model and the manifest into `directory`, as `load` reads them back.
+
+        Training writes its other files (checkpoints, logs, the test evaluation) beside them.
+        """
+        paths = AgentPaths(Path(directory))
+        paths.root.mkdir(parents=True, exist_ok=True)
+        self.model.save(paths.model)
+        write_manifest(paths.root, self.manifest)
 
     @classmethod
     def load(cls, directory: str | Path) -> DRLAgent:
-        """Load an agent directory written by training; any problem is an AgentError."""
+        """Load an agent directory written by `save`; any problem is an AgentError."""
         paths = AgentPaths(Path(directory))
         manifest = read_manifest(paths.root)
         model = load_model(paths.model, manifest.algorithm)

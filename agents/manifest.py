@@ -97,7 +97,7 @@ class AgentManifest:
 
 def env_config_to_dict(config: EnvConfig) -> dict[str, Any]:
     """EnvConfig as JSON values, with the active action -> target-position map spelled out."""
-    data = config_as_dict(config)
+    data = {key: _jsonable(value) for key, value in asdict(config).items()}
     data["target_positions"] = list(config.target_positions)
     return data
 
@@ -131,12 +131,8 @@ def library_versions() -> dict[str, str]:
     return {name: importlib.metadata.version(name) for name in _VERSIONED_LIBRARIES}
 
 
-def config_as_dict(config: object) -> dict[str, Any]:
-    """A dataclass config as JSON-ready values (tuples become lists, paths and dates strings)."""
-    return {key: _jsonable(value) for key, value in asdict(config).items()}  # type: ignore[call-overload]
-
-
 def _jsonable(value: Any) -> Any:
+    """JSON-ready values: tuples become lists, anything else not JSON (a path) a string."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

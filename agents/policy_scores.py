@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.distributions import CategoricalDistribution
 
 
 def policy_scores(model: BaseAlgorithm, observations: np.ndarray) -> np.ndarray:
@@ -22,10 +23,21 @@ def policy_scores(model: BaseAlgorithm, observations: np.ndarray) -> np.ndarray:
         if isinstance(model, DQN):
             scores = model.policy.q_net(obs_tensor)
         elif isinstance(model, PPO):
-            scores = model.policy.get_distribution(obs_tensor).distribution.logits
+            distribution = model.policy.get_distribution(obs_tensor)
+            if not isinstance(distribution, CategoricalDistribution):
+                raise TypeError(f"PPO scores need discrete actions, got {distribution}")
+            scores = distribution.distribution.logits
         else:
             raise TypeError(f"no action scores for {type(model).__name__}; expected DQN or PPO")
     return scores.cpu().numpy().astype(np.float64)
+
+
+def observation_shape(model: BaseAlgorithm) -> tuple[int, ...]:
+    """The shape of one observation the model takes (its Box space always has one)."""
+    shape = model.observation_space.shape
+    if shape is None:
+        raise TypeError(f"{type(model).__name__} has an observation space without a shape")
+    return tuple(shape)
 
 
 def uses_log_probabilities(model: BaseAlgorithm) -> bool:

@@ -87,6 +87,11 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp.name, path)
 
 
+def write_manifest(root: Path, manifest: AgentManifest) -> None:
+    """Write the manifest of agent directory `root`, which `read_manifest` reads back."""
+    write_json(AgentPaths(root).manifest, manifest.to_dict())
+
+
 def read_manifest(root: Path) -> AgentManifest:
     """The manifest of agent directory `root`, checked; every problem is an AgentError."""
     paths = AgentPaths(root)

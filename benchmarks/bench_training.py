@@ -31,7 +31,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from agents import SeedResult, TrainConfig, train_agents
-from agents.config import ALGORITHMS, parse_seeds
+from agents.config import ALGORITHMS
 from agents.manifest import library_versions
 from agents.training.evaluation import AGENT, BUY_AND_HOLD
 from agents.training.market_data import prepare_training_market
@@ -120,7 +120,6 @@ def _ratio(value: float) -> str:
 
 def report(args: argparse.Namespace) -> str:
     torch.set_num_threads(1)
-    seeds = parse_seeds(args.seeds)
     lines = [
         "## Training benchmark (`python -m benchmarks.bench_training`)",
         "",
@@ -146,7 +145,7 @@ def report(args: argparse.Namespace) -> str:
                 data="sp500",
                 out=Path(tmp) / algo,
                 timesteps=args.timesteps,
-                seeds=seeds,
+                seeds=args.seeds,  # "0,1,2": TrainConfig parses and checks it
             )
             row, results = quality_row(config)
             lines.append(row)

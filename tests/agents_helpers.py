@@ -40,19 +40,19 @@ def random_market(seed: int, n_bars: int, n_features: int = 3) -> MarketArrays:
 
 def tiny_config(out: Path, algo: str, **changes: object) -> TrainConfig:
     """A training run of a few hundred steps on synthetic data: seconds, not minutes."""
-    config = TrainConfig(
-        algo=algo,
-        data="synthetic",
-        out=out,
-        timesteps=512,
-        n_envs=4,
-        episode_length=64,
-        net_arch=(16,),
-        eval_freq=256,
-        checkpoint_freq=256,
-        dqn=DQNParams(
+    settings: dict[str, object] = {
+        "algo": algo,
+        "data": "synthetic",
+        "out": out,
+        "timesteps": 512,
+        "n_envs": 4,
+        "episode_length": 64,
+        "net_arch": (16,),
+        "eval_freq": 256,
+        "checkpoint_freq": 256,
+        "dqn": DQNParams(
             learning_starts=64, buffer_size=2_000, batch_size=32, target_update_interval=64
         ),
-        ppo=PPOParams(n_steps=64, batch_size=64, n_epochs=2),
-    )
-    return replace(config, **changes)
+        "ppo": PPOParams(n_steps=64, batch_size=64, n_epochs=2),
+    }
+    return TrainConfig.model_validate(settings | changes)

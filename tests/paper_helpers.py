@@ -10,7 +10,6 @@ import hashlib
 import os
 import sqlite3
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +31,7 @@ def tiny_agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test agent, trained once per test session (shared by the paper test modules)."""
     root = tmp_path_factory.getbasetemp() / "paper-agent"
     if not (root / "manifest.json").is_file():
-        train_agents(replace(tiny_config(root, "dqn"), end=END), progress_bar=False)
+        train_agents(tiny_config(root, "dqn", end=END), progress_bar=False)
     return root
 
 

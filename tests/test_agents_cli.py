@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.config import ALGORITHMS
 from agents.storage import AgentPaths
-from agents.training.cli import USER_ERROR_EXIT_CODE, main
+from agents.training.cli import USER_ERROR_EXIT_CODE, Algo, main
 from orchestrator.cli import app as cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
         (["--seeds", "1,1"], "error: --seeds must be distinct seeds"),
         (["--net-arch", "64,big"], "error: --net-arch must be comma-separated layer sizes"),
         (["--gamma", "1.5"], "error: --gamma must be in (0, 1]"),
+        (["--algo", "ppo", "--learning-rate", "0"], "error: --learning-rate must be positive"),
+        (["--ppo-batch-size", "1"], "error: --ppo-batch-size must be at least 2"),
         (["--slippage-bps", "-1"], "error: CostModel.slippage_bps must be in [0, 1000)"),
         (["--window-size", "0"], "error: EnvConfig.window_size must be an int >= 1"),
         (["--data", "missing.csv"], "error: missing.csv"),
@@ -62,6 +65,10 @@ def test_both_entry_points_offer_the_same_options(capsys: pytest.CaptureFixture[
 
     for option in ("--algo", "--data", "--timesteps", "--seeds", "--n-envs", "--ent-coef"):
         assert option in standalone and option in through_cli
+
+
+def test_the_algo_choices_of_other_commands_are_the_configs() -> None:
+    assert tuple(Algo) == ALGORITHMS
 
 
 def test_train_py_fails_cleanly_in_a_real_process() -> None:

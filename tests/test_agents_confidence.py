@@ -212,9 +212,15 @@ def test_calibration_round_trips_through_json() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"map": {"slope": -1.0, "intercepts": [0.0, 0.0, 0.0]}}, "slope must be finite and >= 0"),
-        ({"map": {"slope": 1.0, "intercepts": [0.0]}}, "at least 2 actions"),
-        ({"map": {"slope": 1.0, "intercepts": [0.0, float("nan")]}}, "finite intercept"),
+        (
+            {"map": {"slope": -1.0, "intercepts": [0.0, 0.0, 0.0]}},
+            "map.slope must be finite and non-negative",
+        ),
+        ({"map": {"slope": 1.0, "intercepts": [0.0]}}, "map.intercepts must hold at least 2"),
+        (
+            {"map": {"slope": 1.0, "intercepts": [0.0, float("nan")]}},
+            r"map.intercepts\[1\] must be finite, got nan",
+        ),
         ({"reliability": 3}, "malformed"),
         ({"map": 3}, "malformed"),
     ],
@@ -244,4 +250,4 @@ def test_bad_inputs_are_agent_errors() -> None:
     with pytest.raises(AgentError, match="one value per row"):
         calibrate(np.zeros((2, 2)), np.array([0, 1]), np.array([True]))
     with pytest.raises(AgentError, match="scores have 3 actions, the calibration has 2"):
-        PlattMap(1.0, (0.0, 0.0)).confidence(np.zeros((1, 3)), np.array([0]))
+        PlattMap(slope=1.0, intercepts=(0.0, 0.0)).confidence(np.zeros((1, 3)), np.array([0]))

@@ -104,7 +104,10 @@ def test_an_agent_written_before_calibration_maps_is_refused_with_the_reason(
     ("calibration_map", "message"),
     [
         ({"slope": 1.0, "intercepts": [0.0, 0.0]}, "confidence calibration has 2 intercepts"),
-        ({"slope": -0.5, "intercepts": [0.0, 0.0, 0.0]}, "slope must be finite and >= 0"),
+        (
+            {"slope": -0.5, "intercepts": [0.0, 0.0, 0.0]},
+            "map.slope must be finite and non-negative",
+        ),
         ({"slope": 1.0}, "calibration record is malformed"),
     ],
 )

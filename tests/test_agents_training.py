@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +118,20 @@ def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
                 assert first.action == int(np.argmax(first.action_probs))
 
 
+def test_save_writes_what_load_reads(
+    dqn_run: SeedResult, synthetic: PreparedMarket, tmp_path: Path
+) -> None:
+    agent = DRLAgent.load(dqn_run.directory)
+    agent.save(tmp_path / "copy")
+    copy = DRLAgent.load(tmp_path / "copy")
+
+    assert copy.manifest == agent.manifest
+    observations = run_policy(synthetic.test, agent.env_config, agent.act).observations
+    first, second = agent.decide_many(observations), copy.decide_many(observations)
+    assert [d.action for d in first] == [d.action for d in second]
+    assert [d.confidence for d in first] == [d.confidence for d in second]
+
+
 def test_the_same_seed_gives_the_same_actions(
     dqn_run: SeedResult, tmp_path: Path, synthetic: PreparedMarket
 ) -> None:
@@ -136,7 +149,7 @@ def test_the_same_seed_gives_the_same_actions(
 
 
 def test_several_seeds_write_one_directory_each_and_a_summary(tmp_path: Path) -> None:
-    config = replace(tiny_config(tmp_path / "multi", "ppo"), seeds=(3, 4))
+    config = tiny_config(tmp_path / "multi", "ppo", seeds=(3, 4))
 
     results = train_agents(config, progress_bar=False)
 
@@ -168,7 +181,7 @@ def test_default_settings_are_deterministic_at_full_scale(algo: str, tmp_path: P
     config = TrainConfig(algo=algo, data="synthetic", out=tmp_path / "a", timesteps=20_000)
 
     first = train_agents(config, progress_bar=False)[0]
-    second = train_agents(replace(config, out=tmp_path / "b"), progress_bar=False)[0]
+    second = train_agents(config.model_copy(update={"out": tmp_path / "b"}), progress_bar=False)[0]
 
     assert first.test == second.test
     assert first.validation == second.validation

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ METRIC_KEYS = {
 @pytest.fixture(scope="module")
 def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("agent")
-    train_agents(replace(tiny_config(out, "dqn"), end=END), progress_bar=False)
+    train_agents(tiny_config(out, "dqn", end=END), progress_bar=False)
     return out
 
 

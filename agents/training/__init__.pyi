@@ -23,13 +23,13 @@ from .market_data import (
 )
 from .sb3_models import build_model as build_model
 from .seed_summary import (
+    SeedResult as SeedResult,
+)
+from .seed_summary import (
     format_mean_std as format_mean_std,
 )
 from .seed_summary import (
     mean_std as mean_std,
-)
-from .trainer import (
-    SeedResult as SeedResult,
 )
 from .trainer import (
     train_agents as train_agents,

@@ -1,16 +1,35 @@
-"""The `train` command, defined once: `python train.py` and `hybrid-trader train` both use it."""
+"""The `train` command, defined once: `python train.py` and `hybrid-trader train` both use it.
+
+Its options are generated from `TrainConfig`: each field marked `OnCommandLine` (in the nested
+DQN and PPO params too) becomes an option with the field's description as help and its default,
+so an option cannot drift from the config it sets, and the config checks every value. Four
+options are not one field each and are written here: `--seed` (the one-seed form of `--seeds`),
+`--seeds` (no default, so that `--seed` applies when it is absent), `--learning-rate` (the
+chosen algorithm's) and `--progress` (not part of the job).
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_origin
 
 import typer
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from rich.console import Console
 
-from agents.config import DQNParams, PPOParams, TrainConfig, parse_layers, parse_seeds
+from agents.config import (
+    TRAINING_PANEL,
+    DQNParams,
+    OnCommandLine,
+    PPOParams,
+    TrainConfig,
+    option_flag,
+)
 from agents.errors import AgentError
 from envs import EnvSetupError, MarketDataError
 
@@ -19,154 +38,153 @@ if TYPE_CHECKING:
 
 USER_ERRORS: tuple[type[Exception], ...] = (AgentError, MarketDataError, EnvSetupError)
 USER_ERROR_EXIT_CODE = 2
-_DQN, _PPO = DQNParams(), PPOParams()
-_DATA, _ENV, _TRAIN, _DQN_PANEL, _PPO_PANEL = "Data", "Env and costs", "Training", "DQN", "PPO"
 
 
 class Algo(StrEnum):
+    """The values of `--algo` (`agents.config.Algorithm`), for other commands that offer it."""
+
     DQN = "dqn"
     PPO = "ppo"
 
 
-class Mode(StrEnum):
-    LONG_ONLY = "long_only"
-    LONG_SHORT = "long_short"
+@dataclass(frozen=True)
+class _ConfigOption:
+    """One generated option and where its value goes in TrainConfig, e.g. ("dqn", "batch_size")."""
+
+    parameter: inspect.Parameter
+    path: tuple[str, ...]
 
 
-def train_command(
-    *,
-    algo: Annotated[Algo, typer.Option(help="RL algorithm.", rich_help_panel=_TRAIN)] = Algo.DQN,
-    data: Annotated[
-        str,
-        typer.Option(
-            help="sp500, nasdaq, synthetic, or a CSV/Parquet path.", rich_help_panel=_DATA
-        ),
-    ] = "sp500",
-    out: Annotated[
-        Path, typer.Option(help="Agent directory to write.", rich_help_panel=_TRAIN)
-    ] = Path("runs/agent"),
-    timesteps: Annotated[
-        int, typer.Option(help="Env steps per seed, over all envs.", rich_help_panel=_TRAIN)
-    ] = 100_000,
-    seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel=_TRAIN)] = 0,
-    seeds: Annotated[
-        str | None,
-        typer.Option(help="Several seeds, e.g. 0,1,2 (overrides --seed).", rich_help_panel=_TRAIN),
-    ] = None,
-    start: Annotated[
-        str | None, typer.Option(help="First date of data used.", rich_help_panel=_DATA)
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option(help="Last date of data used.", rich_help_panel=_DATA)
-    ] = None,
-    validation_start: Annotated[
-        str | None,
-        typer.Option(help="First validation date (default: the source's).", rich_help_panel=_DATA),
-    ] = None,
-    test_start: Annotated[
-        str | None,
-        typer.Option(help="First test date (default: the source's).", rich_help_panel=_DATA),
-    ] = None,
-    commission_bps: Annotated[
-        float, typer.Option(help="Commission, bp of traded notional.", rich_help_panel=_ENV)
-    ] = 1.0,
-    slippage_bps: Annotated[
-        float, typer.Option(help="Slippage, bp of the fill price.", rich_help_panel=_ENV)
-    ] = 2.0,
-    mode: Annotated[
-        Mode, typer.Option(help="Allowed positions.", rich_help_panel=_ENV)
-    ] = Mode.LONG_ONLY,
-    window_size: Annotated[
-        int, typer.Option(help="Bars of features per observation.", rich_help_panel=_ENV)
-    ] = 30,
-    episode_length: Annotated[
-        int, typer.Option(help="Bars per training episode.", rich_help_panel=_ENV)
-    ] = 252,
-    n_envs: Annotated[
-        int, typer.Option(help="Parallel envs of the batched env.", rich_help_panel=_TRAIN)
-    ] = 8,
-    learning_rate: Annotated[
-        float | None,
-        typer.Option(help="Default: 1e-4 (DQN), 3e-4 (PPO).", rich_help_panel=_TRAIN),
-    ] = None,
-    gamma: Annotated[float, typer.Option(help="Discount factor.", rich_help_panel=_TRAIN)] = 0.9,
-    net_arch: Annotated[
-        str, typer.Option(help="Hidden layer sizes of the MLP.", rich_help_panel=_TRAIN)
-    ] = "64,64",
-    eval_freq: Annotated[
-        int, typer.Option(help="Validate every N timesteps.", rich_help_panel=_TRAIN)
-    ] = 10_000,
-    checkpoint_freq: Annotated[
-        int, typer.Option(help="Checkpoint every N timesteps.", rich_help_panel=_TRAIN)
-    ] = 50_000,
-    buffer_size: Annotated[
-        int, typer.Option(help="Replay buffer size.", rich_help_panel=_DQN_PANEL)
-    ] = _DQN.buffer_size,
-    dqn_batch_size: Annotated[
-        int, typer.Option(help="Minibatch size.", rich_help_panel=_DQN_PANEL)
-    ] = _DQN.batch_size,
-    exploration_fraction: Annotated[
-        float,
-        typer.Option(help="Share of training to decay epsilon.", rich_help_panel=_DQN_PANEL),
-    ] = _DQN.exploration_fraction,
-    exploration_final_eps: Annotated[
-        float, typer.Option(help="Final epsilon.", rich_help_panel=_DQN_PANEL)
-    ] = _DQN.exploration_final_eps,
-    target_update_interval: Annotated[
-        int, typer.Option(help="Steps between target syncs.", rich_help_panel=_DQN_PANEL)
-    ] = _DQN.target_update_interval,
-    n_steps: Annotated[
-        int, typer.Option(help="Rollout steps per env.", rich_help_panel=_PPO_PANEL)
-    ] = _PPO.n_steps,
-    ppo_batch_size: Annotated[
-        int, typer.Option(help="Minibatch size.", rich_help_panel=_PPO_PANEL)
-    ] = _PPO.batch_size,
-    n_epochs: Annotated[
-        int, typer.Option(help="Epochs per update.", rich_help_panel=_PPO_PANEL)
-    ] = _PPO.n_epochs,
-    ent_coef: Annotated[
-        float, typer.Option(help="Entropy bonus.", rich_help_panel=_PPO_PANEL)
-    ] = _PPO.ent_coef,
-    progress: Annotated[
-        bool, typer.Option(help="Show a progress bar.", rich_help_panel=_TRAIN)
-    ] = True,
-) -> None:
+def _config_options(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[_ConfigOption]:
+    """An option per `OnCommandLine` field of `model` and of the models nested in it."""
+    options = []
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            options += _config_options(field.annotation, path)
+            continue
+        mark = next((m for m in field.metadata if isinstance(m, OnCommandLine)), None)
+        if mark is not None:
+            options.append(_ConfigOption(_option_parameter(path, field, mark.panel), path))
+    return options
+
+
+def _option_parameter(path: tuple[str, ...], field: FieldInfo, panel: str) -> inspect.Parameter:
+    """Typer's view of a field: a tuple of ints is typed as "64,64"; a Literal lists its choices."""
+    annotation, default = field.annotation, field.default
+    if get_origin(annotation) is tuple:
+        annotation, default = str, ",".join(str(value) for value in default)
+    option = typer.Option(
+        option_flag(path[-1], field), help=field.description, rich_help_panel=panel
+    )
+    return _keyword("_".join(path), Annotated[annotation, option], default)
+
+
+def _keyword(name: str, annotation: object, default: object) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+def _written_here() -> dict[str, list[inspect.Parameter]]:
+    """The options that are not one config field each, keyed by the field they are listed before."""
+    seeds = TrainConfig.model_fields["seeds"]
+    dqn, ppo = DQNParams().learning_rate, PPOParams().learning_rate
+    rates = f"Default: {_short(dqn)} (DQN), {_short(ppo)} (PPO)."
+    return {
+        "seeds": [
+            _keyword(
+                "seed",
+                Annotated[int, typer.Option(help="Random seed.", rich_help_panel=TRAINING_PANEL)],
+                seeds.default[0],
+            ),
+            _keyword(
+                "seeds",
+                Annotated[
+                    str | None,
+                    typer.Option(help=seeds.description, rich_help_panel=TRAINING_PANEL),
+                ],
+                None,
+            ),
+        ],
+        "gamma": [
+            _keyword(
+                "learning_rate",
+                Annotated[float | None, typer.Option(help=rates, rich_help_panel=TRAINING_PANEL)],
+                None,
+            )
+        ],
+    }
+
+
+def _short(number: float) -> str:
+    """1e-4, not 0.0001."""
+    mantissa, exponent = f"{number:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+_CONFIG_OPTIONS = _config_options(TrainConfig)
+_PROGRESS = _keyword(
+    "progress",
+    Annotated[bool, typer.Option(help="Show a progress bar.", rich_help_panel=TRAINING_PANEL)],
+    True,
+)
+
+
+def _parameters() -> list[inspect.Parameter]:
+    """Every option in the config's field order; --help groups them by panel."""
+    written_here = _written_here()
+    parameters = []
+    for name in TrainConfig.model_fields:
+        parameters += written_here.get(name, [])
+        parameters += [o.parameter for o in _CONFIG_OPTIONS if o.path[0] == name]
+    return [*parameters, _PROGRESS]
+
+
+def config_from_options(options: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig of the command's option values (keyed by parameter name); checked."""
+    values: dict[str, Any] = {}
+    for option in _CONFIG_OPTIONS:
+        target = values
+        for key in option.path[:-1]:
+            target = target.setdefault(key, {})
+        target[option.path[-1]] = options[option.parameter.name]
+    values["seeds"] = options["seeds"] if options["seeds"] is not None else (options["seed"],)
+    if options["learning_rate"] is not None:  # TrainConfig.dqn or .ppo: named as the algorithm
+        values.setdefault(values["algo"], {})["learning_rate"] = options["learning_rate"]
+    return TrainConfig.model_validate(values)
+
+
+def _train(options: dict[str, Any]) -> None:
     """Train DQN or PPO agents, keep the best on validation, and evaluate them on the test split."""
-    config = TrainConfig(
-        algo=algo.value,
-        data=data,
-        out=out,
-        timesteps=timesteps,
-        seeds=parse_seeds(seeds) if seeds is not None else (seed,),
-        start=start,
-        end=end,
-        validation_start=validation_start,
-        test_start=test_start,
-        commission_bps=commission_bps,
-        slippage_bps=slippage_bps,
-        mode=mode.value,
-        window_size=window_size,
-        episode_length=episode_length,
-        n_envs=n_envs,
-        gamma=gamma,
-        net_arch=parse_layers(net_arch),
-        eval_freq=eval_freq,
-        checkpoint_freq=checkpoint_freq,
-        dqn=DQNParams(
-            buffer_size=buffer_size,
-            batch_size=dqn_batch_size,
-            exploration_fraction=exploration_fraction,
-            exploration_final_eps=exploration_final_eps,
-            target_update_interval=target_update_interval,
-        ),
-        ppo=PPOParams(
-            n_steps=n_steps, batch_size=ppo_batch_size, n_epochs=n_epochs, ent_coef=ent_coef
-        ),
-    ).with_learning_rate(learning_rate)
+    progress = options["progress"]
+    config = config_from_options(options)
     from agents.training.trainer import train_agents  # torch and SB3 load only when training runs
 
     results = train_agents(config, progress_bar=progress)
     print_results(results, Console())
+
+
+class GeneratedCommand:
+    """A function for Typer whose keyword parameters are given, not written in a `def`.
+
+    Typer reads a command's options from `inspect.signature`, which honours `__signature__`.
+    """
+
+    def __init__(
+        self, name: str, run: Callable[[dict[str, Any]], None], parameters: list[inspect.Parameter]
+    ) -> None:
+        self.__name__ = name
+        self.__doc__ = run.__doc__
+        self.__signature__ = inspect.Signature(parameters)
+        self.__annotations__: dict[str, Any] = {}
+        self._run = run
+
+    def __call__(self, **options: Any) -> None:
+        self._run(options)
+
+
+train_command = GeneratedCommand("train_command", _train, _parameters())
 
 
 def print_results(results: list[SeedResult], console: Console) -> None:

@@ -98,4 +98,4 @@ def _cell(value: float | None, fmt: str) -> str:
 
 
 def _day(date: np.datetime64) -> str:
-    return str(np.datetime64(date, "D"))
+    return str(date.astype("datetime64[D]"))

@@ -86,7 +86,7 @@ def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
 
 def split_date_ranges(prepared: PreparedMarket) -> dict[str, tuple[str, str]]:
     """First and last bar date of every non-empty split, for the manifest."""
-    ranges = {}
+    ranges: dict[str, tuple[str, str]] = {}
     for name in SPLIT_NAMES:
         dates = getattr(prepared, name).dates
         if len(dates):

@@ -1,8 +1,12 @@
-"""Build the SB3 model of a `TrainConfig`: the one place that maps our options to SB3's."""
+"""Build the SB3 model of a `TrainConfig`: the one place that maps our options to SB3's.
+
+`DQNParams` and `PPOParams` fields are named as SB3's keyword arguments, so they pass as they are.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypedDict
 
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -11,43 +15,33 @@ from stable_baselines3.common.vec_env import VecEnv
 from agents.config import TrainConfig
 
 
+class _CommonArguments(TypedDict):
+    """What DQN and PPO are given alike."""
+
+    policy: str
+    env: VecEnv
+    gamma: float
+    policy_kwargs: dict[str, Any]
+    tensorboard_log: str | None
+    seed: int
+    device: str
+    verbose: int
+
+
 def build_model(
     config: TrainConfig, env: VecEnv, seed: int, tensorboard_log: Path | None
 ) -> BaseAlgorithm:
     """A fresh DQN or PPO on `env` with an MLP of `config.net_arch`, on the CPU, seeded."""
-    common = {
-        "policy": "MlpPolicy",
-        "env": env,
-        "gamma": config.gamma,
-        "policy_kwargs": {"net_arch": list(config.net_arch)},
-        "tensorboard_log": None if tensorboard_log is None else str(tensorboard_log),
-        "seed": seed,
-        "device": "cpu",
-        "verbose": 0,
-    }
-    if config.algo == "dqn":
-        p = config.dqn
-        return DQN(
-            learning_rate=p.learning_rate,
-            buffer_size=p.buffer_size,
-            learning_starts=p.learning_starts,
-            batch_size=p.batch_size,
-            train_freq=p.train_freq,
-            gradient_steps=p.gradient_steps,
-            target_update_interval=p.target_update_interval,
-            exploration_fraction=p.exploration_fraction,
-            exploration_initial_eps=p.exploration_initial_eps,
-            exploration_final_eps=p.exploration_final_eps,
-            **common,
-        )
-    p = config.ppo
-    return PPO(
-        learning_rate=p.learning_rate,
-        n_steps=p.n_steps,
-        batch_size=p.batch_size,
-        n_epochs=p.n_epochs,
-        gae_lambda=p.gae_lambda,
-        clip_range=p.clip_range,
-        ent_coef=p.ent_coef,
-        **common,
+    common = _CommonArguments(
+        policy="MlpPolicy",
+        env=env,
+        gamma=config.gamma,
+        policy_kwargs={"net_arch": list(config.net_arch)},
+        tensorboard_log=None if tensorboard_log is None else str(tensorboard_log),
+        seed=seed,
+        device="cpu",
+        verbose=0,
     )
+    if config.algo == "dqn":
+        return DQN(**config.dqn.model_dump(), **common)
+    return PPO(**config.ppo.model_dump(), **common)

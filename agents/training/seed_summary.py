@@ -1,9 +1,11 @@
-"""Mean and standard deviation of the metrics over seeds: one RL seed is noise, several are data."""
+"""What each seed produced, and its metrics over seeds: one RL seed is noise, several are data."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.table import Table
@@ -13,10 +15,12 @@ from agents.training.evaluation import AGENT, BUY_AND_HOLD, SplitEvaluation
 SUMMARY_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "turnover", "n_trades")
 
 
-class SeedOutcome(Protocol):
-    """What a summary reads from each seed's result (see `agents.training.trainer.SeedResult`)."""
+@dataclass(frozen=True)
+class SeedResult:
+    """What one seed produced: its directory, validation metrics and test evaluation."""
 
     seed: int
+    directory: Path
     validation: dict[str, float | None]
     test: SplitEvaluation
 
@@ -30,7 +34,7 @@ def mean_std(values: Sequence[float | None]) -> dict[str, float | int | None]:
     return {"mean": float(defined.mean()), "std": std, "n": len(defined)}
 
 
-def summarize_seeds(results: Sequence[SeedOutcome]) -> dict[str, Any]:
+def summarize_seeds(results: Sequence[SeedResult]) -> dict[str, Any]:
     """Validation and test metrics of the agent over seeds, beside buy-and-hold on test."""
     return {
         "seeds": [r.seed for r in results],

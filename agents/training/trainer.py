@@ -9,7 +9,6 @@ buy-and-hold. Test numbers never feed back into any choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,10 +21,10 @@ from agents.confidence import calibrate
 from agents.config import TrainConfig
 from agents.drl_agent import DRLAgent
 from agents.errors import AgentError
-from agents.manifest import AgentManifest, config_as_dict, env_config_to_dict, library_versions
-from agents.policy_scores import greedy_policy, policy_scores
+from agents.manifest import AgentManifest, env_config_to_dict, library_versions
+from agents.policy_scores import greedy_policy, observation_shape, policy_scores
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths, load_model, seed_dir, write_json
-from agents.training.evaluation import SplitEvaluation, evaluate_agent, rollout_metrics
+from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
     prepare_training_market,
     split_date_ranges,
@@ -33,7 +32,7 @@ from agents.training.market_data import (
 )
 from agents.training.rollout import Rollout, run_policy, sequential_config
 from agents.training.sb3_models import build_model
-from agents.training.seed_summary import summarize_seeds
+from agents.training.seed_summary import SeedResult, summarize_seeds
 from envs import (
     BatchedTradingEnv,
     CostModel,
@@ -43,16 +42,6 @@ from envs import (
     PreparedMarket,
     TradingEnv,
 )
-
-
-@dataclass(frozen=True)
-class SeedResult:
-    """What one seed produced: its directory, validation metrics and test evaluation."""
-
-    seed: int
-    directory: Path
-    validation: dict[str, float | None]
-    test: SplitEvaluation
 
 
 def train_agents(config: TrainConfig, progress_bar: bool = True) -> list[SeedResult]:
@@ -141,7 +130,6 @@ def train_seed(
         env_config=env_config,
         algorithm=config.algo,
     )
-    model.save(paths.model)
     manifest = _manifest(
         config,
         prepared,
@@ -150,8 +138,8 @@ def train_seed(
         model=model,
         validation=validation_rollout,
     )
-    write_json(paths.manifest, manifest.to_dict())
     agent = DRLAgent(model, manifest, source=str(out))
+    agent.save(out)
     test = evaluate_agent(
         agent, split_with_history(prepared, "test", env_config.window_size), "test"
     )
@@ -189,7 +177,7 @@ def _manifest(
     return AgentManifest(
         algorithm=config.algo,
         feature_names=prepared.normalizer.feature_names,
-        observation_shape=tuple(model.observation_space.shape),
+        observation_shape=observation_shape(model),
         n_actions=len(env_config.target_positions),
         normalizer=prepared.normalizer.to_dict(),
         env_config=env_config_to_dict(env_config),
@@ -197,7 +185,7 @@ def _manifest(
         data_hash=prepared.data_hash,
         splits=split_date_ranges(prepared),
         seed=seed,
-        train_config=config_as_dict(config),
+        train_config=config.model_dump(mode="json"),
         library_versions=library_versions(),
         validation_metrics=rollout_metrics(validation),
         calibration=calibrate(scores, validation.actions, validation.correct),
