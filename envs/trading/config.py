@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
 
 from envs.errors import EnvSetupError
 from envs.trading.execution import CostModel
+from envs.validated import validated_dataclass
 
 Mode = Literal["long_only", "long_short"]
 RewardKind = Literal["log_return", "differential_sharpe"]
 
 
-@dataclass(frozen=True)
+def _distinct(positions: tuple[float, ...]) -> tuple[float, ...]:
+    if len(set(positions)) != len(positions):
+        raise ValueError("positions must be distinct")
+    return positions
+
+
+LongOnlyPositions = Annotated[
+    tuple[Annotated[float, Field(ge=0.0, le=1.0)], ...],
+    Field(min_length=2, description="a tuple of at least 2 distinct numbers in [0, 1]"),
+    AfterValidator(_distinct),
+]
+LongShortPositions = Annotated[
+    tuple[Annotated[float, Field(ge=-1.0, le=1.0)], ...],
+    Field(min_length=2, description="a tuple of at least 2 distinct numbers in [-1, 1]"),
+    AfterValidator(_distinct),
+]
+
+
+@validated_dataclass(EnvSetupError)
 class EnvConfig:
     """What the agent sees, what its actions mean, what a trade costs and what it is paid.
 
@@ -34,48 +53,27 @@ class EnvConfig:
         z-scores, so this only touches outliers).
     """
 
-    window_size: int = 30
-    mode: Mode = "long_only"
-    long_only_positions: tuple[float, ...] = (0.0, 0.5, 1.0)
-    long_short_positions: tuple[float, ...] = (-1.0, 0.0, 1.0)
-    cost_model: CostModel = field(default_factory=CostModel)
-    reward: RewardKind = "log_return"
-    dsr_eta: float = 0.01
-    episode_length: int | None = None
-    initial_cash: float = 100_000.0
-    observation_clip: float = 10.0
-
-    def __post_init__(self) -> None:
-        _require(_is_int(self.window_size) and self.window_size >= 1, "window_size", "an int >= 1")
-        _require(self.mode in ("long_only", "long_short"), "mode", "'long_only' or 'long_short'")
-        _check_positions("long_only_positions", self.long_only_positions, low=0.0)
-        _check_positions("long_short_positions", self.long_short_positions, low=-1.0)
-        _require(isinstance(self.cost_model, CostModel), "cost_model", "a CostModel")
-        _require(
-            self.reward in ("log_return", "differential_sharpe"),
-            "reward",
-            "'log_return' or 'differential_sharpe'",
-        )
-        _require(_is_real(self.dsr_eta) and 0.0 < self.dsr_eta < 1.0, "dsr_eta", "in (0, 1)")
-        _require(
-            self.episode_length is None
-            or (_is_int(self.episode_length) and self.episode_length >= 1),
-            "episode_length",
-            "None or an int >= 1",
-        )
-        _require(
-            _is_real(self.initial_cash) and self.initial_cash > 0.0, "initial_cash", "a number > 0"
-        )
-        _require(
-            _is_real(self.observation_clip) and self.observation_clip >= 1.0,
-            "observation_clip",
-            "a number >= 1 (the portfolio state spans [-1, 1])",
-        )
-        # Frozen dataclass: store the position maps as floats through object.__setattr__.
-        object.__setattr__(self, "long_only_positions", tuple(map(float, self.long_only_positions)))
-        object.__setattr__(
-            self, "long_short_positions", tuple(map(float, self.long_short_positions))
-        )
+    window_size: Annotated[int, Field(ge=1, description="an int >= 1")] = 30
+    mode: Annotated[Mode, Field(description="'long_only' or 'long_short'")] = "long_only"
+    long_only_positions: LongOnlyPositions = (0.0, 0.5, 1.0)
+    long_short_positions: LongShortPositions = (-1.0, 0.0, 1.0)
+    cost_model: Annotated[CostModel, Field(description="a CostModel")] = CostModel()
+    reward: Annotated[RewardKind, Field(description="'log_return' or 'differential_sharpe'")] = (
+        "log_return"
+    )
+    dsr_eta: Annotated[float, Field(gt=0.0, lt=1.0, description="in (0, 1)")] = 0.01
+    episode_length: Annotated[int | None, Field(ge=1, description="None or an int >= 1")] = None
+    initial_cash: Annotated[
+        float, Field(gt=0.0, allow_inf_nan=False, description="a number > 0")
+    ] = 100_000.0
+    observation_clip: Annotated[
+        float,
+        Field(
+            ge=1.0,
+            allow_inf_nan=False,
+            description="a number >= 1 (the portfolio state spans [-1, 1])",
+        ),
+    ] = 10.0
 
     @property
     def target_positions(self) -> tuple[float, ...]:
@@ -98,30 +96,3 @@ class EnvConfig:
                 f" episode_length={self.episode_length} need at least {needed}"
                 " (a full window, then one bar per step to fill and mark the order)"
             )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _require(ok: bool, name: str, rule: str) -> None:
-    if not ok:
-        raise EnvSetupError(f"EnvConfig.{name} must be {rule}")
-
-
-def _check_positions(name: str, positions: object, low: float) -> None:
-    valid = (
-        isinstance(positions, tuple)
-        and len(positions) >= 2
-        and all(_is_real(p) and low <= p <= 1.0 for p in positions)
-        and len(set(positions)) == len(positions)
-    )
-    if not valid:
-        raise EnvSetupError(
-            f"EnvConfig.{name} must be a tuple of at least 2 distinct numbers in [{low:g}, 1],"
-            f" got {positions!r}"
-        )

@@ -20,16 +20,19 @@ package comes from that one source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+import dataclasses
+from typing import Annotated, Generic, NamedTuple
 
-import numpy as np
+from pydantic import Field
 
 from envs.errors import EnvSetupError
 from envs.trading.kernels import Amount, fill_order, order_shares
+from envs.validated import validated_dataclass
+
+BasisPoints = Annotated[float, Field(ge=0.0, lt=1000.0, description="in [0, 1000) basis points")]
 
 
-@dataclass(frozen=True)
+@validated_dataclass(EnvSetupError)
 class CostModel:
     """Trading costs in basis points (1 bp = 0.01%) of traded notional, charged on every fill.
 
@@ -39,29 +42,19 @@ class CostModel:
     auction impact and the fact that an index series is not itself the traded instrument.
     """
 
-    commission_bps: float = 1.0
-    slippage_bps: float = 2.0
-    commission_rate: float = field(init=False, repr=False, compare=False)
+    commission_bps: BasisPoints = 1.0
+    slippage_bps: BasisPoints = 2.0
+    commission_rate: float = dataclasses.field(init=False, repr=False, compare=False)
     """Commission as a fraction of traded notional (commission_bps / 10_000)."""
-    slippage_rate: float = field(init=False, repr=False, compare=False)
+    slippage_rate: float = dataclasses.field(init=False, repr=False, compare=False)
     """Fractional move of the fill price against the trader (slippage_bps / 10_000)."""
-    buy_cost_rate: float = field(init=False, repr=False, compare=False)
+    buy_cost_rate: float = dataclasses.field(init=False, repr=False, compare=False)
     """Cost of buying, per unit of value at the reference price: (1 + s)(1 + k) - 1."""
-    sell_cost_rate: float = field(init=False, repr=False, compare=False)
+    sell_cost_rate: float = dataclasses.field(init=False, repr=False, compare=False)
     """Cost of selling, per unit of value at the reference price: 1 - (1 - s)(1 - k)."""
 
     def __post_init__(self) -> None:
-        for name in ("commission_bps", "slippage_bps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise EnvSetupError(
-                    f"CostModel.{name} must be a number of basis points, got {value!r}"
-                )
-            if not 0.0 <= value < 1000.0:
-                raise EnvSetupError(
-                    f"CostModel.{name} must be in [0, 1000) basis points, got {value!r}"
-                )
-        # Stored, not properties: the env reads them on every fill.
+        # Derived once and stored as fields, so that an agent's manifest records them too.
         k, s = self.commission_bps / 10_000.0, self.slippage_bps / 10_000.0
         object.__setattr__(self, "commission_rate", k)
         object.__setattr__(self, "slippage_rate", s)
@@ -69,8 +62,12 @@ class CostModel:
         object.__setattr__(self, "sell_cost_rate", s + k - s * k)
 
 
-class Fill(NamedTuple):
-    """The result of one order (each field a float, or an array with one entry per portfolio)."""
+class Fill(NamedTuple, Generic[Amount]):
+    """The result of one order: each field a float, or an array with one entry per portfolio.
+
+    A plain tuple, unchecked: the backtests build one per bar, and its values come from the
+    formulas, not from a user.
+    """
 
     cash: Amount
     shares: Amount
@@ -80,25 +77,27 @@ class Fill(NamedTuple):
 
 
 def execute(
-    cash: Amount, shares: Amount, delta_shares: Amount, price: Amount, cost_model: CostModel
-) -> Fill:
+    cash: Amount,
+    shares: Amount,
+    delta_shares: Amount,
+    price: Amount | float,
+    cost_model: CostModel,
+) -> Fill[Amount]:
     """Fill `delta_shares` at reference `price` with slippage and commission (module docstring)."""
-    fields = fill_order(
-        cash, shares, delta_shares, price, cost_model.slippage_rate, cost_model.commission_rate
+    return Fill(
+        *fill_order(
+            cash, shares, delta_shares, price, cost_model.slippage_rate, cost_model.commission_rate
+        )
     )
-    # tuple.__new__ skips NamedTuple's generated __new__, which costs as much as the arithmetic.
-    return tuple.__new__(Fill, fields)
 
 
 def rebalance(
     cash: Amount,
     shares: Amount,
     target_fraction: Amount,
-    open_price: Amount,
+    open_price: Amount | float,
     cost_model: CostModel,
-    *,
-    trade: bool | np.ndarray = True,
-) -> Fill:
+) -> Fill[Amount]:
     """Trade at `open_price` so that, after the fill, position value / equity == target_fraction.
 
     Both are marked at `open_price` and equity is counted after paying this trade's own costs, so
@@ -111,9 +110,7 @@ def rebalance(
     which solves `(shares + delta) * open_price == f * (E - slippage - commission)` exactly
     (`f*s*k + f*c*sign(u)` is `f` times `buy_cost_rate` for a buy, `-sell_cost_rate` for a sell):
     the trade keeps the sign of `u` because the denominator is positive for |f| <= 1 (`f` must
-    lie in [-1, 1]; EnvConfig guarantees it). `trade=False` (or a False entry in a batch) holds
-    that portfolio unchanged at no cost, so a batch can trade only the portfolios whose target
-    changed.
+    lie in [-1, 1]; EnvConfig guarantees it).
     """
     delta_shares = order_shares(
         cash,
@@ -123,4 +120,4 @@ def rebalance(
         cost_model.buy_cost_rate,
         cost_model.sell_cost_rate,
     )
-    return execute(cash, shares, delta_shares * trade, open_price, cost_model)
+    return execute(cash, shares, delta_shares, open_price, cost_model)

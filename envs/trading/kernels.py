@@ -1,32 +1,30 @@
-"""The arithmetic of one trading step, written once: order sizing, fills, differential Sharpe, and
-the compiled (numba) loop that steps N portfolios at once for `BatchedTradingEnv`.
+"""The arithmetic of one trading step, written once: order sizing, fills, log returns, differential
+Sharpe, and the compiled (numba) loop that steps N portfolios at once for `BatchedTradingEnv`.
 
-`order_shares`, `fill_order` and `differential_sharpe` use arithmetic operators and `abs()` only, so
-the same source runs as plain Python on floats (`TradingEnv`, the orchestrator), on NumPy arrays
-(`envs.trading.execution.rebalance` over many portfolios) and compiled inside `step_portfolios`.
-They live in this file, beside the compiled loop, because numba's on-disk cache (`cache=True`: the
-first batched env of a process starts in half a second instead of two) is invalidated only when the
-file of the compiled function changes: a formula kept in another module could run stale there.
-`envs.trading.execution` documents the fill and `envs.rewards` the differential Sharpe; both call
-these.
+`order_shares`, `fill_order` and `differential_sharpe` use arithmetic operators and `abs()` only,
+so the same source runs as plain Python on floats (`TradingEnv`, the orchestrator), on NumPy arrays
+(`envs.trading.execution.rebalance` over many portfolios) and compiled inside `step_portfolios`;
+`log_growth` runs on floats and compiled. They live in this file, beside the compiled loop, because
+numba's on-disk cache (`cache=True`: the first batched env of a process starts in half a second
+instead of two) is invalidated only when the file of the compiled function changes: a formula kept
+in another module could run stale there.
+`envs.trading.execution` documents the fill and calls these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from math import log, log2
-from typing import Any
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
 
-Amount = float | np.ndarray  # one portfolio, or one entry per portfolio
+Amount = TypeVar("Amount", float, np.ndarray)
+"""One portfolio's amount (a float), or one entry per portfolio (an array), alike in one call."""
 
 LN2 = log(2.0)
-"""Log returns are `log2(ratio) * LN2`, within 2 ulp of `log(ratio)` for every ratio: `math.log`
-parses an optional base from an argument tuple and costs twice `math.log2`, which is 5% of a
-`TradingEnv` step. The compiled step uses the same expression, so both envs pay the same rewards.
-"""
+"""ln 2, which turns a base-2 logarithm into a natural one (see `log_growth`)."""
 
 MIN_VARIANCE = 1e-12
 """The differential Sharpe is 0 until the moving variance estimate exceeds this."""
@@ -40,13 +38,12 @@ PORTFOLIO_FIELDS = 10
 BAR, END_BAR = range(2)
 
 
-# The formulas take their arguments positionally: they run on every TradingEnv trade, where
-# keywords cost 1-2% of a step, and compiled in step_portfolios.
+# The formulas take their arguments positionally: numba binds keyword-only arguments wrongly.
 def order_shares(  # noqa: PLR0917
     cash: Amount,
     shares: Amount,
     target_fraction: Amount,
-    open_price: Amount,
+    open_price: Amount | float,
     buy_cost_rate: float,
     sell_cost_rate: float,
 ) -> Amount:
@@ -63,7 +60,7 @@ def fill_order(  # noqa: PLR0917
     cash: Amount,
     shares: Amount,
     delta_shares: Amount,
-    price: Amount,
+    price: Amount | float,
     slippage_rate: float,
     commission_rate: float,
 ) -> tuple[Amount, Amount, Amount, Amount, Amount]:
@@ -77,6 +74,16 @@ def fill_order(  # noqa: PLR0917
     commission = traded_notional * commission_rate
     new_cash = cash - value - slippage_cost - commission
     return new_cash, shares + delta_shares, commission, slippage_cost, traded_notional
+
+
+def log_growth(ratio: float) -> float:
+    """log(ratio), the log return of an equity ratio, as both envs pay it as a reward.
+
+    Computed as `log2(ratio) * LN2`, within 2 ulp of `math.log(ratio)`, because the compiled step
+    runs libm's `log2` faster than its `log` (8.8 against 10.0 ns a call, measured here), and
+    `TradingEnv` calls this same function, so that both envs pay bit-identical rewards.
+    """
+    return log2(ratio) * LN2
 
 
 def differential_sharpe(
@@ -107,6 +114,7 @@ def differential_sharpe(
 # can be 0 (prices and equity are positive), so numba's zero-division checks are dropped.
 _order_shares = numba.njit(error_model="numpy")(order_shares)
 _fill_order = numba.njit(error_model="numpy")(fill_order)
+_log_growth = numba.njit(error_model="numpy")(log_growth)
 _differential_sharpe = numba.njit(error_model="numpy")(differential_sharpe)
 
 ACTIONS_TYPE = numba.types.Array(numba.int64, 1, "A")
@@ -250,7 +258,7 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
         fill_price[i] = next_open[bar[i]]
     for i in range(n_portfolios):
         trade = fill_target[i] != held[i]
-        delta = _order_shares(
+        delta: float = _order_shares(
             cash[i], shares[i], fill_target[i], fill_price[i], buy_cost_rate, sell_cost_rate
         )
         cash[i], shares[i], _, _, _ = _fill_order(
@@ -272,7 +280,7 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
 
     n_done = 0
     for i in range(n_portfolios):  # rewards: the libm calls, kept out of the loop above
-        log_return[i] = log2(log_return[i]) * LN2
+        log_return[i] = _log_growth(log_return[i])
         if use_differential_sharpe:
             rewards[i], portfolios[DSR_MEAN, i], portfolios[DSR_SECOND_MOMENT, i] = (
                 _differential_sharpe(
