@@ -107,7 +107,7 @@ def test_long_short_can_go_short_and_a_blown_up_short_terminates() -> None:
     assert terminated is True and info["equity"] < 0.0
     assert math.isfinite(reward) and reward < -10.0
     assert env.observation_space.contains(obs)
-    assert env.portfolio_state() == (0.0, -1.0)
+    assert obs[-2:].tolist() == [0.0, -1.0]  # a ruined account shows as closed
 
 
 def test_no_look_ahead_observations_before_t_ignore_every_later_bar() -> None:
@@ -144,11 +144,11 @@ def test_observation_is_the_feature_window_then_position_and_drawdown() -> None:
     bar = info["bar"]
     np.testing.assert_array_equal(obs[:12], market.features[bar - 2 : bar + 1].ravel())
     assert obs[12] == np.float32(info["position"])
-    assert obs[13] == np.float32(env.portfolio_state()[1])
+    assert obs[13] == np.float32(info["equity"] / max(10_000.0, info["equity"]) - 1.0)
     assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
 
 
-def test_observation_at_rebuilds_the_env_observation_from_its_portfolio_state() -> None:
+def test_the_observation_builder_rebuilds_the_env_observation_from_its_portfolio_state() -> None:
     market = random_walk_market(n_bars=300, seed=7)
     env = TradingEnv(market, LONG_SHORT)
     actions = np.random.default_rng(2).integers(0, 3, 1000).tolist()
@@ -156,10 +156,10 @@ def test_observation_at_rebuilds_the_env_observation_from_its_portfolio_state() 
     for obs, _, _, _, info in run(env, actions):
         peak = max(peak, info["equity"])
         drawdown = info["equity"] / peak - 1.0
-        rebuilt = env.observation_at(info["bar"], info["position"], drawdown)
+        rebuilt = env.observation_builder.observe(info["bar"], info["position"], drawdown)
         assert rebuilt.tobytes() == obs.tobytes()
     with pytest.raises(EnvSetupError, match="no full feature window"):
-        env.observation_at(1, 0.0, 0.0)
+        env.observation_builder.observe(1, 0.0, 0.0)
 
 
 def test_features_are_clipped_into_the_observation_space() -> None:

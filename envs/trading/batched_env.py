@@ -41,7 +41,7 @@ class RunningEpisodeInfo(dict):
         )
 
     __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refuse
 
 
 class BatchedTradingEnv(VecEnv):
@@ -172,8 +172,9 @@ class BatchedTradingEnv(VecEnv):
         return array.reshape(self.num_envs).astype(np.int64)
 
     def _raise_bad_actions(self, actions: np.ndarray) -> NoReturn:
+        n_actions = len(self.config.target_positions)
         raise ValueError(
-            f"actions must be integers in 0..{self.action_space.n - 1}, one for each of the"
+            f"actions must be integers in 0..{n_actions - 1}, one for each of the"
             f" {self.num_envs} copies; got {actions!r}"
         )
 

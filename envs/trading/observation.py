@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from gymnasium import spaces
-from numpy.lib.stride_tricks import sliding_window_view
 
 from envs.errors import EnvSetupError
 from envs.trading.kernels import write_observations
@@ -43,33 +42,30 @@ class ObservationBuilder:
         self.state_index = window_size * self.n_features  # where the portfolio state starts
         self.size = self.state_index + len(PORTFOLIO_STATE_NAMES)
         self.space = spaces.Box(-self.clip, self.clip, shape=(self.size,), dtype=np.float32)
-        # Features row by row, padded so that row t of `_rows` (a strided view, no copy) starts
-        # at bar t - window_size + 1 and is a whole observation of bar t once its last entries
-        # are set. Rows before window_size - 1 are padding, never handed out.
+        # The features flat, row by row, padded with window_size - 1 rows of zeros in front (and
+        # room for the portfolio state behind), so that bar t's window starts at t * n_features:
+        # the layout the compiled `write_observations` reads.
         flat = np.clip(features, -clip, clip).astype(np.float32).ravel()
         lead = np.zeros((window_size - 1) * self.n_features, np.float32)
         tail = np.zeros(len(PORTFOLIO_STATE_NAMES), np.float32)
-        # Flat and padded: bar t's window starts at t * n_features (what the kernels read).
         self.padded_features = np.concatenate([lead, flat, tail])
-        self._rows = sliding_window_view(self.padded_features, self.size)[:: self.n_features]
+        self._features = flat.reshape(self.n_bars, self.n_features)
 
     def observe(self, bar: int, position_fraction: float, drawdown: float) -> np.ndarray:
-        """A fresh observation at `bar` (>= window_size - 1) for the given portfolio state."""
+        """A fresh observation at `bar` (>= window_size - 1) for the given portfolio state.
+
+        A position fraction beyond the clip (a short near ruin) is clipped to it."""
         if not self.window_size - 1 <= bar < self.n_bars:
             raise EnvSetupError(
                 f"bar {bar} has no full feature window: valid bars are"
                 f" {self.window_size - 1}..{self.n_bars - 1}"
             )
-        stream = ObservationStream(self, block_size=1)
-        stream.start(bar, bar)
-        return stream.observe(bar, position_fraction, drawdown)
-
-    def window_block(self, first_bar: int, stop_bar: int) -> np.ndarray:
-        """A fresh (stop_bar - first_bar, size) array: row i is the observation of bar first_bar+i
-        with its portfolio entries zero until `ObservationStream.observe` sets them."""
-        block = self._rows[first_bar:stop_bar].copy()
-        block[:, self.state_index :] = 0.0  # the padding there holds the next bar's features
-        return block
+        observation = np.empty(self.size, np.float32)
+        window = self._features[bar - self.window_size + 1 : bar + 1]
+        observation[: self.state_index] = window.ravel()
+        observation[self.state_index] = min(max(position_fraction, -self.clip), self.clip)
+        observation[self.state_index + 1] = drawdown
+        return observation
 
     def observe_batch(
         self, bars: np.ndarray, position_fractions: np.ndarray, drawdowns: np.ndarray
@@ -88,61 +84,3 @@ class ObservationBuilder:
             out,
         )
         return out
-
-
-class ObservationStream:
-    """Observations of one episode's consecutive bars, copied a block of bars at a time.
-
-    Copying a window costs far more in NumPy call overhead than in bytes, so the env copies
-    `block_size` windows at once and hands out one row per step. Every observation is its own
-    row of a freshly allocated block: no two observations share memory. The rows are split off
-    the block once, and the two portfolio entries are written through a flat memoryview of it:
-    both cost a fraction of NumPy indexing per step (with the same float64 -> float32 rounding).
-    """
-
-    def __init__(self, builder: ObservationBuilder, block_size: int = 256) -> None:
-        self._window_block = builder.window_block
-        self._clip = builder.clip
-        self._size = builder.size
-        self._state_index = builder.state_index
-        self._block_size = block_size
-        self._last = builder.window_size - 1
-        self._start_block(self._last)
-
-    def start(self, first_bar: int, last_bar: int) -> None:
-        """Begin an episode over bars `first_bar..last_bar`."""
-        self._last = last_bar
-        self._start_block(first_bar)
-
-    def observe(self, bar: int, position_fraction: float, drawdown: float) -> np.ndarray:
-        """The observation at `bar`; bars must be those of the started episode, in order."""
-        row = bar - self._first
-        if row >= self._n_rows:
-            self._start_block(bar)
-            row = 0
-        clip = self._clip
-        if not -clip <= position_fraction <= clip:  # only a short near ruin gets here
-            position_fraction = min(max(position_fraction, -clip), clip)
-        index = row * self._size + self._state_index
-        values = self._values
-        values[index] = position_fraction
-        values[index + 1] = drawdown
-        return self._rows[row]
-
-    def _start_block(self, first_bar: int) -> None:
-        stop_bar = min(first_bar + self._block_size, self._last + 1)
-        self._first, self._n_rows = first_bar, stop_bar - first_bar
-        self._split(self._window_block(first_bar, stop_bar))
-
-    def _split(self, block: np.ndarray) -> None:
-        self._block = block
-        self._rows = list(block)  # one view per row, made in one pass
-        self._values = memoryview(block.reshape(-1))  # flat float32, writes into the block
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the block only: views and the memoryview are rebuilt from it."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_rows", "_values")}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._split(self._block)
