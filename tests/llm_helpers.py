@@ -1,11 +1,12 @@
-"""Markets and snapshots for the analyst-graph tests."""
+"""Markets and snapshots for the analyst-graph tests; the ledger's spend totals."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from llm import MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm import Ledger, MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm.gateway.ledger import day_start, month_start
 
 
 def trend_frame(n_bars: int = 120, drift: float = 0.0, seed: int = 7) -> pd.DataFrame:
@@ -27,3 +28,9 @@ def trend_snapshot(drift: float, *, news: str | None = None, seed: int = 7) -> M
     return snapshot_from_frame(
         frame, frame.index[-1], symbol="TEST", news=news, portfolio=PortfolioState(equity=1e5)
     )
+
+
+def spend_totals(ledger: Ledger) -> tuple[float, float]:
+    """(dollars since midnight UTC, dollars since the first of the month) by the ledger's clock."""
+    now = ledger.now()
+    return ledger.spend_since(day_start(now)), ledger.spend_since(month_start(now))

@@ -12,6 +12,7 @@ import pytest
 from llm import Budget, Ledger, LedgerEntry
 from llm.gateway.budget import BudgetAlert, Period
 from llm.testing.gateway_kit import ManualClock
+from tests.llm_helpers import spend_totals
 
 
 def _paid(cost: float, model: str = "m1", task: str = "narrative_analysis") -> LedgerEntry:
@@ -25,8 +26,7 @@ def test_spend_is_summed_per_utc_day_and_month(tmp_path: Path) -> None:
         clock.advance(hours=2)  # 01:00 on April 1st: a new day and a new month
         ledger.record(_paid(0.5))
         ledger.record(_paid(0.125, model="m2"))
-        assert ledger.spend_today() == pytest.approx(0.625)
-        assert ledger.spend_this_month() == pytest.approx(0.625)
+        assert spend_totals(ledger) == (pytest.approx(0.625), pytest.approx(0.625))
         assert ledger.spend_since(datetime(2026, 3, 1, tzinfo=UTC)) == pytest.approx(0.875)
         usage = {row.model: row for row in ledger.usage_by_model()}
         assert (usage["m1"].calls, usage["m1"].cost_usd) == (2, pytest.approx(0.75))
@@ -39,7 +39,7 @@ def test_restart_keeps_the_days_spend(tmp_path: Path) -> None:
     with Ledger(path, clock=clock) as ledger:
         ledger.record(_paid(0.3))
     with Ledger(path, clock=clock) as reopened:
-        assert reopened.spend_today() == pytest.approx(0.3)
+        assert spend_totals(reopened)[0] == pytest.approx(0.3)
         assert [e.cost_usd for e in reopened.entries()] == [pytest.approx(0.3)]
 
 
@@ -67,7 +67,7 @@ def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
         assert len(ledger.entries()) == 400
-        assert ledger.spend_today() == pytest.approx(0.4)
+        assert spend_totals(ledger)[0] == pytest.approx(0.4)
 
 
 def test_alert_fires_once_at_the_threshold_and_not_again_after_restart(

@@ -1,8 +1,7 @@
-"""Daily and monthly LLM budgets, read from the ledger's running totals, with one alert per period.
+"""Daily and monthly LLM budgets, summed from the ledger, with one alert per period.
 
-The router asks for the status before every call, so it costs no table scan: the ledger keeps the
-day's and the month's spend in memory (exact, and right after a restart or another process's
-writes; see `llm.gateway.ledger`).
+The router asks for the status before every call: two indexed sums over the period's paid rows
+(see `llm.gateway.ledger`), right after a restart or another process's writes.
 
 The alert for a period (a UTC day or month) fires once, when spend first reaches
 `alert_threshold` x budget: a logged warning plus the optional callback. The claim is stored in
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from llm.gateway.ledger import Ledger, day_start
+from llm.gateway.ledger import Ledger, day_start, month_start
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +105,10 @@ class Budget:
         self._on_alert = on_alert
 
     def status(self) -> BudgetStatus:
-        spent_today, spent_month = self._ledger.spend_totals()
+        now = self._ledger.now()
         return BudgetStatus(
-            spent_today_usd=spent_today,
-            spent_month_usd=spent_month,
+            spent_today_usd=self._ledger.spend_since(day_start(now)),
+            spent_month_usd=self._ledger.spend_since(month_start(now)),
             daily_limit_usd=self.daily_usd,
             monthly_limit_usd=self.monthly_usd,
             alert_threshold=self.alert_threshold,

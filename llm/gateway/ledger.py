@@ -1,10 +1,10 @@
 """The cost ledger: one SQLite row per attempt (paid call, failed attempt or cache hit).
 
-Spend per UTC day and month comes from these rows, so a restarted process sees the spend of the
-day so far. The budget asks for it before every call, so the ledger keeps it as running totals
-(`RunningSpend`): read from the rows when the ledger opens and when a new UTC day or month
-starts, then added to as rows are committed. Rows that another connection commits (a second
-process on the same file) are counted when SQLite's `data_version` says the file changed.
+Spend per UTC day and month is summed from these rows, so a restarted process, or a second one
+on the same file, sees the spend of the day so far. The budget asks before every call; a partial
+index holding only the paid rows (`calls_paid`, cost and time) makes that one indexed SUM over
+the period's paid rows: free calls (the offline analyst, cache hits, failures) never enter it, so
+a long offline backtest's ledger costs the budget check nothing.
 
 One connection guarded by a lock serves every thread (the analyst graph calls in parallel). It
 commits every row as it is written, so a crash loses no charged call; in WAL mode with
@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 Clock = Callable[[], datetime]
 
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS calls (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
+CREATE INDEX IF NOT EXISTS calls_paid ON calls (at, cost_usd) WHERE cost_usd != 0;
 CREATE TABLE IF NOT EXISTS alerts (period_key TEXT PRIMARY KEY, at TEXT NOT NULL);
 """
 
@@ -105,7 +106,7 @@ class Ledger:
         self._lock = threading.Lock()
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: each INSERT is its own transaction; reads that need one snapshot open one.
+        # Autocommit: each INSERT is its own transaction.
         self._connection = sqlite3.connect(
             str(path), check_same_thread=False, timeout=10.0, isolation_level=None
         )
@@ -114,60 +115,45 @@ class Ledger:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
             self._connection.executescript(_SCHEMA)
-            self._data_version = self._file_version()
-            self._reset_spend(self._clock())
 
     def now(self) -> datetime:
         return self._clock()
 
-    def record(self, entry: LedgerEntry) -> None:
+    def record(self, entry: LedgerEntry) -> LedgerEntry:
+        """Store `entry` (stamped with the ledger's clock unless it has a time); return the row
+        as stored."""
         if not math.isfinite(entry.cost_usd):
             raise ValueError(
                 f"ledger entry for task {entry.task} ({entry.model_requested}) has a cost of "
                 f"{entry.cost_usd}: costs must be finite dollars"
             )
-        at = _as_text(entry.at or self._clock())
+        at = entry.at or self._clock()
+        stored = entry if entry.at is not None else replace(entry, at=at)
         row = (
-            at,
-            entry.task,
-            entry.model_requested,
-            entry.model_served,
-            entry.input_tokens,
-            entry.output_tokens,
-            entry.cost_usd,
-            entry.latency_s,
-            int(entry.cache_hit),
-            entry.error,
+            _as_text(at),
+            stored.task,
+            stored.model_requested,
+            stored.model_served,
+            stored.input_tokens,
+            stored.output_tokens,
+            stored.cost_usd,
+            stored.latency_s,
+            int(stored.cache_hit),
+            stored.error,
         )
         with self._lock:
-            cursor = self._connection.execute(
+            self._connection.execute(
                 "INSERT INTO calls (at, task, model_requested, model_served, input_tokens, "
                 "output_tokens, cost_usd, latency_s, cache_hit, error) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            row_id = cursor.lastrowid
-            if row_id is None or not self._spend.count((row_id, at, entry.cost_usd)):
-                self._catch_up()
+        return stored
 
     def spend_since(self, start: datetime) -> float:
-        """Dollars recorded at or after `start`, summed exactly (as the running totals are)."""
-        rows = self._rows("SELECT cost_usd FROM calls WHERE at >= ? AND cost_usd != 0", start)
-        return math.fsum(cost for (cost,) in rows)
-
-    def spend_today(self) -> float:
-        """Dollars since midnight UTC."""
-        return self.spend_totals()[0]
-
-    def spend_this_month(self) -> float:
-        """Dollars since the first of the month, UTC."""
-        return self.spend_totals()[1]
-
-    def spend_totals(self) -> tuple[float, float]:
-        """(dollars since midnight UTC, dollars since the first of the month): no table scan."""
-        with self._lock:
-            self._update_spend(self._clock())
-            return self._spend.totals()
+        """Dollars recorded at or after `start` (one indexed sum over the paid rows)."""
+        query = "SELECT TOTAL(cost_usd) FROM calls WHERE at >= ? AND cost_usd != 0"
+        return float(self._rows(query, start)[0][0])  # TOTAL: a SUM that is 0.0 over no rows
 
     def usage_by_model(self, since: datetime | None = None) -> list[ModelUsage]:
         """Per-model totals since `since` (all time when None), most expensive first."""
@@ -177,8 +163,18 @@ class Ledger:
             "SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) "
             "FROM calls WHERE at >= ? GROUP BY model ORDER BY SUM(cost_usd) DESC, model"
         )
-        rows = self._rows(query, since)
-        return [ModelUsage(str(r[0]), *(int(v) for v in r[1:6]), float(r[6])) for r in rows]
+        return [
+            ModelUsage(
+                model=str(model),
+                calls=int(calls),
+                errors=int(errors),
+                cache_hits=int(hits),
+                input_tokens=int(tokens_in),
+                output_tokens=int(tokens_out),
+                cost_usd=float(cost),
+            )
+            for model, calls, errors, hits, tokens_in, tokens_out, cost in self._rows(query, since)
+        ]
 
     def cache_hit_rate(self, since: datetime | None = None) -> float | None:
         """Cache hits over answered calls (hits included); None when there were none."""
@@ -236,111 +232,8 @@ class Ledger:
     ) -> None:
         self.close()
 
-    def _rows(self, query: str, start: datetime | None) -> list[tuple]:
+    def _rows(self, query: str, start: datetime | None) -> list[tuple[Any, ...]]:
         """Run `query` with its one parameter, the start time (every row when None)."""
         start_text = "" if start is None else _as_text(start)
         with self._lock:
             return self._connection.execute(query, (start_text,)).fetchall()
-
-    # ---- running spend totals (call with the lock held) ---------------------------------------
-    def _file_version(self) -> int:
-        """Changes whenever another connection commits to the file (never for our own commits)."""
-        return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-
-    def _update_spend(self, now: datetime) -> None:
-        """Re-read the totals when `now` is in another day or month; else count what other
-        connections committed since the last look (the version is read before the rows, so a
-        commit in between is seen now or next time, never lost)."""
-        version = self._file_version()
-        if day_start(now) != self._spend_day:  # a month starts on a day boundary too
-            self._reset_spend(now)
-        elif version != self._data_version:
-            self._catch_up()
-        self._data_version = version
-
-    def _reset_spend(self, now: datetime) -> None:
-        """Totals for `now`'s day and month, read from the rows in one snapshot."""
-        self._spend_day = day_start(now)
-        day, month = _as_text(self._spend_day), _as_text(month_start(now))
-        self._connection.execute("BEGIN")
-        try:
-            (last_id,) = self._connection.execute(
-                "SELECT COALESCE(MAX(id), 0) FROM calls"
-            ).fetchone()
-            rows = self._connection.execute(
-                "SELECT id, at, cost_usd FROM calls WHERE at >= ? AND cost_usd != 0", (month,)
-            ).fetchall()
-        finally:
-            self._connection.execute("COMMIT")
-        self._spend = RunningSpend(day, month, rows, int(last_id))
-
-    def _catch_up(self) -> None:
-        """Count the rows committed after the last one counted (by any connection)."""
-        rows = self._connection.execute(
-            "SELECT id, at, cost_usd FROM calls WHERE id > ? ORDER BY id", (self._spend.last_id,)
-        ).fetchall()
-        self._spend.catch_up(rows)
-
-
-SpendRow = tuple[int, str, float]
-"""(row id, time as ledger text, dollars) of one ledger row."""
-
-
-class RunningSpend:
-    """Dollars recorded at or after `day_start` and at or after `month_start`.
-
-    `last_id` is the highest row id counted: ids grow with every committed row, so a row with a
-    higher id is one not counted yet. Not thread-safe on its own: the ledger calls it under its
-    lock.
-    """
-
-    def __init__(
-        self,
-        day_start: str,
-        month_start: str,
-        rows: Iterable[SpendRow] = (),
-        last_id: int = 0,
-    ) -> None:
-        """Totals of `rows` (every row of the ledger up to id `last_id` that may count)."""
-        self.day_start = day_start
-        self.month_start = month_start
-        self._day = Fraction(0)
-        self._month = Fraction(0)
-        for row in rows:
-            self._add(row)
-        self.last_id = last_id
-
-    def count(self, row: SpendRow) -> bool:
-        """Count a row just committed by the ledger's own connection.
-
-        False (nothing counted) when it is not the next row: another connection committed rows
-        in between, and the caller must `catch_up` on every row after `last_id` instead.
-        """
-        row_id = row[0]
-        if row_id <= self.last_id:
-            return True  # already counted by a catch-up
-        if row_id != self.last_id + 1:
-            return False
-        self._add(row)
-        self.last_id = row_id
-        return True
-
-    def catch_up(self, rows: Iterable[SpendRow]) -> None:
-        """Count the rows of `rows` (ascending ids) not counted yet."""
-        for row in rows:
-            if row[0] > self.last_id:
-                self._add(row)
-                self.last_id = row[0]
-
-    def totals(self) -> tuple[float, float]:
-        """(dollars today, dollars this month), each rounded once from the exact sum."""
-        return float(self._day), float(self._month)
-
-    def _add(self, row: SpendRow) -> None:
-        _, at, cost = row
-        if cost == 0 or at < self.month_start:
-            return
-        amount = Fraction(cost)
-        self._month += amount
-        if at >= self.day_start:
-            self._day += amount
