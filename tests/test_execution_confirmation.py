@@ -23,7 +23,7 @@ from llm.testing.gateway_kit import GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.execution.risk import OrderCheck, RiskManager
-from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.trader.confirmation import ExecutionConfirmer, order_facts
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import trading_market
@@ -97,15 +97,16 @@ def test_the_offline_team_answers_through_its_gateway_and_the_call_is_tapped(
     settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
     falling = snapshots_for(-0.01)
     with build_analyst_team("offline", settings=settings) as team:
-        tap = LedgerTap.install(team.gateway)  # type: ignore[arg-type]
+        calls = LLMCallLog.listen_to(team.gateway)
+        assert calls is not None
         confirmer = ExecutionConfirmer(team.gateway, falling)
         vetoed = confirmer.confirm(
             BAR, order_check(falling, 1.0, PortfolioState.opening(CASH)), "x"
         )
-        (entry,) = tap.drain()
+        (entry,) = calls.drain()
     assert not vetoed.confirmed and vetoed.model == "offline-analyst"
     assert "against a strong trend" in vetoed.reason
-    assert entry.task == "trade_execution" and entry.error is None and tap.drain() == ()
+    assert entry.task == "trade_execution" and entry.error is None and calls.drain() == ()
 
 
 # ---- the real gateway over HTTP --------------------------------------------------------------

@@ -17,7 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from llm import Gateway, LLMRequest, LLMSettings, ModelStack, Task, load_settings
+from llm import Gateway, LedgerEntry, LLMRequest, LLMSettings, ModelStack, Task, load_settings
 from llm.gateway.cache import ReplayMissError
 from llm.gateway.model_stack import OFFLINE_MODEL_ID, ModelSpec
 from llm.gateway.types import Complexity, LLMCallError, LLMSkippedError
@@ -66,6 +66,24 @@ def test_fallback_order_and_openrouter_fallback_list(
     assert kit.sleeps == [0.25]  # one backoff between the two attempts on primary-a
     errors = [row.error for row in kit.gateway.ledger.entries()]
     assert errors == ["server_error: HTTP 500: upstream failure"] * 2 + [None]
+
+
+def test_listeners_get_every_ledger_row_as_stored(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    kit = GatewayKit.build(openai_server, tmp_path)
+    heard: list[LedgerEntry] = []
+    kit.gateway.add_listener(heard.append)
+    openai_server.script("primary-a", Fault.server_error())
+    kit.gateway.complete(_request())  # a failed attempt, then the answer on the retry
+    kit.gateway.complete(_request())  # a cache hit
+    assert heard == kit.gateway.ledger.entries()
+    assert [(row.error is None, row.cache_hit) for row in heard] == [
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
+    assert all(row.at == kit.clock.now for row in heard)
 
 
 def test_serving_model_is_read_from_the_response(

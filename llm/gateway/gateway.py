@@ -2,13 +2,15 @@
 
 For each request: look in the cache (a hit is free and sends nothing); otherwise ask the router
 for the chain of models, then try them in order with the only retry loop (the SDK's retries are
-off). Every attempt, failed or not, and every cache hit is a ledger row; the budget alerts after
-charged calls. Thread-safe: the analyst graph calls it from parallel threads.
+off). Every attempt, failed or not, and every cache hit is a ledger row, also handed to the
+gateway's listeners (`add_listener`); the budget alerts after charged calls. Thread-safe: the
+analyst graph calls it from parallel threads.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,9 @@ from llm.gateway.types import LLMCallError, LLMConfigError, LLMRequest, LLMRespo
 logger = logging.getLogger(__name__)
 
 _OPENROUTER_MAX_FALLBACKS = 2  # OpenRouter takes up to 3 models per request: ours + 2
+
+CallListener = Callable[[LedgerEntry], None]
+"""Called with each ledger row the gateway records (time filled in), on the calling thread."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class Gateway:
         )
         self._redact = Redactor(settings.secret_values())
         self._chat_models: dict[str, BaseChatModel] = {}
+        self._listeners: tuple[CallListener, ...] = ()
+        self._listeners_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -145,6 +152,13 @@ class Gateway:
         )
         return cls(settings, stack, ledger, cache, budget, chat_model_factory=chat_model_factory)
 
+    def add_listener(self, listener: CallListener) -> None:
+        """Hand `listener` every ledger row recorded from now on: paid calls, failed attempts
+        inside the retry loop, cache hits. It runs on the calling thread (the analyst graph's
+        threads too), after the row is stored; it must be quick and thread-safe."""
+        with self._listeners_lock:
+            self._listeners = (*self._listeners, listener)
+
     # ---- the one public call ------------------------------------------------------------
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer `request`. Raises LLMSkippedError (budget or cost cap), LLMCallError (every
@@ -170,7 +184,7 @@ class Gateway:
             answer = cache.get(key.for_model(model_id), ignore_ttl=replay)
             if answer is not None:
                 latency = time.perf_counter() - started
-                self.ledger.record(
+                self._record(
                     LedgerEntry(
                         task=request.task.value,
                         model_requested=model_id,
@@ -323,7 +337,7 @@ class Gateway:
             price_list_for(self.stack, served),
         )
         content = str(message.text)
-        self.ledger.record(
+        self._record(
             LedgerEntry(
                 task=request.task.value,
                 model_requested=spec.id,
@@ -367,10 +381,15 @@ class Gateway:
             cache_hit=False,
         )
 
+    def _record(self, entry: LedgerEntry) -> None:
+        stored = self.ledger.record(entry)
+        for listener in self._listeners:
+            listener(stored)
+
     def _record_failure(
         self, request: LLMRequest, model_id: str, error: str, latency: float
     ) -> None:
-        self.ledger.record(
+        self._record(
             LedgerEntry(
                 task=request.task.value,
                 model_requested=model_id,

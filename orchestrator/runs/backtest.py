@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from agents import DRLAgent
-from llm import AnalystTeam, Gateway
+from llm import AnalystTeam
 from orchestrator.errors import ConfigError
 from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine
 from orchestrator.runs.engine_state import EngineState
-from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
 from orchestrator.trader import (
     DEFAULT_WINDOW,
@@ -108,9 +108,7 @@ def run_backtest(
     config = config or BacktestConfig()
     snapshots = MarketSnapshots(market, config.snapshot_window)
     gateway = team.gateway
-    tap = LedgerTap.install(gateway) if isinstance(gateway, Gateway) else None
-    if tap is not None:
-        tap.drain()  # calls made before the run belong to no strategy
+    llm_calls = LLMCallLog.listen_to(gateway)  # calls made before the run belong to no strategy
     confirmer = ExecutionConfirmer(gateway, snapshots)
     builders = _strategy_builders(agent, market, team, snapshots, config)
     cost_model = agent.env_config.cost_model
@@ -125,7 +123,7 @@ def run_backtest(
             run_id=f"backtest-{name}",
             state=EngineState.opening(config.initial_cash),
             confirmer=confirmer,
-            llm_calls=tap,
+            llm_calls=llm_calls,
             rebalance_band=config.rebalance_band,
         )
         runs[name] = _Run(engine, BacktestRecorder(), keeper)

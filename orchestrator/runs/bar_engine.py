@@ -42,7 +42,7 @@ from orchestrator.execution import (
     client_order_id,
 )
 from orchestrator.runs.engine_state import EngineState, PendingOrder
-from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.trader import (
     HedgeWeights,
     HybridDecision,
@@ -131,7 +131,7 @@ class BarEngine:
         state: EngineState,
         weight_history: Sequence[WeightUpdate] = (),
         confirmer: OrderConfirmer | None = None,
-        llm_calls: LedgerTap | None = None,
+        llm_calls: LLMCallLog | None = None,
         rebalance_band: float = DEFAULT_REBALANCE_BAND,
     ) -> None:
         broker_costs = getattr(broker, "cost_model", risk.cost_model)

@@ -1,54 +1,43 @@
-"""The LLM calls made during one bar, as the gateway's ledger records them.
+"""The LLM calls made during one bar, as the gateway reports them.
 
 The journal keeps one row per LLM attempt of a bar (`BarWriter.record_llm_call`), and the backtest
-counts calls and dollars per strategy. The gateway already writes exactly those rows, paid, failed
-or cache hits, to its ledger; a tap in front of the ledger passes every row on unchanged and keeps
-a copy until the bar drains it, so nothing is counted twice and no call is missed, including the
-failed attempts inside the gateway's retry loop that no caller ever sees.
+counts calls and dollars per strategy. The gateway hands every row it writes to its ledger, paid,
+failed or cache hit, to its listeners; an `LLMCallLog` listens and keeps the rows until the bar
+drains them, so nothing is counted twice and no call is missed, including the failed attempts
+inside the gateway's retry loop that no caller ever sees.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
-from typing import Any
 
-from llm import Gateway
-from llm import Ledger, LedgerEntry
+from llm import CompletionGateway, Gateway, LedgerEntry
 
 
-class LedgerTap:
-    """Stands in for a gateway's `Ledger`: records through to it and keeps the rows since `drain`.
+class LLMCallLog:
+    """The gateway's ledger rows since the last `drain`. Thread-safe: the analyst graph calls the
+    gateway, and so this log, from parallel threads."""
 
-    Thread-safe (the analyst graph calls the gateway from parallel threads). Every other ledger
-    method (spend, usage) is the wrapped ledger's.
-    """
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[LedgerEntry] = []
 
     @classmethod
-    def install(cls, gateway: Gateway) -> LedgerTap:
-        """Put a tap in front of `gateway`'s ledger (once; a second call returns the same tap)."""
-        if isinstance(gateway.ledger, LedgerTap):
-            return gateway.ledger
-        tap = cls(gateway.ledger)
-        gateway.ledger = tap  # type: ignore[assignment]  # same interface, see the class docstring
-        return tap
+    def listen_to(cls, gateway: CompletionGateway) -> LLMCallLog | None:
+        """A log of `gateway`'s calls from now on, for as long as the gateway lives; None for a
+        stand-in gateway (tests), which reports no calls."""
+        if not isinstance(gateway, Gateway):
+            return None
+        log = cls()
+        gateway.add_listener(log.record)
+        return log
 
     def record(self, entry: LedgerEntry) -> None:
-        stamped = entry if entry.at is not None else replace(entry, at=self._ledger.now())
-        self._ledger.record(stamped)
         with self._lock:
-            self._pending.append(stamped)
+            self._pending.append(entry)
 
     def drain(self) -> tuple[LedgerEntry, ...]:
-        """The rows recorded since the last drain, oldest first; the tap starts empty again."""
+        """The rows recorded since the last drain, oldest first; the log starts empty again."""
         with self._lock:
             drained, self._pending = tuple(self._pending), []
         return drained
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ledger, name)

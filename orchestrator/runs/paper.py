@@ -29,7 +29,7 @@ from orchestrator.journal import Journal
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState
-from orchestrator.runs.llm_calls import LedgerTap
+from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
 from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
 from orchestrator.trader import (
@@ -169,8 +169,7 @@ def _engine(
         )
         resubmit_pending(broker, restored.pending_orders)
         history = restored.weights.history
-    tap = LedgerTap.install(team.gateway)
-    tap.drain()  # calls made before the first bar belong to no bar
+    llm_calls = LLMCallLog.listen_to(team.gateway)  # calls before the first bar belong to none
     return BarEngine(
         market,
         trader,
@@ -180,7 +179,7 @@ def _engine(
         state=state,
         weight_history=history,
         confirmer=ExecutionConfirmer(team.gateway, snapshots),
-        llm_calls=tap,
+        llm_calls=llm_calls,
         rebalance_band=config.rebalance_band,
     )
 
