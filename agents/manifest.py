@@ -8,15 +8,17 @@ training options, library versions) and how good and how calibrated it was on va
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agents.confidence import ConfidenceCalibration
-from agents.config import ALGORITHMS
-from agents.errors import AgentError
+from agents.config import Algorithm
+from agents.errors import AgentError, Loc, field_path, validation_message
 from envs import CostModel, EnvConfig, EnvSetupError
 
-MANIFEST_FORMAT_VERSION = 2
+MANIFEST_FORMAT_VERSION: Literal[2] = 2
 _RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longer load
     1: "its confidence calibration is a single softmax temperature, which cannot express a hit"
     " rate above 1 / n_actions; retrain the agent (python train.py ...) to fit the per-action"
@@ -25,11 +27,12 @@ _RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longe
 _VERSIONED_LIBRARIES = ("torch", "stable-baselines3", "gymnasium", "numpy")
 
 
-@dataclass(frozen=True)
-class AgentManifest:
+class AgentManifest(BaseModel):
     """What `manifest.json` holds. `splits` maps a split name to its [first, last] bar date."""
 
-    algorithm: str
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Algorithm
     feature_names: tuple[str, ...]
     observation_shape: tuple[int, ...]
     n_actions: int
@@ -41,58 +44,31 @@ class AgentManifest:
     seed: int
     train_config: dict[str, Any]
     library_versions: dict[str, str]
-    validation_metrics: dict[str, float | None]
+    validation_metrics: dict[str, float | int | None]  # counts (n_trades) stay integers
     calibration: ConfidenceCalibration
-    format_version: int = MANIFEST_FORMAT_VERSION
+    format_version: Literal[2]  # MANIFEST_FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["feature_names"] = list(self.feature_names)
-        data["observation_shape"] = list(self.observation_shape)
-        data["splits"] = {name: list(dates) for name, dates in self.splits.items()}
-        data["calibration"] = self.calibration.to_dict()
-        return data
+        """The JSON object of `manifest.json`."""
+        return self.model_dump(mode="json")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str) -> AgentManifest:
-        """Rebuild and check a manifest; `where` (the file) is named in every error."""
-        if not isinstance(data, dict):
-            raise AgentError(f"{where}: manifest must be a JSON object")
-        expected = {f.name for f in fields(cls)}
-        missing = sorted(expected - data.keys())
-        if missing:
-            raise AgentError(f"{where}: manifest lacks {', '.join(missing)}")
-        version = data["format_version"]
+    def from_dict(cls, data: object, where: str) -> AgentManifest:
+        """Read back `to_dict`; every problem is an AgentError naming `where` (the file)."""
+        version = data.get("format_version") if isinstance(data, dict) else None
         if isinstance(version, int) and version in _RETIRED_FORMATS:
             raise AgentError(
                 f"{where}: manifest format {version} is no longer supported:"
                 f" {_RETIRED_FORMATS[version]}"
             )
-        if version != MANIFEST_FORMAT_VERSION:
-            raise AgentError(
-                f"{where}: manifest format {version} is not supported"
-                f" (expected {MANIFEST_FORMAT_VERSION})"
-            )
-        if data["algorithm"] not in ALGORITHMS:
-            raise AgentError(
-                f"{where}: unknown algorithm {data['algorithm']!r}, expected one of {ALGORITHMS}"
-            )
         try:
-            return cls(
-                **{
-                    **{key: data[key] for key in expected},
-                    "feature_names": tuple(data["feature_names"]),
-                    "observation_shape": tuple(int(n) for n in data["observation_shape"]),
-                    "n_actions": int(data["n_actions"]),
-                    "seed": int(data["seed"]),
-                    "splits": {name: tuple(dates) for name, dates in data["splits"].items()},
-                    "calibration": ConfidenceCalibration.from_dict(data["calibration"]),
-                }
-            )
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise AgentError(f"{where}: manifest is malformed: {exc}") from None
-        except AgentError as exc:
-            raise AgentError(f"{where}: {exc}") from None
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise AgentError(f"{where}: {validation_message(exc, cls, _manifest_path)}") from None
+
+
+def _manifest_path(loc: Loc, _field: object) -> str:
+    return field_path(loc) or "the manifest"
 
 
 def env_config_to_dict(config: EnvConfig) -> dict[str, Any]:

@@ -55,19 +55,19 @@ def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
     data = json.loads(agent_copy.manifest.read_text())
     del data["calibration"], data["seed"]
     agent_copy.manifest.write_text(json.dumps(data))
-    with pytest.raises(AgentError, match="manifest lacks calibration, seed"):
+    with pytest.raises(AgentError, match="seed is missing; calibration is missing"):
         DRLAgent.load(agent_copy.root)
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"algorithm": "a2c"}, "unknown algorithm 'a2c'"),
-        ({"format_version": 99}, "manifest format 99 is not supported"),
+        ({"algorithm": "a2c"}, "algorithm must be 'dqn' or 'ppo', got 'a2c'"),
+        ({"format_version": 99}, "format_version must be 2, got 99"),
         ({"observation_shape": [7]}, r"the model expects observations of shape \(452,\)"),
         ({"n_actions": 5}, "manifest has 5 actions but its env config maps 3"),
         ({"env_config": {"window_size": 0}}, "env_config is malformed"),
-        ({"splits": 3}, "manifest is malformed"),
+        ({"splits": 3}, "splits is malformed"),
     ],
 )
 def test_a_manifest_with_a_bad_value(
@@ -108,7 +108,7 @@ def test_an_agent_written_before_calibration_maps_is_refused_with_the_reason(
             {"slope": -0.5, "intercepts": [0.0, 0.0, 0.0]},
             "map.slope must be finite and non-negative",
         ),
-        ({"slope": 1.0}, "calibration record is malformed"),
+        ({"slope": 1.0}, "calibration.map.intercepts is missing"),
     ],
 )
 def test_a_bad_calibration_map_is_refused(

@@ -21,7 +21,12 @@ from agents.confidence import calibrate
 from agents.config import TrainConfig
 from agents.drl_agent import DRLAgent
 from agents.errors import AgentError
-from agents.manifest import AgentManifest, env_config_to_dict, library_versions
+from agents.manifest import (
+    MANIFEST_FORMAT_VERSION,
+    AgentManifest,
+    env_config_to_dict,
+    library_versions,
+)
 from agents.policy_scores import greedy_policy, observation_shape, policy_scores
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths, load_model, seed_dir, write_json
 from agents.training.evaluation import evaluate_agent, rollout_metrics
@@ -189,4 +194,5 @@ def _manifest(
         library_versions=library_versions(),
         validation_metrics=rollout_metrics(validation),
         calibration=calibrate(scores, validation.actions, validation.correct),
+        format_version=MANIFEST_FORMAT_VERSION,
     )
