@@ -22,20 +22,6 @@ MIN_BOOTSTRAP_RETURNS = 20
 """Fewer returns give no interval: the automatic block length needs about 12, and an interval
 from a few weeks of returns would only dress noise up as a range."""
 
-METRIC_NAMES = (
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "win_rate",
-    "turnover",
-    "n_trades",
-    "n_bars",
-)
-
 
 def performance_metrics(
     equity: np.ndarray,

@@ -123,5 +123,5 @@ def test_one_price_serves_a_batch_of_portfolios() -> None:
     ],
 )
 def test_bad_costs_are_refused_by_name(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(EnvSetupError, match=message):
+    with pytest.raises(EnvSetupError, match=f"^CostModel.{message} must be in \\[0, 1000\\)"):
         CostModel(**kwargs)  # type: ignore[arg-type]

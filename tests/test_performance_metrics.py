@@ -9,7 +9,20 @@ import numpy as np
 import pytest
 
 from envs import performance_metrics
-from envs.performance import METRIC_NAMES
+
+METRIC_NAMES = (
+    "total_return",
+    "annual_return",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "turnover",
+    "n_trades",
+    "n_bars",
+)
 
 
 def test_metrics_match_hand_computation() -> None:

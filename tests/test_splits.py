@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from envs import SPLIT_NAMES, Splits
+from envs import SPLIT_NAMES, EnvSetupError, Splits
 from envs.data.sources import load_market_data
 from envs.data.splits import chronological_splits, make_splits
 
@@ -71,5 +71,5 @@ def test_tiny_selection_still_splits_without_error() -> None:
 
 
 def test_boundaries_must_be_in_order() -> None:
-    with pytest.raises(ValueError, match="test_start"):
+    with pytest.raises(EnvSetupError, match="test_start must not come before validation_start"):
         Splits(pd.Timestamp("2015-01-01"), pd.Timestamp("2013-01-01"), scheme="bad")

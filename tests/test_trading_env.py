@@ -288,11 +288,31 @@ def test_misuse_gets_clear_errors() -> None:
         ({"initial_cash": -1.0}, "initial_cash"),
         ({"observation_clip": 0.5}, "observation_clip"),
         ({"cost_model": None}, "cost_model"),
+        ({"window_size": True}, "window_size"),
+        ({"initial_cash": "100"}, "initial_cash"),
+        ({"long_only_positions": [0.0, 1.0]}, "long_only_positions"),
     ],
 )
 def test_bad_settings_are_refused_by_name(changes: dict[str, object], field: str) -> None:
-    with pytest.raises(EnvSetupError, match=f"EnvConfig.{field}"):
+    with pytest.raises(EnvSetupError, match=f"^EnvConfig.{field} must be .*, got ") as error:
         EnvConfig(**changes)  # type: ignore[arg-type]
+    assert "\n" not in str(error.value)  # the CLI prints it as one line
+
+
+def test_settings_are_frozen_and_only_known_fields_are_taken() -> None:
+    with pytest.raises(EnvSetupError, match="EnvConfig has no field 'windowsize'"):
+        EnvConfig(windowsize=5)  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        LONG_ONLY.window_size = 5  # type: ignore[misc]
+    assert replace(LONG_ONLY, window_size=3) == LONG_ONLY
+
+
+def test_misaligned_market_arrays_are_refused() -> None:
+    market = random_walk_market(n_bars=20)
+    with pytest.raises(EnvSetupError, match=r"MarketArrays\.close must have shape \(20,\)"):
+        replace(market, close=market.close[:-1])
+    with pytest.raises(EnvSetupError, match=r"MarketArrays\.features must have shape \(20, 3\)"):
+        replace(market, features=market.features[:, :2])
 
 
 def test_markets_the_env_cannot_run_on_are_refused() -> None:

@@ -90,7 +90,7 @@ def _row_rules(frame: pd.DataFrame) -> list[_RowRule]:
     stamps = frame.index.asi8
     step = np.concatenate(([1], np.diff(stamps)))  # the first row has no predecessor
     dates = frame.index
-    prices = table[:, :4]
+    non_positive = table[:, :4] <= 0.0
 
     def first_column(mask_row: np.ndarray, columns: tuple[str, ...] = OHLCV_COLUMNS) -> str:
         return columns[int(np.argmax(mask_row))]
@@ -118,7 +118,7 @@ def _row_rules(frame: pd.DataFrame) -> list[_RowRule]:
                 f" {format_date(dates[row - 1])}"
             ),
         ),
-        _RowRule("non-positive price", (prices <= 0).any(axis=1), bad_value(prices <= 0)),
+        _RowRule("non-positive price", np.any(non_positive, axis=1), bad_value(non_positive)),
         _RowRule("negative volume", v < 0, lambda row: show(row, "volume")),
         _RowRule("high < low", h < lo, lambda row: show(row, "high", "low")),
         _RowRule(

@@ -6,12 +6,16 @@ so that no pandas object is touched on the hot path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
+from pydantic import model_validator
+
+from envs.errors import EnvSetupError
+from envs.validated import validated_dataclass
 
 
-@dataclass(frozen=True, eq=False)
+@validated_dataclass(EnvSetupError, eq=False, arbitrary_types=True)
 class MarketArrays:
     """Aligned per-bar arrays: row i of every field describes the same bar.
 
@@ -27,16 +31,19 @@ class MarketArrays:
     features: np.ndarray  # float32, shape (n_bars, n_features)
     feature_names: tuple[str, ...]
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _aligned(self) -> Self:
         n_bars = len(self.dates)
         for name in ("open", "high", "low", "close", "volume"):
-            if getattr(self, name).shape != (n_bars,):
-                raise ValueError(f"MarketArrays.{name} must have shape ({n_bars},)")
+            shape = getattr(self, name).shape
+            if shape != (n_bars,):
+                raise ValueError(f"MarketArrays.{name} must have shape ({n_bars},), got {shape}")
         if self.features.shape != (n_bars, len(self.feature_names)):
             raise ValueError(
                 f"MarketArrays.features must have shape ({n_bars}, {len(self.feature_names)}),"
                 f" got {self.features.shape}"
             )
+        return self
 
     @property
     def n_bars(self) -> int:

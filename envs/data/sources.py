@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,8 @@ _ISO_DATE = re.compile(
     r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])([ T]\d{2}:\d{2}(:\d{2})?)?)?)?"
 )
 
-DateLike = str | pd.Timestamp | None
+DateLike: TypeAlias = str | pd.Timestamp | None
+"""A --start/--end option: a year-first date string, a timestamp, or None for no limit."""
 
 
 def load_market_data(source: str, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:

@@ -13,12 +13,15 @@ already been cut to the user's --start/--end, so the splits live inside that ran
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Self
 
 import pandas as pd
+from pydantic import model_validator
 
+from envs.data.contract import format_date
 from envs.data.sources import ARCH_SOURCES
+from envs.errors import EnvSetupError
+from envs.validated import validated_dataclass
 
 SplitName = Literal["train", "validation", "test"]
 SPLIT_NAMES: tuple[SplitName, ...] = ("train", "validation", "test")
@@ -29,7 +32,7 @@ TRAIN_FRACTION = 0.65
 VALIDATION_FRACTION = 0.15  # the remaining 20% is test
 
 
-@dataclass(frozen=True)
+@validated_dataclass(EnvSetupError, arbitrary_types=True)
 class Splits:
     """Train = [.., validation_start), validation = [validation_start, test_start), test = rest."""
 
@@ -37,9 +40,14 @@ class Splits:
     test_start: pd.Timestamp
     scheme: str  # how the boundaries were chosen, for manifests and `hybrid-trader data`
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
         if self.test_start < self.validation_start:
-            raise ValueError("Splits: test_start must not come before validation_start")
+            raise ValueError(
+                f"Splits.test_start must not come before validation_start, got"
+                f" {format_date(self.test_start)} < {format_date(self.validation_start)}"
+            )
+        return self
 
     def bounds(self, index: pd.DatetimeIndex) -> dict[SplitName, slice]:
         """Positional slices of each split in a sorted `index`."""

@@ -9,13 +9,14 @@ everything the agent learns from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Self
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from envs.errors import MarketDataError
+from envs.validated import validated_dataclass
 
 DEFAULT_CLIP = 5.0
 _IQR_TO_STD = 1.349  # interquartile range of the standard normal distribution
@@ -23,32 +24,32 @@ _KIND = "robust_zscore"
 _SOURCE = "feature normalizer"
 
 
-@dataclass(frozen=True, eq=False)
+def _bad_normalizer(message: str) -> MarketDataError:
+    return MarketDataError(message, source=_SOURCE, rule="bad normalizer")
+
+
+@validated_dataclass(_bad_normalizer, eq=False, arbitrary_types=True)
 class FeatureNormalizer:
     """Per-feature center and scale; `transform` maps raw features to clipped float32 z-scores."""
 
     feature_names: tuple[str, ...]
     center: np.ndarray  # float64, one per feature
     scale: np.ndarray  # float64, one per feature, > 0
-    clip: float = DEFAULT_CLIP
+    clip: Annotated[float, Field(gt=0.0, description="a number > 0")] = DEFAULT_CLIP
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _one_finite_value_per_feature(self) -> Self:
         n_features = len(self.feature_names)
         if self.center.shape != (n_features,) or self.scale.shape != (n_features,):
-            raise MarketDataError(
+            raise ValueError(
                 f"center and scale need {n_features} values each,"
-                f" got {self.center.shape} and {self.scale.shape}",
-                source=_SOURCE,
-                rule="bad normalizer",
+                f" got {self.center.shape} and {self.scale.shape}"
             )
         if not (np.isfinite(self.center).all() and np.isfinite(self.scale).all()):
-            raise MarketDataError(
-                "center and scale must be finite", source=_SOURCE, rule="bad normalizer"
-            )
-        if not (self.scale > 0).all() or not self.clip > 0:
-            raise MarketDataError(
-                "scale and clip must be positive", source=_SOURCE, rule="bad normalizer"
-            )
+            raise ValueError("center and scale must be finite")
+        if not (self.scale > 0).all():
+            raise ValueError("scale must be positive")
+        return self
 
     @classmethod
     def fit(cls, train_features: pd.DataFrame, clip: float = DEFAULT_CLIP) -> FeatureNormalizer:
