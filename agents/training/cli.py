@@ -34,7 +34,7 @@ from agents.errors import AgentError
 from envs import EnvSetupError, MarketDataError
 
 if TYPE_CHECKING:
-    from agents.training.trainer import SeedResult
+    from agents.training.seed_summary import SeedResult
 
 USER_ERRORS: tuple[type[Exception], ...] = (AgentError, MarketDataError, EnvSetupError)
 USER_ERROR_EXIT_CODE = 2
@@ -142,7 +142,7 @@ def _parameters() -> list[inspect.Parameter]:
 
 
 def config_from_options(options: dict[str, Any]) -> TrainConfig:
-    """The TrainConfig of the command's option values (keyed by parameter name); checked."""
+    """The checked TrainConfig of the command's option values, keyed by parameter name."""
     values: dict[str, Any] = {}
     for option in _CONFIG_OPTIONS:
         target = values
@@ -188,7 +188,7 @@ train_command = GeneratedCommand("train_command", _train, _parameters())
 
 
 def print_results(results: list[SeedResult], console: Console) -> None:
-    """Each seed's test table and calibration line, then the summary over seeds if several."""
+    """Each seed's test table and where its agent went, then the summary over seeds if several."""
     from agents.training.evaluation import evaluation_table
     from agents.training.seed_summary import summarize_seeds, summary_table
 
