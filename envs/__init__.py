@@ -2,7 +2,8 @@
 
 `envs` imports nothing from `agents`, `llm` or `orchestrator` (see DESIGN.md). Rooms, one way:
 `trading` (the environment, fills, costs) -> `data` (sources, files, the OHLCV contract, splits, the
-prepared market) -> `features` (indicators, normalisation); `performance` and `errors` serve all.
+prepared market) -> `features` (indicators, normalisation); `performance`, `errors` and `validated`
+(settings checked by pydantic, raising those errors) serve all.
 
 The exported names are listed in `__init__.pyi` and imported on first use, so importing one
 part of the package never loads the others (the trading env alone would pull in torch).

@@ -1,4 +1,4 @@
-"""The one error type for bad market data, so the CLI can print it as a single line."""
+"""The error types a user can cause in envs, each printed by the CLI as a single line."""
 
 from __future__ import annotations
 
@@ -29,4 +29,7 @@ def _rebuild(detail: str, source: str, rule: str, row: int | None) -> MarketData
 
 
 class EnvSetupError(ValueError):
-    """A setting, or a market, that the trading environment cannot run on; the message says why."""
+    """A setting (`EnvConfig`, `CostModel`, `Splits`) or a market that envs cannot work with.
+
+    The message is one line that names the field and says why (see `envs.validated`).
+    """

@@ -50,7 +50,7 @@ def validated_dataclass(
                 validate(self, *args, **kwargs)
             except ValidationError as exc:
                 given = {**dict(zip(names, args, strict=False)), **kwargs}
-                raise error(first_problem(model, exc, names, given)) from None
+                raise error(_first_problem(model, exc, names, given)) from None
 
         model.__init__ = init_raising_error
         return model
@@ -58,7 +58,7 @@ def validated_dataclass(
     return decorate
 
 
-def first_problem(
+def _first_problem(
     model: Any, exc: ValidationError, names: tuple[str, ...], given: Mapping[str, object]
 ) -> str:
     """One line for the first problem pydantic found: the field, its rule and the value given."""
@@ -71,12 +71,14 @@ def first_problem(
     name = location[0]
     if isinstance(name, int):  # a positional argument
         name = names[name] if name < len(names) else str(name)
-    if problem["type"] == "missing_argument":
+    if problem["type"] in ("missing", "missing_argument"):
         return f"{owner}.{name} is required"
     if problem["type"] == "unexpected_positional_argument":
         return f"{owner} takes at most {len(names)} arguments"
     field = model.__pydantic_fields__.get(name)
     if field is None:
         return f"{owner} has no field {name!r}"
-    rule = field.description or problem["msg"].lower()
-    return f"{owner}.{name} must be {rule}, got {reprlib.repr(given.get(name))}"
+    value = reprlib.repr(given.get(name))
+    if field.description is None:
+        return f"{owner}.{name}: {problem['msg']}, got {value}"
+    return f"{owner}.{name} must be {field.description}, got {value}"

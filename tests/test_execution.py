@@ -125,3 +125,11 @@ def test_one_price_serves_a_batch_of_portfolios() -> None:
 def test_bad_costs_are_refused_by_name(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(EnvSetupError, match=f"^CostModel.{message} must be in \\[0, 1000\\)"):
         CostModel(**kwargs)  # type: ignore[arg-type]
+
+
+def test_costs_take_only_their_two_fields() -> None:
+    assert CostModel(10.0, 20.0) == CostModel(commission_bps=10.0, slippage_bps=20.0)
+    with pytest.raises(EnvSetupError, match=r"^CostModel takes at most 2 arguments$"):
+        CostModel(1.0, 2.0, 3.0)  # type: ignore[call-arg]
+    with pytest.raises(EnvSetupError, match=r"^CostModel has no field 'commission'$"):
+        CostModel(commission=1.0)  # type: ignore[call-arg]

@@ -313,6 +313,16 @@ def test_misaligned_market_arrays_are_refused() -> None:
         replace(market, close=market.close[:-1])
     with pytest.raises(EnvSetupError, match=r"MarketArrays\.features must have shape \(20, 3\)"):
         replace(market, features=market.features[:, :2])
+    with pytest.raises(EnvSetupError, match=r"^MarketArrays\.feature_names is required$"):
+        MarketArrays(  # type: ignore[call-arg]
+            dates=market.dates,
+            open=market.open,
+            high=market.high,
+            low=market.low,
+            close=market.close,
+            volume=market.volume,
+            features=market.features,
+        )
 
 
 def test_markets_the_env_cannot_run_on_are_refused() -> None:

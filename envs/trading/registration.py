@@ -11,7 +11,7 @@ def register_trading_env() -> None:
     """Add the env to gymnasium's in-memory registry; idempotent (safe on re-import).
 
     `order_enforce=False`: TradingEnv itself refuses `step()` before `reset()` (its episode starts
-    ended), so gymnasium's OrderEnforcing wrapper would only add a second check to every step.
+    ended), with its own RuntimeError, so gymnasium's OrderEnforcing wrapper is not needed.
     """
     if TRADING_ENV_ID not in gym.registry:
         gym.register(
