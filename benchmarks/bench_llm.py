@@ -39,6 +39,7 @@ from arch.data import sp500
 from langgraph.graph.state import CompiledStateGraph
 
 from llm import (
+    AccountView,
     AgentSignal,
     AnalystTeam,
     CompletionGateway,
@@ -48,7 +49,6 @@ from llm import (
     LLMResponse,
     MarketSnapshot,
     ModelStack,
-    PortfolioState,
     Task,
     build_analyst_team,
     load_model_stack,
@@ -81,7 +81,7 @@ def sp500_frame() -> pd.DataFrame:
 
 
 def snapshots(frame: pd.DataFrame, count: int, start: int = 500) -> list[MarketSnapshot]:
-    portfolio = PortfolioState(position=0.0, cash=1e5, equity=1e5)
+    portfolio = AccountView(position=0.0, cash=1e5, equity=1e5)
     return [
         snapshot_from_frame(frame, frame.index[start + i], symbol="SPX", portfolio=portfolio)
         for i in range(count)

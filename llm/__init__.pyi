@@ -71,10 +71,10 @@ from .team.schemas import (
     TradingDecision as TradingDecision,
 )
 from .team.snapshot import (
-    MarketSnapshot as MarketSnapshot,
+    AccountView as AccountView,
 )
 from .team.snapshot import (
-    PortfolioState as PortfolioState,
+    MarketSnapshot as MarketSnapshot,
 )
 from .team.snapshot import (
     snapshot_from_frame as snapshot_from_frame,

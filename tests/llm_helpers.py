@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from llm import Ledger, MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm import AccountView, Ledger, MarketSnapshot, snapshot_from_frame
 from llm.gateway.ledger import day_start, month_start
 
 
@@ -26,7 +26,7 @@ def trend_frame(n_bars: int = 120, drift: float = 0.0, seed: int = 7) -> pd.Data
 def trend_snapshot(drift: float, *, news: str | None = None, seed: int = 7) -> MarketSnapshot:
     frame = trend_frame(drift=drift, seed=seed)
     return snapshot_from_frame(
-        frame, frame.index[-1], symbol="TEST", news=news, portfolio=PortfolioState(equity=1e5)
+        frame, frame.index[-1], symbol="TEST", news=news, portfolio=AccountView(equity=1e5)
     )
 
 

@@ -87,9 +87,9 @@ def test_unanimous_needs_every_seat() -> None:
 @pytest.mark.parametrize(
     ("models", "rule", "message"),
     [
-        (("m1",), "majority", "at least 2 distinct models"),
-        (("m1", "m1"), "majority", "at least 2 distinct models"),
-        (("m1", "m2"), "plurality", "council rule must be one of"),
+        (("m1",), "majority", "models: Tuple should have at least 2 items"),
+        (("m1", "m1"), "majority", "a council needs distinct models"),
+        (("m1", "m2"), "plurality", "rule: Input should be 'unanimous' or 'majority'"),
     ],
 )
 def test_council_configuration_is_validated(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from llm import PortfolioState
+from llm import AccountView
 from llm.team import prompt_sections as blocks
 from llm.team.prompt_sections import BarRow, PromptId, TradeRow
 from llm.team.snapshot import Bar, Trade
@@ -27,7 +27,7 @@ def test_trades_portfolio_and_indicators_round_trip() -> None:
     text = "\n\n".join(
         [
             blocks.trades_section([Trade(T, 10.5, 200.0, "buy"), Trade(T, 10.4, 50.0)]),
-            blocks.portfolio_section(PortfolioState(0.25, 5_000.0, 10_000.0, -120.0)),
+            blocks.portfolio_section(AccountView(0.25, 5_000.0, 10_000.0, -120.0)),
             blocks.indicators_section({"rsi_14": 55.5, "atr_14": 1.25}),
         ]
     )
@@ -36,7 +36,7 @@ def test_trades_portfolio_and_indicators_round_trip() -> None:
         TradeRow("2024-01-02T16:00:00", 10.5, 200.0, "buy"),
         TradeRow("2024-01-02T16:00:00", 10.4, 50.0, None),
     ]
-    assert blocks.read_portfolio(sections[blocks.PORTFOLIO]) == PortfolioState(
+    assert blocks.read_portfolio(sections[blocks.PORTFOLIO]) == AccountView(
         0.25, 5_000.0, 10_000.0, -120.0
     )
     assert blocks.read_indicators(sections[blocks.INDICATORS]) == {"atr_14": 1.25, "rsi_14": 55.5}

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from llm import MarketSnapshot, PortfolioState, snapshot_from_frame
+from llm import AccountView, MarketSnapshot, snapshot_from_frame
 from llm.team.snapshot import Bar, SnapshotError, Trade
 from tests.llm_helpers import trend_frame
 
@@ -41,8 +41,8 @@ def test_bars_must_be_strictly_increasing() -> None:
     [
         ({"open": 10, "high": 9, "low": 8, "close": 9.5}, "low <= open, close <= high"),
         ({"open": 10, "high": 11, "low": 10.5, "close": 10.7}, "low <= open, close <= high"),
-        ({"open": -1, "high": 11, "low": -2, "close": 10}, "prices must be positive"),
-        ({"open": 10, "high": float("nan"), "low": 9, "close": 10}, "high must be a finite"),
+        ({"open": -1, "high": 11, "low": -2, "close": 10}, "open: Input should be greater than 0"),
+        ({"open": 10, "high": float("nan"), "low": 9, "close": 10}, "high: .* finite number"),
     ],
 )
 def test_bad_bars_are_rejected_with_the_rule(fields: dict[str, float], message: str) -> None:
@@ -51,23 +51,30 @@ def test_bad_bars_are_rejected_with_the_rule(fields: dict[str, float], message: 
 
 
 def test_negative_volume_and_bad_trades_are_rejected() -> None:
-    with pytest.raises(SnapshotError, match="volume must be >= 0"):
+    with pytest.raises(SnapshotError, match=r"invalid Bar: volume: .* greater than or equal to 0"):
         Bar(T0, 10, 11, 9, 10, -5)
-    with pytest.raises(SnapshotError, match="price and size must be positive"):
+    with pytest.raises(SnapshotError, match=r"invalid Trade: size: .* greater than 0 \(got 0.0\)"):
         Trade(T0, 10.0, 0.0)
-    with pytest.raises(SnapshotError, match="side must be"):
+    with pytest.raises(SnapshotError, match="side: Input should be 'buy' or 'sell'"):
         Trade(T0, 10.0, 1.0, "short")  # type: ignore[arg-type]
 
 
-def test_portfolio_limits() -> None:
-    with pytest.raises(SnapshotError, match=r"position must be in \[-1, 1\]"):
-        PortfolioState(position=1.5)
-    with pytest.raises(SnapshotError, match="equity must be positive"):
-        PortfolioState(equity=0.0)
+def test_account_limits() -> None:
+    with pytest.raises(SnapshotError, match="position: Input should be less than or equal to 1"):
+        AccountView(position=1.5)
+    with pytest.raises(SnapshotError, match="equity: Input should be greater than 0"):
+        AccountView(equity=0.0)
+    with pytest.raises(SnapshotError, match="cash: Input should be a finite number"):
+        AccountView(cash=float("nan"))
+
+
+def test_an_empty_symbol_is_refused() -> None:
+    with pytest.raises(SnapshotError, match="symbol: String should have at least 1 character"):
+        MarketSnapshot(symbol="", timestamp=T0)
 
 
 def test_indicator_values_must_be_finite() -> None:
-    with pytest.raises(SnapshotError, match="indicator 'rsi_14'"):
+    with pytest.raises(SnapshotError, match=r"indicators\.rsi_14: .* finite number"):
         MarketSnapshot(symbol="X", timestamp=T0, indicators={"rsi_14": float("inf")})
 
 

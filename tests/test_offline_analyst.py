@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from llm import Action, AgentSignal, AnalystTeam, MarketSnapshot, PortfolioState
+from llm import AccountView, Action, AgentSignal, AnalystTeam, MarketSnapshot
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.team import prompt_sections as blocks
 from llm.team.analysts import chart, data, meta, narrative
@@ -144,7 +144,7 @@ def test_meta_rule_halves_size_when_the_book_is_losing() -> None:
     ]
     sections = {
         blocks.SIGNALS: blocks.find_sections(blocks.signals_section(signals))[blocks.SIGNALS],
-        blocks.PORTFOLIO: _portfolio_body(PortfolioState(equity=100.0, unrealized_pnl=0.0)),
+        blocks.PORTFOLIO: _portfolio_body(AccountView(equity=100.0, unrealized_pnl=0.0)),
     }
     healthy = meta_rule(sections)
     # weighted signal (0.64 + 0.3) / 1.3; conviction 0.94 / 2
@@ -152,13 +152,13 @@ def test_meta_rule_halves_size_when_the_book_is_losing() -> None:
     assert healthy.size == pytest.approx(round(0.94 / 1.3, 4))
     assert healthy.confidence == pytest.approx(0.47)
     losing = meta_rule(
-        {**sections, blocks.PORTFOLIO: _portfolio_body(PortfolioState(unrealized_pnl=-0.1))}
+        {**sections, blocks.PORTFOLIO: _portfolio_body(AccountView(unrealized_pnl=-0.1))}
     )
     assert losing.size == pytest.approx(round(healthy.size / 2, 4))
     assert losing.risk_level is RiskLevel.HIGH
 
 
-def _portfolio_body(portfolio: PortfolioState) -> str:
+def _portfolio_body(portfolio: AccountView) -> str:
     return blocks.find_sections(blocks.portfolio_section(portfolio))[blocks.PORTFOLIO]
 
 

@@ -28,10 +28,10 @@ from .schemas import (
     TradingDecision as TradingDecision,
 )
 from .snapshot import (
-    MarketSnapshot as MarketSnapshot,
+    AccountView as AccountView,
 )
 from .snapshot import (
-    PortfolioState as PortfolioState,
+    MarketSnapshot as MarketSnapshot,
 )
 from .snapshot import (
     snapshot_from_frame as snapshot_from_frame,

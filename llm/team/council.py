@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, ClassVar, Literal, Self
 
-from llm.gateway import LLMConfigError
+from pydantic import Field, model_validator
+from pydantic.dataclasses import dataclass
+
+from llm.gateway import LLMConfigError, LLMError
+from llm.team.checked import CHECKED, Checked
 from llm.team.schemas import MetaAnswer, RiskLevel
 
 CouncilRule = Literal["unanimous", "majority"]
@@ -19,20 +22,20 @@ COUNCIL_RULES: tuple[CouncilRule, ...] = ("unanimous", "majority")
 _RISK_ORDER = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
 
 
-@dataclass(frozen=True)
-class Council:
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class Council(Checked):
     """The models that vote (one seat each) and the agreement required."""
 
-    models: tuple[str, ...]
+    error: ClassVar[type[LLMError]] = LLMConfigError
+
+    models: Annotated[tuple[str, ...], Field(min_length=2)]
     rule: CouncilRule = "majority"
 
-    def __post_init__(self) -> None:
-        if len(self.models) < 2 or len(set(self.models)) != len(self.models):
-            raise LLMConfigError(
-                f"a council needs at least 2 distinct models, got {list(self.models)}"
-            )
-        if self.rule not in COUNCIL_RULES:
-            raise LLMConfigError(f"council rule must be one of {COUNCIL_RULES}, got {self.rule!r}")
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.models)) != len(self.models):
+            raise LLMConfigError(f"a council needs distinct models, got {list(self.models)}")
+        return self
 
     def required_votes(self) -> int:
         seats = len(self.models)

@@ -11,18 +11,21 @@ spend more than the cap and the gateway downgrades or skips calls that would.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
+from typing import Annotated, ClassVar
 
+import pydantic.dataclasses
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import Field, InstanceOf
 
-from llm.gateway import LLMConfigError
+from llm.gateway import LLMConfigError, LLMError
 from llm.team.analysts import chart, data, meta, narrative
 from llm.team.analysts.base import CompletionGateway
+from llm.team.checked import CHECKED, Checked
 from llm.team.council import Council
 from llm.team.schemas import AgentSignal, TradingDecision
 from llm.team.snapshot import MarketSnapshot
@@ -32,8 +35,8 @@ DEFAULT_COST_CAP_USD = 0.01
 ANALYSTS = (chart.NODE, narrative.NODE, data.NODE)
 
 
-@dataclass(frozen=True)
-class TeamConfig:
+@pydantic.dataclasses.dataclass(frozen=True, slots=True, config=CHECKED)
+class TeamConfig(Checked):
     """How the team works. `chart_images=False` sends the chart analyst the bar table only (the
     offline analyst cannot see images, so rendering one for it would be wasted time).
 
@@ -44,19 +47,13 @@ class TeamConfig:
     decision); the nodes, the state and the decision are the same either way.
     """
 
-    cost_cap_usd: float = DEFAULT_COST_CAP_USD
-    chart_images: bool = True
-    council: Council | None = None
-    long_document_tokens: int = narrative.LONG_DOCUMENT_TOKENS
-    parallel_analysts: bool = True
+    error: ClassVar[type[LLMError]] = LLMConfigError
 
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.cost_cap_usd) and self.cost_cap_usd > 0):
-            raise LLMConfigError(f"cost_cap_usd must be a positive number, got {self.cost_cap_usd}")
-        if self.long_document_tokens <= 0:
-            raise LLMConfigError(
-                f"long_document_tokens must be positive, got {self.long_document_tokens}"
-            )
+    cost_cap_usd: Annotated[float, Field(gt=0)] = DEFAULT_COST_CAP_USD
+    chart_images: bool = True
+    council: InstanceOf[Council] | None = None
+    long_document_tokens: Annotated[int, Field(gt=0)] = narrative.LONG_DOCUMENT_TOKENS
+    parallel_analysts: bool = True
 
     def analyst_cap_usd(self) -> float:
         meta_calls = len(self.council.models) if self.council else 1
@@ -92,8 +89,9 @@ def analyst_nodes(
 
 
 def build_analyst_graph(
-    gateway: CompletionGateway, config: TeamConfig = TeamConfig()
+    gateway: CompletionGateway, config: TeamConfig | None = None
 ) -> CompiledStateGraph:
+    config = config or TeamConfig()
     graph = StateGraph(AnalystState)
     for name, node in analyst_nodes(gateway, config).items():
         graph.add_node(name, node)
@@ -125,7 +123,8 @@ class AnalystTeam:
     The team owns its gateway: closing the team closes the gateway's ledger and cache.
     """
 
-    def __init__(self, gateway: CompletionGateway, config: TeamConfig = TeamConfig()) -> None:
+    def __init__(self, gateway: CompletionGateway, config: TeamConfig | None = None) -> None:
+        config = config or TeamConfig()
         self.gateway = gateway
         self.config = config
         self._graph = build_analyst_graph(gateway, config)

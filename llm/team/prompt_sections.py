@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
-from llm.team.snapshot import Bar, PortfolioState, Trade
+from llm.team.snapshot import AccountView, Bar, Trade
 
 
 class BarRow(NamedTuple):
@@ -103,7 +103,7 @@ def trades_section(trades: Sequence[Trade]) -> str:
     return section(TRADES, "csv", _csv(("time", "price", "size", "side"), rows))
 
 
-def portfolio_section(portfolio: PortfolioState) -> str:
+def portfolio_section(portfolio: AccountView) -> str:
     body = json.dumps(
         {
             "position_fraction": portfolio.position,
@@ -172,9 +172,9 @@ def read_trades(body: str) -> list[TradeRow]:
     ]
 
 
-def read_portfolio(body: str) -> PortfolioState:
+def read_portfolio(body: str) -> AccountView:
     raw = json.loads(body)
-    return PortfolioState(
+    return AccountView(
         position=float(raw["position_fraction"]),
         cash=float(raw["cash"]),
         equity=float(raw["equity"]),

@@ -1,126 +1,100 @@
 """A point-in-time view of one market: the only thing the analyst graph ever sees.
 
-Plain frozen dataclasses (no frames) so that `llm` serves any caller and a snapshot can be checked
-at construction: every bar and trade is at or before the snapshot's timestamp, so nothing that
-reads a snapshot can look ahead. `snapshot_from_frame` builds one from an OHLCV frame, cutting the
-frame at `t` BEFORE computing anything.
+Frozen pydantic dataclasses (`llm.team.checked`; no frames) so that `llm` serves any caller and a
+snapshot is checked at construction: prices positive, numbers finite, and every bar and trade at
+or before the snapshot's timestamp, so nothing that reads a snapshot can look ahead. A value that
+breaks a rule raises `SnapshotError` naming it. `snapshot_from_frame` builds one from an OHLCV
+frame, cutting the frame at `t` BEFORE computing anything.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
 import talib
+from pydantic import Field, InstanceOf, model_validator
+from pydantic.dataclasses import dataclass
 
 from llm.gateway import LLMError
+from llm.team.checked import CHECKED, Checked
 
 Side = Literal["buy", "sell"]
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
 
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
 
-class SnapshotError(LLMError, ValueError):
+
+class SnapshotError(LLMError):
     """A snapshot that breaks a rule (look-ahead, bad prices, unsorted bars)."""
 
 
-def _finite(value: float, what: str) -> None:
-    if not math.isfinite(value):
-        raise SnapshotError(f"{what} must be a finite number, got {value!r}")
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class _SnapshotPart(Checked):
+    error: ClassVar[type[LLMError]] = SnapshotError
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class Bar(_SnapshotPart):
     """One OHLCV bar; `time` is when the bar closed (known at that time, not before)."""
 
     time: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    open: Positive
+    high: Positive
+    low: Positive
+    close: Positive
+    volume: NonNegative
 
-    def __post_init__(self) -> None:
-        o, h, lo, c, v = self.open, self.high, self.low, self.close, self.volume
-        valid = math.isfinite(o + h + lo + c + v) and min(o, lo, c) > 0 and v >= 0
-        if not (valid and h >= max(o, c) and lo <= min(o, c)):
-            self._explain_invalid()
-
-    def _explain_invalid(self) -> None:
-        """Raise the precise reason (kept off the fast path: snapshots hold many bars)."""
-        where = f"bar at {self.time.isoformat()}"
-        for name in OHLCV_COLUMNS:
-            _finite(getattr(self, name), f"{where}: {name}")
-        if min(self.open, self.high, self.low, self.close) <= 0:
-            raise SnapshotError(f"{where}: prices must be positive")
-        if self.volume < 0:
-            raise SnapshotError(f"{where}: volume must be >= 0, got {self.volume}")
-        raise SnapshotError(f"{where}: needs low <= open, close <= high")
+    @model_validator(mode="after")
+    def _within_range(self) -> Self:
+        if not self.low <= min(self.open, self.close) <= max(self.open, self.close) <= self.high:
+            raise SnapshotError(f"bar at {self.time.isoformat()}: needs low <= open, close <= high")
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class Trade(_SnapshotPart):
     """One print of the tape; `side` is the aggressor when the feed knows it."""
 
     time: datetime
-    price: float
-    size: float
+    price: Positive
+    size: Positive
     side: Side | None = None
 
-    def __post_init__(self) -> None:
-        where = f"trade at {self.time.isoformat()}"
-        _finite(self.price, f"{where}: price")
-        _finite(self.size, f"{where}: size")
-        if self.price <= 0 or self.size <= 0:
-            raise SnapshotError(f"{where}: price and size must be positive")
-        if self.side not in (None, "buy", "sell"):
-            raise SnapshotError(f"{where}: side must be 'buy', 'sell' or None, got {self.side!r}")
 
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class AccountView(_SnapshotPart):
+    """The caller's account as the analysts see it: `position` is the signed fraction of equity
+    held (-1 short .. +1 long), the rest in the account's currency."""
 
-@dataclass(frozen=True, slots=True)
-class PortfolioState:
-    """The caller's book: `position` is the signed fraction of equity held (-1 short .. +1 long)."""
-
-    position: float = 0.0
+    position: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     cash: float = 0.0
-    equity: float = 1.0
+    equity: Positive = 1.0
     unrealized_pnl: float = 0.0
 
-    def __post_init__(self) -> None:
-        for name in ("position", "cash", "equity", "unrealized_pnl"):
-            _finite(getattr(self, name), f"portfolio {name}")
-        if not -1.0 <= self.position <= 1.0:
-            raise SnapshotError(f"portfolio position must be in [-1, 1], got {self.position}")
-        if self.equity <= 0:
-            raise SnapshotError(f"portfolio equity must be positive, got {self.equity}")
 
-
-@dataclass(frozen=True, slots=True)
-class MarketSnapshot:
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class MarketSnapshot(_SnapshotPart):
     """Everything known about `symbol` at `timestamp`, and nothing after it."""
 
-    symbol: str
+    symbol: Annotated[str, Field(min_length=1)]
     timestamp: datetime
-    bars: tuple[Bar, ...] = ()
-    indicators: Mapping[str, float] = field(default_factory=dict)
-    trades: tuple[Trade, ...] = ()
+    bars: tuple[InstanceOf[Bar], ...] = ()  # checked when each was made: not again
+    indicators: dict[str, float] = field(default_factory=dict)
+    trades: tuple[InstanceOf[Trade], ...] = ()
     news: str | None = None
-    portfolio: PortfolioState = field(default_factory=PortfolioState)
+    portfolio: InstanceOf[AccountView] = field(default_factory=AccountView)
 
-    def __post_init__(self) -> None:
-        if not self.symbol:
-            raise SnapshotError("snapshot symbol must not be empty")
-        object.__setattr__(self, "bars", tuple(self.bars))
-        object.__setattr__(self, "trades", tuple(self.trades))
-        object.__setattr__(self, "indicators", dict(self.indicators))
+    @model_validator(mode="after")
+    def _nothing_after_timestamp(self) -> Self:
         self._check_times(self.bars, "bar", strictly=True)
         self._check_times(self.trades, "trade", strictly=False)
-        for name, value in self.indicators.items():
-            _finite(value, f"indicator {name!r}")
+        return self
 
     def _check_times(self, items: Sequence[Bar | Trade], kind: str, *, strictly: bool) -> None:
         previous: datetime | None = None
@@ -165,7 +139,7 @@ def snapshot_from_frame(
     *,
     symbol: str,
     window: int = 60,
-    portfolio: PortfolioState | None = None,
+    portfolio: AccountView | None = None,
     trades: Sequence[Trade] = (),
     news: str | None = None,
 ) -> MarketSnapshot:
@@ -189,5 +163,5 @@ def snapshot_from_frame(
         indicators=indicators_from_bars(past) if len(past) else {},
         trades=tuple(trades),
         news=news,
-        portfolio=portfolio or PortfolioState(),
+        portfolio=portfolio or AccountView(),
     )

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from llm import MarketSnapshot, snapshot_from_frame
-from llm import PortfolioState as BookView
+from llm import AccountView, MarketSnapshot, snapshot_from_frame
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.market import TradingMarket
 
 DEFAULT_WINDOW = 60  # bars in a snapshot: about three months of daily bars
 
 
-def book_view(portfolio: PortfolioState, price: float) -> BookView:
+def book_view(portfolio: PortfolioState, price: float) -> AccountView:
     """The account as the analysts see it: position fraction in [-1, 1], cash, equity, open PnL."""
     equity = portfolio.equity(price)
     position = portfolio.position_fraction(price) if equity > 0.0 else 0.0
     unrealized = 0.0
     if portfolio.entry_price is not None:
         unrealized = portfolio.shares * (price - portfolio.entry_price)
-    return BookView(
+    return AccountView(
         position=min(1.0, max(-1.0, position)),
         cash=portfolio.cash,
         equity=equity,
