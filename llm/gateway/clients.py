@@ -120,7 +120,7 @@ class OpenAIChatFactory:
             api_key=endpoint.api_key,
             timeout=self._settings.timeout_s,
             max_retries=0,
-            max_tokens=self._settings.max_output_tokens,
+            max_completion_tokens=self._settings.max_output_tokens,  # the field max_tokens
             temperature=self._settings.temperature,
         )
 

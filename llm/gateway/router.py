@@ -119,8 +119,8 @@ class Router:
         if complexity is Complexity.CRITICAL:
             # The one place CRITICAL is handled: the task's top model first, then its configured
             # fallbacks (tried only on failure); no budget check, downgrade, override or cool-down.
-            chain = self.stack.task(request.task).chain
-            return Route(complexity, chain, ("critical: task chain as configured",))
+            configured = self.stack.task(request.task).chain
+            return Route(complexity, configured, ("critical: task chain as configured",))
 
         needs = _Needs(has_image(request.messages), estimate_prompt_tokens(request.messages))
         notes: list[str] = []

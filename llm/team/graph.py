@@ -11,11 +11,10 @@ spend more than the cap and the gateway downgrades or skips calls that would.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Protocol
 
 import pydantic.dataclasses
 from langgraph.graph import END, START, StateGraph
@@ -60,9 +59,13 @@ class TeamConfig(Checked):
         return self.cost_cap_usd / (len(ANALYSTS) + meta_calls)
 
 
-def analyst_nodes(
-    gateway: CompletionGateway, config: TeamConfig
-) -> dict[str, Callable[[AnalystState], StateUpdate]]:
+class Node(Protocol):
+    """One node of the graph: reads the state, returns its partial write."""
+
+    def __call__(self, state: AnalystState) -> StateUpdate: ...
+
+
+def analyst_nodes(gateway: CompletionGateway, config: TeamConfig) -> dict[str, Node]:
     """Every node of the team, bound to its gateway and its share of the cost cap."""
     analyst_cap = config.analyst_cap_usd()
     return {

@@ -19,6 +19,7 @@ Confidence = Annotated[float, Field(ge=0.0, le=1.0, description="0 no conviction
 Size = Annotated[float, Field(ge=0.0, le=1.0, description="fraction of the maximum position")]
 ShortText = Annotated[str, Field(max_length=2000)]
 FeatureList = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=20)]
+Regime = Literal["bull", "bear", "ranging", "volatile"]
 
 SIGNAL_SCALE = (
     "Rating scale shared by every analyst: signal in [-1, 1] where -1 = strong sell, "
@@ -149,7 +150,7 @@ class ChartAnswer(AnalystAnswer):
 class NarrativeAnswer(AnalystAnswer):
     """The market regime and the story behind it."""
 
-    regime: Literal["bull", "bear", "ranging", "volatile"]
+    regime: Regime
     drivers: FeatureList = Field(default_factory=list)
     risks: FeatureList = Field(default_factory=list)
 

@@ -166,8 +166,7 @@ class FakeOpenAIServer:
         """The OpenAI-style base URL (ends in /v1) to give a client."""
         if self._httpd is None:
             raise RuntimeError("FakeOpenAIServer is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._httpd.server_port}/v1"
 
     # ---- programming -----------------------------------------------------------------------
     def configure(

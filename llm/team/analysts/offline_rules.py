@@ -25,6 +25,7 @@ from llm.team.schemas import (
     DataAnswer,
     MetaAnswer,
     NarrativeAnswer,
+    Regime,
     RiskLevel,
 )
 
@@ -187,6 +188,7 @@ def narrative_rule(sections: Mapping[str, str]) -> NarrativeAnswer:
     drift_z = drift / (volatility * math.sqrt(len(returns)))
     volatility_ratio = _volatility(returns[-FAST_WINDOW:]) / volatility
     drawdown = closes[-1] / max(closes) - 1.0
+    regime: Regime
     if volatility_ratio > 1.5:
         regime = "volatile"
     elif drift_z > 1.0:
