@@ -177,7 +177,10 @@ class TrainConfig(TrainingOptions):
     ] = "dqn"
     data: Annotated[
         str,
-        Field(min_length=1, description="sp500, nasdaq, synthetic, or a CSV/Parquet path."),
+        Field(
+            min_length=1,
+            description="sp500, nasdaq, aapl, amzn, nvda, msft, synthetic, or a CSV/Parquet path.",
+        ),
         OnCommandLine(DATA_PANEL),
     ] = "sp500"
     out: Annotated[

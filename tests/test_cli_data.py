@@ -62,6 +62,6 @@ def test_bad_file_prints_one_error_line_and_exits_2(tmp_path: Path) -> None:
 def test_unknown_source_is_one_line() -> None:
     assert_one_error_line(
         run_data("--data", "sp5000"),
-        "sp5000: unknown source: expected one of sp500, nasdaq, synthetic or a path to a"
-        " .csv/.txt/.parquet/.pq file",
+        "sp5000: unknown source: expected one of sp500, nasdaq, aapl, amzn, nvda, msft, synthetic"
+        " or a path to a .csv/.txt/.parquet/.pq file",
     )

@@ -57,6 +57,25 @@ def test_nasdaq_loads_offline() -> None:
     assert len(bars) == 5031 and bars.index[-1] == pd.Timestamp("2018-12-31")
 
 
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize(
+    ("source", "n_bars", "first", "last"),
+    [
+        ("aapl", 2699, "2013-01-02", "2023-09-21"),
+        ("amzn", 2699, "2013-01-02", "2023-09-21"),
+        ("nvda", 2699, "2013-01-02", "2023-09-21"),
+        ("msft", 5756, "1995-01-03", "2017-11-10"),
+    ],
+)
+def test_packaged_stock_samples_load_offline(
+    source: str, n_bars: int, first: str, last: str
+) -> None:
+    bars = load_market_data(source)
+    assert len(bars) == n_bars
+    assert (bars.index[0], bars.index[-1]) == (pd.Timestamp(first), pd.Timestamp(last))
+    assert list(bars.columns) == ["open", "high", "low", "close", "volume"]
+
+
 def test_start_and_end_are_inclusive_whole_periods() -> None:
     year = load_market_data("sp500", start="2015", end="2015")
     assert (year.index[0], year.index[-1], len(year)) == (
@@ -198,7 +217,9 @@ def test_bad_start_option() -> None:
 
 
 def test_unknown_source_name() -> None:
-    assert_error("sp5000", "unknown source", None, "sp500, nasdaq, synthetic")
+    assert_error(
+        "sp5000", "unknown source", None, "sp500, nasdaq, aapl, amzn, nvda, msft, synthetic"
+    )
 
 
 def test_corrupt_parquet(tmp_path: Path) -> None:

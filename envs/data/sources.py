@@ -1,7 +1,9 @@
 """Load market data by source name or file path into the validated frame of DESIGN.md's contract.
 
-Nothing here downloads: `sp500` and `nasdaq` are the files the `arch` package ships, `synthetic` is
-generated, and anything else must be a local CSV or Parquet file.
+Nothing here downloads: `sp500` and `nasdaq` are the files the `arch` package ships, `aapl`, `amzn`,
+`nvda` and `msft` are real daily samples packaged with envs (`envs/data/samples/`, where they come
+from is in docs/DESIGN_NOTES.md), `synthetic` is generated, and anything else must be a local CSV
+or Parquet file.
 
 Every source goes through the same table clean-up and validation (envs.data.files), so `sp500` obeys
 exactly the rules a user's file does.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -24,7 +27,8 @@ from envs.data.synthetic import generate_synthetic_market
 from envs.errors import MarketDataError
 
 ARCH_SOURCES: tuple[str, ...] = ("sp500", "nasdaq")
-SOURCE_NAMES: tuple[str, ...] = (*ARCH_SOURCES, SYNTHETIC_SOURCE)
+SAMPLE_SOURCES: tuple[str, ...] = ("aapl", "amzn", "nvda", "msft")
+SOURCE_NAMES: tuple[str, ...] = (*ARCH_SOURCES, *SAMPLE_SOURCES, SYNTHETIC_SOURCE)
 # Year-first dates only: "03/04/2015" would silently mean March or April depending on a guess.
 _ISO_DATE = re.compile(
     r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])([ T]\d{2}:\d{2}(:\d{2})?)?)?)?"
@@ -89,6 +93,10 @@ def parse_date_option(
 def _load_source(source: str) -> pd.DataFrame:
     if source in ARCH_SOURCES:
         return _load_arch(source)
+    if source in SAMPLE_SOURCES:
+        sample = resources.files("envs.data").joinpath("samples", f"{source}.csv.gz")
+        with resources.as_file(sample) as path:
+            return frame_from_table(pd.read_csv(path), source)
     if source == SYNTHETIC_SOURCE:
         return generate_synthetic_market().bars
     path = Path(source)

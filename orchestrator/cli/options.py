@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-SOURCE_HELP = "sp500, nasdaq, synthetic, or a path to a CSV/Parquet file"
+SOURCE_HELP = (
+    "sp500, nasdaq (indices), aapl, amzn, nvda, msft (stocks), synthetic, or a CSV/Parquet path"
+)
 
 
 class LLMChoice(StrEnum):
