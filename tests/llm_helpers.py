@@ -1,11 +1,16 @@
-"""Markets and snapshots for the analyst-graph tests; the ledger's spend totals."""
+"""Markets and snapshots for the analyst-graph tests; what a ledger holds."""
 
 from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from llm import AccountView, Ledger, MarketSnapshot, snapshot_from_frame
+from llm import AccountView, Ledger, LedgerEntry, MarketSnapshot, snapshot_from_frame
 from llm.gateway.ledger import day_start, month_start
 
 
@@ -34,3 +39,19 @@ def spend_totals(ledger: Ledger) -> tuple[float, float]:
     """(dollars since midnight UTC, dollars since the first of the month) by the ledger's clock."""
     now = ledger.now()
     return ledger.spend_since(day_start(now)), ledger.spend_since(month_start(now))
+
+
+def ledger_rows(path: Path) -> list[LedgerEntry]:
+    """Every row of the ledger file at `path`, oldest first, read through a connection of its own
+    (what a second process would see)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        rows = connection.execute(
+            "SELECT task, model_requested, model_served, input_tokens, output_tokens, cost_usd, "
+            "latency_s, cache_hit, error, at FROM calls ORDER BY id"
+        ).fetchall()
+    return [
+        LedgerEntry(
+            *row[:7], cache_hit=bool(row[7]), error=row[8], at=datetime.fromisoformat(row[9])
+        )
+        for row in rows
+    ]

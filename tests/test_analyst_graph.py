@@ -28,10 +28,10 @@ from llm.team.council import Council
 from llm.team.graph import TeamConfig
 from llm.team.schemas import MetaAnswer, RiskLevel
 from llm.team.state import IssueKind
-from llm.testing.gateway_kit import GatewayKit
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from tests.llm_helpers import trend_frame, trend_snapshot
+from tests.gateway_helpers import GatewayKit
+from tests.llm_helpers import ledger_rows, trend_frame, trend_snapshot
 
 BULL = 0.004
 MODEL_OF = {"chart": "vision-v", "narrative": "narrative-n", "data": "small-s", "meta": "meta-m"}
@@ -126,7 +126,7 @@ def test_decision_end_to_end_over_http(openai_server: FakeOpenAIServer, tmp_path
     team, gateway = _team(openai_server, tmp_path)
     with team:
         result = team.analyse(trend_snapshot(BULL))
-        ledger_total = sum(e.cost_usd for e in gateway.inner.ledger.entries())
+        ledger_total = sum(e.cost_usd for e in ledger_rows(tmp_path / "ledger.sqlite"))
     assert result.decided_by == "meta" and result.errors == () and result.skipped == ()
     assert [s.analyst for s in result.signals] == ["chart", "data", "narrative"]
     assert result.decision.action is Action.BUY

@@ -19,7 +19,6 @@ from llm import Confirmation, build_analyst_team, load_settings
 from llm.team.analysts.execution import build_messages
 from llm.team.analysts.offline_rules import execution_rule, trend_z
 from llm.team.prompt_sections import find_sections
-from llm.testing.gateway_kit import GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.execution.risk import OrderCheck, RiskManager
@@ -27,6 +26,7 @@ from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.trader.confirmation import ExecutionConfirmer, order_facts
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import trading_market
+from tests.gateway_helpers import GatewayKit
 from tests.llm_helpers import trend_frame
 
 CASH = 100_000.0

@@ -9,9 +9,9 @@ import pytest
 from llm import Action, LLMConfigError, build_analyst_team, load_model_stack, load_settings
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.team.build import default_mode
-from llm.testing.gateway_kit import TEST_KEY
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer
+from tests.gateway_helpers import TEST_KEY
 from tests.llm_helpers import trend_snapshot
 
 

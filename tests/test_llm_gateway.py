@@ -21,9 +21,9 @@ from llm import Gateway, LedgerEntry, LLMRequest, LLMSettings, ModelStack, Task,
 from llm.gateway.cache import ReplayMissError
 from llm.gateway.model_stack import OFFLINE_MODEL_ID, ModelSpec
 from llm.gateway.types import Complexity, LLMCallError, LLMSkippedError
-from llm.testing.gateway_kit import TEST_KEY, GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from tests.llm_helpers import spend_totals
+from tests.gateway_helpers import TEST_KEY, GatewayKit
+from tests.llm_helpers import ledger_rows, spend_totals
 
 PRIMARY_A_COST = (100 * 1.0 + 20 * 2.0) / 1e6  # $0.00014
 FALLBACK_B_COST = (100 * 0.5 + 20 * 1.0) / 1e6  # $0.00007
@@ -41,7 +41,7 @@ def test_answer_cost_and_ledger_row(openai_server: FakeOpenAIServer, tmp_path: P
     assert (response.input_tokens, response.output_tokens) == (100, 20)
     assert response.cost_usd == pytest.approx(PRIMARY_A_COST)
     assert not response.cache_hit
-    (row,) = kit.gateway.ledger.entries()
+    (row,) = ledger_rows(kit.settings.ledger_path)
     assert (row.task, row.model_served, row.cost_usd) == (
         "narrative_analysis",
         "primary-a",
@@ -64,7 +64,7 @@ def test_fallback_order_and_openrouter_fallback_list(
     assert first.body["models"] == ["fallback-b"]  # the gateway-side fallback list
     assert "models" not in last.body  # nothing left after the last model
     assert kit.sleeps == [0.25]  # one backoff between the two attempts on primary-a
-    errors = [row.error for row in kit.gateway.ledger.entries()]
+    errors = [row.error for row in ledger_rows(kit.settings.ledger_path)]
     assert errors == ["server_error: HTTP 500: upstream failure"] * 2 + [None]
 
 
@@ -77,7 +77,7 @@ def test_listeners_get_every_ledger_row_as_stored(
     openai_server.script("primary-a", Fault.server_error())
     kit.gateway.complete(_request())  # a failed attempt, then the answer on the retry
     kit.gateway.complete(_request())  # a cache hit
-    assert heard == kit.gateway.ledger.entries()
+    assert heard == ledger_rows(kit.settings.ledger_path)
     assert [(row.error is None, row.cache_hit) for row in heard] == [
         (False, False),
         (True, False),
@@ -167,7 +167,7 @@ def test_cache_hit_sends_nothing_and_costs_nothing(
     assert len(openai_server.requests) == 1
     assert second.cache_hit and second.cost_usd == 0.0
     assert second.content == first.content
-    assert [row.cache_hit for row in kit.gateway.ledger.entries()] == [False, True]
+    assert [row.cache_hit for row in ledger_rows(kit.settings.ledger_path)] == [False, True]
     assert kit.gateway.ledger.cache_hit_rate() == pytest.approx(0.5)
     # Another template version, schema or prompt is another entry.
     kit.gateway.complete(_request(template_version="v2"))
@@ -286,5 +286,5 @@ def test_an_unexpected_exception_is_recorded_and_propagates(tmp_path: Path) -> N
     ) as gateway:
         with pytest.raises(RuntimeError, match="a bug"):
             gateway.complete(_request())
-        (row,) = gateway.ledger.entries()
+        (row,) = ledger_rows(settings.ledger_path)
         assert row.error == "unexpected RuntimeError"

@@ -12,8 +12,9 @@ from langchain_core.messages import HumanMessage
 
 from llm import LLMRequest, Task
 from llm.gateway.types import LLMCallError
-from llm.testing.gateway_kit import GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
+from tests.gateway_helpers import GatewayKit
+from tests.llm_helpers import ledger_rows
 
 REQUEST = LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("what moved the market?")])
 
@@ -24,7 +25,7 @@ def kit(openai_server: FakeOpenAIServer, tmp_path: Path) -> GatewayKit:
 
 
 def _errors(kit: GatewayKit) -> list[str | None]:
-    return [row.error for row in kit.gateway.ledger.entries()]
+    return [row.error for row in ledger_rows(kit.settings.ledger_path)]
 
 
 def test_429_waits_for_retry_after_then_retries(

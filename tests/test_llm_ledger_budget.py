@@ -11,8 +11,8 @@ import pytest
 
 from llm import Budget, Ledger, LedgerEntry
 from llm.gateway.budget import BudgetAlert, Period
-from llm.testing.gateway_kit import ManualClock
-from tests.llm_helpers import spend_totals
+from tests.gateway_helpers import ManualClock
+from tests.llm_helpers import ledger_rows, spend_totals
 
 
 def _paid(cost: float, model: str = "m1", task: str = "narrative_analysis") -> LedgerEntry:
@@ -40,7 +40,7 @@ def test_restart_keeps_the_days_spend(tmp_path: Path) -> None:
         ledger.record(_paid(0.3))
     with Ledger(path, clock=clock) as reopened:
         assert spend_totals(reopened)[0] == pytest.approx(0.3)
-        assert [e.cost_usd for e in reopened.entries()] == [pytest.approx(0.3)]
+        assert [e.cost_usd for e in ledger_rows(path)] == [pytest.approx(0.3)]
 
 
 def test_failures_and_cache_hits_are_counted_apart(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        assert len(ledger.entries()) == 400
+        assert len(ledger_rows(tmp_path / "ledger.sqlite")) == 400
         assert spend_totals(ledger)[0] == pytest.approx(0.4)
 
 

@@ -11,7 +11,7 @@ import pytest
 from llm import LLMConfigError, ModelStack, Task, load_model_stack
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.gateway.types import Complexity
-from llm.testing.gateway_kit import small_stack_data
+from tests.gateway_helpers import small_stack_data
 
 
 def test_packaged_default_serves_every_task() -> None:

@@ -9,7 +9,7 @@ from llm import Budget, Ledger, LedgerEntry, LLMConfigError, LLMRequest, Task
 from llm.gateway.router import CooldownTracker, Router
 from llm.gateway.settings import OverBudgetPolicy
 from llm.gateway.types import Complexity, LLMSkippedError
-from llm.testing.gateway_kit import ManualClock, ManualSeconds, small_stack
+from tests.gateway_helpers import ManualClock, ManualSeconds, small_stack
 
 SHORT = [HumanMessage("a short prompt")]
 IMAGE = [

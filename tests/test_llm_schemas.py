@@ -11,28 +11,8 @@ from llm.team.schemas import (
     DataAnswer,
     MetaAnswer,
     NarrativeAnswer,
-    Rating,
     RiskLevel,
-    rating_for,
 )
-
-
-@pytest.mark.parametrize(
-    ("signal", "rating"),
-    [
-        (-1.0, Rating.STRONG_SELL),
-        (-0.75, Rating.STRONG_SELL),
-        (-0.5, Rating.SELL),
-        (-0.25, Rating.SELL),
-        (0.0, Rating.NEUTRAL),
-        (0.24, Rating.NEUTRAL),
-        (0.5, Rating.BUY),
-        (0.75, Rating.STRONG_BUY),
-        (1.0, Rating.STRONG_BUY),
-    ],
-)
-def test_rating_scale_points(signal: float, rating: Rating) -> None:
-    assert rating_for(signal) is rating
 
 
 @pytest.mark.parametrize(

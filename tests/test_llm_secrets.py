@@ -13,8 +13,9 @@ from langchain_core.messages import HumanMessage
 from llm import LLMRequest, Task
 from llm.gateway.failures import Redactor
 from llm.gateway.types import LLMCallError
-from llm.testing.gateway_kit import TEST_KEY, GatewayKit
 from llm.testing.openai_server import FakeOpenAIServer, Fault
+from tests.gateway_helpers import TEST_KEY, GatewayKit
+from tests.llm_helpers import ledger_rows
 
 
 def test_key_appears_nowhere_after_successes_and_failures(
@@ -45,7 +46,7 @@ def test_key_appears_nowhere_after_successes_and_failures(
     assert all(TEST_KEY not in line for line in log_lines)
     assert TEST_KEY not in caplog.text
 
-    rows = kit.gateway.ledger.entries()
+    rows = ledger_rows(kit.settings.ledger_path)
     assert any(row.error and "401" in row.error for row in rows)
     assert all(TEST_KEY not in repr(row) for row in rows)
     kit.gateway.close()

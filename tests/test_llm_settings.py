@@ -9,7 +9,7 @@ import pytest
 from llm import LLMConfigError, LLMSettings, load_model_stack, load_settings
 from llm.gateway.clients import EndpointKind, check_every_task_served, resolve_endpoint
 from llm.gateway.settings import OPENROUTER_BASE_URL, TETRATE_BASE_URL, CacheMode, OverBudgetPolicy
-from llm.testing.gateway_kit import TEST_KEY
+from tests.gateway_helpers import TEST_KEY
 
 STACK = load_model_stack()
 DEEPSEEK = STACK.model("deepseek/deepseek-chat-v3-0324")

@@ -16,9 +16,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm import Budget, Ledger, LedgerEntry, LLMRequest, Task
 from llm.gateway.budget import BudgetAlert, Period
-from llm.testing.gateway_kit import GatewayKit, ManualClock
 from llm.testing.openai_server import FakeOpenAIServer
-from tests.llm_helpers import spend_totals
+from tests.gateway_helpers import GatewayKit, ManualClock
+from tests.llm_helpers import ledger_rows, spend_totals
 
 
 def _paid(cost: float, at: datetime | None = None) -> LedgerEntry:
@@ -32,7 +32,7 @@ def test_only_paid_rows_count(tmp_path: Path) -> None:
         ledger.record(LedgerEntry("narrative_analysis", "m1", "m1", cache_hit=True))
         ledger.record(LedgerEntry("data_processor", "offline-analyst", "offline-analyst", 1_600))
         assert spend_totals(ledger) == (0.25, 0.25)
-        assert len(ledger.entries()) == 4
+        assert len(ledger_rows(tmp_path / "ledger.sqlite")) == 4
 
 
 def test_totals_are_identical_after_a_restart(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_parallel_writers_and_readers_end_on_the_total(tmp_path: Path) -> None:
         expected = pytest.approx(math.fsum(0.1 * (w + 1) for w in range(8) for _ in range(50)))
         assert spend_totals(ledger) == (expected, expected)
         assert max(seen) == expected  # the last reader saw every row
-        assert len(ledger.entries()) == 400
+        assert len(ledger_rows(tmp_path / "ledger.sqlite")) == 400
 
 
 def test_two_connections_on_one_file_see_each_others_rows(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_bad_cost_is_refused_before_it_is_written(tmp_path: Path) -> None:
     with Ledger(tmp_path / "ledger.sqlite", clock=ManualClock()) as ledger:
         with pytest.raises(ValueError, match="cost of nan"):
             ledger.record(_paid(float("nan")))
-        assert ledger.entries() == []
+        assert ledger_rows(tmp_path / "ledger.sqlite") == []
         assert spend_totals(ledger) == (0.0, 0.0)
 
 

@@ -122,10 +122,6 @@ class ResponseCache:
     def now(self) -> float:
         return self._clock()
 
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-
     def close(self) -> None:
         with self._lock:
             self._connection.close()

@@ -182,29 +182,6 @@ class Ledger:
         hits, answered = self._rows(query, since)[0]
         return None if not answered else int(hits) / int(answered)
 
-    def entries(self) -> list[LedgerEntry]:
-        """Every row, oldest first (for reports and tests)."""
-        rows = self._rows(
-            "SELECT task, model_requested, model_served, input_tokens, output_tokens, cost_usd, "
-            "latency_s, cache_hit, error, at FROM calls WHERE at >= ? ORDER BY id",
-            None,
-        )
-        return [
-            LedgerEntry(
-                task=r[0],
-                model_requested=r[1],
-                model_served=r[2],
-                input_tokens=r[3],
-                output_tokens=r[4],
-                cost_usd=r[5],
-                latency_s=r[6],
-                cache_hit=bool(r[7]),
-                error=r[8],
-                at=datetime.strptime(r[9], _TIME_FORMAT).replace(tzinfo=UTC),
-            )
-            for r in rows
-        ]
-
     def claim_alert(self, period_key: str) -> bool:
         """True the first time `period_key` is claimed, ever (it survives restarts)."""
         with self._lock:

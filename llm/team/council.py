@@ -18,7 +18,6 @@ from llm.team.checked import CHECKED, Checked
 from llm.team.schemas import MetaAnswer, RiskLevel
 
 CouncilRule = Literal["unanimous", "majority"]
-COUNCIL_RULES: tuple[CouncilRule, ...] = ("unanimous", "majority")
 _RISK_ORDER = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
 
 

@@ -28,29 +28,6 @@ SIGNAL_SCALE = (
 )
 
 
-class Rating(StrEnum):
-    """The named points of the shared scale, for reports and reasoning text."""
-
-    STRONG_SELL = "strong_sell"
-    SELL = "sell"
-    NEUTRAL = "neutral"
-    BUY = "buy"
-    STRONG_BUY = "strong_buy"
-
-
-def rating_for(signal: float) -> Rating:
-    """The named point of the scale nearest to `signal` (ties go to the milder rating)."""
-    if signal <= -0.75:
-        return Rating.STRONG_SELL
-    if signal <= -0.25:
-        return Rating.SELL
-    if signal < 0.25:
-        return Rating.NEUTRAL
-    if signal < 0.75:
-        return Rating.BUY
-    return Rating.STRONG_BUY
-
-
 class Action(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
