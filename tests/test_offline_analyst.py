@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm import AccountView, Action, AgentSignal, AnalystTeam, MarketSnapshot
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts import chart, data, meta, narrative
 from llm.team.analysts.candlesticks import image_block
 from llm.team.analysts.offline import OfflineAnalystChatModel
@@ -111,7 +111,13 @@ def test_data_rule_measures_order_flow_and_blocks() -> None:
     sides = ["buy"] * 6 + ["sell"] * 3 + ["buy"]
     sizes = [10.0] * 9 + [200.0]
     prices = [100.0, 100.1, 100.2, 100.3, 100.4, 100.5, 100.4, 100.3, 100.2, 100.6]
-    answer = data_rule({blocks.TRADES: _section_body(blocks.trades_section, sides, sizes, prices)})
+    answer = data_rule(
+        {
+            prompt_sections.TRADES: _section_body(
+                prompt_sections.trades_section, sides, sizes, prices
+            )
+        }
+    )
     assert answer.order_flow_imbalance == pytest.approx(round(230 / 290, 4))
     assert answer.block_trades == 1
     assert answer.volume_spike is True  # last 2 prints average 105 vs 10 before
@@ -120,14 +126,16 @@ def test_data_rule_measures_order_flow_and_blocks() -> None:
 
 def test_data_rule_signs_unknown_sides_by_the_tick_test() -> None:
     prices = [10.0, 10.1, 10.1, 10.0]  # up, (unchanged: still up), down
-    body = _section_body(blocks.trades_section, [None] * 4, [1.0, 2.0, 3.0, 4.0], prices)
-    answer = data_rule({blocks.TRADES: body})
+    body = _section_body(prompt_sections.trades_section, [None] * 4, [1.0, 2.0, 3.0, 4.0], prices)
+    answer = data_rule({prompt_sections.TRADES: body})
     # first print has no direction; buys 2 + 3, sells 4 -> (5 - 4) / 9
     assert answer.order_flow_imbalance == pytest.approx(round(1 / 9, 4))
 
 
 def _section_body(writer, sides, sizes, prices) -> str:  # type: ignore[no-untyped-def]
-    return blocks.find_sections(writer(_trades(sides, sizes, prices)))[blocks.TRADES]
+    return prompt_sections.find_sections(writer(_trades(sides, sizes, prices)))[
+        prompt_sections.TRADES
+    ]
 
 
 def test_data_analyst_uses_bars_when_there_are_no_trades(model: OfflineAnalystChatModel) -> None:
@@ -143,8 +151,10 @@ def test_meta_rule_halves_size_when_the_book_is_losing() -> None:
         AgentSignal(analyst="data", signal=0.6, confidence=0.5).model_dump(),
     ]
     sections = {
-        blocks.SIGNALS: blocks.find_sections(blocks.signals_section(signals))[blocks.SIGNALS],
-        blocks.PORTFOLIO: _portfolio_body(AccountView(equity=100.0, unrealized_pnl=0.0)),
+        prompt_sections.SIGNALS: prompt_sections.find_sections(
+            prompt_sections.signals_section(signals)
+        )[prompt_sections.SIGNALS],
+        prompt_sections.PORTFOLIO: _portfolio_body(AccountView(equity=100.0, unrealized_pnl=0.0)),
     }
     healthy = meta_rule(sections)
     # weighted signal (0.64 + 0.3) / 1.3; conviction 0.94 / 2
@@ -152,14 +162,16 @@ def test_meta_rule_halves_size_when_the_book_is_losing() -> None:
     assert healthy.size == pytest.approx(round(0.94 / 1.3, 4))
     assert healthy.confidence == pytest.approx(0.47)
     losing = meta_rule(
-        {**sections, blocks.PORTFOLIO: _portfolio_body(AccountView(unrealized_pnl=-0.1))}
+        {**sections, prompt_sections.PORTFOLIO: _portfolio_body(AccountView(unrealized_pnl=-0.1))}
     )
     assert losing.size == pytest.approx(round(healthy.size / 2, 4))
     assert losing.risk_level is RiskLevel.HIGH
 
 
 def _portfolio_body(portfolio: AccountView) -> str:
-    return blocks.find_sections(blocks.portfolio_section(portfolio))[blocks.PORTFOLIO]
+    return prompt_sections.find_sections(prompt_sections.portfolio_section(portfolio))[
+        prompt_sections.PORTFOLIO
+    ]
 
 
 def test_meta_prompt_round_trips_through_the_offline_model(model: OfflineAnalystChatModel) -> None:

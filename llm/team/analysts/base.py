@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 from pydantic import BaseModel
 
 from llm.gateway import LLMError, LLMRequest, LLMResponse, LLMSkippedError
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.parsing import AnswerParseError, parse_answer
 from llm.team.prompt_sections import PromptId
 from llm.team.schemas import SIGNAL_SCALE, AnalystAnswer
@@ -44,7 +44,7 @@ def system_prompt(
     """The system message: role, prompt tag, task instructions, shared scale, answer schema."""
     return SYSTEM_FRAME_V1.format(
         role=role,
-        tag=blocks.prompt_tag(prompt_id, version),
+        tag=prompt_sections.prompt_tag(prompt_id, version),
         instructions=instructions,
         scale=SIGNAL_SCALE,
         schema=json.dumps(schema.model_json_schema(), separators=(",", ":")),

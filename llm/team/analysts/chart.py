@@ -9,7 +9,7 @@ from __future__ import annotations
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm.gateway import Complexity, LLMRequest, Task
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, analyse, market_header, skip, system_prompt
 from llm.team.analysts.candlesticks import image_block, render_candlestick_png
 from llm.team.prompt_sections import PromptId
@@ -43,8 +43,8 @@ def build_request(snapshot: MarketSnapshot, *, with_image: bool, cap_usd: float)
             if with_image
             else "No image is attached; read the chart from the table."
         ),
-        bars=blocks.bars_section(snapshot.bars),
-        indicators=blocks.indicators_section(snapshot.indicators),
+        bars=prompt_sections.bars_section(snapshot.bars),
+        indicators=prompt_sections.indicators_section(snapshot.indicators),
     )
     content: list[str | dict[str, object]] = [{"type": "text", "text": text}]
     if with_image:

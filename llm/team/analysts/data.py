@@ -9,7 +9,7 @@ from __future__ import annotations
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm.gateway import Complexity, LLMRequest, Task
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, analyse, market_header, skip, system_prompt
 from llm.team.prompt_sections import PromptId
 from llm.team.schemas import DataAnswer
@@ -35,10 +35,10 @@ HUMAN_TEMPLATE_V1 = """{header}
 def build_request(snapshot: MarketSnapshot, *, cap_usd: float) -> LLMRequest:
     if snapshot.trades:
         note = f"{len(snapshot.trades)} trades (oldest first) follow."
-        tape = blocks.trades_section(snapshot.trades)
+        tape = prompt_sections.trades_section(snapshot.trades)
     else:
         note = "No trade data is available; only bars follow."
-        tape = blocks.bars_section(snapshot.bars)
+        tape = prompt_sections.bars_section(snapshot.bars)
     text = HUMAN_TEMPLATE_V1.format(header=market_header(snapshot), source_note=note, tape=tape)
     system = system_prompt(PromptId.DATA, PROMPT_VERSION, ROLE, INSTRUCTIONS_V1, DataAnswer)
     return LLMRequest(

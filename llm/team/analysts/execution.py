@@ -20,12 +20,12 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm.gateway import Complexity, LLMError, LLMRequest, Task
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, market_header
 from llm.team.parsing import AnswerParseError, parse_answer
 from llm.team.snapshot import MarketSnapshot
 
-PROMPT_ID = blocks.PromptId.EXECUTION.value
+PROMPT_ID = prompt_sections.PromptId.EXECUTION.value
 PROMPT_VERSION = "v1"
 ORDER_SECTION = "Order"
 
@@ -79,10 +79,10 @@ def build_messages(snapshot: MarketSnapshot, facts: dict[str, object]) -> list[B
     system = SYSTEM_V1.format(prompt_id=PROMPT_ID, version=PROMPT_VERSION, schema=schema)
     human = HUMAN_V1.format(
         header=market_header(snapshot),
-        order=blocks.section(ORDER_SECTION, "json", json.dumps(facts, sort_keys=True)),
-        portfolio=blocks.portfolio_section(snapshot.portfolio),
-        bars=blocks.bars_section(snapshot.bars),
-        indicators=blocks.indicators_section(snapshot.indicators),
+        order=prompt_sections.section(ORDER_SECTION, "json", json.dumps(facts, sort_keys=True)),
+        portfolio=prompt_sections.portfolio_section(snapshot.portfolio),
+        bars=prompt_sections.bars_section(snapshot.bars),
+        indicators=prompt_sections.indicators_section(snapshot.indicators),
     )
     return [SystemMessage(system), HumanMessage(human)]
 

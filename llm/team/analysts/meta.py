@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from llm.gateway import Complexity, LLMRequest, Task
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, ask_model, market_header, system_prompt
 from llm.team.consensus import combine_signals
 from llm.team.council import Council, council_vote
@@ -53,9 +53,9 @@ def build_messages(
     text = HUMAN_TEMPLATE_V1.format(
         header=market_header(snapshot),
         missing=missing,
-        signals=blocks.signals_section([s.model_dump() for s in signals]),
-        portfolio=blocks.portfolio_section(snapshot.portfolio),
-        indicators=blocks.indicators_section(snapshot.indicators),
+        signals=prompt_sections.signals_section([s.model_dump() for s in signals]),
+        portfolio=prompt_sections.portfolio_section(snapshot.portfolio),
+        indicators=prompt_sections.indicators_section(snapshot.indicators),
     )
     system = system_prompt(PromptId.META, PROMPT_VERSION, ROLE, INSTRUCTIONS_V1, MetaAnswer)
     return SystemMessage(system), HumanMessage(text)

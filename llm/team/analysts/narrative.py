@@ -9,7 +9,7 @@ from __future__ import annotations
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm.gateway import Complexity, LLMRequest, Task, estimate_prompt_tokens
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, analyse, market_header, skip, system_prompt
 from llm.team.prompt_sections import PromptId
 from llm.team.schemas import NarrativeAnswer
@@ -40,9 +40,9 @@ def build_request(
 ) -> LLMRequest:
     text = HUMAN_TEMPLATE_V1.format(
         header=market_header(snapshot),
-        bars=blocks.bars_section(snapshot.bars),
-        indicators=blocks.indicators_section(snapshot.indicators),
-        news=blocks.news_section(snapshot.news or "") if snapshot.has_news else "No news.",
+        bars=prompt_sections.bars_section(snapshot.bars),
+        indicators=prompt_sections.indicators_section(snapshot.indicators),
+        news=prompt_sections.news_section(snapshot.news or "") if snapshot.has_news else "No news.",
     )
     system = system_prompt(
         PromptId.NARRATIVE, PROMPT_VERSION, ROLE, INSTRUCTIONS_V1, NarrativeAnswer

@@ -1,6 +1,6 @@
 """The offline analyst's rules: answers computed from the numbers written in a prompt.
 
-Each rule reads the prompt's sections (see `prompt_blocks`) and nothing else, so the offline
+Each rule reads the prompt's sections (see `prompt_sections`) and nothing else, so the offline
 analyst sees exactly what a paid model would see. The rules are plain trend, momentum, volatility
 and volume heuristics, deterministic, and fast enough to run at every bar of a backtest.
 """
@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 
 from llm.gateway import LLMError
-from llm.team import prompt_sections as blocks
+from llm.team import prompt_sections
 from llm.team.analysts.execution import ORDER_SECTION, ExecutionAnswer
 from llm.team.consensus import combine_signals, population_std
 from llm.team.prompt_sections import BarRow, PromptId, TradeRow
@@ -123,7 +123,7 @@ def _structure_patterns(bars: Sequence[BarRow]) -> list[tuple[str, float]]:
 
 def chart_rule(sections: Mapping[str, str]) -> ChartAnswer:
     """Trend (fast vs slow average), momentum and chart patterns, in units of volatility."""
-    bars = blocks.read_bars(_section(sections, blocks.BARS))
+    bars = prompt_sections.read_bars(_section(sections, prompt_sections.BARS))
     if len(bars) < 3:
         return ChartAnswer(
             signal=0.0,
@@ -171,8 +171,10 @@ def _news_tone(news: str) -> tuple[float, list[str]]:
 
 def narrative_rule(sections: Mapping[str, str]) -> NarrativeAnswer:
     """Regime from the window's drift and volatility; news tone nudges the signal."""
-    bars = blocks.read_bars(_section(sections, blocks.BARS))
-    indicators = blocks.read_indicators(sections.get(blocks.INDICATORS, "name,value"))
+    bars = prompt_sections.read_bars(_section(sections, prompt_sections.BARS))
+    indicators = prompt_sections.read_indicators(
+        sections.get(prompt_sections.INDICATORS, "name,value")
+    )
     closes = [b.close for b in bars]
     returns = _log_returns(closes)
     if len(returns) < 2:
@@ -199,7 +201,7 @@ def narrative_rule(sections: Mapping[str, str]) -> NarrativeAnswer:
         regime = "ranging"
     signal = math.tanh(drift_z / 2.0) * (0.5 if regime == "volatile" else 1.0)
     drivers = [f"{len(returns)}-bar return {math.expm1(drift):+.2%} ({drift_z:+.2f} vol units)"]
-    news = sections.get(blocks.NEWS, "").strip()
+    news = sections.get(prompt_sections.NEWS, "").strip()
     if news:
         tone, words = _news_tone(news)
         signal = 0.7 * signal + 0.3 * tone
@@ -324,11 +326,11 @@ def _data_from_bars(bars: Sequence[BarRow]) -> DataAnswer:
 
 def data_rule(sections: Mapping[str, str]) -> DataAnswer:
     """Order flow from the trades when the prompt has them, else from the bars."""
-    if blocks.TRADES in sections:
-        trades = blocks.read_trades(sections[blocks.TRADES])
+    if prompt_sections.TRADES in sections:
+        trades = prompt_sections.read_trades(sections[prompt_sections.TRADES])
         if trades:
             return _data_from_trades(trades)
-    bars = blocks.read_bars(_section(sections, blocks.BARS))
+    bars = prompt_sections.read_bars(_section(sections, prompt_sections.BARS))
     if not bars:
         raise OfflineRuleError("data prompt has neither trades nor bars")
     return _data_from_bars(bars)
@@ -338,9 +340,9 @@ def meta_rule(sections: Mapping[str, str]) -> MetaAnswer:
     """The confidence-weighted vote of the signals, sized down when the book is losing."""
     signals = [
         AgentSignal.model_validate(raw)
-        for raw in blocks.read_signals(_section(sections, blocks.SIGNALS))
+        for raw in prompt_sections.read_signals(_section(sections, prompt_sections.SIGNALS))
     ]
-    portfolio = blocks.read_portfolio(_section(sections, blocks.PORTFOLIO))
+    portfolio = prompt_sections.read_portfolio(_section(sections, prompt_sections.PORTFOLIO))
     answer = combine_signals(signals, source="offline meta")
     losing = portfolio.unrealized_pnl < -LOSS_ALERT_FRACTION * portfolio.equity
     if not losing:
@@ -384,7 +386,7 @@ def execution_rule(sections: Mapping[str, str]) -> ExecutionAnswer:
     """
     try:
         order = json.loads(sections[ORDER_SECTION])
-        bars = blocks.read_bars(sections[blocks.BARS])
+        bars = prompt_sections.read_bars(sections[prompt_sections.BARS])
         fraction = float(order["notional_fraction_of_equity"])
         current = float(order["current_position"])
         target = float(order["target_position"])
@@ -428,10 +430,10 @@ OFFLINE_RULES: Mapping[str, Rule] = {
 
 def answer_prompt(text: str, rules: Mapping[str, Rule] = OFFLINE_RULES) -> Answer:
     """The offline answer to a prompt, chosen by the prompt's `(prompt ID/VERSION)` tag."""
-    tag = blocks.read_prompt_tag(text)
+    tag = prompt_sections.read_prompt_tag(text)
     if tag is None:
         raise OfflineRuleError("prompt has no '(prompt ID/VERSION)' tag; cannot answer offline")
     rule = rules.get(tag[0])
     if rule is None:
         raise OfflineRuleError(f"no offline rule for prompt {tag[0]!r}; known: {sorted(rules)}")
-    return rule(blocks.find_sections(text))
+    return rule(prompt_sections.find_sections(text))
