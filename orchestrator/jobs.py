@@ -11,10 +11,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from agents import DRLAgent, TrainConfig, train_agents
 from envs import DateLike
 from llm import LLMMode, LLMSettings, build_analyst_team
+from orchestrator.checks import Settings
 from orchestrator.journal import JournalReader
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
 from orchestrator.runs import BacktestResult, PaperDisplay, run_backtest, run_paper
@@ -61,12 +65,16 @@ def backtest_agent(
 DEFAULT_PIPELINE_TIMESTEPS = 50_000
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    data: str = "sp500"
-    algo: str = "dqn"
-    timesteps: int = DEFAULT_PIPELINE_TIMESTEPS
-    seed: int = 0
+Algorithm = Literal["dqn", "ppo"]  # the agents' `TrainConfig.algo`
+
+
+class PipelineConfig(Settings):
+    """The main job's choices: the data, the agent's training budget and seed, the LLM mode."""
+
+    data: Annotated[str, Field(min_length=1)] = "sp500"
+    algo: Algorithm = "dqn"
+    timesteps: PositiveInt = DEFAULT_PIPELINE_TIMESTEPS
+    seed: NonNegativeInt = 0
     llm_mode: LLMMode = "offline"
 
 

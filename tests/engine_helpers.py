@@ -62,7 +62,11 @@ class ScriptedStrategy:
         return {}
 
     def load_state_dict(
-        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+        self,
+        state: Mapping[str, object],
+        *,
+        weight_history: Sequence[WeightUpdate] = (),
+        llm_view: LLMView | None = None,
     ) -> None:
         """Nothing to restore."""
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import sqlite3
-from dataclasses import asdict
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from llm import Action, TradingDecision
 from llm.team.schemas import RiskLevel
+from orchestrator.execution.broker import Broker, BrokerFill
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.journal.schema import RunIdentity
 from orchestrator.journal.writer import BarWriter, Journal
@@ -23,11 +24,15 @@ IDENTITY = RunIdentity(
     agent_hash="agent-1",
     data_source="synthetic",
     data_hash="data-1",
-    config={"combiner": {"agree_threshold": 0.7}, "cash": 10_000.0},
+    config={
+        "combiner": {"agree_threshold": 0.7},
+        "cash": 10_000.0,
+        "trader": {"hedge": HedgeConfig().model_dump()},
+    },
 )
 START = dt.datetime(2020, 1, 1)
 # Each bar's table rows, for checking that a bar is wholly present or wholly absent.
-PER_BAR_TABLES = ("bars", "decisions", "risk_checks", "orders", "fills", "positions", "snapshots")
+PER_BAR_TABLES = ("bars", "decisions", "risk_checks", "orders", "fills", "positions", "states")
 
 
 def bar(index: int, open_: float = 100.0, close: float | None = None) -> BarSeen:
@@ -66,9 +71,31 @@ def llm_view(asked_at_bar: int) -> LLMView:
 
 def weights_with(updates: list[WeightUpdate], drl_weight: float) -> HedgeWeights:
     """Hedge weights whose history is `updates` and whose current DRL weight is `drl_weight`."""
+    weights = HedgeWeights()
     log_odds = math.log(drl_weight) - math.log(1.0 - drl_weight)
-    state = {"config": asdict(HedgeConfig()), "log_odds": log_odds}
-    return HedgeWeights.from_dict({**state, "history": [asdict(u) for u in updates]})
+    weights.load_state_dict({"log_odds": log_odds}, updates)
+    return weights
+
+
+def unrecorded_fills(
+    broker: Broker, client_order_ids: Iterable[str], recorded_fill_ids: Collection[str]
+) -> tuple[BrokerFill, ...]:
+    """The broker's fills of these orders that the journal has not recorded yet, oldest first."""
+    return tuple(
+        fill
+        for client_id in client_order_ids
+        for fill in broker.fills(client_id)
+        if fill.fill_id not in recorded_fill_ids
+    )
+
+
+def fill_ids(path: Path) -> set[str]:
+    """Ids of every fill the journal at `path` recorded."""
+    connection = sqlite3.connect(path)
+    try:
+        return {row[0] for row in connection.execute("SELECT fill_id FROM fills")}
+    finally:
+        connection.close()
 
 
 def record_plain_bar(

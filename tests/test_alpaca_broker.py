@@ -33,7 +33,13 @@ def broker(alpaca: FakeAlpaca) -> AlpacaBroker:
 
 def order(quantity: float, bar_index: int = 0) -> OrderRequest:
     cid = client_order_id("run-1", bar_index, "rebalance")
-    return OrderRequest(cid, "SPY", quantity, bar_index, "rebalance")
+    return OrderRequest(
+        client_order_id=cid,
+        symbol="SPY",
+        quantity=quantity,
+        decision_bar=bar_index,
+        intent="rebalance",
+    )
 
 
 def test_an_order_is_sent_filled_at_the_open_and_reported_once(
@@ -121,4 +127,8 @@ def test_an_unreachable_endpoint_is_a_broker_error(alpaca: FakeAlpaca) -> None:
 
 def test_orders_for_another_symbol_are_refused(broker: AlpacaBroker) -> None:
     with pytest.raises(BrokerError, match="trades only 'SPY'"):
-        broker.submit(OrderRequest("x", "QQQ", 1.0, 0, "rebalance"))
+        broker.submit(
+            OrderRequest(
+                client_order_id="x", symbol="QQQ", quantity=1.0, decision_bar=0, intent="rebalance"
+            )
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -189,9 +190,9 @@ def comparable(recorder: ListRecorder) -> list[object]:
     values: list[object] = []
     for method, value, keywords in recorder.calls:
         if method in {"decision", "risk_check"}:
-            values.append(value.to_record())  # type: ignore[attr-defined]
+            values.append(asdict(value))  # type: ignore[call-overload]
         elif method == "state":
-            values.append(keywords["loop_state"])
+            values.append((keywords["portfolio"], keywords["llm_view"], keywords["loop_state"]))
         else:
             values.append(value)
     return values

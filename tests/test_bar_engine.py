@@ -6,7 +6,8 @@ Costs are the defaults, k = 1 bp commission and s = 2 bp slippage, so a buy pays
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,10 @@ from orchestrator.execution.broker import (
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.execution.risk import CheckStatus, OrderCheck, RiskManager
-from orchestrator.journal.schema import RunIdentity
+from orchestrator.journal.schema import RestoredState, RunIdentity
 from orchestrator.journal.writer import Journal
 from orchestrator.runs.bar_engine import NOT_SENT, BarEngine, apply_fill
-from orchestrator.runs.engine_state import EngineState
+from orchestrator.runs.engine_state import EngineState, loop_state, resume
 from orchestrator.trader.cadence import LLMCadence
 from orchestrator.trader.drl_view import DRLView
 from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig
@@ -205,8 +206,9 @@ def hybrid_market() -> TradingMarket:
 
 
 def hybrid_engine(
-    market: TradingMarket, state: EngineState, broker: PaperBroker, history=()
+    market: TradingMarket, broker: PaperBroker, restored: RestoredState | None = None
 ) -> BarEngine:
+    """The hybrid on `market`, new or resumed from a journal's `restored` state."""
     config = TraderConfig(cadence=LLMCadence(every_bars=3, below_drl_confidence=0.55))
     drl = DRLView(
         FeatureAgent(window=3, n_features=2), market.arrays.features, EnvConfig(window_size=3)
@@ -218,9 +220,8 @@ def hybrid_engine(
         cost_model=CostModel(),
         config=config,
     )
-    return BarEngine(
-        market, trader, broker, RiskManager(), run_id="paper", state=state, weight_history=history
-    )
+    state = EngineState.opening(CASH) if restored is None else resume(restored, trader)
+    return BarEngine(market, trader, broker, RiskManager(), run_id="paper", state=state)
 
 
 IDENTITY = RunIdentity(agent_hash="a", data_source="hand", data_hash="hand", config={"k": 3})
@@ -236,44 +237,61 @@ def test_a_run_resumed_from_its_journal_ends_exactly_as_an_uninterrupted_one(
     tmp_path: Path,
 ) -> None:
     market = hybrid_market()
-    whole = hybrid_engine(market, EngineState.opening(CASH), PaperBroker(CASH, symbol="TEST"))
+    whole = hybrid_engine(market, PaperBroker(CASH, symbol="TEST"))
     with Journal.open(tmp_path / "whole.sqlite", IDENTITY) as journal:
         journaled(whole, journal, range(2, N_BARS))
         expected_tables = {
             t: journal.table(t)
-            for t in ("decisions", "orders", "fills", "positions", "weight_updates")
+            for t in ("decisions", "llm_views", "orders", "fills", "positions", "weight_updates")
         }
+        expected_states = journal.table("states")
 
     path = tmp_path / "resumed.sqlite"
-    first = hybrid_engine(market, EngineState.opening(CASH), PaperBroker(CASH, symbol="TEST"))
+    first = hybrid_engine(market, PaperBroker(CASH, symbol="TEST"))
     with Journal.open(path, IDENTITY) as journal:
         journaled(first, journal, range(2, 8))
     with Journal.open(path, IDENTITY) as journal:  # a new process: everything from the journal
         restored = journal.restore_state()
         assert restored is not None
-        state = EngineState.from_dict(restored.loop_state)
-        broker = PaperBroker(state.portfolio.cash, shares=state.portfolio.shares, symbol="TEST")
+        account = restored.portfolio
+        broker = PaperBroker(account.cash, shares=account.shares, symbol="TEST")
         resubmit_pending(broker, restored.pending_orders)
-        resumed = hybrid_engine(market, state, broker, restored.weights.history)
+        resumed = hybrid_engine(market, broker, restored)
         journaled(resumed, journal, range(8, N_BARS))
         tables = {t: journal.table(t) for t in expected_tables}
+        states = journal.table("states")
 
-    assert resumed.state.to_dict() == whole.state.to_dict()
+    assert resumed.state == whole.state
+    assert resumed.strategy.state_dict() == whole.strategy.state_dict()
     for name, table in tables.items():
         assert table.equals(expected_tables[name]), name
+    assert states.equals(expected_states)
     assert len(tables["weight_updates"]) == N_BARS - 3 and len(tables["fills"]) > 3
+    assert len(tables["llm_views"]) < len(tables["decisions"])  # views reused, stored once
 
 
-def test_the_engine_state_round_trips_through_json_values() -> None:
+def test_the_loop_state_reads_back_the_engine_and_the_strategy() -> None:
     market = hybrid_market()
-    engine = hybrid_engine(market, EngineState.opening(CASH), PaperBroker(CASH, symbol="TEST"))
+    engine = hybrid_engine(market, PaperBroker(CASH, symbol="TEST"))
     run(engine, range(2, 7))
     state = engine.state
     assert state.pending  # the order of bar 6 waits for bar 7's open
-    again = EngineState.from_dict(state.to_dict())
-    assert again == state and again.pending_orders() == state.pending_orders()
-    with pytest.raises(InvalidInputError, match="malformed"):
-        EngineState.from_dict({**state.to_dict(), "pending": [{"symbol": "TEST"}]})
+    saved = json.loads(json.dumps(loop_state(state, engine.strategy)))
+    restored = RestoredState(
+        bar=market.bar_seen(6),
+        portfolio=state.portfolio,
+        weight_history=engine.strategy.weights.history,
+        llm_view=engine.strategy.llm_view,
+        pending_orders=tuple(item.order for item in state.pending),
+        loop_state=saved,
+    )
+    again = hybrid_engine(market, PaperBroker(CASH, symbol="TEST"), restored)
+    assert again.state == state
+    assert again.strategy.state_dict() == engine.strategy.state_dict()
+    with pytest.raises(InvalidInputError, match=r"SavedLoop\.pending\.0\.order"):
+        resume(
+            replace(restored, loop_state={**saved, "pending": [{"fill_ids": []}]}), again.strategy
+        )
 
 
 def test_an_ack_the_broker_closed_unfilled_is_recorded_as_closed() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -102,23 +101,21 @@ def test_a_score_on_the_threshold_acts() -> None:
     assert (sell.action, sell.target_position) == (HybridAction.SELL, -0.25)
 
 
-def test_size_scale_and_max_position() -> None:
-    config = CombinerConfig(size_scale=2.0, max_position=0.5)
-    # score 0.3 -> 0.6 -> capped at 0.5.
+def test_the_target_is_the_score_capped_at_the_max_position() -> None:
+    config = CombinerConfig(max_position=0.25)
+    # score 0.3 -> capped at 0.25.
     decision = combine(_vote(1.0, 0.6), _vote(0.0, 0.0), drl_weight=0.5, config=config)
-    assert decision.target_position == 0.5
+    assert decision.target_position == 0.25
     smaller = combine(_vote(1.0, 0.4), _vote(0.0, 0.0), drl_weight=0.5, config=config)
-    assert smaller.target_position == pytest.approx(0.4)
+    assert smaller.target_position == pytest.approx(0.2)
 
 
-def test_record_is_json_ready_and_keeps_both_votes() -> None:
-    decision = combine(_vote(0.5, 0.8), _vote(0.4, 0.75), drl_weight=0.5)
-    record = json.loads(json.dumps(decision.to_record()))
-    assert record["action"] == "BUY"
-    assert record["drl"] == {"signal": 0.5, "confidence": 0.8}
-    assert record["llm"] == {"signal": 0.4, "confidence": 0.75}
-    assert record["agreed"] is True
-    assert record["reasoning"] == decision.reasoning
+def test_the_decision_keeps_both_votes_and_weights() -> None:
+    decision = combine(_vote(0.5, 0.8), _vote(0.4, 0.75), drl_weight=0.6)
+    assert decision.action is HybridAction.BUY
+    assert (decision.drl, decision.llm) == (_vote(0.5, 0.8), _vote(0.4, 0.75))
+    assert (decision.drl_weight, decision.llm_weight) == (0.6, pytest.approx(0.4))
+    assert decision.agreed is True
 
 
 @pytest.mark.parametrize(
@@ -128,7 +125,7 @@ def test_record_is_json_ready_and_keeps_both_votes() -> None:
         ("agree_boost", 0.9),
         ("buy_threshold", 0.0),
         ("sell_threshold", 0.1),
-        ("size_scale", 0.0),
+        ("size_scale", 1.0),  # a setting that no longer exists is refused by name
         ("max_position", 1.5),
         ("max_position", math.nan),
         ("long_only", "yes"),

@@ -6,8 +6,9 @@ analysts answer a fixed decision, so every number below is computed by hand.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -21,7 +22,6 @@ from orchestrator.trader.baselines import LLMAlone
 from orchestrator.trader.cadence import LLMCadence
 from orchestrator.trader.combiner import CombinerConfig, HybridAction
 from orchestrator.trader.drl_view import DRLView
-from orchestrator.trader.hedge import HedgeConfig
 from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig, repositioning_cost
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import FeatureAgent, trading_market
@@ -102,9 +102,7 @@ def test_disagreement_is_the_confidence_weighted_signal() -> None:
 def test_the_current_weights_scale_each_vote() -> None:
     trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)))
     state = trader.state_dict()
-    weights = dict(state["weights"])  # type: ignore[call-overload]
-    weights["log_odds"] = math.log(0.8 / 0.2)
-    trader.load_state_dict({**state, "weights": weights})
+    trader.load_state_dict({**state, "weights": {"log_odds": math.log(0.8 / 0.2)}})
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None
     assert decision.drl_weight == pytest.approx(0.8)
@@ -184,9 +182,9 @@ def test_the_saved_state_restores_the_same_decisions() -> None:
     for bar in range(1, 6):
         original.learn(bar, 0.01 * (bar - 3), label=str(bar))
         original.decide(bar, FLAT, 100.0)
-    state = original.state_dict()
+    state = json.loads(json.dumps(original.state_dict()))
     copy = trader_for(targets, confidences, FixedAnalyst(llm(Action.BUY, 0.4, 0.6)))
-    copy.load_state_dict(state, original.weights.history)
+    copy.load_state_dict(state, weight_history=original.weights.history, llm_view=original.llm_view)
     for bar in range(6, N_BARS):
         a = original.learn(bar, 0.003 * bar, label=str(bar)), original.decide(bar, FLAT, 100.0)
         b = copy.learn(bar, 0.003 * bar, label=str(bar)), copy.decide(bar, FLAT, 100.0)
@@ -194,15 +192,19 @@ def test_the_saved_state_restores_the_same_decisions() -> None:
     assert copy.llm.asks == original.llm.asks
 
 
-def test_a_saved_state_from_other_settings_or_a_bad_one_is_refused() -> None:
+def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
     analyst = FixedAnalyst(llm(Action.BUY, 0.4, 0.6))
-    state = trader_for([1.0] * 3, [0.9] * 3, analyst).state_dict()
-    other = TraderConfig(hedge=HedgeConfig(learning_rate=1.0))
-    with pytest.raises(InvalidInputError, match="saved weights were learned with"):
-        trader_for([1.0] * 3, [0.9] * 3, analyst, other).load_state_dict(state)
-    with pytest.raises(InvalidInputError, match="held must be 2 positions"):
-        trader_for([1.0] * 3, [0.9] * 3, analyst).load_state_dict({**state, "held": [0.5]})
-    assert asdict(TraderConfig())["cadence"] == {"every_bars": 5, "below_drl_confidence": 0.55}
+    trader = trader_for([1.0] * 3, [0.9] * 3, analyst)
+    state = trader.state_dict()
+    with pytest.raises(InvalidInputError, match=r"TraderState\.held"):
+        trader.load_state_dict({**state, "held": [0.5]})
+    with pytest.raises(InvalidInputError, match=r"TraderState\.recommended"):
+        trader.load_state_dict({**state, "recommended": [0.5, 2.0]})
+    with pytest.raises(InvalidInputError, match=r"KeeperState\.asks"):
+        trader.load_state_dict({**state, "llm": {"asks": -1}})
+    with pytest.raises(InvalidInputError, match=r"HedgeState\.log_odds"):
+        trader.load_state_dict({**state, "weights": {"log_odds": "0"}})
+    assert TraderConfig().model_dump()["cadence"] == {"every_bars": 5, "below_drl_confidence": 0.55}
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import sqlite3
@@ -31,7 +30,6 @@ from orchestrator.execution.broker import (
     OrderStatus,
     client_order_id,
     resubmit_pending,
-    unrecorded_fills,
 )
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.portfolio import PortfolioState
@@ -43,10 +41,12 @@ from tests.journal_helpers import (
     IDENTITY,
     bar,
     decision,
+    fill_ids,
     finish,
     llm_view,
     record_plain_bar,
     rows_of_bar,
+    unrecorded_fills,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,11 @@ def journal(path: Path) -> Iterator[Journal]:
 
 def _order(run_id: str, bar_index: int, quantity: float) -> OrderRequest:
     return OrderRequest(
-        client_order_id(run_id, bar_index, "rebalance"), "ASSET", quantity, bar_index, "rebalance"
+        client_order_id=client_order_id(run_id, bar_index, "rebalance"),
+        symbol="ASSET",
+        quantity=quantity,
+        decision_bar=bar_index,
+        intent="rebalance",
     )
 
 
@@ -132,17 +136,19 @@ def test_every_record_round_trips_and_restore_state_continues_exactly(path: Path
         state = journal.restore_state()
         assert state is not None
         assert state.bar == second and state.portfolio == portfolio
-        assert state.weights.to_dict() == weights.to_dict()
+        assert state.weight_history == weights.history == (update,)
         assert state.llm_view == llm_view(0)
-        assert state.last_decision == decision(1.0, 1.0, weights.drl_weight)
         assert state.pending_orders == () and dict(state.loop_state) == {"k": 2}
-        assert journal.fill_ids() == {fill.fill_id} and journal.llm_spend() == 0.25
+        assert fill_ids(path) == {fill.fill_id} and journal.llm_spend() == 0.25
+        assert len(journal.table("llm_views")) == 1  # asked once, used at two bars
         orders = journal.table("orders")
         assert orders[["status", "quantity"]].to_dict("records") == [
             {"status": "filled", "quantity": check.order_shares}
         ]
         decisions = journal.table("decisions")
-        assert decisions["llm_asked_at_bar"].tolist()[0] == 0
+        assert decisions["llm_asked_at_bar"].iloc[0] == 0
+        assert decisions["llm_asked_at_bar"].isna().iloc[1]  # the second bar had no LLM view
+        assert decisions["reasoning"].iloc[1] == decision(1.0, 1.0, weights.drl_weight).reasoning
         assert '"q_values":[0.1,0.2,0.3,0.4]' in decisions["drl_json"].iloc[0]
         positions = journal.table("positions")
         assert positions["equity"].tolist() == pytest.approx(
@@ -216,11 +222,11 @@ def test_a_process_killed_inside_a_bar_leaves_the_earlier_bars_whole_and_none_of
     files = [path, path.with_name(path.name + "-wal")]
     before = [file.read_bytes() for file in files]  # bars 0-2 are still in the WAL
     with pytest.raises(JournalIdentityError):
-        Journal.open(path, replace(IDENTITY, agent_hash="agent-2"))
+        Journal.open(path, IDENTITY.copy_with(agent_hash="agent-2"))
     assert [file.read_bytes() for file in files] == before
     with Journal.open(path, IDENTITY) as journal:  # the dead process's lock is gone
         assert journal.last_completed_bar() == 2
-        assert rows_of_bar(path, 2)["snapshots"] == 1
+        assert rows_of_bar(path, 2)["states"] == 1
         assert set(rows_of_bar(path, 3).values()) == {0}
         record_plain_bar(journal, 3)
 
@@ -233,12 +239,12 @@ def test_bars_are_never_recorded_twice_or_out_of_time_order(journal: Journal) ->
     record_plain_bar(journal, 2)
     with pytest.raises(JournalError, match="never decided twice"):
         record_plain_bar(journal, 2)
-    late = replace(bar(3), timestamp=bar(1).timestamp)
+    late = bar(3).copy_with(timestamp=bar(1).timestamp)
     with pytest.raises(JournalError, match="does not come after"), journal.record_bar(late):
         pass
     with (
         pytest.raises(JournalError, match="does not come after"),
-        journal.record_bar(replace(bar(4), timestamp=dt.datetime(2020, 1, 5, tzinfo=dt.UTC))),
+        journal.record_bar(bar(4).copy_with(timestamp=dt.datetime(2020, 1, 5, tzinfo=dt.UTC))),
     ):
         pass
     assert journal.last_completed_bar() == 2
@@ -268,17 +274,14 @@ def test_weight_updates_score_an_earlier_decision_in_unbroken_steps(journal: Jou
 
 
 class _HistoryWalkForbidden(HedgeWeights):
-    """Hedge weights whose whole-history views fail: a per-bar state must not need them."""
+    """Hedge weights whose whole history fails to be read: a bar's state must not need it."""
 
     @property
     def history(self) -> tuple[WeightUpdate, ...]:
         raise AssertionError("record_state walked the weights' history")
 
-    def to_dict(self) -> dict[str, object]:
-        raise AssertionError("record_state serialised the weights' history")
 
-
-def test_the_saved_weights_keep_one_size_and_restore_exactly(path: Path) -> None:
+def test_a_bar_state_keeps_one_size_and_the_history_restores_from_its_rows(path: Path) -> None:
     n_bars = 40
     returns = 0.01 * np.sin(np.arange(n_bars))  # deterministic, both signs
     weights, twin = _HistoryWalkForbidden(), HedgeWeights()  # updated alike; twin for checks
@@ -294,23 +297,42 @@ def test_the_saved_weights_keep_one_size_and_restore_exactly(path: Path) -> None
                         == update
                     )
                     writer.record_weight_update(update, decision_bar=index - 1)
-                finish(writer, PortfolioState.opening(1_000.0), weights)
-        snapshots = journal.table("snapshots")
+                writer.record_state(
+                    portfolio=PortfolioState.opening(1_000.0),
+                    weights=weights,
+                    llm_view=None,
+                    loop_state={"weights": weights.state_dict()},
+                )
+        states = journal.table("states")
         state = journal.restore_state()
-    saved = [json.loads(text) for text in snapshots["weights_json"]]
-    assert all(
-        entry == {"config": saved[0]["config"], "log_odds": entry["log_odds"]} for entry in saved
-    )
-    # Apart from the digits of the log-odds, every bar stores the same number of characters.
-    sizes = {
-        len(text) - len(json.dumps(entry["log_odds"]))
-        for text, entry in zip(snapshots["weights_json"], saved, strict=True)
-    }
-    assert len(sizes) == 1
-    assert snapshots["n_weight_updates"].tolist() == list(range(n_bars))
-    assert state is not None and state.weights.n_updates == n_bars - 1
-    assert state.weights.to_dict() == twin.to_dict()
-    assert state.weights.drl_weight == twin.drl_weight != 0.5
+    assert states["n_weight_updates"].tolist() == list(range(n_bars))
+    assert state is not None and state.weight_history == twin.history
+    restored = HedgeWeights()
+    restored.load_state_dict(state.loop_state["weights"], state.weight_history)  # type: ignore[arg-type]
+    assert restored.drl_weight == twin.drl_weight != 0.5
+
+
+def test_an_llm_view_is_stored_once_by_the_bar_that_asked_it(journal: Journal) -> None:
+    with journal.record_bar(bar(0)) as writer:
+        writer.record_decision(decision(0.5, 0.5), llm=llm_view(0))
+        writer.record_state(
+            portfolio=PortfolioState.opening(1.0), weights=HedgeWeights(), llm_view=llm_view(0)
+        )
+    with (
+        pytest.raises(JournalError, match="asked at bar 1 was never recorded"),
+        journal.record_bar(bar(2)) as writer,
+    ):
+        writer.record_decision(decision(0.5, 0.5), llm=llm_view(1))
+    with (
+        pytest.raises(JournalError, match="asked at a later bar"),
+        journal.record_bar(bar(2)) as writer,
+    ):
+        writer.record_decision(decision(0.5, 0.5), llm=llm_view(3))
+    with journal.record_bar(bar(2)) as writer:
+        writer.record_decision(decision(0.5, 0.5), llm=llm_view(0))
+        finish(writer, PortfolioState.opening(1.0), HedgeWeights())
+    assert journal.table("llm_views")["asked_at_bar"].tolist() == [0]
+    assert journal.table("decisions")["llm_asked_at_bar"].tolist() == [0, 0]
 
 
 def test_a_weight_update_after_the_state_is_refused(journal: Journal) -> None:
@@ -342,7 +364,7 @@ def test_weight_update_rows_that_do_not_match_the_saved_weights_are_corrupt(path
     connection.close()
     with (
         Journal.open(path, IDENTITY) as journal,
-        pytest.raises(JournalCorruptError, match="saved after 1 updates, but it holds 0"),
+        pytest.raises(JournalCorruptError, match="saved after 1 weight updates, but it holds 0"),
     ):
         journal.restore_state()
 
@@ -356,7 +378,7 @@ def test_fills_must_match_a_recorded_order_and_close_it_when_they_add_up(journal
         finish(writer, PortfolioState.opening(1.0), HedgeWeights())
     assert journal.pending_orders() == (order,)
     broker = PaperBroker(1_000.0, cost_model=COSTS)
-    broker.submit(replace(order, quantity=4.0))
+    broker.submit(order.copy_with(quantity=4.0))
     broker.on_bar_open(1, 100.0)
     (part,) = broker.fills(order.client_order_id)
     with journal.record_bar(bar(1)) as writer:
@@ -388,7 +410,7 @@ def test_fills_must_match_a_recorded_order_and_close_it_when_they_add_up(journal
 
 def test_rejected_and_canceled_orders_are_not_pending(journal: Journal) -> None:
     rejected = _order(journal.run_id, 0, 1.0)
-    canceled = replace(rejected, client_order_id="c2", intent="second")
+    canceled = rejected.copy_with(client_order_id="c2", intent="second")
     with journal.record_bar(bar(0)) as writer:
         writer.record_order(rejected, replace(_ack(rejected, OrderStatus.REJECTED), reason="no"))
         writer.record_order(canceled, _ack(canceled))
@@ -430,7 +452,7 @@ def test_a_journal_of_another_run_is_refused_and_left_as_it_was(
     with Journal.open(path, IDENTITY) as journal:
         record_plain_bar(journal, 0)
     before = path.read_bytes()
-    other = replace(IDENTITY, **change)
+    other = IDENTITY.copy_with(**change)
     with pytest.raises(JournalIdentityError, match=named.replace("[", r"\[").replace("]", r"\]")):
         Journal.open(path, other)
     assert path.read_bytes() == before
@@ -529,6 +551,20 @@ def test_a_corrupted_file_is_refused_and_left_byte_identical(
     assert not wal.exists() or wal.stat().st_size == 0
 
 
+def test_a_journal_of_an_earlier_schema_version_is_refused_by_name(path: Path) -> None:
+    with Journal.open(path, IDENTITY) as journal:
+        record_plain_bar(journal, 0)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    before = path.read_bytes()
+    with pytest.raises(JournalCorruptError, match="schema version 1, written by an earlier"):
+        Journal.open(path, IDENTITY)
+    with pytest.raises(JournalCorruptError, match="another --journal file"):
+        JournalReader.open(path)
+    assert path.read_bytes() == before
+
+
 def test_a_folder_is_not_a_journal(tmp_path: Path) -> None:
     with pytest.raises(JournalCorruptError, match="not a regular file"):
         Journal.open(tmp_path, IDENTITY)
@@ -587,7 +623,7 @@ def _paper_loop(path: Path, crash_at: tuple[int, str] | None = None) -> None:
             with journal.record_bar(seen) as writer:
                 broker.on_bar_open(index, seen.open)
                 pending = [order.client_order_id for order in journal.pending_orders()]
-                for fill in unrecorded_fills(broker, pending, journal.fill_ids()):
+                for fill in unrecorded_fills(broker, pending, fill_ids(path)):
                     writer.record_fill(fill)
                     portfolio = portfolio.filled(fill.shares, fill.reference_price, COSTS)
                 if crash_at == (index, "after fills"):
@@ -600,13 +636,7 @@ def _paper_loop(path: Path, crash_at: tuple[int, str] | None = None) -> None:
                 writer.record_risk_check(check)
                 portfolio = check.portfolio
                 if check.order_shares != 0.0:
-                    order = OrderRequest(
-                        client_order_id(journal.run_id, index, "rebalance"),
-                        "ASSET",
-                        check.order_shares,
-                        index,
-                        "rebalance",
-                    )
+                    order = _order(journal.run_id, index, check.order_shares)
                     writer.record_order(order, broker.submit(order))
                 if crash_at == (index, "after submit"):
                     raise SimulatedCrashError

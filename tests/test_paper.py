@@ -299,7 +299,7 @@ def test_the_pacer_holds_each_bar_to_its_pace_without_catching_up() -> None:
     now[0] += 1.0
     pacer.wait()
     assert slept == [1.5, 1.0]
-    with pytest.raises(ConfigError, match="pace"):
+    with pytest.raises(ConfigError, match="seconds_per_bar"):
         Pacer(-1.0)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
@@ -63,22 +62,23 @@ def test_marking_raises_the_peak_and_a_new_day_starts_from_the_last_mark() -> No
 def test_marking_the_same_day_keeps_trades_and_latches() -> None:
     state = PortfolioState.opening(10_000.0).marked(100.0, DAY1)
     state = state.filled(10.0, 100.0, FREE)
-    state = replace(state, daily_loss_breached=True).marked(101.0, DAY1)
+    state = state.copy_with(daily_loss_breached=True).marked(101.0, DAY1)
     assert (state.trades_today, state.daily_loss_breached) == (1, True)
     assert state.marked(101.0, DAY2).daily_loss_breached is False
 
 
-def test_dict_round_trip_through_json() -> None:
+def test_it_reads_back_from_its_json_values() -> None:
     state = PortfolioState.opening(10_000.0).filled(10.0, 100.0, FREE).marked(101.0, DAY1)
-    restored = PortfolioState.from_dict(json.loads(json.dumps(state.to_dict())))
-    assert restored == state
+    saved = json.loads(json.dumps(state.model_dump(mode="json")))
+    assert saved["day"] == "2020-01-02"
+    assert PortfolioState.from_mapping(saved) == state
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda s: s.marked(0.0, DAY1), "price"),
-        (lambda s: s.marked(100.0, "2020-01-02"), "datetime.date"),
+        (lambda s: s.marked(100.0, "2020-01-02"), "day"),
         (lambda s: s.marked(100.0, DAY2).marked(100.0, DAY1), "back in time"),
         (lambda s: s.filled(0.0, 100.0, FREE), "non-zero"),
         (
@@ -87,7 +87,8 @@ def test_dict_round_trip_through_json() -> None:
             ),
             "entry_price",
         ),
-        (lambda s: PortfolioState.from_dict({"cash": 1.0}), "malformed"),
+        (lambda s: PortfolioState.from_mapping({"cash": 1.0}), "peak_equity: Field required"),
+        (lambda s: s.copy_with(trades_today=True), "trades_today"),
     ],
 )
 def test_bad_inputs_are_refused(call: Callable[[PortfolioState], object], message: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 
 import pytest
@@ -217,16 +216,6 @@ def test_a_position_pushed_over_the_limit_is_trimmed_past_the_caps() -> None:
     assert (exit_.status, exit_.approved_position) == (CheckStatus.FORCED, 0.0)
     flip = manager.check(-0.5, state, 150.0, DAY1)
     assert flip.approved_position == 0.0
-
-
-def test_record_is_json_ready() -> None:
-    check = _manager().check(1.5, PortfolioState.opening(CASH), 100.0, DAY1)
-    record = json.loads(json.dumps(check.to_record()))
-    assert record["status"] == "clipped"
-    assert record["day"] == "2020-01-02"
-    assert record["approved_position"] == 1.0
-    assert record["portfolio"]["day"] == "2020-01-02"
-    assert len(record["reasons"]) == 1
 
 
 @pytest.mark.parametrize(

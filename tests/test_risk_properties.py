@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,7 +57,7 @@ def test_no_sequence_breaches_a_limit(limits: RiskLimits, bars: list[Bar]) -> No
 @given(limits=limits_strategy, bars=_bars(-0.2, 0.05, low_target=0.0))
 def test_no_crash_breaches_a_limit(limits: RiskLimits, bars: list[Bar]) -> None:
     """Long positions in falling markets, no stop-loss: kill switch and daily loss trip often."""
-    _assert_limits_hold(replace(limits, stop_loss=math.inf), bars)
+    _assert_limits_hold(limits.copy_with(stop_loss=math.inf), bars)
 
 
 @settings(derandomize=True, max_examples=150, deadline=None)
@@ -85,7 +84,7 @@ def test_the_daily_loss_latches_for_the_day(
     limits: RiskLimits, overshoot: float, bars: list[Bar]
 ) -> None:
     """Start fully long just past the daily-loss limit, then mostly rising prices the same day."""
-    limits = replace(limits, max_drawdown=1.0, stop_loss=math.inf)
+    limits = limits.copy_with(max_drawdown=1.0, stop_loss=math.inf)
     price = 100.0 * (1.0 - limits.max_daily_loss - overshoot)
     _assert_limits_hold(limits, [(0.0, False, 1.0, 0.0), *bars], start_price=price)
 

@@ -26,7 +26,7 @@ from orchestrator.trader.hedge import (
 MOVE = 0.01
 GAP = 2 * MOVE
 ETA = DEFAULT_LEARNING_RATE
-PLAIN = HedgeConfig(fixed_share=0.0, discount=0.0, floor=0.0)
+PLAIN = HedgeConfig(fixed_share=0.0, floor=0.0)
 LN9 = math.log(9.0)  # log-odds of a 0.9 / 0.1 split
 
 
@@ -200,20 +200,6 @@ def test_the_floor_lets_a_source_recover_in_the_derived_number_of_bars() -> None
     assert plain_bar == math.ceil(300 + LN9 / (ETA * GAP)) == 326
 
 
-def test_discounting_lets_a_source_recover_in_the_derived_number_of_bars() -> None:
-    # x_n = (1 - d) x_{n-1} - ETA * gap_n. After 300 bars x0 = c (1 - (1-d)^300) / d, c = ETA * GAP;
-    # then x_k = (1-d)^k x0 - c (1 - (1-d)^k) / d. First k with x_k < -ln 9 (69 for d = 0.02).
-    d = 0.02
-    c = ETA * GAP
-    x0 = c * (1 - (1 - d) ** 300) / d
-    expected = next(
-        k for k in range(1, 1000) if (1 - d) ** k * x0 - c * (1 - (1 - d) ** k) / d < -LN9
-    )
-    assert expected == 69
-    _, bar = _regime_switch(HedgeConfig(fixed_share=0.0, discount=d, floor=0.0), 300, 400)
-    assert bar == expected
-
-
 def test_fixed_share_lets_a_source_recover() -> None:
     # Fixed share keeps w_llm >= a / 2 (x_llm >= -ln((2 - a) / a)); below 1/2 the mixing only helps
     # it and each Hedge step adds ETA * GAP, so it is back to 1/2 within
@@ -228,9 +214,11 @@ def test_fixed_share_lets_a_source_recover() -> None:
     assert _first_bar_above(weights, -ones, ones, MOVE * ones, source="llm", level=0.5) is not None
 
 
-def test_persistence_round_trip_is_exact() -> None:
+def test_the_state_dict_is_the_log_odds_and_restores_exactly_with_the_history() -> None:
     signs, noise = _signs(seed=2, n_bars=60)
-    weights = HedgeWeights(HedgeConfig(discount=0.01))
+    config = HedgeConfig(fixed_share=0.01)
+    weights = HedgeWeights(config)
+    sizes = []
     for i, (ret, p) in enumerate(zip(MOVE * signs, noise, strict=True)):
         weights.update(
             drl_position=float(p),
@@ -239,63 +227,40 @@ def test_persistence_round_trip_is_exact() -> None:
             drl_cost=1e-4,
             label=f"bar {i}",
         )
-    saved = json.loads(json.dumps(weights.to_dict()))
-    restored = HedgeWeights.from_dict(saved)
-    assert restored.to_dict() == weights.to_dict()
-    assert restored.history == weights.history
+        state = weights.state_dict()
+        sizes.append(len(json.dumps(state)) - len(json.dumps(state["log_odds"])))
+    assert len(set(sizes)) == 1  # only the digits of the log-odds vary, not a row a bar
+    state = json.loads(json.dumps(weights.state_dict()))
+    assert list(state) == ["log_odds"]
+    restored = HedgeWeights(config)
+    restored.load_state_dict(state, weights.history)
+    assert restored.history == weights.history and restored.n_updates == 60
     assert restored.drl_weight == weights.drl_weight
     for ret in (0.013, -0.021, 0.002):
         a = weights.update(drl_position=1.0, llm_position=-0.5, bar_return=ret)
         b = restored.update(drl_position=1.0, llm_position=-0.5, bar_return=ret)
         assert a == b
+    assert a.step == 63
 
 
-def test_the_state_dict_is_settings_and_log_odds_and_restores_exactly_with_the_history() -> None:
-    config = HedgeConfig(discount=0.01)
-    weights = HedgeWeights(config)
-    sizes = []
-    for i, ret in enumerate((0.01, -0.02, 0.005, 0.0, 0.03, -0.01)):
-        weights.update(drl_position=1.0, llm_position=-0.5, bar_return=ret, label=f"bar {i}")
-        state = weights.state_dict()
-        sizes.append(len(json.dumps(state)) - len(json.dumps(state["log_odds"])))
-    state = json.loads(json.dumps(weights.state_dict()))
-    assert state == {"config": asdict(config), "log_odds": weights.to_dict()["log_odds"]}
-    assert len(set(sizes)) == 1  # only the digits of the log-odds vary, not a row a bar
-    assert weights.to_dict() == {**weights.state_dict(), "history": weights.to_dict()["history"]}
-    assert weights.n_updates == len(weights.history) == 6
-    restored = HedgeWeights.from_state(state, history=weights.history)
-    assert restored.to_dict() == weights.to_dict() and restored.n_updates == 6
-    a = weights.update(drl_position=0.5, llm_position=1.0, bar_return=0.02)
-    b = restored.update(drl_position=0.5, llm_position=1.0, bar_return=0.02)
-    assert a == b and a.step == 7
-
-
-def test_from_state_refuses_a_broken_history_or_state() -> None:
+def test_load_state_dict_refuses_a_broken_history_or_state() -> None:
     weights = HedgeWeights()
     for ret in (0.01, -0.02, 0.005):
         weights.update(drl_position=1.0, llm_position=0.0, bar_return=ret)
     state, history = weights.state_dict(), weights.history
     for broken in (history[1:], (history[0], history[2]), (*history, history[0])):
         with pytest.raises(InvalidInputError, match=r"steps 1\.\."):
-            HedgeWeights.from_state(state, history=broken)
+            HedgeWeights().load_state_dict(state, broken)
     with pytest.raises(InvalidInputError, match="steps"):
-        HedgeWeights.from_state(state, history=[asdict(update) for update in history])  # type: ignore[misc]
-    with pytest.raises(InvalidInputError, match="malformed"):
-        HedgeWeights.from_state({"config": asdict(HedgeConfig())}, history=history)
-    with pytest.raises(InvalidInputError, match="log_odds"):
-        HedgeWeights.from_state({**state, "log_odds": math.inf})
-    with pytest.raises(ConfigError, match=r"HedgeConfig\.floor"):
-        HedgeWeights.from_state({**state, "config": {"floor": 0.7}})
-
-
-def test_malformed_saved_weights_are_refused() -> None:
-    saved = HedgeWeights().to_dict()
-    del saved["log_odds"]
-    with pytest.raises(InvalidInputError, match="malformed"):
-        HedgeWeights.from_dict(saved)
-    bad_config = {**HedgeWeights().to_dict(), "config": {"floor": 0.7}}
-    with pytest.raises(ConfigError, match=r"HedgeConfig\.floor"):
-        HedgeWeights.from_dict(bad_config)
+        HedgeWeights().load_state_dict(state, [asdict(update) for update in history])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="log_odds: Field required"):
+        HedgeWeights().load_state_dict({}, history)
+    with pytest.raises(InvalidInputError, match="HedgeState: not JSON values"):
+        HedgeWeights().load_state_dict({"log_odds": math.inf})
+    with pytest.raises(InvalidInputError, match=r"HedgeState\.log_odds"):
+        HedgeWeights().load_state_dict({"log_odds": "0.5"})
+    with pytest.raises(InvalidInputError, match="config"):  # the settings are the constructor's
+        HedgeWeights().load_state_dict({**state, "config": {"floor": 0.7}})
 
 
 @pytest.mark.parametrize(
@@ -320,7 +285,7 @@ def test_bad_update_inputs_are_refused(kwargs: dict[str, float], name: str) -> N
         ({"learning_rate": 20.0, "loss_bound": 0.1}, "learning_rate \\* loss_bound"),
         ({"floor": 0.5}, "floor"),
         ({"fixed_share": 1.0}, "fixed_share"),
-        ({"discount": -0.1}, "discount"),
+        ({"floor": -0.1}, "floor"),
     ],
 )
 def test_bad_config_is_refused(kwargs: dict[str, float], name: str) -> None:

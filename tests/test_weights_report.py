@@ -18,7 +18,6 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +72,8 @@ def _update(step: int) -> WeightUpdate:
 
 def _decision(target: float) -> HybridDecision:
     return HybridDecision(
-        drl=SourceVote(0.5, 0.8),
-        llm=SourceVote(0.5, 0.6),
+        drl=SourceVote(signal=0.5, confidence=0.8),
+        llm=SourceVote(signal=0.5, confidence=0.6),
         drl_weight=0.5,
         llm_weight=0.5,
         score=target,
@@ -86,7 +85,9 @@ def _decision(target: float) -> HybridDecision:
 
 
 def write_tiny_journal(path: Path) -> None:
-    order = OrderRequest("order-0", "ASSET", 1.0, 0, "rebalance")
+    order = OrderRequest(
+        client_order_id="order-0", symbol="ASSET", quantity=1.0, decision_bar=0, intent="rebalance"
+    )
     fill = BrokerFill("fill-0", "order-0", 1, 1.0, 100.02, 0.1, 100.0, 0.2)
     with Journal.open(path, IDENTITY) as journal:
         for index in range(5):
@@ -106,7 +107,7 @@ def write_tiny_journal(path: Path) -> None:
                     writer.record_weight_update(updates[-1], decision_bar=index - 1)
                 cash = EQUITY[index]
                 writer.record_state(
-                    portfolio=PortfolioState(cash, peak_equity=cash, start_of_day_equity=cash),
+                    portfolio=PortfolioState(cash=cash, peak_equity=cash, start_of_day_equity=cash),
                     weights=weights_with(updates, WEIGHT_BEFORE[index]),
                     llm_view=None,
                 )
@@ -160,7 +161,7 @@ def test_the_report_of_the_tiny_journal_matches_the_hand_computation(tiny_journa
     assert loss.best_fixed_drl_weight == 0.0
     assert report.llm_spend_usd == pytest.approx(0.03)
     assert report.hybrid_costs_paid == pytest.approx(0.3)
-    assert report.hedge_config == asdict(HedgeConfig())
+    assert report.hedge_config == HedgeConfig().model_dump()
     assert report.trajectory["drl_weight_after"].tolist() == [0.6, 0.7, 0.4, 0.45]
     assert report.cumulative["hybrid"].tolist() == pytest.approx([0.0, 0.01, 0.005, 0.02, 0.03])
     assert report.cumulative["timestamp"].iloc[0] == bar(0).timestamp

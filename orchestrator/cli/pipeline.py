@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from agents import Algo
 from orchestrator.cli.options import LLMChoice, SourceOption
+
+Algorithm = Literal[
+    "dqn", "ppo"
+]  # `orchestrator.jobs.Algorithm`, not imported: `--help` stays fast
 
 
 def pipeline(
     *,
     data: SourceOption = "sp500",
-    algo: Annotated[Algo, typer.Option("--algo", help="RL algorithm.")] = Algo.DQN,
+    algo: Annotated[Algorithm, typer.Option("--algo", help="RL algorithm.")] = "dqn",
     timesteps: Annotated[
         int, typer.Option("--timesteps", min=1, help="Training env steps.")
     ] = 50_000,
@@ -33,9 +36,7 @@ def pipeline(
 
     interactive = sys.stdout.isatty()
     run_pipeline(
-        PipelineConfig(
-            data=data, algo=algo.value, timesteps=timesteps, seed=seed, llm_mode=llm.value
-        ),
+        PipelineConfig(data=data, algo=algo, timesteps=timesteps, seed=seed, llm_mode=llm.value),
         PipelineFolders.new(out),
         typer.echo,
         paper_display=LineDisplay(),

@@ -21,8 +21,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from pydantic import Field, NonNegativeInt, SkipValidation
 from requests import RequestException
 
 with warnings.catch_warnings():
@@ -36,6 +37,7 @@ with warnings.catch_warnings():
     from alpaca.trading.models import Order
     from alpaca.trading.requests import MarketOrderRequest
 
+from orchestrator.checks import checked_args
 from orchestrator.execution.broker import (
     BrokerError,
     BrokerFill,
@@ -63,9 +65,14 @@ _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTE
 class AlpacaBroker:
     """One symbol on an Alpaca account; `connect` builds it from keys, tests pass a client."""
 
-    def __init__(self, client: TradingClient, *, symbol: str, endpoint: str = "alpaca") -> None:
-        if not isinstance(symbol, str) or not symbol:
-            raise BrokerError(f"AlpacaBroker symbol must be a non-empty string, got {symbol!r}")
+    @checked_args(BrokerError)
+    def __init__(
+        self,
+        client: SkipValidation[TradingClient],
+        *,
+        symbol: Annotated[str, Field(min_length=1)],
+        endpoint: str = "alpaca",
+    ) -> None:
         self.symbol = symbol
         self._client = client
         self._endpoint = endpoint
@@ -166,10 +173,9 @@ class AlpacaBroker:
         account = self._call("read the account", self._client.get_account)
         return float(account.cash or 0.0)
 
-    def on_bar_open(self, bar_index: int, open_price: float) -> None:
+    @checked_args(BrokerError)
+    def on_bar_open(self, bar_index: NonNegativeInt, open_price: float) -> None:
         """Alpaca's market fills orders by itself; the bar only stamps the fills reported next."""
-        if isinstance(bar_index, bool) or not isinstance(bar_index, int) or bar_index < 0:
-            raise BrokerError(f"bar_index must be an int >= 0, got {bar_index!r}")
         self._bar = bar_index
 
     def _find(self, client_order_id: str) -> Order | None:

@@ -4,23 +4,25 @@ The crash-safety contract rests on one rule: an order is identified by a client 
 loop derives deterministically from (run id, bar index, intent), and submitting an id the broker
 already holds never creates a second order. A run that crashed after sending an order and before
 journaling it therefore sends the same id again on resume and gets the original order back; a run
-that crashed before journaling the order's fill asks the broker for the fills of that id. Both
-paths go through `resubmit_pending` and `unrecorded_fills` below.
+that crashed before journaling the order's fill asks the broker for the fills of that id
+(`Broker.fills`). A paper broker, which lives in the process, is rebuilt on resume from the
+journal's account and pending orders (`resubmit_pending` below).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Annotated, ClassVar, Protocol
 
+from pydantic import Field, NonNegativeInt, field_validator
+
+from orchestrator.checks import Finite, Value, checked_args
 from orchestrator.errors import OrchestratorError
 
-_INTENT = re.compile(r"[a-z][a-z0-9_]{0,15}")
+INTENT_PATTERN = r"^[a-z][a-z0-9_]{0,15}$"
 
 
 class BrokerError(OrchestratorError):
@@ -35,57 +37,44 @@ class OrderStatus(StrEnum):
     CANCELED = "canceled"
 
 
-TERMINAL_STATUSES = frozenset({OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELED})
-
-
-def client_order_id(run_id: str, bar_index: int, intent: str) -> str:
+@checked_args(BrokerError)
+def client_order_id(
+    run_id: Annotated[str, Field(min_length=1)],
+    bar_index: NonNegativeInt,
+    intent: Annotated[str, Field(pattern=INTENT_PATTERN)],
+) -> str:
     """`ht-<run tag>-<bar>-<intent>`: the same inputs always give the same id.
 
     The run tag is the first 16 hex digits of sha256(run_id), so ids of different runs on one
     account do not collide and the run id itself never reaches the broker. Ids are short (under 50
-    characters for bar indexes below 10^9) and use only letters, digits, dashes and underscores.
+    characters for bar indexes below 10^9) and use only letters, digits, dashes and underscores;
+    the intent is 1-16 characters of a-z, 0-9 or _, starting with a letter.
     """
-    if not isinstance(run_id, str) or not run_id:
-        raise BrokerError(f"run_id must be a non-empty string, got {run_id!r}")
-    _checked_index("bar_index", bar_index)
-    if not isinstance(intent, str) or not _INTENT.fullmatch(intent):
-        raise BrokerError(
-            f"intent must be 1-16 characters of a-z, 0-9 or _, starting with a letter,"
-            f" got {intent!r}"
-        )
     tag = hashlib.sha256(run_id.encode()).hexdigest()[:16]
     return f"ht-{tag}-{bar_index}-{intent}"
 
 
-@dataclass(frozen=True)
-class OrderRequest:
+class OrderRequest(Value):
     """A market order for `quantity` shares (signed: positive buys, negative sells).
 
     decision_bar: the bar whose close decided it; it may fill from the next bar's open on.
     intent: why it was sent (e.g. "rebalance"); part of the client order id.
     """
 
-    client_order_id: str
-    symbol: str
-    quantity: float
-    decision_bar: int
+    invalid_error: ClassVar[type[OrchestratorError]] = BrokerError
+
+    client_order_id: Annotated[str, Field(min_length=1)]
+    symbol: Annotated[str, Field(min_length=1)]
+    quantity: Finite
+    decision_bar: NonNegativeInt
     intent: str
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.client_order_id, str) or not self.client_order_id:
-            raise BrokerError(f"client_order_id must be a non-empty string: {self!r}")
-        if not isinstance(self.symbol, str) or not self.symbol:
-            raise BrokerError(f"symbol must be a non-empty string: {self!r}")
-        quantity = self.quantity
-        if isinstance(quantity, bool) or not isinstance(quantity, int | float):
-            raise BrokerError(f"order {self.client_order_id}: quantity must be a number")
-        if not math.isfinite(quantity) or quantity == 0.0:
-            raise BrokerError(
-                f"order {self.client_order_id}: quantity must be finite and non-zero, got"
-                f" {quantity!r}"
-            )
-        object.__setattr__(self, "quantity", float(quantity))
-        _checked_index(f"order {self.client_order_id}: decision_bar", self.decision_bar)
+    @field_validator("quantity")
+    @classmethod
+    def _not_zero(cls, quantity: float) -> float:
+        if quantity == 0.0:
+            raise ValueError("an order must trade a non-zero quantity")
+        return quantity
 
 
 @dataclass(frozen=True)
@@ -170,21 +159,3 @@ def resubmit_pending(broker: Broker, pending: Iterable[OrderRequest]) -> tuple[O
     broker rebuilt from the journal recreates it, so that it fills at the next open as before.
     """
     return tuple(broker.submit(order) for order in pending)
-
-
-def unrecorded_fills(
-    broker: Broker, client_order_ids: Iterable[str], recorded_fill_ids: Collection[str]
-) -> tuple[BrokerFill, ...]:
-    """The broker's fills of these orders that the journal has not recorded yet, oldest first."""
-    return tuple(
-        fill
-        for client_id in client_order_ids
-        for fill in broker.fills(client_id)
-        if fill.fill_id not in recorded_fill_ids
-    )
-
-
-def _checked_index(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BrokerError(f"{name} must be an int >= 0, got {value!r}")
-    return value

@@ -13,10 +13,13 @@ and trims it).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
+from typing import Annotated
+
+from pydantic import Field, NonNegativeInt, SkipValidation
 
 from envs import CostModel, execute
+from orchestrator.checks import Finite, Positive, checked_args
 from orchestrator.execution.broker import (
     BrokerError,
     BrokerFill,
@@ -32,25 +35,19 @@ class PaperBroker:
     cash: currency; shares: the starting position (a resumed run passes the journal's).
     """
 
+    @checked_args(BrokerError)
     def __init__(
         self,
-        cash: float,
+        cash: Finite,
         *,
-        shares: float = 0.0,
-        symbol: str = "ASSET",
-        cost_model: CostModel | None = None,
+        shares: Finite = 0.0,
+        symbol: Annotated[str, Field(min_length=1)] = "ASSET",
+        cost_model: SkipValidation[CostModel | None] = None,
     ) -> None:
-        for name, value in (("cash", cash), ("shares", shares)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise BrokerError(f"PaperBroker {name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise BrokerError(f"PaperBroker {name} must be finite, got {value!r}")
-        if not isinstance(symbol, str) or not symbol:
-            raise BrokerError(f"PaperBroker symbol must be a non-empty string, got {symbol!r}")
         self.symbol = symbol
         self.cost_model = cost_model or CostModel()
-        self._cash = float(cash)
-        self._shares = float(shares)
+        self._cash = cash
+        self._shares = shares
         self._orders: dict[str, tuple[OrderRequest, OrderAck]] = {}  # every order, ever
         # The accepted orders not filled yet, in submit order: a bar's open walks only these.
         self._pending: dict[str, OrderRequest] = {}
@@ -87,25 +84,20 @@ class PaperBroker:
         self._pending[order.client_order_id] = order
         return ack
 
-    def on_bar_open(self, bar_index: int, open_price: float) -> None:
+    @checked_args(BrokerError)
+    def on_bar_open(self, bar_index: NonNegativeInt, open_price: Positive) -> None:
         """Fill, in the order they were sent, every working order decided before `bar_index`.
 
-        Costs O(orders pending), not O(orders ever sent): filled orders leave `_pending`.
+        Walks the orders still pending only: filled orders leave `_pending`.
         """
-        if isinstance(bar_index, bool) or not isinstance(bar_index, int) or bar_index < 0:
-            raise BrokerError(f"bar_index must be an int >= 0, got {bar_index!r}")
         if self._last_open is not None and bar_index <= self._last_open:
             raise BrokerError(
                 f"bar {bar_index} opened after bar {self._last_open}: bars must advance"
             )
-        if isinstance(open_price, bool) or not isinstance(open_price, int | float):
-            raise BrokerError(f"open price of bar {bar_index} must be a number, got {open_price!r}")
-        if not (math.isfinite(open_price) and open_price > 0.0):
-            raise BrokerError(f"open price of bar {bar_index} must be > 0, got {open_price!r}")
         self._last_open = bar_index
         due = [order for order in self._pending.values() if order.decision_bar < bar_index]
         for order in due:
-            self._fill(order, bar_index, float(open_price))
+            self._fill(order, bar_index, open_price)
 
     def _fill(self, order: OrderRequest, bar_index: int, open_price: float) -> None:
         result = execute(self._cash, self._shares, order.quantity, open_price, self.cost_model)

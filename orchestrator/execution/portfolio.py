@@ -8,15 +8,15 @@ stored, so it cannot disagree with the holdings.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, replace
+
+from pydantic import NonNegativeInt, SkipValidation, model_validator
 
 from envs import CostModel, execute
+from orchestrator.checks import Finite, Positive, Value, checked_args
 from orchestrator.errors import InvalidInputError
-from orchestrator.validation import checked_number
 
 
-@dataclass(frozen=True)
-class PortfolioState:
+class PortfolioState(Value):
     """Holdings plus the running figures the risk limits are measured against.
 
     cash, peak_equity, start_of_day_equity: currency. shares: signed (negative = short).
@@ -29,46 +29,30 @@ class PortfolioState:
         drawdown kill switch), the second until the day rolls.
     """
 
-    cash: float
-    peak_equity: float
-    start_of_day_equity: float
-    shares: float = 0.0
-    entry_price: float | None = None
-    trades_today: int = 0
+    cash: Finite
+    peak_equity: Positive
+    start_of_day_equity: Positive
+    shares: Finite = 0.0
+    entry_price: Positive | None = None
+    trades_today: NonNegativeInt = 0
     day: dt.date | None = None
-    last_equity: float | None = None
+    last_equity: Finite | None = None
     halted: bool = False
     daily_loss_breached: bool = False
 
-    def __post_init__(self) -> None:
-        checked_number("PortfolioState.cash", self.cash)
-        checked_number("PortfolioState.shares", self.shares)
-        checked_number("PortfolioState.peak_equity", self.peak_equity, low=0.0, low_open=True)
-        checked_number(
-            "PortfolioState.start_of_day_equity", self.start_of_day_equity, low=0.0, low_open=True
-        )
+    @model_validator(mode="after")
+    def _entry_price_iff_holding(self) -> PortfolioState:
         if (self.entry_price is None) != (self.shares == 0.0):
-            raise InvalidInputError(
-                "PortfolioState.entry_price must be given exactly when shares != 0,"
+            raise ValueError(
+                "entry_price must be given exactly when shares != 0,"
                 f" got shares={self.shares!r} entry_price={self.entry_price!r}"
             )
-        if self.entry_price is not None:
-            checked_number("PortfolioState.entry_price", self.entry_price, low=0.0, low_open=True)
-        if self.last_equity is not None:
-            checked_number("PortfolioState.last_equity", self.last_equity)
-        if isinstance(self.trades_today, bool) or not isinstance(self.trades_today, int):
-            raise InvalidInputError(
-                f"PortfolioState.trades_today must be an int, got {self.trades_today!r}"
-            )
-        if self.trades_today < 0:
-            raise InvalidInputError(
-                f"PortfolioState.trades_today must be >= 0, got {self.trades_today}"
-            )
+        return self
 
     @classmethod
-    def opening(cls, cash: float) -> PortfolioState:
+    @checked_args()
+    def opening(cls, cash: Positive) -> PortfolioState:
         """A fresh, flat account holding `cash`."""
-        cash = checked_number("opening cash", cash, low=0.0, low_open=True)
         return cls(cash=cash, peak_equity=cash, start_of_day_equity=cash)
 
     def equity(self, price: float) -> float:
@@ -78,15 +62,13 @@ class PortfolioState:
         """Position value over equity at `price` (meaningful while equity > 0)."""
         return self.shares * price / self.equity(price)
 
-    def marked(self, price: float, day: dt.date) -> PortfolioState:
+    @checked_args()
+    def marked(self, price: Positive, day: dt.date) -> PortfolioState:
         """The account seen at a new bar: rolls the day if it changed, and raises the peak.
 
         A new day starts from the equity at the previous mark (yesterday's close), with no trades
         and the daily-loss latch cleared.
         """
-        price = checked_number("price", price, low=0.0, low_open=True)
-        if not isinstance(day, dt.date):
-            raise InvalidInputError(f"day must be a datetime.date, got {day!r}")
         if self.day is not None and day < self.day:
             raise InvalidInputError(f"bars must not go back in time: {day} after {self.day}")
         state = self
@@ -94,29 +76,27 @@ class PortfolioState:
             # No earlier mark (a fresh account), or no equity left (halted anyway): keep the start.
             last = self.last_equity
             start = last if last is not None and last > 0.0 else self.start_of_day_equity
-            state = replace(
-                state,
-                day=day,
-                start_of_day_equity=start,
-                trades_today=0,
-                daily_loss_breached=False,
+            state = state.copy_with(
+                day=day, start_of_day_equity=start, trades_today=0, daily_loss_breached=False
             )
         equity = state.equity(price)
-        return replace(state, peak_equity=max(state.peak_equity, equity), last_equity=equity)
+        return state.copy_with(peak_equity=max(state.peak_equity, equity), last_equity=equity)
 
-    def filled(self, delta_shares: float, price: float, cost_model: CostModel) -> PortfolioState:
+    @checked_args()
+    def filled(
+        self, delta_shares: Finite, price: Positive, cost_model: SkipValidation[CostModel]
+    ) -> PortfolioState:
         """The account after trading `delta_shares` at reference `price`, costs as the env charges.
 
         The entry price is the fill price (slippage included): a new or flipped position starts
         there, an addition averages into it, a reduction keeps it, a close clears it.
         """
-        delta_shares = checked_number("delta_shares", delta_shares)
         if delta_shares == 0.0:
             raise InvalidInputError("a fill must trade a non-zero number of shares")
-        price = checked_number("fill price", price, low=0.0, low_open=True)
         fill = execute(self.cash, self.shares, delta_shares, price, cost_model)
-        fill_price = fill.traded_notional / abs(delta_shares)
+        fill_price = float(fill.traded_notional) / abs(delta_shares)
         shares = float(fill.shares)
+        entry: float | None
         if shares == 0.0:
             entry = None
         elif self.entry_price is None or shares * self.shares < 0.0:
@@ -125,28 +105,9 @@ class PortfolioState:
             entry = (self.shares * self.entry_price + delta_shares * fill_price) / shares
         else:
             entry = self.entry_price
-        return replace(
-            self,
+        return self.copy_with(
             cash=float(fill.cash),
             shares=shares,
             entry_price=entry,
             trades_today=self.trades_today + 1,
         )
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready values (the day as an ISO date)."""
-        record = asdict(self)
-        record["day"] = None if self.day is None else self.day.isoformat()
-        return record
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PortfolioState:
-        """The inverse of `to_dict`; a missing or malformed field is an `InvalidInputError`."""
-        try:
-            day = data["day"]
-            fields = {**data, "day": None if day is None else dt.date.fromisoformat(str(day))}
-            return cls(**fields)  # type: ignore[arg-type]
-        except InvalidInputError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"saved portfolio is malformed: {exc!r}") from None

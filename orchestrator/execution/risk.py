@@ -31,20 +31,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, PositiveInt
 
 from envs import CostModel, rebalance
-from orchestrator.errors import ConfigError
+from orchestrator.checks import Finite, Positive, Settings, checked_args
 from orchestrator.execution.portfolio import PortfolioState
-from orchestrator.validation import checked_number, checked_setting
 
 # Target changes this small (as a fraction of equity) are float noise, not orders.
 _NO_CHANGE = 1e-9
 
 
-@dataclass(frozen=True)
-class RiskLimits:
+class RiskLimits(Settings):
     """The hard limits (defaults for a daily-bar, single-asset account, and why).
 
     max_position_fraction: |position value| / equity after the order, in (0, 1] (1.0: no
@@ -60,26 +61,15 @@ class RiskLimits:
         inf disables it).
     """
 
-    max_position_fraction: float = 1.0
-    max_order_notional: float = math.inf
-    max_daily_loss: float = 0.05
+    max_position_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    max_order_notional: Annotated[float, Field(gt=0.0)] = (
+        math.inf
+    )  # NaN fails the bound, inf is allowed
+    max_daily_loss: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     flatten_on_daily_loss: bool = False
-    max_drawdown: float = 0.25
-    max_trades_per_day: int = 4
-    stop_loss: float = 0.10
-
-    def __post_init__(self) -> None:
-        checked_setting(self, "max_position_fraction", low=0.0, high=1.0, low_open=True)
-        checked_setting(self, "max_order_notional", low=0.0, low_open=True, allow_inf=True)
-        checked_setting(self, "max_daily_loss", low=0.0, high=1.0, low_open=True)
-        checked_setting(self, "max_drawdown", low=0.0, high=1.0, low_open=True)
-        checked_setting(self, "stop_loss", low=0.0, low_open=True, allow_inf=True)
-        flatten = self.flatten_on_daily_loss
-        if not isinstance(flatten, bool):
-            raise ConfigError(f"RiskLimits.flatten_on_daily_loss must be a bool, got {flatten!r}")
-        trades = self.max_trades_per_day
-        if isinstance(trades, bool) or not isinstance(trades, int) or trades < 1:
-            raise ConfigError(f"RiskLimits.max_trades_per_day must be an int >= 1, got {trades!r}")
+    max_drawdown: Annotated[float, Field(gt=0.0, le=1.0)] = 0.25
+    max_trades_per_day: PositiveInt = 4
+    stop_loss: Annotated[float, Field(gt=0.0)] = 0.10
 
 
 class CheckStatus(StrEnum):
@@ -114,22 +104,6 @@ class OrderCheck:
     def order_notional(self) -> float:
         return abs(self.order_shares) * self.price
 
-    def to_record(self) -> dict[str, object]:
-        """JSON-ready values for the journal."""
-        return {
-            "day": self.day.isoformat(),
-            "price": self.price,
-            "equity": self.equity,
-            "current_position": self.current_position,
-            "proposed_position": self.proposed_position,
-            "approved_position": self.approved_position,
-            "order_shares": self.order_shares,
-            "order_notional": self.order_notional,
-            "status": self.status.value,
-            "reasons": list(self.reasons),
-            "portfolio": self.portfolio.to_dict(),
-        }
-
 
 class RiskManager:
     """Checks every proposed target position against `limits` (see the module docstring)."""
@@ -140,19 +114,19 @@ class RiskManager:
         self.limits = limits or RiskLimits()
         self.cost_model = cost_model or CostModel()
 
+    @checked_args()
     def check(
-        self, proposed_position: float, portfolio: PortfolioState, price: float, day: dt.date
+        self, proposed_position: Finite, portfolio: PortfolioState, price: Positive, day: dt.date
     ) -> OrderCheck:
         """Verdict on moving `portfolio` to `proposed_position` of equity at `price` on `day`."""
-        proposed = checked_number("proposed_position", proposed_position)
-        price = checked_number("price", price, low=0.0, low_open=True)
+        proposed = proposed_position
         limits = self.limits
         state = portfolio.marked(price, day)
         equity = state.equity(price)
         kill = self._kill_switch_reason(state, equity)
         stop = self._stop_loss_reason(state, price)
         daily = self._daily_loss_reason(state, equity)
-        state = replace(state, halted=kill is not None, daily_loss_breached=daily is not None)
+        state = state.copy_with(halted=kill is not None, daily_loss_breached=daily is not None)
         reasons = [reason for reason in (kill, stop, daily) if reason is not None]
         if equity <= 0.0:
             current = math.copysign(math.inf, state.shares) if state.shares else 0.0

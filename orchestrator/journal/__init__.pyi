@@ -7,6 +7,9 @@ from .reader import (
     JournalReader as JournalReader,
 )
 from .schema import (
+    RestoredState as RestoredState,
+)
+from .schema import (
     RunIdentity as RunIdentity,
 )
 from .schema import (

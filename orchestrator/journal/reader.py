@@ -69,10 +69,19 @@ class JournalQueries:
         ).fetchone()
         if row is None:
             raise JournalError(f"journal {self.path} has no bar {index}")
-        return BarSeen(index, dt.datetime.fromisoformat(row[0]), *row[1:])
+        timestamp, open_, high, low, close, volume = row
+        return BarSeen(
+            index=index,
+            timestamp=dt.datetime.fromisoformat(timestamp),
+            open=open_,
+            high=high,
+            low=low,
+            close=close,
+            volume=volume,
+        )
 
     def table(self, name: str) -> pd.DataFrame:
-        """A whole table in the order it was written (names: `journal_schema.TABLES`)."""
+        """A whole table in the order it was written (names: `schema.TABLES`)."""
         if name not in TABLES:
             raise JournalError(f"journal has no table {name!r}; tables: {', '.join(TABLES)}")
         return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.connection)
@@ -97,10 +106,6 @@ class JournalQueries:
             )
             for row in rows
         )
-
-    def fill_ids(self) -> frozenset[str]:
-        """Ids of every fill recorded (to skip fills a broker reports again)."""
-        return frozenset(row[0] for row in self.connection.execute("SELECT fill_id FROM fills"))
 
     def llm_spend(self) -> float:
         """Dollars spent on LLM calls over the whole run."""

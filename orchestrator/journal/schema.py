@@ -16,23 +16,24 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
 
 from agents import DRLDecision
-from orchestrator.errors import JournalCorruptError, JournalError, JournalLockedError
-from orchestrator.execution import OrderRequest, PortfolioState
-from orchestrator.trader import (
-    BarSeen,
-    HedgeWeights,
-    HybridAction,
-    HybridDecision,
-    LLMView,
-    SourceVote,
-    WeightUpdate,
+from orchestrator.checks import Value
+from orchestrator.errors import (
+    JournalCorruptError,
+    JournalError,
+    JournalLockedError,
+    OrchestratorError,
 )
+from orchestrator.execution import OrderRequest, PortfolioState
+from orchestrator.trader import BarSeen, LLMView, WeightUpdate
 
 
 def lock_path_for(journal: Path) -> Path:
@@ -99,9 +100,13 @@ def _read_holder(descriptor: int) -> str:
 
 
 APPLICATION_ID = 0x48545231  # "HTR1"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: each fact of a bar stored once (portfolio, weights, LLM view)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+# Each fact is stored once: the account after a bar in `positions`, each LLM view once in
+# `llm_views` (decisions and states name it by the bar it was asked at), the weights' updates in
+# `weight_updates`, and in `states.loop_state_json` only what no table holds (the loop's held
+# target and working orders, the strategy's own state).
 SCHEMA = (
     """CREATE TABLE run (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -122,6 +127,10 @@ SCHEMA = (
         volume REAL NOT NULL,
         recorded_at TEXT NOT NULL
     ) STRICT""",
+    """CREATE TABLE llm_views (
+        asked_at_bar INTEGER PRIMARY KEY REFERENCES bars (bar_index),
+        decision_json TEXT NOT NULL
+    ) STRICT""",
     """CREATE TABLE decisions (
         bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
         drl_signal REAL NOT NULL,
@@ -134,10 +143,9 @@ SCHEMA = (
         agreed INTEGER NOT NULL,
         action TEXT NOT NULL,
         target_position REAL NOT NULL,
-        llm_asked_at_bar INTEGER,
-        decision_json TEXT NOT NULL,
+        reasoning TEXT NOT NULL,
         drl_json TEXT,
-        llm_json TEXT
+        llm_asked_at_bar INTEGER REFERENCES llm_views (asked_at_bar)
     ) STRICT""",
     """CREATE TABLE risk_checks (
         bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
@@ -149,8 +157,7 @@ SCHEMA = (
         order_notional REAL NOT NULL,
         price REAL NOT NULL,
         equity REAL NOT NULL,
-        reasons_json TEXT NOT NULL,
-        check_json TEXT NOT NULL
+        reasons_json TEXT NOT NULL
     ) STRICT""",
     """CREATE TABLE orders (
         client_order_id TEXT PRIMARY KEY,
@@ -179,10 +186,16 @@ SCHEMA = (
         bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
         cash REAL NOT NULL,
         shares REAL NOT NULL,
-        mark_price REAL NOT NULL,
+        entry_price REAL,
+        peak_equity REAL NOT NULL,
+        start_of_day_equity REAL NOT NULL,
+        trades_today INTEGER NOT NULL,
+        day TEXT,
+        last_equity REAL,
+        halted INTEGER NOT NULL,
+        daily_loss_breached INTEGER NOT NULL,
         equity REAL NOT NULL,
-        position_fraction REAL,
-        portfolio_json TEXT NOT NULL
+        position_fraction REAL
     ) STRICT""",
     """CREATE TABLE weight_updates (
         step INTEGER PRIMARY KEY,
@@ -213,11 +226,10 @@ SCHEMA = (
         cache_hit INTEGER NOT NULL,
         error TEXT
     ) STRICT""",
-    """CREATE TABLE snapshots (
+    """CREATE TABLE states (
         bar_index INTEGER PRIMARY KEY REFERENCES bars (bar_index),
-        weights_json TEXT NOT NULL,
         n_weight_updates INTEGER NOT NULL,
-        llm_view_json TEXT,
+        llm_asked_at_bar INTEGER REFERENCES llm_views (asked_at_bar),
         loop_state_json TEXT NOT NULL
     ) STRICT""",
 )
@@ -225,6 +237,7 @@ SCHEMA = (
 TABLES = (
     "run",
     "bars",
+    "llm_views",
     "decisions",
     "risk_checks",
     "orders",
@@ -232,7 +245,7 @@ TABLES = (
     "positions",
     "weight_updates",
     "llm_calls",
-    "snapshots",
+    "states",
 )
 
 
@@ -292,9 +305,11 @@ def _inspect_database(path: Path, connection: sqlite3.Connection) -> FileState:
         )
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
+        made_by = "an earlier" if version < SCHEMA_VERSION else "a later"
         raise JournalCorruptError(
-            f"journal {path} has schema version {version}; this program reads version"
-            f" {SCHEMA_VERSION}"
+            f"journal {path} has schema version {version}, written by {made_by} version of"
+            f" hybrid-trader; this one reads version {SCHEMA_VERSION} only and does not migrate"
+            " journals. Left untouched: give this run another --journal file"
         )
     for table, expected in _expected_columns().items():
         found = tuple(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
@@ -338,31 +353,27 @@ def canonical_hash(value: object, what: str = "value") -> str:
     return hashlib.sha256(canonical_json(value, what).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class RunIdentity:
+class RunIdentity(Value):
     """What makes two runs the same run: a journal refuses to resume under any other identity.
 
     agent_hash: hash of the agent's manifest (`canonical_hash(manifest.to_dict())`).
     data_source / data_hash: the source name or path, and the hash of its bars.
     config: every setting that changes the run's results (combiner, weights, risk, costs, LLM
-        cadence), as JSON-ready values. Leave out what does not (e.g. display pacing), or a run
-        could not be resumed with another.
+        cadence), as JSON-ready values, kept as their canonical JSON reads back. Leave out what
+        does not (e.g. display pacing), or a run could not be resumed with another.
     """
 
-    agent_hash: str
-    data_source: str
-    data_hash: str
-    config: JsonObject
+    invalid_error: ClassVar[type[OrchestratorError]] = JournalError
 
-    def __post_init__(self) -> None:
-        for name in ("agent_hash", "data_source", "data_hash"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise JournalError(f"RunIdentity.{name} must be a non-empty string, got {value!r}")
-        if not isinstance(self.config, Mapping):
-            raise JournalError(f"RunIdentity.config must be a mapping, got {self.config!r}")
-        config = json.loads(canonical_json(dict(self.config), "RunIdentity.config"))
-        object.__setattr__(self, "config", MappingProxyType(config))
+    agent_hash: Annotated[str, Field(min_length=1)]
+    data_source: Annotated[str, Field(min_length=1)]
+    data_hash: Annotated[str, Field(min_length=1)]
+    config: Mapping[str, Any]
+
+    @field_validator("config")
+    @classmethod
+    def _canonical(cls, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return MappingProxyType(json.loads(canonical_json(dict(config), "RunIdentity.config")))
 
     @property
     def config_json(self) -> str:
@@ -388,60 +399,24 @@ class RestoredState:
     """Everything a resumed run needs to continue exactly where the last completed bar left off.
 
     bar: the last completed bar. portfolio: the account after it (as `record_state` saved it).
-    weights: the Hedge weights with their whole history. llm_view: the last LLM view, if any.
-    last_decision: the latest hybrid decision (the sources' last positions, for their costs).
-    pending_orders: orders sent and not yet (fully) filled: hand them to `resubmit_pending`.
-    loop_state: the loop's own JSON values saved with the bar.
+    weight_history: every weight update so far, oldest first. llm_view: the LLM view held after
+    the bar, if any. pending_orders: orders sent and not yet (fully) filled: hand them to
+    `resubmit_pending`. loop_state: the loop's own JSON values saved with the bar.
     """
 
     bar: BarSeen
     portfolio: PortfolioState
-    weights: HedgeWeights
+    weight_history: tuple[WeightUpdate, ...]
     llm_view: LLMView | None
-    last_decision: HybridDecision | None
     pending_orders: tuple[OrderRequest, ...]
     loop_state: JsonObject
 
 
 def drl_record(decision: DRLDecision) -> dict[str, object]:
-    """A DRL decision as JSON-ready values (the raw Q-values or probabilities as lists)."""
+    """The DRL agent's raw outputs as JSON-ready values: its action and the Q-values or action
+    probabilities behind it (its target and confidence are the decision's DRL vote)."""
     return {
         "action": decision.action,
-        "target_position": decision.target_position,
-        "confidence": decision.confidence,
         "q_values": None if decision.q_values is None else decision.q_values.tolist(),
         "action_probs": None if decision.action_probs is None else decision.action_probs.tolist(),
     }
-
-
-def decision_from_record(record: Mapping[str, object]) -> HybridDecision:
-    """The inverse of `HybridDecision.to_record`."""
-    try:
-        fields = dict(record)
-        return HybridDecision(
-            **{
-                **fields,
-                "drl": SourceVote(**fields["drl"]),  # type: ignore[arg-type]
-                "llm": SourceVote(**fields["llm"]),  # type: ignore[arg-type]
-                "action": HybridAction(fields["action"]),
-            }
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise JournalCorruptError(f"saved hybrid decision is malformed: {exc}") from None
-
-
-def weights_from_records(
-    state: Mapping[str, object], history: Sequence[WeightUpdate]
-) -> HedgeWeights:
-    """Hedge weights from a saved `state_dict` (config and log-odds) and the journaled updates."""
-    try:
-        return HedgeWeights.from_state(state, history=history)
-    except ValueError as exc:  # InvalidInputError and ConfigError are ValueErrors
-        raise JournalCorruptError(f"saved weights are malformed: {exc}") from None
-
-
-def portfolio_from_record(record: Mapping[str, object]) -> PortfolioState:
-    try:
-        return PortfolioState.from_dict(dict(record))
-    except ValueError as exc:
-        raise JournalCorruptError(f"saved portfolio is malformed: {exc}") from None

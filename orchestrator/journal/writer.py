@@ -11,9 +11,9 @@ Crash safety rests on three things:
 - idempotent client order ids (`broker.client_order_id`): an order sent before a crash and not
   journaled is sent again with the same id on resume, and the broker returns the original; an
   order journaled whose fill was not is still pending (`restore_state().pending_orders`), and
-  its fills are found by client id (`broker.resubmit_pending`, `broker.unrecorded_fills`).
+  its fills are found by client id (`Broker.fills`).
 
-One run writes a journal at a time (`journal_lock`); reports read it with `JournalReader`, which
+One run writes a journal at a time (`JournalLock`); reports read it with `JournalReader`, which
 never writes and needs no lock (WAL lets it read while a run writes).
 """
 
@@ -28,9 +28,16 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from agents import DRLDecision
-from llm import LedgerEntry
-from orchestrator.errors import JournalCorruptError, JournalError, JournalIdentityError
+from llm import LedgerEntry, TradingDecision
+from orchestrator.errors import (
+    InvalidInputError,
+    JournalCorruptError,
+    JournalError,
+    JournalIdentityError,
+)
 from orchestrator.execution import (
     BrokerFill,
     OrderAck,
@@ -47,11 +54,8 @@ from orchestrator.journal.schema import (
     RunIdentity,
     canonical_json,
     create_schema,
-    decision_from_record,
     drl_record,
     inspect_file,
-    portfolio_from_record,
-    weights_from_records,
 )
 from orchestrator.trader import BarSeen, HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
@@ -137,36 +141,52 @@ class Journal(JournalQueries):
         last = self.last_completed_bar()
         if last is None:
             return None
-        connection = self.connection
-        row = connection.execute(
-            "SELECT p.portfolio_json, s.weights_json, s.n_weight_updates, s.llm_view_json,"
-            " s.loop_state_json FROM positions AS p JOIN snapshots AS s USING (bar_index)"
+        n_weight_updates, llm_asked_at_bar, loop_state_json = self.connection.execute(
+            "SELECT n_weight_updates, llm_asked_at_bar, loop_state_json FROM states"
             " WHERE bar_index = ?",
             (last,),
         ).fetchone()
-        portfolio_json, weights_json, n_weight_updates, llm_view_json, loop_state_json = row
         history = self.weight_history()
         if len(history) != n_weight_updates:
             raise JournalCorruptError(
-                f"journal {self.path}: bar {last}'s weights were saved after {n_weight_updates}"
-                f" updates, but it holds {len(history)} weight-update rows"
+                f"journal {self.path}: bar {last}'s state was saved after {n_weight_updates}"
+                f" weight updates, but it holds {len(history)} weight-update rows"
             )
-        decision_row = connection.execute(
-            "SELECT decision_json FROM decisions ORDER BY bar_index DESC LIMIT 1"
-        ).fetchone()
         return RestoredState(
             bar=self.bar(last),
-            portfolio=portfolio_from_record(json.loads(portfolio_json)),
-            weights=weights_from_records(json.loads(weights_json), history),
-            llm_view=None
-            if llm_view_json is None
-            else LLMView.from_record(json.loads(llm_view_json)),
-            last_decision=None
-            if decision_row is None
-            else decision_from_record(json.loads(decision_row[0])),
+            portfolio=self._portfolio_after(last),
+            weight_history=history,
+            llm_view=None if llm_asked_at_bar is None else self._llm_view(llm_asked_at_bar),
             pending_orders=self.pending_orders(),
             loop_state=json.loads(loop_state_json),
         )
+
+    def _portfolio_after(self, bar_index: int) -> PortfolioState:
+        row = self.connection.execute(
+            f"SELECT {', '.join(_PORTFOLIO_COLUMNS)} FROM positions WHERE bar_index = ?",
+            (bar_index,),
+        ).fetchone()
+        fields = dict(zip(_PORTFOLIO_COLUMNS, row, strict=True))
+        for latch in ("halted", "daily_loss_breached"):  # stored as 0 / 1
+            fields[latch] = bool(fields[latch])
+        try:
+            return PortfolioState.from_mapping(fields)
+        except InvalidInputError as exc:
+            raise JournalCorruptError(
+                f"journal {self.path}: bar {bar_index}'s account is malformed: {exc}"
+            ) from None
+
+    def _llm_view(self, asked_at_bar: int) -> LLMView:
+        (decision_json,) = self.connection.execute(
+            "SELECT decision_json FROM llm_views WHERE asked_at_bar = ?", (asked_at_bar,)
+        ).fetchone()
+        try:
+            decision = TradingDecision.model_validate(json.loads(decision_json))
+        except ValidationError as exc:
+            raise JournalCorruptError(
+                f"journal {self.path}: the LLM view asked at bar {asked_at_bar} is malformed: {exc}"
+            ) from None
+        return LLMView(asked_at_bar=asked_at_bar, decision=decision)
 
     def close(self) -> None:
         """Close the file and give the lock back (another run may then open it)."""
@@ -227,6 +247,8 @@ def _create(connection: sqlite3.Connection, identity: RunIdentity, now: dt.datet
         raise
 
 
+# The account's fields, one column each in `positions`.
+_PORTFOLIO_COLUMNS = tuple(PortfolioState.model_fields)
 # Statuses an order can end in without fills; otherwise the journal's status follows its fills.
 _CLOSED_UNFILLED = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELED})
 # A fill sum this close to the order quantity (relative) completes the order: float noise.
@@ -251,6 +273,8 @@ class BarWriter:
         llm: LLMView | None = None,
     ) -> None:
         """The hybrid decision with both votes and weights; `drl` / `llm`: the raw source views."""
+        if llm is not None:
+            self._record_llm_view(llm)
         self._insert(
             "decisions",
             {
@@ -265,10 +289,9 @@ class BarWriter:
                 "agreed": int(decision.agreed),
                 "action": decision.action.value,
                 "target_position": decision.target_position,
-                "llm_asked_at_bar": None if llm is None else llm.asked_at_bar,
-                "decision_json": canonical_json(decision.to_record(), "decision"),
+                "reasoning": decision.reasoning,
                 "drl_json": None if drl is None else canonical_json(drl_record(drl), "DRL view"),
-                "llm_json": None if llm is None else canonical_json(llm.to_record(), "LLM view"),
+                "llm_asked_at_bar": None if llm is None else llm.asked_at_bar,
             },
         )
 
@@ -287,7 +310,6 @@ class BarWriter:
                 "price": check.price,
                 "equity": check.equity,
                 "reasons_json": canonical_json(list(check.reasons), "risk reasons"),
-                "check_json": canonical_json(check.to_record(), "risk check"),
             },
         )
 
@@ -438,9 +460,10 @@ class BarWriter:
     ) -> None:
         """The state after this bar, marked at its close: what `restore_state` gives back.
 
-        The weights are stored as `weights.state_dict()`, of constant size: their history is
-        the journal's weight-update rows, so a bar's state costs the same at bar 10 and bar 10,000.
-        loop_state: any other JSON values the loop needs to continue exactly.
+        portfolio: stored field by field, with its equity and position at the close. weights:
+        their updates must all be recorded (`record_weight_update`); the count is kept to check
+        the history on restore. llm_view: the view held after the bar (stored once, at the bar
+        that asked it). loop_state: the loop's other JSON values, the ones no table holds.
         """
         self._require_open()
         recorded = self._connection.execute("SELECT COUNT(*) FROM weight_updates").fetchone()[0]
@@ -449,33 +472,56 @@ class BarWriter:
                 f"bar {self.bar.index}: the weights have {weights.n_updates} updates but the"
                 f" journal recorded {recorded}; record every update with record_weight_update"
             )
+        if llm_view is not None:
+            self._record_llm_view(llm_view)
         close = self.bar.close
         equity = portfolio.equity(close)
+        account = portfolio.model_dump()
         self._insert(
             "positions",
             {
                 "bar_index": self.bar.index,
-                "cash": portfolio.cash,
-                "shares": portfolio.shares,
-                "mark_price": close,
+                **account,
+                "day": None if portfolio.day is None else portfolio.day.isoformat(),
+                "halted": int(portfolio.halted),
+                "daily_loss_breached": int(portfolio.daily_loss_breached),
                 "equity": equity,
                 "position_fraction": portfolio.position_fraction(close) if equity > 0 else None,
-                "portfolio_json": canonical_json(portfolio.to_dict(), "portfolio"),
             },
         )
         self._insert(
-            "snapshots",
+            "states",
             {
                 "bar_index": self.bar.index,
-                "weights_json": canonical_json(weights.state_dict(), "weights"),
                 "n_weight_updates": recorded,
-                "llm_view_json": None
-                if llm_view is None
-                else canonical_json(llm_view.to_record(), "LLM view"),
+                "llm_asked_at_bar": None if llm_view is None else llm_view.asked_at_bar,
                 "loop_state_json": canonical_json(dict(loop_state or {}), "loop_state"),
             },
         )
         self._state_recorded = True
+
+    def _record_llm_view(self, view: LLMView) -> None:
+        """Store a view asked at this bar (once); a view asked earlier must be stored already."""
+        asked = view.asked_at_bar
+        if asked > self.bar.index:
+            raise JournalError(
+                f"bar {self.bar.index}: the LLM view was asked at a later bar, {asked}"
+            )
+        stored = self._connection.execute(
+            "SELECT 1 FROM llm_views WHERE asked_at_bar = ?", (asked,)
+        ).fetchone()
+        if stored is not None:
+            return
+        if asked < self.bar.index:
+            raise JournalError(
+                f"bar {self.bar.index}: the LLM view asked at bar {asked} was never recorded;"
+                " record a view with the bar that asked it"
+            )
+        decision = view.decision.model_dump(mode="json")
+        self._insert(
+            "llm_views",
+            {"asked_at_bar": asked, "decision_json": canonical_json(decision, "LLM view")},
+        )
 
     def start(self) -> None:
         """Write the bar row, the first statement of the bar's transaction (`Journal` calls it)."""

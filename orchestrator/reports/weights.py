@@ -20,7 +20,6 @@ a fraction of equity), so each source's net return for the bar is n = p * r - c.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -253,6 +252,6 @@ def _identity(journal: JournalQueries) -> dict[str, object]:
 
 
 def _hedge_config(journal: JournalQueries) -> dict[str, object]:
-    """The weight learner's settings, from the latest state snapshot."""
-    snapshots = journal.table("snapshots")
-    return dict(json.loads(snapshots["weights_json"].iloc[-1])["config"])
+    """The weight learner's settings, from the run's identity (a paper run's `trader.hedge`)."""
+    trader = journal.identity.config.get("trader", {})
+    return dict(trader.get("hedge", {}))

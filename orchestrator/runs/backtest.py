@@ -11,15 +11,17 @@ the gateway's calls are drained into the strategy that made them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from typing import Annotated, Literal, get_args
 
 import pandas as pd
+from pydantic import Field, PositiveInt, field_validator
 
 from agents import DRLAgent
 from llm import AnalystTeam
-from orchestrator.errors import ConfigError
+from orchestrator.checks import Positive, Settings
 from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine
+from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
@@ -37,38 +39,29 @@ from orchestrator.trader import (
     TraderConfig,
     TradingMarket,
 )
-from orchestrator.validation import checked_number
 
-STRATEGY_NAMES = ("buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned")
+StrategyName = Literal["buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned"]
+STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 
 
-@dataclass(frozen=True)
-class BacktestConfig:
+class BacktestConfig(Settings):
     """trader: the hybrid's settings (its cadence also paces `llm`); the combiner's long-only
     switch is set from the agent's mode. initial_cash: each strategy's starting equity.
     strategies: which of `STRATEGY_NAMES` to run, in that order."""
 
-    trader: TraderConfig = field(default_factory=TraderConfig)
-    risk: RiskLimits = field(default_factory=RiskLimits)
-    initial_cash: float = 100_000.0
-    rebalance_band: float = DEFAULT_REBALANCE_BAND
-    snapshot_window: int = DEFAULT_WINDOW
-    strategies: tuple[str, ...] = STRATEGY_NAMES
+    trader: TraderConfig = Field(default_factory=TraderConfig)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    initial_cash: Positive = 100_000.0
+    rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
+    snapshot_window: PositiveInt = DEFAULT_WINDOW
+    strategies: Annotated[tuple[StrategyName, ...], Field(min_length=1)] = STRATEGY_NAMES
 
-    def __post_init__(self) -> None:
-        checked_number(
-            "BacktestConfig.initial_cash",
-            self.initial_cash,
-            low=0.0,
-            low_open=True,
-            error=ConfigError,
-        )
-        unknown = [name for name in self.strategies if name not in STRATEGY_NAMES]
-        if unknown or not self.strategies or len(set(self.strategies)) != len(self.strategies):
-            raise ConfigError(
-                f"BacktestConfig.strategies must be distinct names from {STRATEGY_NAMES},"
-                f" got {self.strategies!r}"
-            )
+    @field_validator("strategies")
+    @classmethod
+    def _distinct(cls, strategies: tuple[StrategyName, ...]) -> tuple[StrategyName, ...]:
+        if len(set(strategies)) != len(strategies):
+            raise ValueError(f"strategies must be distinct, got {strategies!r}")
+        return strategies
 
 
 @dataclass(frozen=True)
@@ -162,11 +155,11 @@ def _strategy_builders(
     """A fresh strategy (and its LLM view keeper, to count asks) for each name."""
     drl = DRLView(agent, market.arrays.features, agent.env_config)
     long_only = agent.env_config.mode == "long_only"
-    trader = replace(config.trader, combiner=replace(config.trader.combiner, long_only=long_only))
+    trader = config.trader.for_long_only(long_only)
     cost_model = agent.env_config.cost_model
 
     def hybrid(learn: bool) -> tuple[Strategy, LLMViewKeeper]:
-        settings = replace(trader, learn_weights=learn)
+        settings = trader.copy_with(learn_weights=learn)
         strategy = HybridDRLLLMTrader(drl, team, snapshots, cost_model=cost_model, config=settings)
         return strategy, strategy.llm
 

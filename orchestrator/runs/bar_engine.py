@@ -16,14 +16,16 @@ At bar t, in this order (nothing after bar t's close is read):
 
 Everything goes through a `BarRecorder` (the journal's `BarWriter` is one; the backtest passes an
 in-memory one). The engine's own state is a plain value, `EngineState`, saved with every bar
-(`record_state(loop_state=...)`) so that a run restores exactly from its last bar.
+(`record_state`, see `engine_state`) so that a run resumes exactly from its last bar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import Field
 
 from agents import DRLDecision
 from envs import CostModel
@@ -41,7 +43,7 @@ from orchestrator.execution import (
     RiskManager,
     client_order_id,
 )
-from orchestrator.runs.engine_state import EngineState, PendingOrder
+from orchestrator.runs.engine_state import EngineState, PendingOrder, loop_state
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.trader import (
     HedgeWeights,
@@ -51,7 +53,6 @@ from orchestrator.trader import (
     TradingMarket,
     WeightUpdate,
 )
-from orchestrator.validation import checked_number
 
 REBALANCE_INTENT = "rebalance"
 RISK_EXIT_INTENT = "risk_exit"
@@ -60,6 +61,8 @@ NOT_SENT = "not-sent"
 DEFAULT_REBALANCE_BAND = 0.05
 """Target changes under 5 % of equity are not traded: the hybrid's target moves a little with
 every confidence and weight, and chasing that would only pay costs and confirmation calls."""
+RebalanceBand = Annotated[float, Field(ge=0.0, le=2.0)]
+"""The settings' range of the band: 2 is the widest move there is, from -1 to +1."""
 _NO_COSTS = CostModel(commission_bps=0.0, slippage_bps=0.0)
 
 
@@ -110,14 +113,15 @@ def apply_fill(
     if fill.reference_price is not None:
         return portfolio.filled(fill.shares, fill.reference_price, cost_model)
     filled = portfolio.filled(fill.shares, fill.price, _NO_COSTS)
-    return replace(filled, cash=filled.cash - fill.commission)
+    return filled.copy_with(cash=filled.cash - fill.commission)
 
 
 class BarEngine:
     """Steps one strategy through a market, bar by bar (see the module docstring).
 
-    `state` is where to start: `EngineState.opening(cash)` for a new run, or the state saved with
-    the last completed bar (its strategy part is loaded into `strategy`, with `weight_history`).
+    `state` is where to start: `EngineState.opening(cash)` for a new run, or the state after the
+    journal's last bar (`engine_state.resume`, which also loads the strategy). `rebalance_band`:
+    a `RebalanceBand`, checked by the run's settings.
     """
 
     def __init__(
@@ -129,7 +133,6 @@ class BarEngine:
         *,
         run_id: str,
         state: EngineState,
-        weight_history: Sequence[WeightUpdate] = (),
         confirmer: OrderConfirmer | None = None,
         llm_calls: LLMCallLog | None = None,
         rebalance_band: float = DEFAULT_REBALANCE_BAND,
@@ -148,11 +151,7 @@ class BarEngine:
         self.run_id = run_id
         self.confirmer = confirmer
         self.llm_calls = llm_calls
-        self.rebalance_band = checked_number(
-            "rebalance_band", rebalance_band, low=0.0, high=2.0, error=ConfigError
-        )
-        if state.strategy is not None:
-            strategy.load_state_dict(state.strategy, weight_history)
+        self.rebalance_band = rebalance_band
         self._state = state
 
     @property
@@ -187,7 +186,7 @@ class BarEngine:
         if check.order_shares != 0.0:
             order = self._send(bar, check, recorder)
             if order is not None:
-                pending = (*pending, PendingOrder(order))
+                pending = (*pending, PendingOrder(order=order))
                 held_target = check.approved_position
         elif check.status is CheckStatus.NO_ORDER and not holding:
             held_target = target
@@ -195,17 +194,13 @@ class BarEngine:
             for entry in self.llm_calls.drain():
                 recorder.record_llm_call(entry)
         self._state = EngineState(
-            portfolio=check.portfolio,
-            last_bar=bar,
-            held_target=held_target,
-            pending=pending,
-            strategy=self.strategy.state_dict(),
+            portfolio=check.portfolio, last_bar=bar, held_target=held_target, pending=pending
         )
         recorder.record_state(
             portfolio=check.portfolio,
             weights=self.strategy.weights,
             llm_view=self.strategy.llm_view,
-            loop_state=self._state.to_dict(),
+            loop_state=loop_state(self._state, self.strategy),
         )
         return self._state
 
@@ -255,7 +250,7 @@ class BarEngine:
                 closed_unfilled = True
             elif ack.status is not OrderStatus.FILLED:
                 fill_ids = item.fill_ids + tuple(f.fill_id for f in fills)
-                still_pending.append(PendingOrder(item.order, fill_ids))
+                still_pending.append(PendingOrder(order=item.order, fill_ids=fill_ids))
         return portfolio, tuple(still_pending), closed_unfilled
 
     def _send(self, bar: int, check: OrderCheck, recorder: BarRecorder) -> OrderRequest | None:

@@ -19,16 +19,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from agents import DRLAgent
 from envs import CostModel, DateLike
 from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
+from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
 from orchestrator.execution import PaperBroker, RiskManager, resubmit_pending
-from orchestrator.journal import Journal
+from orchestrator.journal import Journal, RestoredState
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
-from orchestrator.runs.engine_state import EngineState
+from orchestrator.runs.engine_state import EngineState, resume
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
 from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
@@ -37,10 +41,10 @@ from orchestrator.trader import (
     ExecutionConfirmer,
     HybridDRLLLMTrader,
     MarketSnapshots,
+    Strategy,
     TradingMarket,
     load_trading_market,
 )
-from orchestrator.validation import checked_number
 
 
 def run_paper(
@@ -105,15 +109,14 @@ class Pacer:
     """Holds the loop to `seconds_per_bar` per bar, from one bar's start to the next (a slow bar
     is not made up for by rushing the next ones)."""
 
+    @checked_args(ConfigError)
     def __init__(
         self,
-        seconds_per_bar: float,
+        seconds_per_bar: Annotated[float, Field(ge=0.0, le=86_400.0)],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.seconds_per_bar = checked_number(
-            "pace (seconds per bar)", seconds_per_bar, low=0.0, high=86_400.0, error=ConfigError
-        )
+        self.seconds_per_bar = seconds_per_bar
         self._clock = clock
         self._sleep = sleep
         self._next: float | None = None
@@ -157,18 +160,14 @@ def _engine(
     restored = journal.restore_state()
     if restored is None:
         state = EngineState.opening(config.initial_cash)
-        broker = PaperBroker(config.initial_cash, symbol=market.symbol, cost_model=cost_model)
-        history = ()
     else:
-        state = _saved_state(journal, restored.loop_state, restored.bar.index)
-        broker = PaperBroker(
-            state.portfolio.cash,
-            shares=state.portfolio.shares,
-            symbol=market.symbol,
-            cost_model=cost_model,
-        )
+        state = _resumed(journal, restored, trader)
+    account = state.portfolio
+    broker = PaperBroker(
+        account.cash, shares=account.shares, symbol=market.symbol, cost_model=cost_model
+    )
+    if restored is not None:
         resubmit_pending(broker, restored.pending_orders)
-        history = restored.weights.history
     llm_calls = LLMCallLog.listen_to(team.gateway)  # calls before the first bar belong to none
     return BarEngine(
         market,
@@ -177,26 +176,19 @@ def _engine(
         RiskManager(config.risk, cost_model),
         run_id=journal.run_id,
         state=state,
-        weight_history=history,
         confirmer=ExecutionConfirmer(team.gateway, snapshots),
         llm_calls=llm_calls,
         rebalance_band=config.rebalance_band,
     )
 
 
-def _saved_state(journal: Journal, loop_state: object, last_bar: int) -> EngineState:
-    """The engine state saved with the journal's last bar; a state that does not fit it means the
-    file was tampered with or damaged, and is refused as such."""
+def _resumed(journal: Journal, restored: RestoredState, strategy: Strategy) -> EngineState:
+    """The engine state after the journal's last bar, `strategy` loaded; a saved state that does
+    not read back means the file was tampered with or damaged, and is refused as such."""
     try:
-        state = EngineState.from_dict(loop_state)  # type: ignore[arg-type]
+        return resume(restored, strategy)
     except InvalidInputError as exc:
         raise JournalCorruptError(f"journal {journal.path}: {exc}; left untouched") from None
-    if state.last_bar != last_bar:
-        raise JournalCorruptError(
-            f"journal {journal.path}: the state saved with bar {last_bar} says its last bar was"
-            f" {state.last_bar}; left untouched"
-        )
-    return state
 
 
 def _bars_done(engine: BarEngine, market: TradingMarket) -> int:

@@ -14,25 +14,24 @@ user who wants one budget over several runs sets LLM_LEDGER_PATH to a shared fil
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from pydantic import Field, PositiveInt
 
 from agents import DRLAgent
 from envs import SOURCE_NAMES
 from llm import LLMMode, LLMSettings
-from orchestrator.errors import ConfigError
+from orchestrator.checks import Positive, Settings
 from orchestrator.execution import RiskLimits
 from orchestrator.journal import RunIdentity, canonical_hash
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND
+from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, RebalanceBand
 from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
-from orchestrator.validation import checked_number
 
 LEDGER_SUFFIX = ".llm-ledger.sqlite"
 CACHE_SUFFIX = ".llm-cache.sqlite"
 
 
-@dataclass(frozen=True)
-class PaperConfig:
+class PaperConfig(Settings):
     """Every setting of a paper run that changes its results; the defaults are the backtest's
     (`BacktestConfig`), so a paper run over a test split trades as the backtest's hybrid_learned.
 
@@ -40,32 +39,22 @@ class PaperConfig:
     initial_cash: the account's starting cash, in the account currency.
     """
 
-    trader: TraderConfig = field(default_factory=TraderConfig)
-    risk: RiskLimits = field(default_factory=RiskLimits)
-    initial_cash: float = 100_000.0
-    rebalance_band: float = DEFAULT_REBALANCE_BAND
-    snapshot_window: int = DEFAULT_WINDOW
-
-    def __post_init__(self) -> None:
-        checked_number(
-            "PaperConfig.initial_cash", self.initial_cash, low=0.0, low_open=True, error=ConfigError
-        )
+    trader: TraderConfig = Field(default_factory=TraderConfig)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    initial_cash: Positive = 100_000.0
+    rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
+    snapshot_window: PositiveInt = DEFAULT_WINDOW
 
     def for_agent(self, agent: DRLAgent) -> PaperConfig:
         """These settings with the combiner long-only exactly when the agent's env is."""
-        combiner = replace(self.trader.combiner, long_only=agent.env_config.mode == "long_only")
-        return replace(self, trader=replace(self.trader, combiner=combiner))
+        long_only = agent.env_config.mode == "long_only"
+        return self.copy_with(trader=self.trader.for_long_only(long_only))
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON values; an infinite limit ("no limit") is written as the string "inf"."""
-        risk = {name: _json_number(value) for name, value in asdict(self.risk).items()}
-        return {
-            "trader": self.trader.to_dict(),
-            "risk": risk,
-            "initial_cash": self.initial_cash,
-            "rebalance_band": self.rebalance_band,
-            "snapshot_window": self.snapshot_window,
-        }
+    def identity_values(self) -> dict[str, object]:
+        """JSON values for the run identity; an infinite limit ("no limit") is the string "inf"."""
+        values = self.model_dump()
+        values["risk"] = {name: _json_number(value) for name, value in values["risk"].items()}
+        return values
 
 
 def run_identity(
@@ -84,7 +73,7 @@ def run_identity(
         agent_hash=canonical_hash(agent.manifest.to_dict(), "agent manifest"),
         data_source=source_label(market.source),
         data_hash=market.data_hash,
-        config={"llm": llm_mode, "bars": bars, **config.to_dict()},
+        config={"llm": llm_mode, "bars": bars, **config.identity_values()},
     )
 
 

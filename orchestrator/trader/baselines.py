@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from orchestrator.checks import Position, checked_args
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
@@ -23,7 +24,6 @@ from orchestrator.trader.hybrid_trader import account_position
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import vote_from_llm
-from orchestrator.validation import checked_number
 
 
 class _SingleSource:
@@ -44,17 +44,24 @@ class _SingleSource:
         return {}
 
     def load_state_dict(
-        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+        self,
+        state: Mapping[str, object],
+        *,
+        weight_history: Sequence[WeightUpdate] = (),
+        llm_view: LLMView | None = None,
     ) -> None:
         if weight_history:
             raise InvalidInputError(f"{type(self).__name__} learns no weights, got a history")
+        if llm_view is not None:
+            raise InvalidInputError(f"{type(self).__name__} asks no LLM, got an LLM view")
 
 
 class BuyAndHold(_SingleSource):
     """Hold `position` (fully long by default) from the first close on."""
 
-    def __init__(self, position: float = 1.0) -> None:
-        self.position = checked_number("BuyAndHold.position", position, low=-1.0, high=1.0)
+    @checked_args()
+    def __init__(self, position: Position = 1.0) -> None:
+        self.position = position
 
     def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
         return StrategyDecision(self.position, f"buy and hold: target {self.position:+.2f}")
@@ -101,14 +108,14 @@ class LLMAlone(_SingleSource):
         return StrategyDecision(target, f"{reasoning} ({freshness})", llm_view=view)
 
     def state_dict(self) -> dict[str, object]:
-        return {"llm": self.llm.state_dict()}
+        return self.llm.state_dict()
 
     def load_state_dict(
-        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+        self,
+        state: Mapping[str, object],
+        *,
+        weight_history: Sequence[WeightUpdate] = (),
+        llm_view: LLMView | None = None,
     ) -> None:
-        super().load_state_dict(state, weight_history)
-        try:
-            llm_state = state["llm"]
-        except KeyError:
-            raise InvalidInputError("saved LLM-alone state lacks 'llm'") from None
-        self.llm.load_state_dict(llm_state)  # type: ignore[arg-type]
+        super().load_state_dict(state, weight_history=weight_history)
+        self.llm.load_state_dict(state, llm_view)

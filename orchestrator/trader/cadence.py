@@ -9,38 +9,22 @@ paying for. In between, the last view is reused as it stands, with the bar it wa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import ValidationError
+from pydantic import NonNegativeInt, PositiveInt
 
 from llm import MarketSnapshot, TradingDecision
-from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
+from orchestrator.checks import Settings, UnitInterval, Value
+from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.snapshots import MarketSnapshots
-from orchestrator.validation import checked_setting
 
 
-@dataclass(frozen=True)
-class LLMView:
+class LLMView(Value):
     """The LLM's latest decision and the bar it was asked at; reused until it is asked again."""
 
-    asked_at_bar: int
+    asked_at_bar: NonNegativeInt
     decision: TradingDecision
-
-    def to_record(self) -> dict[str, object]:
-        return {
-            "asked_at_bar": self.asked_at_bar,
-            "decision": self.decision.model_dump(mode="json"),
-        }
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, object]) -> LLMView:
-        try:
-            decision = TradingDecision.model_validate(record["decision"])
-            return cls(asked_at_bar=int(record["asked_at_bar"]), decision=decision)  # type: ignore[call-overload]
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise JournalCorruptError(f"saved LLM view is malformed: {exc}") from None
 
 
 class Analyst(Protocol):
@@ -49,8 +33,7 @@ class Analyst(Protocol):
     def decide(self, snapshot: MarketSnapshot) -> TradingDecision: ...
 
 
-@dataclass(frozen=True)
-class LLMCadence:
+class LLMCadence(Settings):
     """every_bars: the oldest a view may be before it is asked again (5 daily bars: one week,
     which cuts the calls fivefold while a daily-bar view is rarely stale within a week).
     below_drl_confidence: ask at once when the agent's calibrated confidence is under this
@@ -58,15 +41,8 @@ class LLMCadence:
     None never asks for that reason.
     """
 
-    every_bars: int = 5
-    below_drl_confidence: float | None = 0.55
-
-    def __post_init__(self) -> None:
-        every = self.every_bars
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigError(f"LLMCadence.every_bars must be an int >= 1, got {every!r}")
-        if self.below_drl_confidence is not None:
-            checked_setting(self, "below_drl_confidence", low=0.0, high=1.0)
+    every_bars: PositiveInt = 5
+    below_drl_confidence: UnitInterval | None = 0.55
 
     def due(self, bar: int, view: LLMView | None, drl_confidence: float | None) -> bool:
         """Whether to ask at `bar` given the current view and the agent's confidence there."""
@@ -108,15 +84,17 @@ class LLMViewKeeper:
         return self.view, True
 
     def state_dict(self) -> dict[str, object]:
-        return {"view": None if self.view is None else self.view.to_record(), "asks": self.asks}
+        """How many times the analysts were asked, JSON-ready. The view itself is saved apart
+        (the journal keeps each view once) and handed back to `load_state_dict`."""
+        return KeeperState(asks=self.asks).model_dump()
 
-    def load_state_dict(self, state: Mapping[str, object]) -> None:
-        try:
-            record = state["view"]
-            asks = state["asks"]
-        except KeyError as exc:
-            raise InvalidInputError(f"saved LLM state lacks {exc}") from None
-        if isinstance(asks, bool) or not isinstance(asks, int) or asks < 0:
-            raise InvalidInputError(f"saved LLM state: asks must be an int >= 0, got {asks!r}")
-        self.view = None if record is None else LLMView.from_record(record)  # type: ignore[arg-type]
-        self.asks = asks
+    def load_state_dict(self, state: Mapping[str, object], view: LLMView | None) -> None:
+        """Continue from `state` (from `state_dict`) with `view`, the view held when saved."""
+        self.asks = KeeperState.from_mapping(state).asks
+        self.view = view
+
+
+class KeeperState(Value):
+    """What `LLMViewKeeper.state_dict` saves."""
+
+    asks: NonNegativeInt

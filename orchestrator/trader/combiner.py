@@ -9,9 +9,10 @@ is itself a target position in [-1, 1], shrunk toward flat by doubt. Two cases:
 - Agreement: both signals point the same way (both non-zero) and both confidences are at least
   `agree_threshold`. Two independent sources that are both sure are worth more than either, so the
   target is the score times `agree_boost`, capped at `max_position`; no threshold applies.
-- Otherwise the score goes through a dead zone: `score >= buy_threshold` is BUY with target
-  `size_scale * score`, `score <= sell_threshold` is SELL with target `size_scale * score`, anything
-  in between is HOLD with target 0 (no conviction, no position: small targets would only pay costs).
+- Otherwise the score goes through a dead zone: `score >= buy_threshold` is BUY and
+  `score <= sell_threshold` is SELL, each with the score as its target (capped at `max_position`);
+  anything in between is HOLD with target 0 (no conviction, no position: small targets would only
+  pay costs).
 
 Actions name the direction of the target, not the order: BUY = long, SELL = short (flat in
 long-only mode), HOLD = flat. The order that gets there is the risk manager's business.
@@ -20,12 +21,14 @@ long-only mode), HOLD = flat. The order that gets there is the risk manager's bu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from orchestrator.errors import ConfigError
+from pydantic import Field
+
+from orchestrator.checks import Settings, UnitInterval, checked_args
 from orchestrator.trader.votes import SourceVote
-from orchestrator.validation import checked_number, checked_setting
 
 
 class HybridAction(StrEnum):
@@ -34,8 +37,7 @@ class HybridAction(StrEnum):
     HOLD = "HOLD"
 
 
-@dataclass(frozen=True)
-class CombinerConfig:
+class CombinerConfig(Settings):
     """Every threshold of the combination rule (the defaults and why).
 
     agree_threshold: both confidences must reach this for the agreement boost (0.7: the issue's
@@ -44,29 +46,16 @@ class CombinerConfig:
         earn half as much again, still capped at `max_position`).
     buy_threshold / sell_threshold: the dead zone of the score (+-0.15: one source alone at full
         signal needs confidence 0.3 with weight 0.5 to act; anything weaker stays flat).
-    size_scale: target = size_scale * score outside the dead zone (1.0: the score already is a
-        confidence-weighted target position).
     max_position: cap on |target| (1.0: fully invested, no leverage).
     long_only: clip short targets to flat (the account cannot short).
     """
 
-    agree_threshold: float = 0.7
-    agree_boost: float = 1.5
-    buy_threshold: float = 0.15
-    sell_threshold: float = -0.15
-    size_scale: float = 1.0
-    max_position: float = 1.0
+    agree_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    agree_boost: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.5
+    buy_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.15
+    sell_threshold: Annotated[float, Field(ge=-1.0, lt=0.0)] = -0.15
+    max_position: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     long_only: bool = False
-
-    def __post_init__(self) -> None:
-        checked_setting(self, "agree_threshold", low=0.0, high=1.0)
-        checked_setting(self, "agree_boost", low=1.0)
-        checked_setting(self, "buy_threshold", low=0.0, high=1.0, low_open=True)
-        checked_setting(self, "sell_threshold", low=-1.0, high=0.0, high_open=True)
-        checked_setting(self, "size_scale", low=0.0, low_open=True)
-        checked_setting(self, "max_position", low=0.0, high=1.0, low_open=True)
-        if not isinstance(self.long_only, bool):
-            raise ConfigError(f"CombinerConfig.long_only must be a bool, got {self.long_only!r}")
 
 
 @dataclass(frozen=True)
@@ -83,23 +72,17 @@ class HybridDecision:
     target_position: float
     reasoning: str
 
-    def to_record(self) -> dict[str, object]:
-        """Plain JSON-ready values, for the journal and reports."""
-        record = asdict(self)
-        record["action"] = self.action.value
-        return record
 
-
+@checked_args()
 def combine(
     drl: SourceVote,
     llm: SourceVote,
     *,
-    drl_weight: float,
+    drl_weight: UnitInterval,
     config: CombinerConfig | None = None,
 ) -> HybridDecision:
     """Combine the two votes with weights `drl_weight` and `1 - drl_weight` (see the module doc)."""
     config = config or CombinerConfig()
-    drl_weight = checked_number("drl_weight", drl_weight, low=0.0, high=1.0)
     llm_weight = 1.0 - drl_weight
     score = drl_weight * drl.confidence * drl.signal + llm_weight * llm.confidence * llm.signal
     agreed = (
@@ -115,11 +98,11 @@ def combine(
         )
     elif score >= config.buy_threshold:
         action = HybridAction.BUY
-        magnitude = min(config.max_position, config.size_scale * score)
+        magnitude = min(config.max_position, score)
         rule = f"score >= buy threshold {config.buy_threshold:+.2f}"
     elif score <= config.sell_threshold:
         action = HybridAction.SELL
-        magnitude = min(config.max_position, config.size_scale * -score)
+        magnitude = min(config.max_position, -score)
         rule = f"score <= sell threshold {config.sell_threshold:+.2f}"
     else:
         action = HybridAction.HOLD

@@ -6,11 +6,11 @@ position it recommended:  l_i = -(p_i * r - c_i), clipped to [-loss_bound, loss_
 own portfolio there). Hedge keeps w_i proportional to exp(-eta * sum_t l_{i,t}). With two experts
 the whole state is one number, the log-odds x = ln(w_drl / w_llm), and an update is
 
-    x <- (1 - discount) * x - eta * (l_drl - l_llm)      (Hedge; discount 0 = plain Hedge)
+    x <- x - eta * (l_drl - l_llm)                       (Hedge)
     w <- (1 - fixed_share) * w + fixed_share / 2         (Herbster & Warmuth's fixed share)
     w <- clip(w, floor, 1 - floor)                       (the floor)
 
-Regret bound (plain Hedge, both forgetting rates 0, floor 0). With eta * loss_bound <= 1 every
+Regret bound (plain Hedge: fixed share 0, floor 0). With eta * loss_bound <= 1 every
 eta * l >= -1, where exp(-z) <= 1 - z + z^2 holds, and the usual potential argument gives, for any
 T and each source i,
 
@@ -30,36 +30,42 @@ noise) while averaging 50/50; that costs nothing in expectation, since either so
 Forgetting, for regime changes. `fixed_share` = alpha keeps every weight >= alpha / 2 and turns the
 ln 2 term into ((k+1) ln 2 + k ln(1/alpha) + (T-k-1) ln(1/(1-alpha))) / eta against the best
 sequence of sources with k switches (Herbster & Warmuth 1998; Cesa-Bianchi & Lugosi 2006,
-Thm 5.2; best near alpha = k / (T - 1)). `discount` = d shrinks old evidence by (1 - d) a bar, a
-memory of about 1 / d bars; it is a heuristic with no bound claimed here. The `floor` keeps each
-weight >= floor, so a source that turns good needs at most ln((1 - floor) / floor) / eta of
-cumulative net-return advantage to climb back to 50/50 (projection onto {w >= floor}: Herbster &
-Warmuth 2001).
+Thm 5.2; best near alpha = k / (T - 1)). The `floor` keeps each weight >= floor, so a source
+that turns good needs at most ln((1 - floor) / floor) / eta of cumulative net-return advantage to
+climb back to 50/50 (projection onto {w >= floor}: Herbster & Warmuth 2001).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import Field, PositiveInt, model_validator
+
+from orchestrator.checks import (
+    Finite,
+    NonNegative,
+    Position,
+    Positive,
+    Settings,
+    Value,
+    checked_args,
+)
 from orchestrator.errors import ConfigError, InvalidInputError
-from orchestrator.validation import checked_number, checked_setting
 
 
-def hedge_learning_rate(n_bars: int, loss_scale: float) -> float:
+@checked_args(ConfigError)
+def hedge_learning_rate(n_bars: PositiveInt, loss_scale: Positive) -> float:
     """eta = sqrt(ln 2 / (n_bars * loss_scale^2)), which minimises the regret bound over n_bars."""
-    if isinstance(n_bars, bool) or not isinstance(n_bars, int) or n_bars < 1:
-        raise ConfigError(f"n_bars must be an int >= 1, got {n_bars!r}")
-    loss_scale = checked_number("loss_scale", loss_scale, low=0.0, low_open=True, error=ConfigError)
     return math.sqrt(math.log(2.0) / (n_bars * loss_scale**2))
 
 
 DEFAULT_LEARNING_RATE = hedge_learning_rate(n_bars=252, loss_scale=0.012)
 
 
-@dataclass(frozen=True)
-class HedgeConfig:
+class HedgeConfig(Settings):
     """Settings of the weight learner (see the module docstring for the maths and the defaults).
 
     learning_rate: eta, per unit of loss (a loss of 0.01 is a 1 % net return); eta * loss_bound
@@ -68,27 +74,22 @@ class HedgeConfig:
         a full position; two S&P 500 days in 1999-2018 were larger).
     fixed_share: per-bar mixing toward 50/50, in [0, 1) (0.005: about one switch of the better
         source per 200 bars; 0 = off).
-    discount: per-bar decay of old evidence, in [0, 1) (0 = off: fixed share already forgets).
     floor: lowest weight a source can have, in [0, 0.5) (0.05: it keeps a say, and a way back).
     """
 
-    learning_rate: float = DEFAULT_LEARNING_RATE
-    loss_bound: float = 0.1
-    fixed_share: float = 0.005
-    discount: float = 0.0
-    floor: float = 0.05
+    learning_rate: Positive = DEFAULT_LEARNING_RATE
+    loss_bound: Positive = 0.1
+    fixed_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.005
+    floor: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.05
 
-    def __post_init__(self) -> None:
-        checked_setting(self, "learning_rate", low=0.0, low_open=True)
-        checked_setting(self, "loss_bound", low=0.0, low_open=True)
-        checked_setting(self, "fixed_share", low=0.0, high=1.0, high_open=True)
-        checked_setting(self, "discount", low=0.0, high=1.0, high_open=True)
-        checked_setting(self, "floor", low=0.0, high=0.5, high_open=True)
+    @model_validator(mode="after")
+    def _bound_holds(self) -> HedgeConfig:
         if self.learning_rate * self.loss_bound > 1.0:
-            raise ConfigError(
-                f"HedgeConfig.learning_rate * loss_bound must be <= 1 for the regret bound,"
+            raise ValueError(
+                "learning_rate * loss_bound must be <= 1 for the regret bound,"
                 f" got {self.learning_rate} * {self.loss_bound}"
             )
+        return self
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,12 @@ class WeightUpdate:
     llm_loss: float
     drl_weight_before: float
     drl_weight_after: float
+
+
+class HedgeState(Value):
+    """What `HedgeWeights.state_dict` saves: the log-odds ln(w_drl / w_llm)."""
+
+    log_odds: Finite
 
 
 def _weights_from_log_odds(log_odds: float) -> tuple[float, float]:
@@ -140,14 +147,15 @@ class HedgeWeights:
         """How many updates were made (the step of the last one)."""
         return len(self._history)
 
+    @checked_args()
     def update(
         self,
         *,
-        drl_position: float,
-        llm_position: float,
-        bar_return: float,
-        drl_cost: float = 0.0,
-        llm_cost: float = 0.0,
+        drl_position: Position,
+        llm_position: Position,
+        bar_return: Annotated[float, Field(ge=-1.0, allow_inf_nan=False)],
+        drl_cost: NonNegative = 0.0,
+        llm_cost: NonNegative = 0.0,
         label: str | None = None,
     ) -> WeightUpdate:
         """Score both sources on one bar and move the weights; returns the recorded update.
@@ -157,11 +165,6 @@ class HedgeWeights:
         drl_cost / llm_cost: what moving each source's own portfolio to its position cost, as a
             fraction of equity (e.g. cost_rate * |p_t - p_{t-1}|). label: the bar, for reports.
         """
-        drl_position = checked_number("drl_position", drl_position, low=-1.0, high=1.0)
-        llm_position = checked_number("llm_position", llm_position, low=-1.0, high=1.0)
-        bar_return = checked_number("bar_return", bar_return, low=-1.0)
-        drl_cost = checked_number("drl_cost", drl_cost, low=0.0)
-        llm_cost = checked_number("llm_cost", llm_cost, low=0.0)
         drl_loss = self._loss(drl_position * bar_return - drl_cost)
         llm_loss = self._loss(llm_position * bar_return - llm_cost)
         before = self.drl_weight
@@ -187,9 +190,9 @@ class HedgeWeights:
         return min(bound, max(-bound, -net_return))
 
     def _next_log_odds(self, loss_gap: float) -> float:
-        """Hedge step with discounting, then fixed share, then the floor (module docstring)."""
+        """Hedge step, then fixed share, then the floor (module docstring)."""
         config = self.config
-        log_odds = (1.0 - config.discount) * self._log_odds - config.learning_rate * loss_gap
+        log_odds = self._log_odds - config.learning_rate * loss_gap
         if config.fixed_share == 0.0 and config.floor == 0.0:
             return log_odds
         drl, llm = _weights_from_log_odds(log_odds)
@@ -202,28 +205,21 @@ class HedgeWeights:
         return math.log(drl) - math.log(llm)
 
     def state_dict(self) -> dict[str, object]:
-        """Settings and log-odds only (JSON-ready): constant size however many updates were made.
+        """The log-odds, JSON-ready: the same size however many updates were made.
 
-        This is what a per-bar checkpoint stores; the history is kept elsewhere, as one row per
-        update (the journal's weight updates), and handed back to `from_state`. `to_dict` also
-        serialises the history, so calling it every bar costs time quadratic in the run's length.
+        The settings are the constructor's, and the history is kept apart (the journal holds one
+        row per update) and handed back to `load_state_dict`.
         """
-        return {"config": asdict(self.config), "log_odds": self._log_odds}
+        return HedgeState(log_odds=self._log_odds).model_dump()
 
-    @classmethod
-    def from_state(
-        cls, state: Mapping[str, object], *, history: Sequence[WeightUpdate] = ()
-    ) -> HedgeWeights:
-        """The inverse of `state_dict`, with `history` the updates made so far, oldest first.
+    def load_state_dict(
+        self, state: Mapping[str, object], history: Sequence[WeightUpdate] = ()
+    ) -> None:
+        """Continue from `state` (from `state_dict`) after `history`, the updates made so far.
 
         The history must be whole (steps 1, 2, ...): the log-odds came from exactly those updates.
-        A missing or malformed field is an `InvalidInputError`, a bad setting a `ConfigError`.
         """
-        try:
-            config = HedgeConfig(**state["config"])  # type: ignore[arg-type]
-            log_odds = state["log_odds"]
-        except (KeyError, TypeError) as exc:
-            raise InvalidInputError(f"saved weights are malformed: {exc!r}") from None
+        saved = HedgeState.from_mapping(state)
         history = list(history)
         for step, update in enumerate(history, start=1):
             if not isinstance(update, WeightUpdate) or update.step != step:
@@ -231,20 +227,5 @@ class HedgeWeights:
                     f"saved weights history must be WeightUpdates with steps 1..{len(history)}"
                     f" in order; entry {step} is {update!r}"
                 )
-        weights = cls(config)
-        weights._log_odds = checked_number("saved weights log_odds", log_odds)
-        weights._history = history
-        return weights
-
-    def to_dict(self) -> dict[str, object]:
-        """Everything needed to resume exactly, history included (JSON-ready; O(updates))."""
-        return {**self.state_dict(), "history": [asdict(update) for update in self._history]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> HedgeWeights:
-        """The inverse of `to_dict`; a missing or malformed field is an `InvalidInputError`."""
-        try:
-            history = [WeightUpdate(**update) for update in data["history"]]  # type: ignore[attr-defined]
-        except (KeyError, TypeError) as exc:
-            raise InvalidInputError(f"saved weights are malformed: {exc!r}") from None
-        return cls.from_state(data, history=history)
+        self._log_odds = saved.log_odds
+        self._history = history

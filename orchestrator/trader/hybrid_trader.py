@@ -18,10 +18,13 @@ combiner's `max_position`, and flat instead of short in long-only mode.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from envs import CostModel, rebalance
-from orchestrator.errors import ConfigError, InvalidInputError
+from orchestrator.checks import Position, Settings, Value
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
 from orchestrator.trader.combiner import CombinerConfig, combine
@@ -32,24 +35,17 @@ from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import vote_from_drl, vote_from_llm
 
 
-@dataclass(frozen=True)
-class TraderConfig:
+class TraderConfig(Settings):
     """Every setting of the hybrid trader: LLM cadence, combination rule, weight learning."""
 
-    cadence: LLMCadence = field(default_factory=LLMCadence)
-    combiner: CombinerConfig = field(default_factory=CombinerConfig)
-    hedge: HedgeConfig = field(default_factory=HedgeConfig)
+    cadence: LLMCadence = Field(default_factory=LLMCadence)
+    combiner: CombinerConfig = Field(default_factory=CombinerConfig)
+    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
     learn_weights: bool = True
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.learn_weights, bool):
-            raise ConfigError(
-                f"TraderConfig.learn_weights must be a bool, got {self.learn_weights!r}"
-            )
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON values, e.g. for the journal's run identity."""
-        return asdict(self)
+    def for_long_only(self, long_only: bool) -> TraderConfig:
+        """These settings with the combiner long-only or not (as the agent's env trades)."""
+        return self.copy_with(combiner=self.combiner.copy_with(long_only=long_only))
 
 
 def repositioning_cost(previous: float, target: float, cost_model: CostModel) -> float:
@@ -133,42 +129,45 @@ class HybridDRLLLMTrader:
         )
 
     def state_dict(self) -> dict[str, object]:
-        return {
-            "weights": self._weights.state_dict(),
-            "llm": self.llm.state_dict(),
-            "recommended": None if self._recommended is None else list(self._recommended),
-            "held": list(self._held),
-        }
+        """JSON values that restore the trader, with the two things kept apart (see `Strategy`)."""
+        return TraderState(
+            weights=self._weights.state_dict(),
+            llm=self.llm.state_dict(),
+            recommended=None if self._recommended is None else list(self._recommended),
+            held=list(self._held),
+        ).model_dump()
 
     def load_state_dict(
-        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+        self,
+        state: Mapping[str, object],
+        *,
+        weight_history: Sequence[WeightUpdate] = (),
+        llm_view: LLMView | None = None,
     ) -> None:
-        try:
-            saved_weights = state["weights"]
-            llm_state = state["llm"]
-            recommended = state["recommended"]
-            held = state["held"]
-        except (KeyError, TypeError) as exc:
-            raise InvalidInputError(f"saved trader state is malformed: {exc!r}") from None
-        weights = HedgeWeights.from_state(saved_weights, history=weight_history)  # type: ignore[arg-type]
-        if weights.config != self.config.hedge:
-            raise InvalidInputError(
-                f"saved weights were learned with {weights.config}, this trader uses"
-                f" {self.config.hedge}"
-            )
-        self.llm.load_state_dict(llm_state)  # type: ignore[arg-type]
-        self._weights = weights
-        self._recommended = None if recommended is None else _pair(recommended, "recommended")
-        self._held = _pair(held, "held")
+        saved = TraderState.from_mapping(state)
+        self._weights.load_state_dict(saved.weights, weight_history)
+        self.llm.load_state_dict(saved.llm, llm_view)
+        self._recommended = None if saved.recommended is None else _pair(saved.recommended)
+        self._held = _pair(saved.held)
 
 
-def _pair(value: object, name: str) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise InvalidInputError(f"saved trader state: {name} must be 2 positions, got {value!r}")
-    try:
-        drl, llm = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"saved trader state: {name} must be numbers, got {value!r}"
-        ) from None
+SourcePositions = Annotated[list[Position], Field(min_length=2, max_length=2)]
+"""The DRL and the LLM source's positions, in that order."""
+
+
+class TraderState(Value):
+    """What `HybridDRLLLMTrader.state_dict` saves.
+
+    recommended: each source's position at the last decision, not yet scored (None once it is).
+    held: each source's own position before that decision, to cost the move to the next one.
+    """
+
+    weights: dict[str, Any]
+    llm: dict[str, Any]
+    recommended: SourcePositions | None
+    held: SourcePositions
+
+
+def _pair(positions: list[float]) -> tuple[float, float]:
+    drl, llm = positions
     return drl, llm

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
+from pydantic import NonNegativeInt
 
 from agents import DRLAgent, split_with_history
 from envs import (
@@ -26,8 +28,8 @@ from envs import (
     SplitName,
     prepare_market,
 )
-from orchestrator.errors import JournalError
-from orchestrator.validation import checked_number
+from orchestrator.checks import NonNegative, Positive, Value
+from orchestrator.errors import JournalError, OrchestratorError
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,32 +109,15 @@ def load_trading_market(
     )
 
 
-@dataclass(frozen=True)
-class BarSeen:
+class BarSeen(Value):
     """One bar of the live feed, with its position in the feed (`index`, from 0)."""
 
-    index: int
-    timestamp: dt.datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    invalid_error: ClassVar[type[OrchestratorError]] = JournalError
 
-    def __post_init__(self) -> None:
-        index = self.index
-        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise JournalError(f"bar index must be an int >= 0, got {index!r}")
-        if not isinstance(self.timestamp, dt.datetime):
-            raise JournalError(f"bar {index}: timestamp must be a datetime, got {self.timestamp!r}")
-        for name in ("open", "high", "low", "close"):
-            value = checked_number(
-                f"bar {index} {name}",
-                getattr(self, name),
-                low=0.0,
-                low_open=True,
-                error=JournalError,
-            )
-            object.__setattr__(self, name, value)
-        volume = checked_number(f"bar {index} volume", self.volume, low=0.0, error=JournalError)
-        object.__setattr__(self, "volume", volume)
+    index: NonNegativeInt
+    timestamp: dt.datetime
+    open: Positive
+    high: Positive
+    low: Positive
+    close: Positive
+    volume: NonNegative

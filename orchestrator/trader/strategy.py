@@ -35,7 +35,9 @@ class StrategyDecision:
 
 class Strategy(Protocol):
     """One way to trade. Its state changes only in `decide` and `learn`, and round-trips through
-    `state_dict` / `load_state_dict` (with the journal's weight history) so a run resumes exactly.
+    `state_dict` / `load_state_dict` so that a run resumes exactly. Two parts of it are saved
+    apart, because the journal keeps each of them once in its own tables: the weights' history (a
+    row per update) and the LLM view (a row per view); `load_state_dict` takes them back.
     """
 
     @property
@@ -57,11 +59,15 @@ class Strategy(Protocol):
         ...
 
     def state_dict(self) -> dict[str, object]:
-        """JSON values that restore the strategy (the weights' history excluded: see above)."""
+        """JSON values that restore the strategy, but for the two parts saved apart (see above)."""
         ...
 
     def load_state_dict(
-        self, state: Mapping[str, object], weight_history: Sequence[WeightUpdate] = ()
+        self,
+        state: Mapping[str, object],
+        *,
+        weight_history: Sequence[WeightUpdate] = (),
+        llm_view: LLMView | None = None,
     ) -> None:
-        """Continue from `state`; `weight_history` is the weights' journaled updates."""
+        """Continue from `state` (from `state_dict`), the weights' updates and the LLM view."""
         ...

@@ -7,29 +7,16 @@ weight learner and the reports treat the DRL agent and the LLM analysts alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from agents import DRLDecision
 from llm import Action, TradingDecision
-from orchestrator.validation import checked_number
+from orchestrator.checks import Position, UnitInterval, Value
 
 
-@dataclass(frozen=True)
-class SourceVote:
+class SourceVote(Value):
     """One source's target position (`signal`, in [-1, 1]) and how sure it is (in [0, 1])."""
 
-    signal: float
-    confidence: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "signal", checked_number("SourceVote.signal", self.signal, low=-1.0, high=1.0)
-        )
-        object.__setattr__(
-            self,
-            "confidence",
-            checked_number("SourceVote.confidence", self.confidence, low=0.0, high=1.0),
-        )
+    signal: Position
+    confidence: UnitInterval
 
 
 def vote_from_drl(decision: DRLDecision) -> SourceVote:
