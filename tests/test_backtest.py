@@ -26,7 +26,7 @@ from orchestrator.runs.backtest import STRATEGY_NAMES, BacktestConfig, run_backt
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.trader.confirmation import ExecutionConfirmer
-from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader
 from orchestrator.trader.market import load_trading_market
 from orchestrator.trader.snapshots import MarketSnapshots
@@ -158,7 +158,7 @@ def test_buy_and_hold_is_the_price_ratio_less_one_entry_cost(
     buy_cost = CostModel().buy_cost_rate
     expected = 100_000.0 * (market.arrays.close[-1] / entry_close) / (1.0 + buy_cost)
     assert run.frame["equity"].iloc[-1] == pytest.approx(expected, rel=1e-9)
-    assert run.counts.fills == 1 and run.counts.orders_vetoed == 0
+    assert run.activity.fills == 1 and run.activity.orders_vetoed == 0
 
 
 def engine_records(agent: DRLAgent, source: Path, team: AnalystTeam) -> list[ListRecorder]:
@@ -167,7 +167,10 @@ def engine_records(agent: DRLAgent, source: Path, team: AnalystTeam) -> list[Lis
     snapshots = MarketSnapshots(market)
     costs = agent.env_config.cost_model
     trader = HybridDRLLLMTrader(
-        DRLView(agent, market.arrays.features, agent.env_config), team, snapshots, cost_model=costs
+        DRLAdvisor(agent, market.arrays.features, agent.env_config),
+        team,
+        snapshots,
+        cost_model=costs,
     )
     engine = BarEngine(
         market,

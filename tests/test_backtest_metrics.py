@@ -16,8 +16,8 @@ from orchestrator.reports.backtest import (
     metrics_markdown,
     strategy_metrics,
 )
+from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestResult, StrategyResult
-from orchestrator.runs.recorder import ActivityCounts
 
 
 def test_calmar_and_win_rate_match_hand_computation() -> None:
@@ -53,7 +53,7 @@ def test_degenerate_returns_have_a_defined_interval() -> None:
 
 def result_of(frames: dict[str, pd.DataFrame]) -> BacktestResult:
     runs = {
-        name: StrategyResult(name, frame, ActivityCounts(llm_calls=3, llm_cost_usd=0.25), 2)
+        name: StrategyResult(name, frame, Activity(llm_calls=3, llm_cost_usd=0.25), 2)
         for name, frame in frames.items()
     }
     return BacktestResult("hand", "TEST", "agent", 100.0, runs)

@@ -31,7 +31,7 @@ from orchestrator.journal.writer import Journal
 from orchestrator.runs.bar_engine import NOT_SENT, BarEngine, apply_fill
 from orchestrator.runs.engine_state import EngineState, loop_state, resume
 from orchestrator.trader.cadence import LLMCadence
-from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig
 from orchestrator.trader.market import TradingMarket
 from orchestrator.trader.snapshots import MarketSnapshots
@@ -210,7 +210,7 @@ def hybrid_engine(
 ) -> BarEngine:
     """The hybrid on `market`, new or resumed from a journal's `restored` state."""
     config = TraderConfig(cadence=LLMCadence(every_bars=3, below_drl_confidence=0.55))
-    drl = DRLView(
+    drl = DRLAdvisor(
         FeatureAgent(window=3, n_features=2), market.arrays.features, EnvConfig(window_size=3)
     )
     trader = HybridDRLLLMTrader(

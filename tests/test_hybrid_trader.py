@@ -21,7 +21,7 @@ from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.trader.baselines import LLMAlone
 from orchestrator.trader.cadence import LLMCadence
 from orchestrator.trader.combiner import CombinerConfig, HybridAction
-from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hybrid_trader import HybridDRLLLMTrader, TraderConfig, repositioning_cost
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import FeatureAgent, trading_market
@@ -63,7 +63,7 @@ def trader_for(
     market = trading_market(
         open_=[100.0] * len(targets), close=[100.0] * len(targets), features=features
     )
-    drl = DRLView(
+    drl = DRLAdvisor(
         FeatureAgent(window=2, n_features=2), market.arrays.features, EnvConfig(window_size=2)
     )
     return HybridDRLLLMTrader(

@@ -23,11 +23,12 @@ from llm import build_analyst_team, load_settings
 from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
 from orchestrator.execution.broker import client_order_id
+from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestConfig, run_backtest
 from orchestrator.runs.display import LineDisplay, LiveDisplay
 from orchestrator.runs.paper import Pacer, run_paper
 from orchestrator.runs.paper_config import CACHE_SUFFIX, LEDGER_SUFFIX, paper_llm_settings
-from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
+from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader.market import load_trading_market
 from tests.paper_helpers import END, N_BARS, clean_environment, paper_args, tiny_agent
 
@@ -122,7 +123,7 @@ def test_every_bar_is_decided_once_in_order_and_every_order_fills_at_the_next_op
     assert result.final_equity == equity.iloc[-1]
     assert (result.total, result.bars_new, result.bars_resumed) == (N_BARS, N_BARS, 0)
     assert result.activity.fills == len(fills) and result.activity.orders_sent == len(sent)
-    assert result.activity.llm_spend_usd == 0.0
+    assert result.activity.llm_cost_usd == 0.0
 
 
 def test_buy_and_hold_is_the_same_cash_held_over_the_same_bars(
@@ -322,7 +323,7 @@ def progress(done: int) -> BarProgress:
         position=0.5,
         equity=101_234.5,
         drl_weight=0.625,
-        activity=Activity(orders_sent=3, orders_vetoed=1, fills=2, llm_spend_usd=0.0123),
+        activity=Activity(orders_sent=3, orders_vetoed=1, fills=2, llm_cost_usd=0.0123),
     )
 
 

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -41,10 +41,9 @@ def lock_path_for(journal: Path) -> Path:
 
 
 class JournalLock:
-    """An acquired lock; `release` (or leaving the `with` block) gives it back."""
+    """An acquired lock on one journal; `release` gives it back."""
 
-    def __init__(self, path: Path, descriptor: int) -> None:
-        self.path = path
+    def __init__(self, descriptor: int) -> None:
         self._descriptor: int | None = descriptor
 
     @classmethod
@@ -69,11 +68,7 @@ class JournalLock:
             raise JournalError(f"cannot lock {path}: {exc.strerror}") from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-        return cls(path, descriptor)
-
-    @property
-    def held(self) -> bool:
-        return self._descriptor is not None
+        return cls(descriptor)
 
     def release(self) -> None:
         """Give the lock back; releasing twice is harmless."""
@@ -81,17 +76,6 @@ class JournalLock:
             fcntl.flock(self._descriptor, fcntl.LOCK_UN)
             os.close(self._descriptor)
             self._descriptor = None
-
-    def __enter__(self) -> JournalLock:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def _read_holder(descriptor: int) -> str:

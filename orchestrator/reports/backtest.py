@@ -49,7 +49,7 @@ def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict
     interval = sharpe_confidence_interval(
         equity[1:] / equity[:-1] - 1.0, level=BOOTSTRAP_LEVEL, reps=BOOTSTRAP_REPS, seed=seed
     )
-    counts = run.counts
+    activity = run.activity
     return {
         "total_return": base["total_return"],
         "cagr": base["annual_return"],
@@ -64,12 +64,12 @@ def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict
         "n_trades": base["n_trades"],
         "n_bars": base["n_bars"],
         "final_equity": float(equity[-1]),
-        "llm_calls": counts.llm_calls,
-        "llm_cost_usd": counts.llm_cost_usd,
+        "llm_calls": activity.llm_calls,
+        "llm_cost_usd": activity.llm_cost_usd,
         "llm_asks": run.llm_asks,
-        "orders_sent": counts.orders_sent,
-        "orders_vetoed": counts.orders_vetoed,
-        "fills": counts.fills,
+        "orders_sent": activity.orders_sent,
+        "orders_vetoed": activity.orders_vetoed,
+        "fills": activity.fills,
     }
 
 

@@ -21,15 +21,16 @@ from agents import DRLAgent
 from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
 from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
+from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LLMCallLog
-from orchestrator.runs.recorder import ActivityCounts, BacktestRecorder
+from orchestrator.runs.recorder import BacktestRecorder
 from orchestrator.trader import (
     DEFAULT_WINDOW,
     BuyAndHold,
+    DRLAdvisor,
     DRLAlone,
-    DRLView,
     ExecutionConfirmer,
     HybridDRLLLMTrader,
     LLMAlone,
@@ -71,7 +72,7 @@ class StrategyResult:
 
     name: str
     frame: pd.DataFrame
-    counts: ActivityCounts
+    activity: Activity
     llm_asks: int
 
 
@@ -134,7 +135,7 @@ def run_backtest(
             name: StrategyResult(
                 name,
                 run.recorder.frame(),
-                run.recorder.counts,
+                run.recorder.activity,
                 0 if run.keeper is None else run.keeper.asks,
             )
             for name, run in runs.items()
@@ -153,7 +154,7 @@ def _strategy_builders(
     config: BacktestConfig,
 ) -> dict[str, StrategyBuilder]:
     """A fresh strategy (and its LLM view keeper, to count asks) for each name."""
-    drl = DRLView(agent, market.arrays.features, agent.env_config)
+    drl = DRLAdvisor(agent, market.arrays.features, agent.env_config)
     long_only = agent.env_config.mode == "long_only"
     trader = config.trader.for_long_only(long_only)
     cost_model = agent.env_config.cost_model

@@ -90,7 +90,7 @@ def progress_table(progress: BarProgress) -> Table:
         ("position", f"{progress.position:+.2f}"),
         ("equity", f"{progress.equity:,.2f}"),
         ("weights", f"DRL {progress.drl_weight:.3f} / LLM {1.0 - progress.drl_weight:.3f}"),
-        ("LLM spend", f"${activity.llm_spend_usd:.4f}"),
+        ("LLM spend", f"${activity.llm_cost_usd:.4f}"),
         ("orders", f"{activity.orders_sent} sent, {activity.orders_vetoed} vetoed"),
         ("fills", str(activity.fills)),
     )

@@ -30,14 +30,15 @@ from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
 from orchestrator.execution import PaperBroker, RiskManager, resubmit_pending
 from orchestrator.journal import Journal, RestoredState
+from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
-from orchestrator.runs.progress import Activity, BarProgress, PaperResult, RunHeader
+from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader import (
-    DRLView,
+    DRLAdvisor,
     ExecutionConfirmer,
     HybridDRLLLMTrader,
     MarketSnapshots,
@@ -151,7 +152,7 @@ def _engine(
     cost_model = agent.env_config.cost_model
     snapshots = MarketSnapshots(market, config.snapshot_window)
     trader = HybridDRLLLMTrader(
-        DRLView(agent, market.arrays.features, agent.env_config),
+        DRLAdvisor(agent, market.arrays.features, agent.env_config),
         team,
         snapshots,
         cost_model=cost_model,

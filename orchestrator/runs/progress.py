@@ -1,7 +1,7 @@
 """What a paper run reports while it runs and when it ends, as plain values and lines of text.
 
-Counts come from the journal, not from the process, so a resumed run shows the whole run's
-orders, fills and LLM spend, including what the runs before the crash did.
+Its activity comes from the journal, not from the process (`Activity.of`), so a resumed run shows
+the whole run's orders, fills and LLM spend, including what the runs before the crash did.
 """
 
 from __future__ import annotations
@@ -10,37 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.journal import JournalQueries
-from orchestrator.runs.bar_engine import NOT_SENT
-
-_ACTIVITY = """
-    SELECT (SELECT COUNT(*) FROM orders WHERE broker_order_id != ?),
-           (SELECT COUNT(*) FROM orders WHERE broker_order_id = ?),
-           (SELECT COUNT(*) FROM fills),
-           (SELECT COALESCE(SUM(cost_usd), 0.0) FROM llm_calls)
-"""
-
-
-@dataclass(frozen=True)
-class Activity:
-    """The run's orders sent to the broker, orders the execution check vetoed, fills, and the
-    dollars spent on LLM calls, over every bar the journal holds."""
-
-    orders_sent: int = 0
-    orders_vetoed: int = 0
-    fills: int = 0
-    llm_spend_usd: float = 0.0
-
-    @classmethod
-    def of(cls, journal: JournalQueries) -> Activity:
-        row = journal.connection.execute(_ACTIVITY, (NOT_SENT, NOT_SENT)).fetchone()
-        return cls(int(row[0]), int(row[1]), int(row[2]), float(row[3]))
-
-    def describe(self) -> str:
-        return (
-            f"orders {self.orders_sent} (vetoed {self.orders_vetoed}), fills {self.fills},"
-            f" LLM ${self.llm_spend_usd:.4f}"
-        )
+from orchestrator.runs.activity import Activity
 
 
 @dataclass(frozen=True)

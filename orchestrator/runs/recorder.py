@@ -8,36 +8,25 @@ filled), the DRL weight, and counts of LLM calls and dollars, orders, vetoes and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 
 import pandas as pd
 
 from agents import DRLDecision
 from llm import LedgerEntry
 from orchestrator.execution import BrokerFill, OrderAck, OrderCheck, OrderRequest, PortfolioState
+from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import NOT_SENT
 from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
 FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight")
 
 
-@dataclass
-class ActivityCounts:
-    """What a strategy did over the run besides holding positions."""
-
-    llm_calls: int = 0
-    llm_cost_usd: float = 0.0
-    orders_sent: int = 0
-    orders_vetoed: int = 0
-    fills: int = 0
-    weight_updates: int = 0
-
-
 class BacktestRecorder:
     """Collects one strategy's bars; call `begin_bar` before each `BarEngine.step`."""
 
     def __init__(self) -> None:
-        self.counts = ActivityCounts()
+        self.activity = Activity()
         self._rows: list[tuple[float, float, float, float]] = []
         self._dates: list[pd.Timestamp] = []
         self._close = 0.0
@@ -62,10 +51,11 @@ class BacktestRecorder:
         self._last_check = check
 
     def record_order(self, order: OrderRequest, ack: OrderAck) -> None:
+        activity = self.activity
         if ack.broker_order_id == NOT_SENT:
-            self.counts.orders_vetoed += 1
+            self.activity = replace(activity, orders_vetoed=activity.orders_vetoed + 1)
             return
-        self.counts.orders_sent += 1
+        self.activity = replace(activity, orders_sent=activity.orders_sent + 1)
         if self._last_check is not None:
             self._approved[order.client_order_id] = self._last_check.approved_position
 
@@ -73,15 +63,19 @@ class BacktestRecorder:
         """A closed order changes nothing held."""
 
     def record_fill(self, fill: BrokerFill) -> None:
-        self.counts.fills += 1
+        self.activity = replace(self.activity, fills=self.activity.fills + 1)
         self._held = self._approved.get(fill.client_order_id, self._held)
 
     def record_weight_update(self, update: WeightUpdate, *, decision_bar: int) -> None:
-        self.counts.weight_updates += 1
+        """Nothing to keep: the weights come with the state."""
 
     def record_llm_call(self, entry: LedgerEntry) -> None:
-        self.counts.llm_calls += 1
-        self.counts.llm_cost_usd += entry.cost_usd
+        activity = self.activity
+        self.activity = replace(
+            activity,
+            llm_calls=activity.llm_calls + 1,
+            llm_cost_usd=activity.llm_cost_usd + entry.cost_usd,
+        )
 
     def record_state(
         self,

@@ -22,7 +22,7 @@ from .combiner import (
     HybridDecision as HybridDecision,
 )
 from .confirmation import ExecutionConfirmer as ExecutionConfirmer
-from .drl_view import DRLView as DRLView
+from .drl_advisor import DRLAdvisor as DRLAdvisor
 from .hedge import (
     HedgeWeights as HedgeWeights,
 )

@@ -18,7 +18,7 @@ from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
 from orchestrator.trader.combiner import CombinerConfig
-from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from orchestrator.trader.hybrid_trader import account_position
 from orchestrator.trader.snapshots import MarketSnapshots
@@ -70,7 +70,7 @@ class BuyAndHold(_SingleSource):
 class DRLAlone(_SingleSource):
     """The agent's target position, as in its own evaluation."""
 
-    def __init__(self, drl: DRLView) -> None:
+    def __init__(self, drl: DRLAdvisor) -> None:
         self.drl = drl
 
     def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:

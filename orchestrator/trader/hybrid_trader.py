@@ -28,7 +28,7 @@ from orchestrator.checks import Position, Settings, Value
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
 from orchestrator.trader.combiner import CombinerConfig, combine
-from orchestrator.trader.drl_view import DRLView
+from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import HedgeConfig, HedgeWeights, WeightUpdate
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
@@ -68,7 +68,7 @@ class HybridDRLLLMTrader:
 
     def __init__(
         self,
-        drl: DRLView,
+        drl: DRLAdvisor,
         analyst: Analyst,
         snapshots: MarketSnapshots,
         *,

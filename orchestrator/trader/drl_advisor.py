@@ -22,8 +22,8 @@ class DRLDecider(Protocol):
     def decide(self, observation: np.ndarray) -> DRLDecision: ...
 
 
-class DRLView:
-    """Turns (bar, account) into the agent's decision."""
+class DRLAdvisor:
+    """The agent asked at a bar about an account: builds the observation it was trained on."""
 
     def __init__(self, agent: DRLDecider, features: np.ndarray, env_config: EnvConfig) -> None:
         self.agent = agent
