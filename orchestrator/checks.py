@@ -22,7 +22,7 @@ from orchestrator.errors import ConfigError, InvalidInputError, OrchestratorErro
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-STRICT = ConfigDict(frozen=True, strict=True, extra="forbid")
+_STRICT = ConfigDict(frozen=True, strict=True, extra="forbid")
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
@@ -35,7 +35,7 @@ Position = Annotated[float, Field(ge=-1.0, le=1.0)]
 class Value(BaseModel):
     """A frozen value checked when it is built; a refused field raises `invalid_error`."""
 
-    model_config = STRICT
+    model_config = _STRICT
     invalid_error: ClassVar[type[OrchestratorError]] = InvalidInputError
 
     def __init__(self, **data: Any) -> None:
@@ -108,8 +108,8 @@ def describe(exc: ValidationError, argument_names: Sequence[str] = ()) -> str:
     lines = []
     for problem in exc.errors(include_url=False):
         where = [exc.title]
-        for part in problem["loc"]:
-            if isinstance(part, int) and part < len(argument_names):
+        for depth, part in enumerate(problem["loc"]):
+            if depth == 0 and isinstance(part, int) and part < len(argument_names):
                 where.append(argument_names[part])  # a positional argument, by its name
             else:
                 where.append(str(part))

@@ -2,9 +2,9 @@
 
 A file is recognised as a journal without writing to it (`inspect_file`). One writer per journal:
 an exclusive `flock` on `<journal>.lock`, held while a run writes; the kernel drops it when the
-process dies, even by SIGKILL. Everything is turned into canonical JSON (sorted keys, no NaN)
-before it is stored, so the same run always writes the same text and a resumed run can compare its
-identity byte for byte.
+process dies, even by SIGKILL. Each fact has one place (see `SCHEMA`); what is stored as JSON is
+canonical JSON (sorted keys, no NaN), so the same run always writes the same text and a resumed
+run can compare its identity byte for byte.
 """
 
 from __future__ import annotations

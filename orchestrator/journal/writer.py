@@ -60,6 +60,8 @@ from orchestrator.journal.schema import (
 from orchestrator.trader import BarSeen, HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
 Clock = Callable[[], dt.datetime]
+# The account's fields, one column each in `positions`.
+_PORTFOLIO_COLUMNS = tuple(PortfolioState.model_fields)
 
 
 def utc_now() -> dt.datetime:
@@ -247,8 +249,6 @@ def _create(connection: sqlite3.Connection, identity: RunIdentity, now: dt.datet
         raise
 
 
-# The account's fields, one column each in `positions`.
-_PORTFOLIO_COLUMNS = tuple(PortfolioState.model_fields)
 # Statuses an order can end in without fills; otherwise the journal's status follows its fills.
 _CLOSED_UNFILLED = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELED})
 # A fill sum this close to the order quantity (relative) completes the order: float noise.
