@@ -39,6 +39,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import NonNegativeInt
+
+from orchestrator.checks import Finite, NonNegative, Value
 from orchestrator.errors import InvalidInputError
 
 
@@ -162,24 +165,29 @@ class ExpertWeights:
 
     def state_dict(self) -> dict[str, object]:
         """JSON values that restore the weights exactly (constant size)."""
-        return {
-            "experts": list(self.experts),
-            "cumulative_loss": list(self._cumulative_loss),
-            "gap": self._gap,
-            "steps": self._steps,
-        }
+        return ExpertState(
+            experts=list(self.experts),
+            cumulative_loss=list(self._cumulative_loss),
+            gap=self._gap,
+            steps=self._steps,
+        ).model_dump()
 
     def load_state_dict(self, state: Mapping[str, object]) -> None:
         """Continue from `state_dict()`; refuses a state of other experts."""
-        try:
-            experts = tuple(state["experts"])  # type: ignore[call-overload]
-            losses = [float(v) for v in state["cumulative_loss"]]  # type: ignore[attr-defined]
-            gap = float(state["gap"])  # type: ignore[arg-type]
-            steps = int(state["steps"])  # type: ignore[call-overload]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"saved expert weights are malformed: {exc!r}") from None
-        if experts != self.experts or len(losses) != len(experts) or gap < 0.0 or steps < 0:
+        saved = ExpertState.from_mapping(state)
+        if tuple(saved.experts) != self.experts or len(saved.cumulative_loss) != len(self.experts):
             raise InvalidInputError(
-                f"saved expert weights are for {experts}, this trader has {self.experts}"
+                f"saved expert weights are for {tuple(saved.experts)}, this trader has"
+                f" {self.experts}"
             )
-        self._cumulative_loss, self._gap, self._steps = losses, gap, steps
+        self._cumulative_loss = saved.cumulative_loss
+        self._gap, self._steps = saved.gap, saved.steps
+
+
+class ExpertState(Value):
+    """What `ExpertWeights.state_dict` saves: the experts, their summed losses, Delta, the steps."""
+
+    experts: list[str]
+    cumulative_loss: list[Finite]
+    gap: NonNegative
+    steps: NonNegativeInt
