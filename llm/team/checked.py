@@ -34,10 +34,10 @@ class Checked:
         try:
             return handler(data)
         except ValidationError as exc:
-            raise cls.error(describe(cls, exc)) from None
+            raise cls.error(_describe(cls, exc)) from None
 
 
-def describe(kind: type, exc: ValidationError) -> str:
+def _describe(kind: type, exc: ValidationError) -> str:
     """One clause per broken rule, naming the field (positional arguments by their name)."""
     names = [f.name for f in fields(kind)]
     problems = []
