@@ -225,9 +225,9 @@ _HOLD_THE_LOCK = """
 import sys
 from pathlib import Path
 from orchestrator.journal.schema import JournalLock
-with JournalLock.acquire(Path(sys.argv[1])):
-    print("locked", flush=True)
-    sys.stdin.read()
+lock = JournalLock.acquire(Path(sys.argv[1]))  # held until this process ends
+print("locked", flush=True)
+sys.stdin.read()
 """
 
 
