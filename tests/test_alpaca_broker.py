@@ -15,9 +15,9 @@ from orchestrator.execution.broker import (
     OrderStatus,
     client_order_id,
     resubmit_pending,
-    unrecorded_fills,
 )
 from tests.alpaca_fake_server import API_KEY, SECRET_KEY, FakeAlpaca
+from tests.journal_helpers import unrecorded_fills
 
 
 @pytest.fixture
