@@ -113,7 +113,8 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     n_bars = metrics["run"]["n_bars"]
     assert 100 < n_bars < 200 and metrics["run"]["first_decision"] < "2007-01-01"
     assert strategies["drl"]["llm_asks"] == strategies["buy_and_hold"]["llm_asks"] == 0
-    assert strategies["hybrid_learned"]["llm_asks"] >= strategies["llm"]["llm_asks"] > 0
+    # The hybrid asks at most once per window of the LLM-alone calendar (it used to ask more).
+    assert 0 < strategies["hybrid_learned"]["llm_asks"] <= strategies["llm"]["llm_asks"]
     # Every order a strategy chose went to the execution check: at least one call each.
     assert all(values["llm_calls"] >= 1 for values in strategies.values())
 

@@ -121,7 +121,11 @@ def asked_bars(trader: HybridDRLLLMTrader) -> list[int]:
 
 @pytest.mark.parametrize(
     ("threshold", "expected"),
-    [(None, [1, 4, 7, 10]), (0.55, [1, 4, 5, 8, 9])],
+    # Windows of 3 from the first decision: [1-3] [4-6] [7-9] [10-11]. Under 0.55 the hybrid asks
+    # at a window's first unsure bar (5, 9) instead of its first bar: once per window, as LLM
+    # alone. (Before, an unsure bar asked on top of the calendar: [1, 4, 5, 8, 9], 5 asks for 4
+    # windows.) The last window is cut short before its last bar, so it asks nothing.
+    [(None, [1, 4, 7, 10]), (0.55, [1, 5, 9])],
 )
 def test_the_llm_is_asked_every_k_bars_and_when_the_agent_is_unsure(
     threshold: float | None, expected: list[int]
@@ -204,11 +208,22 @@ def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
         trader.load_state_dict({**state, "llm": {"asks": -1}})
     with pytest.raises(InvalidInputError, match=r"HedgeState\.log_odds"):
         trader.load_state_dict({**state, "weights": {"log_odds": "0"}})
-    assert TraderConfig().model_dump()["cadence"] == {"every_bars": 5, "below_drl_confidence": 0.55}
+    # No absolute threshold by default: "unsure" is relative to the agent (`LLMCadence.for_agent`).
+    assert TraderConfig().model_dump()["cadence"] == {
+        "every_bars": 5,
+        "below_drl_confidence": None,
+        "unsure_quantile": 0.2,
+    }
 
 
 @pytest.mark.parametrize(
-    "cadence", [{"every_bars": 0}, {"every_bars": 2.5}, {"below_drl_confidence": 1.5}]
+    "cadence",
+    [
+        {"every_bars": 0},
+        {"every_bars": 2.5},
+        {"below_drl_confidence": 1.5},
+        {"unsure_quantile": 1.0},
+    ],
 )
 def test_bad_cadence_settings_are_refused(cadence: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="LLMCadence"):

@@ -10,10 +10,16 @@ from .baselines import (
     LLMAlone as LLMAlone,
 )
 from .cadence import (
+    LLMCadence as LLMCadence,
+)
+from .cadence import (
     LLMView as LLMView,
 )
 from .cadence import (
     LLMViewKeeper as LLMViewKeeper,
+)
+from .cadence import (
+    drl_unsure_threshold as drl_unsure_threshold,
 )
 from .combiner import (
     HybridAction as HybridAction,
@@ -51,4 +57,7 @@ from .snapshots import (
     MarketSnapshots as MarketSnapshots,
 )
 from .strategy import Strategy as Strategy
+from .votes import (
+    LLMConfidenceCalibrator as LLMConfidenceCalibrator,
+)
 from .votes import SourceVote as SourceVote

@@ -4,9 +4,10 @@ Each is a `Strategy` for the same bar engine as the hybrid, so costs, the risk m
 execution confirmation are identical and only the decisions differ. None of them mixes sources,
 so none learns weights (their `weights` stay at the untouched 50/50 start).
 
-LLM alone is asked on the hybrid's calendar cadence (every `every_bars` bars; it has no DRL
-confidence to trigger an early ask): it shows what the LLM side is worth at the price the hybrid
-pays for it, rather than at a price no one would run it at.
+LLM alone is asked at the first bar of each of the hybrid's windows of `every_bars` bars (it has
+no DRL confidence to wait for; see `orchestrator.trader.cadence`). The hybrid asks at most once
+per window too, so LLM alone shows what the LLM side is worth at the price the hybrid pays for
+it (never less), rather than at a price no one would run it at.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ class DRLAlone(_SingleSource):
 
 
 class LLMAlone(_SingleSource):
-    """The analysts' decision as a target: BUY size -> +size, SELL size -> -size, HOLD -> flat."""
+    """The analysts' decision as a target: BUY size -> +size, SELL size -> -size, HOLD -> flat.
+
+    Asked at the first bar of every window of `every_bars` bars from the first decision: the
+    calendar the hybrid's asks are bounded by (`LLMCadence` without a DRL threshold).
+    """
 
     def __init__(
         self,
