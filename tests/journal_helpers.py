@@ -16,7 +16,7 @@ from orchestrator.journal.schema import RunIdentity
 from orchestrator.journal.writer import BarWriter, Journal
 from orchestrator.trader.cadence import LLMView
 from orchestrator.trader.combiner import HybridDecision, combine
-from orchestrator.trader.hedge import HedgeConfig, HedgeWeights, WeightUpdate
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from orchestrator.trader.market import BarSeen
 from orchestrator.trader.votes import SourceVote
 
@@ -27,7 +27,7 @@ IDENTITY = RunIdentity(
     config={
         "combiner": {"agree_threshold": 0.7},
         "cash": 10_000.0,
-        "trader": {"hedge": HedgeConfig().model_dump()},
+        "trader": {"combiner": {"rule": "mixture"}},
     },
 )
 START = dt.datetime(2020, 1, 1)
@@ -70,10 +70,16 @@ def llm_view(asked_at_bar: int) -> LLMView:
 
 
 def weights_with(updates: list[WeightUpdate], drl_weight: float) -> HedgeWeights:
-    """Hedge weights whose history is `updates` and whose current DRL weight is `drl_weight`."""
+    """Weights whose history is `updates` and whose current DRL weight is `drl_weight`: a learner
+    state with Delta = ln 2 (so eta = 1) and the LLM's summed loss ahead by logit(drl_weight)."""
     weights = HedgeWeights()
-    log_odds = math.log(drl_weight) - math.log(1.0 - drl_weight)
-    weights.load_state_dict({"log_odds": log_odds}, updates)
+    state = {
+        "experts": ["drl", "llm"],
+        "cumulative_loss": [0.0, math.log(drl_weight) - math.log(1.0 - drl_weight)],
+        "gap": math.log(2.0),
+        "steps": len(updates),
+    }
+    weights.load_state_dict(state, updates)
     return weights
 
 

@@ -72,16 +72,28 @@ def trader_for(
 
 
 FLAT = PortfolioState.opening(100_000.0)
+# The seed rule with the agreement threshold these hand computations were made for.
+SEED = TraderConfig(combiner=CombinerConfig(rule="seed", agree_threshold=0.7))
+
+
+def weights_state(drl_weight: float) -> dict[str, object]:
+    """A learner state whose DRL weight is `drl_weight` (Delta = ln 2, so eta = 1)."""
+    return {
+        "experts": ["drl", "llm"],
+        "cumulative_loss": [0.0, math.log(drl_weight / (1.0 - drl_weight))],
+        "gap": math.log(2.0),
+        "steps": 0,
+    }
 
 
 def test_agreeing_confident_sources_take_a_larger_position() -> None:
-    trader = trader_for([1.0, 1.0], [0.8, 0.8], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)))
+    trader = trader_for([1.0, 1.0], [0.8, 0.8], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), SEED)
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None and decision.agreed
     score = 0.5 * 0.8 * 1.0 + 0.5 * 0.8 * 0.6  # 0.64
     assert decision.score == pytest.approx(score)
     assert decision.target_position == pytest.approx(1.5 * score)  # 0.96: boosted x1.5
-    unsure = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)))
+    unsure = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), SEED)
     plain = unsure.decide(1, FLAT, 100.0).hybrid  # the same direction, the agent less sure
     assert plain is not None and not plain.agreed
     assert plain.target_position == pytest.approx(plain.score)  # 0.54
@@ -90,7 +102,7 @@ def test_agreeing_confident_sources_take_a_larger_position() -> None:
 
 
 def test_disagreement_is_the_confidence_weighted_signal() -> None:
-    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)))
+    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)), SEED)
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None and not decision.agreed
     assert decision.score == pytest.approx(0.5 * 0.6 * 1.0 - 0.5 * 0.4 * 0.5)  # 0.2
@@ -100,13 +112,21 @@ def test_disagreement_is_the_confidence_weighted_signal() -> None:
 
 
 def test_the_current_weights_scale_each_vote() -> None:
-    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)))
+    trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)), SEED)
     state = trader.state_dict()
-    trader.load_state_dict({**state, "weights": {"log_odds": math.log(0.8 / 0.2)}})
+    trader.load_state_dict({**state, "weights": weights_state(0.8)})
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None
     assert decision.drl_weight == pytest.approx(0.8)
     assert decision.score == pytest.approx(0.8 * 0.6 - 0.2 * 0.4 * 0.5)  # 0.44
+
+
+def test_the_default_rule_trades_the_weight_mixture_of_the_positions() -> None:
+    trader = trader_for([1.0, 1.0], [0.3, 0.3], FixedAnalyst(llm(Action.SELL, 0.5, 0.9)))
+    trader.load_state_dict({**trader.state_dict(), "weights": weights_state(0.8)})
+    decision = trader.decide(1, FLAT, 100.0)
+    # 0.8 * 1.0 + 0.2 * (-0.5) = 0.7, whatever the confidences
+    assert decision.target_position == pytest.approx(0.7)
 
 
 def asked_bars(trader: HybridDRLLLMTrader) -> list[int]:
@@ -152,23 +172,27 @@ def test_llm_alone_keeps_the_calendar_cadence() -> None:
     assert targets == [0.0] * (N_BARS - 1)  # SELL is flat in long-only mode
 
 
-def test_each_source_is_scored_by_its_own_net_return() -> None:
-    trader = trader_for([1.0] * 3, [0.9] * 3, FixedAnalyst(llm(Action.BUY, 0.6, 0.5)))
+def test_each_source_is_scored_by_its_own_book_over_the_interval_it_was_held() -> None:
+    trader = trader_for([1.0] * 4, [0.9] * 4, FixedAnalyst(llm(Action.BUY, 0.6, 0.5)))
     trader.decide(1, FLAT, 100.0)
-    update = trader.learn(2, 0.02, label="day 2")
+    # At bar 2 the decision of close 1 has only just filled (open 2): nothing to score yet.
+    assert trader.learn(2, 0.05, label="day 2") is None
+    trader.decide(2, FLAT, 100.0)
+    # open 2 -> open 3 is the interval the positions decided at close 1 were held.
+    update = trader.learn(3, 0.02, label="day 3")
     assert update is not None
     drl_cost = B / (1 + B)  # flat -> fully long, the env's fill model on a unit of equity
     llm_cost = 0.6 * B / (1 + 0.6 * B)
     assert update.drl_cost == pytest.approx(drl_cost) and update.llm_cost == pytest.approx(llm_cost)
     assert repositioning_cost(0.0, 1.0, CostModel()) == pytest.approx(drl_cost)
-    assert update.drl_loss == pytest.approx(-(1.0 * 0.02 - drl_cost))
-    assert update.llm_loss == pytest.approx(-(0.6 * 0.02 - llm_cost))
+    assert update.drl_loss == pytest.approx(-math.log(1.0 + 1.0 * 0.02 - drl_cost))
+    assert update.llm_loss == pytest.approx(-math.log(1.0 + 0.6 * 0.02 - llm_cost))
     assert update.drl_weight_after > 0.5 and trader.weights.drl_weight == update.drl_weight_after
     # The sources now hold their positions: the same recommendation again costs nothing.
-    trader.decide(2, FLAT, 100.0)
-    again = trader.learn(3, -0.01, label="day 3")
+    trader.decide(3, FLAT, 100.0)
+    again = trader.learn(4, -0.01, label="day 4")
     assert again is not None and again.drl_cost == again.llm_cost == 0.0
-    assert trader.learn(4, 0.01, label="no decision in between") is None
+    assert trader.learn(5, 0.01, label="no decision in between") is None
 
 
 def test_frozen_weights_stay_at_50_50() -> None:
@@ -202,12 +226,12 @@ def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
     state = trader.state_dict()
     with pytest.raises(InvalidInputError, match=r"TraderState\.held"):
         trader.load_state_dict({**state, "held": [0.5]})
-    with pytest.raises(InvalidInputError, match=r"TraderState\.recommended"):
-        trader.load_state_dict({**state, "recommended": [0.5, 2.0]})
+    with pytest.raises(InvalidInputError, match=r"TraderState\.unscored"):
+        trader.load_state_dict({**state, "unscored": [[0.5, 2.0]]})
     with pytest.raises(InvalidInputError, match=r"KeeperState\.asks"):
         trader.load_state_dict({**state, "llm": {"asks": -1}})
-    with pytest.raises(InvalidInputError, match=r"HedgeState\.log_odds"):
-        trader.load_state_dict({**state, "weights": {"log_odds": "0"}})
+    with pytest.raises(InvalidInputError, match=r"ExpertState\.gap"):
+        trader.load_state_dict({**state, "weights": {**weights_state(0.5), "gap": -1.0}})
     # No absolute threshold by default: "unsure" is relative to the agent (`LLMCadence.for_agent`).
     assert TraderConfig().model_dump()["cadence"] == {
         "every_bars": 5,

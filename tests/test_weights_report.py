@@ -36,7 +36,7 @@ from orchestrator.reports.weights import (
     net_return_regret,
 )
 from orchestrator.trader.combiner import HybridAction, HybridDecision
-from orchestrator.trader.hedge import HedgeConfig, WeightUpdate
+from orchestrator.trader.hedge import ExpertWeights, WeightUpdate
 from orchestrator.trader.votes import SourceVote
 from tests.journal_helpers import IDENTITY, bar, record_plain_bar, weights_with
 
@@ -161,7 +161,13 @@ def test_the_report_of_the_tiny_journal_matches_the_hand_computation(tiny_journa
     assert loss.best_fixed_drl_weight == 0.0
     assert report.llm_spend_usd == pytest.approx(0.03)
     assert report.hybrid_costs_paid == pytest.approx(0.3)
-    assert report.hedge_config == HedgeConfig().model_dump()
+    # The bound is AdaHedge's on the journaled losses: replaying them through the learner.
+    learner = ExpertWeights(("drl", "llm"))
+    for step in range(1, 5):
+        update = _update(step)
+        relatives = {"drl": math.exp(-update.drl_loss), "llm": math.exp(-update.llm_loss)}
+        learner.update({"drl": 0.0, "llm": 0.0}, relatives)
+    assert report.regret_bound == pytest.approx(learner.regret_bound) and learner.regret_bound > 0
     assert report.trajectory["drl_weight_after"].tolist() == [0.6, 0.7, 0.4, 0.45]
     assert report.cumulative["hybrid"].tolist() == pytest.approx([0.0, 0.01, 0.005, 0.02, 0.03])
     assert report.cumulative["timestamp"].iloc[0] == bar(0).timestamp

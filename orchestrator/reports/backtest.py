@@ -70,6 +70,22 @@ def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict
         "orders_sent": activity.orders_sent,
         "orders_vetoed": activity.orders_vetoed,
         "fills": activity.fills,
+        **_learner_metrics(run),
+    }
+
+
+def _learner_metrics(run: StrategyResult) -> dict[str, Any]:
+    """For a strategy that learns weights: its final DRL weight, each source's own book's
+    log-wealth as the learner scored it, the better source, and AdaHedge's regret bound on the
+    mixture's log-wealth against that source (log-wealth units)."""
+    if run.learner is None:
+        return {}
+    books = run.learner.book_log_wealth
+    return {
+        "final_drl_weight": run.learner.drl_weight,
+        "sources_log_wealth": books,
+        "best_source": max(books, key=books.__getitem__),
+        "regret_bound": run.learner.regret_bound,
     }
 
 

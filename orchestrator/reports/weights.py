@@ -1,8 +1,9 @@
 """How well the online DRL/LLM weights did, read back from a paper-trade journal.
 
-Every figure comes from the journal's Hedge updates: at each update, each source's position p
-(decided at an earlier bar), the realized return r of the bar it was held over, and its cost c (as
-a fraction of equity), so each source's net return for the bar is n = p * r - c.
+Every figure comes from the journal's weight updates: at each update, each source's position p
+(decided at an earlier close), the realized return r of the interval it was held over (open to
+open), and its cost c (as a fraction of equity), so each source's net return is n = p * r - c and
+its loss is -ln(1 + n).
 
 - Hit rate: among updates where a source held a position (p != 0; flat is ignored), the share
   where p * r > 0. The hybrid's position is its decision's target at the same bar.
@@ -13,8 +14,9 @@ a fraction of equity), so each source's net return for the bar is n = p * r - c.
 - Regret against the best fixed weight in hindsight, over a grid of w in [0, 1]:
   * net return: the best fixed mix's compounded net return minus the learned mix's (concave in w,
     so the best fixed weight can be inside the interval);
-  * Hedge loss: the learned weights' summed clipped losses minus the best fixed weight's, the
-    quantity the Hedge regret bound is about (linear in w, so best at an end).
+  * Hedge loss: the learned weights' summed losses minus the best fixed weight's (linear in w, so
+    best at an end: the better single source). AdaHedge bounds it by 2 * Delta, its cumulative
+    mixability gap, which the report recomputes from the same updates (`regret_bound`).
   Positive regret: the learned weights did worse than some fixed weight.
 """
 
@@ -27,6 +29,7 @@ import pandas as pd
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.journal import JournalQueries
+from orchestrator.trader import ExpertWeights
 
 SOURCES = ("drl", "llm", "hybrid")
 WEIGHT_GRID = np.linspace(0.0, 1.0, 101)
@@ -72,7 +75,6 @@ class WeightsReport:
 
     journal: str
     run: dict[str, object]
-    hedge_config: dict[str, object]
     n_updates: int
     start_equity: float
     final_weights: dict[str, float]
@@ -80,6 +82,7 @@ class WeightsReport:
     attribution: dict[str, Attribution]
     regret_net_return: Regret
     regret_hedge_loss: Regret
+    regret_bound: float  # AdaHedge's bound on regret_hedge_loss.regret: 2 * Delta
     llm_spend_usd: float
     hybrid_costs_paid: float
     trajectory: pd.DataFrame  # per update: step, bar_index, timestamp, weights before and after
@@ -91,7 +94,6 @@ class WeightsReport:
         return {
             "journal": self.journal,
             "run": self.run,
-            "hedge_config": self.hedge_config,
             "n_updates": self.n_updates,
             "start_equity": self.start_equity,
             "final_weights": self.final_weights,
@@ -100,6 +102,7 @@ class WeightsReport:
             "regret": {
                 "net_return": asdict(self.regret_net_return),
                 "hedge_loss": asdict(self.regret_hedge_loss),
+                "hedge_loss_bound": self.regret_bound,
             },
             "llm_spend_usd": self.llm_spend_usd,
             "hybrid_costs_paid": self.hybrid_costs_paid,
@@ -142,7 +145,6 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
     return WeightsReport(
         journal=str(journal.path),
         run={"run_id": journal.run_id, "created_at": journal.created_at, **_identity(journal)},
-        hedge_config=_hedge_config(journal),
         n_updates=len(updates),
         start_equity=start_equity,
         final_weights={"drl": final_drl, "llm": 1.0 - final_drl},
@@ -155,6 +157,7 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
         regret_hedge_loss=hedge_loss_regret(
             learned_weight, updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy()
         ),
+        regret_bound=adahedge_bound(updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy()),
         llm_spend_usd=journal.llm_spend(),
         hybrid_costs_paid=float(fills["commission"].sum() + fills["slippage_cost"].fillna(0).sum()),
         trajectory=pd.DataFrame(
@@ -207,7 +210,7 @@ def hedge_loss_regret(
     learned = float(np.sum(learned_weight * drl_loss + (1.0 - learned_weight) * llm_loss))
     best = int(np.argmin(fixed))
     return Regret(
-        objective="sum of clipped Hedge losses (lower is better)",
+        objective="sum of Hedge losses, -ln of each book's gross relative (lower is better)",
         learned=learned,
         best_fixed=fixed[best],
         best_fixed_drl_weight=float(WEIGHT_GRID[best]),
@@ -215,6 +218,16 @@ def hedge_loss_regret(
         grid=tuple(float(w) for w in WEIGHT_GRID),
         fixed=tuple(fixed),
     )
+
+
+def adahedge_bound(drl_loss: np.ndarray, llm_loss: np.ndarray) -> float:
+    """AdaHedge's regret bound (2 * Delta) after these losses, replayed through the learner."""
+    learner = ExpertWeights(("drl", "llm"))
+    for drl, llm in zip(drl_loss, llm_loss, strict=True):
+        learner.update(
+            {"drl": 0.0, "llm": 0.0}, {"drl": float(np.exp(-drl)), "llm": float(np.exp(-llm))}
+        )
+    return learner.regret_bound
 
 
 def _compounded(net_returns: np.ndarray, what: str) -> np.ndarray:
@@ -249,9 +262,3 @@ def _identity(journal: JournalQueries) -> dict[str, object]:
         "data_hash": identity.data_hash,
         "config": dict(identity.config),
     }
-
-
-def _hedge_config(journal: JournalQueries) -> dict[str, object]:
-    """The weight learner's settings, from the run's identity (a paper run's `trader.hedge`)."""
-    trader = journal.identity.config.get("trader", {})
-    return dict(trader.get("hedge", {}))

@@ -78,7 +78,8 @@ def summary_markdown(report: WeightsReport) -> str:
         f" {net.best_fixed_drl_weight:.2f}, earned {net.best_fixed:+.2%}: regret"
         f" {net.regret:+.2%}.",
         f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"
-        f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f}.",
+        f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f},"
+        f" within AdaHedge's bound of {report.regret_bound:.5f} (2 x the mixability gap).",
         "",
         f"Hybrid trading costs paid: {report.hybrid_costs_paid:,.2f}."
         f" LLM spend: ${report.llm_spend_usd:,.4f}.",

@@ -29,9 +29,11 @@ from orchestrator.runs.recorder import BacktestRecorder
 from orchestrator.trader import (
     DEFAULT_WINDOW,
     BuyAndHold,
+    CombinerRule,
     DRLAdvisor,
     DRLAlone,
     ExecutionConfirmer,
+    HedgeWeights,
     HybridDRLLLMTrader,
     LLMAlone,
     LLMViewKeeper,
@@ -41,7 +43,9 @@ from orchestrator.trader import (
     TradingMarket,
 )
 
-StrategyName = Literal["buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned"]
+StrategyName = Literal[
+    "buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned", "hybrid_seed"
+]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 
 
@@ -67,13 +71,14 @@ class BacktestConfig(Settings):
 
 @dataclass(frozen=True)
 class StrategyResult:
-    """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, and how
-    many times it asked the analyst team."""
+    """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, how many
+    times it asked the analyst team, and its weight learner at the end (None if it learns none)."""
 
     name: str
     frame: pd.DataFrame
     activity: Activity
     llm_asks: int
+    learner: HedgeWeights | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ def run_backtest(
                 run.recorder.frame(),
                 run.recorder.activity,
                 0 if run.keeper is None else run.keeper.asks,
+                run.engine.strategy.weights if run.engine.strategy.weights.n_updates else None,
             )
             for name, run in runs.items()
         },
@@ -159,8 +165,9 @@ def _strategy_builders(
     trader = config.trader.for_long_only(long_only)
     cost_model = agent.env_config.cost_model
 
-    def hybrid(learn: bool) -> tuple[Strategy, LLMViewKeeper]:
-        settings = trader.copy_with(learn_weights=learn)
+    def hybrid(learn: bool, rule: CombinerRule | None = None) -> tuple[Strategy, LLMViewKeeper]:
+        combiner = trader.combiner.copy_with(rule=rule or trader.combiner.rule)
+        settings = trader.copy_with(learn_weights=learn, combiner=combiner)
         strategy = HybridDRLLLMTrader(drl, team, snapshots, cost_model=cost_model, config=settings)
         return strategy, strategy.llm
 
@@ -174,4 +181,5 @@ def _strategy_builders(
         "llm": llm_alone,
         "hybrid_fixed": lambda: hybrid(learn=False),
         "hybrid_learned": lambda: hybrid(learn=True),
+        "hybrid_seed": lambda: hybrid(learn=True, rule="seed"),
     }

@@ -4,7 +4,8 @@ At bar t, in this order (nothing after bar t's close is read):
 1. the broker opens bar t: orders pending from t-1 fill at open[t] (`PaperBroker`), and each fill
    is recorded and applied to the account with the fill model's costs;
 2. the account is marked at close[t];
-3. the strategy learns from bar t's close-to-close return (the weights score the decision of t-1);
+3. the strategy learns from the return open[t-1] -> open[t], the interval over which the position
+   decided at close t-2 was held (from its fill to the next fill);
 4. the strategy decides at close t; a target within `rebalance_band` of the one already held is
    not traded (the account holds its position, as the env holds a repeated action);
 5. the risk manager checks the proposal (`RiskManager.check`);
@@ -169,8 +170,9 @@ class BarEngine:
         close = float(market.close[bar])
         portfolio = portfolio.marked(close, day)
         if state.last_bar is not None:
-            bar_return = close / float(market.close[state.last_bar]) - 1.0
-            update = self.strategy.learn(bar, bar_return, label=str(day))
+            # open to open: the interval a position decided two closes ago was held, fill to fill
+            held_return = float(market.open[bar]) / float(market.open[state.last_bar]) - 1.0
+            update = self.strategy.learn(bar, held_return, label=str(day))
             if update is not None:
                 recorder.record_weight_update(update, decision_bar=state.last_bar)
         decision = self.strategy.decide(bar, portfolio, close)

@@ -1,9 +1,6 @@
 """The names `orchestrator.trader` exports, loaded on first use (see its `__init__.py`)."""
 
 from .baselines import (
-    BuyAndHold as BuyAndHold,
-)
-from .baselines import (
     DRLAlone as DRLAlone,
 )
 from .baselines import (
@@ -22,6 +19,12 @@ from .cadence import (
     drl_unsure_threshold as drl_unsure_threshold,
 )
 from .combiner import (
+    COMBINER_RULES as COMBINER_RULES,
+)
+from .combiner import (
+    CombinerRule as CombinerRule,
+)
+from .combiner import (
     HybridAction as HybridAction,
 )
 from .combiner import (
@@ -29,6 +32,9 @@ from .combiner import (
 )
 from .confirmation import ExecutionConfirmer as ExecutionConfirmer
 from .drl_advisor import DRLAdvisor as DRLAdvisor
+from .hedge import (
+    ExpertWeights as ExpertWeights,
+)
 from .hedge import (
     HedgeWeights as HedgeWeights,
 )

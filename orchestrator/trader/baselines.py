@@ -18,10 +18,9 @@ from orchestrator.checks import Position, checked_args
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
-from orchestrator.trader.combiner import CombinerConfig
+from orchestrator.trader.combiner import CombinerConfig, account_position
 from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
-from orchestrator.trader.hybrid_trader import account_position
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import vote_from_llm

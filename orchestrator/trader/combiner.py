@@ -1,18 +1,21 @@
 """The rule that turns the DRL vote and the LLM vote into one hybrid decision.
 
-Signals are target positions, so the confidence-weighted score
+Signals are target positions. Two rules:
 
-    score = w_drl * c_drl * s_drl + w_llm * c_llm * s_llm        (w_drl + w_llm = 1)
+- `mixture` (the default): each source's position as the account could hold it (its signal,
+  capped at `max_position`, flat for a short in long-only mode), mixed by the learned weights:
 
-is itself a target position in [-1, 1], shrunk toward flat by doubt. Two cases:
+      target = w_drl * p_drl + w_llm * p_llm        (w_drl + w_llm = 1)
 
-- Agreement: both signals point the same way (both non-zero) and both confidences are at least
-  `agree_threshold`. Two independent sources that are both sure are worth more than either, so the
-  target is the score times `agree_boost`, capped at `max_position`; no threshold applies.
-- Otherwise the score goes through a dead zone: `score >= buy_threshold` is BUY and
-  `score <= sell_threshold` is SELL, each with the score as its target (capped at `max_position`);
-  anything in between is HOLD with target 0 (no conviction, no position: small targets would only
-  pay costs).
+  No threshold, boost or confidence shrink stands between the weights and the position, so the
+  position traded is the weight mixture that the learner scores (`orchestrator.trader.hedge`),
+  and its regret bound covers what the account earns (less the rebalance band and the risk
+  manager's interventions).
+- `seed`: the first hybrid's rule, kept selectable. The confidence-weighted score
+  score = w_drl * c_drl * s_drl + w_llm * c_llm * s_llm is a target shrunk toward flat by doubt.
+  When both signals point the same way and both confidences are at least `agree_threshold`, the
+  target is the score times `agree_boost` (capped); otherwise the score goes through a dead zone:
+  `score >= buy_threshold` is BUY, `score <= sell_threshold` is SELL, anything between is flat.
 
 Actions name the direction of the target, not the order: BUY = long, SELL = short (flat in
 long-only mode), HOLD = flat. The order that gets there is the risk manager's business.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -37,11 +40,17 @@ class HybridAction(StrEnum):
     HOLD = "HOLD"
 
 
-class CombinerConfig(Settings):
-    """Every threshold of the combination rule (the defaults and why).
+CombinerRule = Literal["mixture", "seed"]
+COMBINER_RULES: tuple[CombinerRule, ...] = ("mixture", "seed")
 
-    agree_threshold: both confidences must reach this for the agreement boost (0.7: the issue's
-        value; a calibrated 0.7 means "right 7 times in 10").
+
+class CombinerConfig(Settings):
+    """The combination rule and its settings (the defaults and why).
+
+    rule: `mixture` or `seed` (module docstring). The remaining thresholds are the seed rule's.
+    agree_threshold: both confidences must reach this for the agreement boost (0.5: a calibrated
+        confidence above one half means "more often right than wrong"; the DRL agent's calibrated
+        confidence rarely exceeds 0.6, so a higher value would never fire).
     agree_boost: factor on the score when the sources agree (1.5: two sure sources that agree
         earn half as much again, still capped at `max_position`).
     buy_threshold / sell_threshold: the dead zone of the score (+-0.15: one source alone at full
@@ -50,7 +59,8 @@ class CombinerConfig(Settings):
     long_only: clip short targets to flat (the account cannot short).
     """
 
-    agree_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    rule: CombinerRule = "mixture"
+    agree_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     agree_boost: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = 1.5
     buy_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.15
     sell_threshold: Annotated[float, Field(ge=-1.0, lt=0.0)] = -0.15
@@ -73,6 +83,12 @@ class HybridDecision:
     reasoning: str
 
 
+def account_position(signal: float, config: CombinerConfig) -> float:
+    """A source's vote as the account could hold it (capped, and flat for a short if long-only)."""
+    low = 0.0 if config.long_only else -config.max_position
+    return min(config.max_position, max(low, signal))
+
+
 @checked_args()
 def combine(
     drl: SourceVote,
@@ -83,6 +99,8 @@ def combine(
 ) -> HybridDecision:
     """Combine the two votes with weights `drl_weight` and `1 - drl_weight` (see the module doc)."""
     config = config or CombinerConfig()
+    if config.rule == "mixture":
+        return _mixture(drl, llm, drl_weight, config)
     llm_weight = 1.0 - drl_weight
     score = drl_weight * drl.confidence * drl.signal + llm_weight * llm.confidence * llm.signal
     agreed = (
@@ -127,6 +145,39 @@ def combine(
         llm_weight=llm_weight,
         score=score,
         agreed=agreed,
+        action=action,
+        target_position=target,
+        reasoning=reasoning,
+    )
+
+
+def _mixture(
+    drl: SourceVote, llm: SourceVote, drl_weight: float, config: CombinerConfig
+) -> HybridDecision:
+    llm_weight = 1.0 - drl_weight
+    drl_position, llm_position = (
+        account_position(drl.signal, config),
+        account_position(llm.signal, config),
+    )
+    target = drl_weight * drl_position + llm_weight * llm_position
+    if target > 0.0:
+        action = HybridAction.BUY
+    elif target < 0.0:
+        action = HybridAction.SELL
+    else:
+        action = HybridAction.HOLD
+    reasoning = (
+        f"DRL position {drl_position:+.2f} (confidence {drl.confidence:.2f}) x weight"
+        f" {drl_weight:.2f} + LLM position {llm_position:+.2f} (confidence {llm.confidence:.2f})"
+        f" x weight {llm_weight:.2f}: mixture {action.value} target {target:+.3f}"
+    )
+    return HybridDecision(
+        drl=drl,
+        llm=llm,
+        drl_weight=drl_weight,
+        llm_weight=llm_weight,
+        score=target,
+        agreed=False,
         action=action,
         target_position=target,
         reasoning=reasoning,

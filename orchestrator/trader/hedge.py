@@ -1,38 +1,36 @@
-"""DRL-vs-LLM weights learned online with Hedge (exponentially weighted experts).
+"""The hybrid's weights over its sources ("experts"), learned online with AdaHedge from the net
+log-return of exactly the position each source proposed.
 
-Each bar, each source ("expert") i is scored by its loss, minus the realized net return of the
-position it recommended:  l_i = -(p_i * r - c_i), clipped to [-loss_bound, loss_bound]
-(p_i its target position, r the bar's return, c_i the cost, as a fraction of equity, of moving its
-own portfolio there). Hedge keeps w_i proportional to exp(-eta * sum_t l_{i,t}). With two experts
-the whole state is one number, the log-odds x = ln(w_drl / w_llm), and an update is
+Every expert i (the DRL agent and the LLM analysts; the learner takes any number) proposes at a
+close a position p_i in [-1, 1]; the hybrid holds the weight mixture q = sum_i w_i p_i. A position
+is held from its fill at the next open to the following open, so that is what it is scored on:
+expert i's own book earns the gross relative
 
-    x <- x - eta * (l_drl - l_llm)                       (Hedge)
-    w <- (1 - fixed_share) * w + fixed_share / 2         (Herbster & Warmuth's fixed share)
-    w <- clip(w, floor, 1 - floor)                       (the floor)
+    x_i = 1 + p_i * (open_{t+1} / open_t - 1) - c_i
 
-Regret bound (plain Hedge: fixed share 0, floor 0). With eta * loss_bound <= 1 every
-eta * l >= -1, where exp(-z) <= 1 - z + z^2 holds, and the usual potential argument gives, for any
-T and each source i,
+(c_i: what moving its own book to p_i cost, as a fraction of its equity) and its loss is
+l_i = -ln x_i. The hybrid's relative over the same interval is 1 + q r - c, and since the weights
+sum to 1 and ln is concave,
 
-    sum_t <w_t, l_t> - sum_t l_{i,t}  <=  ln 2 / eta + eta * sum_t <w_t, l_t^2>
+    ln(1 + q r - c)  >=  sum_i w_i ln x_i  -  drag,
 
-(the second-order form of the Hedge bound; e.g. Arora, Hazan & Kale 2012, sec. 2; Cesa-Bianchi &
-Lugosi 2006, ch. 2), on the clipped losses. If each source's squared loss is at most s^2 per bar on
-average, the right side is ln 2 / eta + eta * T * s^2, smallest at eta = sqrt(ln 2 / (T * s^2)),
-where the regret is at most 2 * s * sqrt(T * ln 2). `hedge_learning_rate(T, s)` is that eta. The
-default takes T = 252 bars (adapt over about a year of daily bars) and s = 0.012 (a full position's
-daily loss scale, about 19 % annual volatility), so eta ~= 4.37 and eta * loss_bound = 0.44 <= 1.
-The guarantee is for the w-weighted mix of the two sources' net returns; the combiner's thresholds
-and boost are outside it. Two equally good but independent sources are not held at 50/50 bar by
-bar: their loss gaps are noise, and at this rate the weight wanders (sd about 0.15 on daily
-noise) while averaging 50/50; that costs nothing in expectation, since either source is as good.
+where the drag is whatever the hybrid paid or missed beyond the mixture of its experts' books
+(moving between weights, the risk manager, the minimum order size); the weights report shows it.
+So the hybrid's log-wealth is at least minus the learner's cumulative Hedge loss
+H_T = sum_t sum_i w_{i,t} l_{i,t}, less the drag.
 
-Forgetting, for regime changes. `fixed_share` = alpha keeps every weight >= alpha / 2 and turns the
-ln 2 term into ((k+1) ln 2 + k ln(1/alpha) + (T-k-1) ln(1/(1-alpha))) / eta against the best
-sequence of sources with k switches (Herbster & Warmuth 1998; Cesa-Bianchi & Lugosi 2006,
-Thm 5.2; best near alpha = k / (T - 1)). The `floor` keeps each weight >= floor, so a source
-that turns good needs at most ln((1 - floor) / floor) / eta of cumulative net-return advantage to
-climb back to 50/50 (projection onto {w >= floor}: Herbster & Warmuth 2001).
+AdaHedge (de Rooij, van Erven, Grunwald & Koolen, "Follow the leader if you can, hedge if you
+must", JMLR 2014) tunes its learning rate from the data, eta_t = ln N / Delta_{t-1}, where Delta
+is the cumulative mixability gap delta_t = h_t - m_t >= 0 between the Hedge loss
+h_t = sum_i w_i l_i and the mix loss m_t = -ln(sum_i w_i exp(-eta_t l_i)) / eta_t (with
+Delta = 0, eta is infinite: follow the leaders). For every sequence of losses (their Lemma 3 and
+Theorem 6) the regret against the best single expert in hindsight is at most twice the gap:
+
+    H_T - min_i L_{i,T}  <=  2 * Delta_T.
+
+The run computes Delta as it goes (`regret_bound`), so the bound is printed beside the realized
+regret. It needs no tuning and no loss range, and stays small while one expert leads clearly:
+the gap grows only while the weights are spread over experts that disagree.
 """
 
 from __future__ import annotations
@@ -42,59 +40,173 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt
 
-from orchestrator.checks import (
-    Finite,
-    NonNegative,
-    Position,
-    Positive,
-    Settings,
-    Value,
-    checked_args,
-)
-from orchestrator.errors import ConfigError, InvalidInputError
+from orchestrator.checks import Finite, NonNegative, Position, Value, checked_args
+from orchestrator.errors import InvalidInputError
+
+SOURCES = ("drl", "llm")
+RUINED_RELATIVE = 1e-9
+"""A book that lost everything (possible only for a short through a doubling) scores as if it kept
+a billionth: a finite, enormous loss, rather than an undefined one."""
 
 
-@checked_args(ConfigError)
-def hedge_learning_rate(n_bars: PositiveInt, loss_scale: Positive) -> float:
-    """eta = sqrt(ln 2 / (n_bars * loss_scale^2)), which minimises the regret bound over n_bars."""
-    return math.sqrt(math.log(2.0) / (n_bars * loss_scale**2))
+@dataclass(frozen=True)
+class ExpertUpdate:
+    """One scored interval: each expert's position, gross relative and loss, and the weights
+    before and after. `step` counts updates from 1; `label` names the interval (e.g. its date)."""
+
+    step: int
+    label: str | None
+    positions: dict[str, float]
+    relatives: dict[str, float]
+    losses: dict[str, float]
+    weights_before: dict[str, float]
+    weights_after: dict[str, float]
+    regret_bound: float
 
 
-DEFAULT_LEARNING_RATE = hedge_learning_rate(n_bars=252, loss_scale=0.012)
+class ExpertWeights:
+    """AdaHedge weights over named experts (see the module docstring)."""
 
+    def __init__(self, experts: Sequence[str]) -> None:
+        names = tuple(experts)
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        self.experts = names
+        self._cumulative_loss = [0.0] * len(names)
+        self._gap = 0.0  # Delta: the cumulative mixability gap
+        self._steps = 0
 
-class HedgeConfig(Settings):
-    """Settings of the weight learner (see the module docstring for the maths and the defaults).
+    @property
+    def weights(self) -> dict[str, float]:
+        """The current weight of each expert (they sum to 1)."""
+        return dict(zip(self.experts, self._weight_vector(), strict=True))
 
-    learning_rate: eta, per unit of loss (a loss of 0.01 is a 1 % net return); eta * loss_bound
-        must be <= 1 for the bound to hold.
-    loss_bound: per-bar losses are clipped to [-loss_bound, loss_bound] (0.1: a 10 % daily move of
-        a full position; two S&P 500 days in 1999-2018 were larger).
-    fixed_share: per-bar mixing toward 50/50, in [0, 1) (0.005: about one switch of the better
-        source per 200 bars; 0 = off).
-    floor: lowest weight a source can have, in [0, 0.5) (0.05: it keeps a say, and a way back).
-    """
+    @property
+    def learning_rate(self) -> float:
+        """eta = ln N / Delta; infinite (follow the leaders) while Delta is 0."""
+        if self._gap <= 0.0:
+            return math.inf
+        return math.log(len(self.experts)) / self._gap
 
-    learning_rate: Positive = DEFAULT_LEARNING_RATE
-    loss_bound: Positive = 0.1
-    fixed_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.005
-    floor: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.05
+    @property
+    def regret_bound(self) -> float:
+        """2 * Delta: the most the cumulative Hedge loss exceeds the best expert's, so far."""
+        return 2.0 * self._gap
 
-    @model_validator(mode="after")
-    def _bound_holds(self) -> HedgeConfig:
-        if self.learning_rate * self.loss_bound > 1.0:
-            raise ValueError(
-                "learning_rate * loss_bound must be <= 1 for the regret bound,"
-                f" got {self.learning_rate} * {self.loss_bound}"
+    @property
+    def cumulative_losses(self) -> dict[str, float]:
+        """Each expert's summed loss, i.e. minus the log-wealth of its own book."""
+        return dict(zip(self.experts, self._cumulative_loss, strict=True))
+
+    @property
+    def n_updates(self) -> int:
+        return self._steps
+
+    def update(
+        self,
+        positions: Mapping[str, float],
+        relatives: Mapping[str, float],
+        label: str | None = None,
+    ) -> ExpertUpdate:
+        """Score each expert's gross relative x_i over one interval and move the weights.
+
+        positions: what each expert held over the interval (recorded for the report).
+        relatives: 1 + p_i * r - c_i for each expert, > 0 (a book that lost everything is refused).
+        """
+        if set(relatives) != set(self.experts) or set(positions) != set(self.experts):
+            raise InvalidInputError(
+                f"an update needs every expert {self.experts}, got {sorted(relatives)}"
             )
-        return self
+        losses = []
+        for name in self.experts:
+            relative = float(relatives[name])
+            if not relative > 0.0 or not math.isfinite(relative):
+                raise InvalidInputError(f"{name}'s gross relative must be > 0, got {relative!r}")
+            losses.append(-math.log(relative))
+        before = self._weight_vector()
+        self._gap += self._mixability_gap(before, losses)
+        self._cumulative_loss = [
+            total + loss for total, loss in zip(self._cumulative_loss, losses, strict=True)
+        ]
+        self._steps += 1
+        return ExpertUpdate(
+            step=self._steps,
+            label=label,
+            positions={name: float(positions[name]) for name in self.experts},
+            relatives={name: float(relatives[name]) for name in self.experts},
+            losses=dict(zip(self.experts, losses, strict=True)),
+            weights_before=dict(zip(self.experts, before, strict=True)),
+            weights_after=self.weights,
+            regret_bound=self.regret_bound,
+        )
+
+    def _weight_vector(self) -> list[float]:
+        best = min(self._cumulative_loss)
+        eta = self.learning_rate
+        if math.isinf(eta):  # follow the leaders, ties split evenly
+            leaders = [1.0 if loss == best else 0.0 for loss in self._cumulative_loss]
+            return [leader / sum(leaders) for leader in leaders]
+        scores = [math.exp(-eta * (loss - best)) for loss in self._cumulative_loss]
+        total = sum(scores)
+        return [score / total for score in scores]
+
+    def _mixability_gap(self, weights: Sequence[float], losses: Sequence[float]) -> float:
+        """delta = h - m >= 0 for this step's weights (module docstring)."""
+        hedge_loss = sum(w * loss for w, loss in zip(weights, losses, strict=True))
+        eta = self.learning_rate
+        held = [loss for w, loss in zip(weights, losses, strict=True) if w > 0.0]
+        if math.isinf(eta):
+            mix_loss = min(held)
+        else:
+            lowest = min(held)
+            mixed = sum(
+                w * math.exp(-eta * (loss - lowest))
+                for w, loss in zip(weights, losses, strict=True)
+                if w > 0.0
+            )
+            mix_loss = lowest - math.log(mixed) / eta
+        return max(0.0, hedge_loss - mix_loss)  # >= 0 in exact arithmetic
+
+    def state_dict(self) -> dict[str, object]:
+        """JSON values that restore the weights exactly (constant size)."""
+        return ExpertState(
+            experts=list(self.experts),
+            cumulative_loss=list(self._cumulative_loss),
+            gap=self._gap,
+            steps=self._steps,
+        ).model_dump()
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Continue from `state_dict()`; refuses a state of other experts."""
+        saved = ExpertState.from_mapping(state)
+        if tuple(saved.experts) != self.experts or len(saved.cumulative_loss) != len(self.experts):
+            raise InvalidInputError(
+                f"saved expert weights are for {tuple(saved.experts)}, this trader has"
+                f" {self.experts}"
+            )
+        self._cumulative_loss = saved.cumulative_loss
+        self._gap, self._steps = saved.gap, saved.steps
+
+
+class ExpertState(Value):
+    """What `ExpertWeights.state_dict` saves: the experts, their summed losses, Delta, the steps."""
+
+    experts: list[str]
+    cumulative_loss: list[Finite]
+    gap: NonNegative
+    steps: NonNegativeInt
 
 
 @dataclass(frozen=True)
 class WeightUpdate:
-    """One bar's update: what each source recommended, what it earned, and the weights around it."""
+    """One scored interval: what each source held, what it earned, and the DRL weight around it.
+
+    bar_return is the asset's return over the interval the positions were held (open to open);
+    costs are what moving each source's own book there cost, as a fraction of its equity; a loss
+    is minus the log of the book's gross relative 1 + position * bar_return - cost.
+    """
 
     step: int
     label: str | None
@@ -109,33 +221,30 @@ class WeightUpdate:
     drl_weight_after: float
 
 
-class HedgeState(Value):
-    """What `HedgeWeights.state_dict` saves: the log-odds ln(w_drl / w_llm)."""
-
-    log_odds: Finite
-
-
-def _weights_from_log_odds(log_odds: float) -> tuple[float, float]:
-    """(w_drl, w_llm) for x = ln(w_drl / w_llm), each computed directly so neither loses digits."""
-    half = 0.5 * math.tanh(0.5 * log_odds)
-    return 0.5 + half, 0.5 - half
-
-
 class HedgeWeights:
-    """The online DRL/LLM weights: starts at 50/50, updated once per bar with realized outcomes."""
+    """The hybrid's DRL/LLM weights: AdaHedge over the two sources' own books, from 50/50."""
 
-    def __init__(self, config: HedgeConfig | None = None) -> None:
-        self.config = config or HedgeConfig()
-        self._log_odds = 0.0
+    def __init__(self) -> None:
+        self._experts = ExpertWeights(SOURCES)
         self._history: list[WeightUpdate] = []
 
     @property
     def drl_weight(self) -> float:
-        return _weights_from_log_odds(self._log_odds)[0]
+        return self._experts.weights["drl"]
 
     @property
     def llm_weight(self) -> float:
-        return _weights_from_log_odds(self._log_odds)[1]
+        return self._experts.weights["llm"]
+
+    @property
+    def regret_bound(self) -> float:
+        """The most the mixture's log-wealth can trail the better source's, so far (2 * Delta)."""
+        return self._experts.regret_bound
+
+    @property
+    def book_log_wealth(self) -> dict[str, float]:
+        """Each source's own book's log-wealth over the scored intervals, as the learner saw it."""
+        return {name: -loss for name, loss in self._experts.cumulative_losses.items()}
 
     @property
     def history(self) -> tuple[WeightUpdate, ...]:
@@ -158,17 +267,15 @@ class HedgeWeights:
         llm_cost: NonNegative = 0.0,
         label: str | None = None,
     ) -> WeightUpdate:
-        """Score both sources on one bar and move the weights; returns the recorded update.
-
-        drl_position / llm_position: the target position each source recommended for the bar,
-            in [-1, 1]. bar_return: the asset's simple return over the bar the positions were held.
-        drl_cost / llm_cost: what moving each source's own portfolio to its position cost, as a
-            fraction of equity (e.g. cost_rate * |p_t - p_{t-1}|). label: the bar, for reports.
-        """
-        drl_loss = self._loss(drl_position * bar_return - drl_cost)
-        llm_loss = self._loss(llm_position * bar_return - llm_cost)
+        """Score both sources' books over one interval and move the weights (see `WeightUpdate`)."""
+        relatives = {
+            "drl": max(RUINED_RELATIVE, 1.0 + drl_position * bar_return - drl_cost),
+            "llm": max(RUINED_RELATIVE, 1.0 + llm_position * bar_return - llm_cost),
+        }
         before = self.drl_weight
-        self._log_odds = self._next_log_odds(drl_loss - llm_loss)
+        scored = self._experts.update(
+            {"drl": drl_position, "llm": llm_position}, relatives, label=label
+        )
         record = WeightUpdate(
             step=len(self._history) + 1,
             label=label,
@@ -177,49 +284,26 @@ class HedgeWeights:
             bar_return=bar_return,
             drl_cost=drl_cost,
             llm_cost=llm_cost,
-            drl_loss=drl_loss,
-            llm_loss=llm_loss,
+            drl_loss=scored.losses["drl"],
+            llm_loss=scored.losses["llm"],
             drl_weight_before=before,
             drl_weight_after=self.drl_weight,
         )
         self._history.append(record)
         return record
 
-    def _loss(self, net_return: float) -> float:
-        bound = self.config.loss_bound
-        return min(bound, max(-bound, -net_return))
-
-    def _next_log_odds(self, loss_gap: float) -> float:
-        """Hedge step, then fixed share, then the floor (module docstring)."""
-        config = self.config
-        log_odds = self._log_odds - config.learning_rate * loss_gap
-        if config.fixed_share == 0.0 and config.floor == 0.0:
-            return log_odds
-        drl, llm = _weights_from_log_odds(log_odds)
-        drl = (1.0 - config.fixed_share) * drl + 0.5 * config.fixed_share
-        llm = (1.0 - config.fixed_share) * llm + 0.5 * config.fixed_share
-        if drl < config.floor:
-            drl, llm = config.floor, 1.0 - config.floor
-        elif llm < config.floor:
-            drl, llm = 1.0 - config.floor, config.floor
-        return math.log(drl) - math.log(llm)
-
     def state_dict(self) -> dict[str, object]:
-        """The log-odds, JSON-ready: the same size however many updates were made.
+        """The learner's state, JSON-ready: the same size however many updates were made.
 
-        The settings are the constructor's, and the history is kept apart (the journal holds one
-        row per update) and handed back to `load_state_dict`.
+        The history is kept apart (the journal holds one row per update) and handed back to
+        `load_state_dict`.
         """
-        return HedgeState(log_odds=self._log_odds).model_dump()
+        return self._experts.state_dict()
 
     def load_state_dict(
         self, state: Mapping[str, object], history: Sequence[WeightUpdate] = ()
     ) -> None:
-        """Continue from `state` (from `state_dict`) after `history`, the updates made so far.
-
-        The history must be whole (steps 1, 2, ...): the log-odds came from exactly those updates.
-        """
-        saved = HedgeState.from_mapping(state)
+        """Continue from `state` (from `state_dict`) after `history`, the updates made so far."""
         history = list(history)
         for step, update in enumerate(history, start=1):
             if not isinstance(update, WeightUpdate) or update.step != step:
@@ -227,5 +311,10 @@ class HedgeWeights:
                     f"saved weights history must be WeightUpdates with steps 1..{len(history)}"
                     f" in order; entry {step} is {update!r}"
                 )
-        self._log_odds = saved.log_odds
+        self._experts.load_state_dict(state)
+        if self._experts.n_updates != len(history):
+            raise InvalidInputError(
+                f"saved weights made {self._experts.n_updates} updates, the history has"
+                f" {len(history)}"
+            )
         self._history = history

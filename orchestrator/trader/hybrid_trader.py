@@ -1,15 +1,18 @@
 """`HybridDRLLLMTrader`: at each close, the DRL vote and the LLM vote combined with learned weights.
 
 Per bar, in the bar engine's order:
-1. `learn(bar, r)`: each source is scored on the bar just closed by the realized net return of the
-   position it recommended at the previous close, p * r - c, with r the close-to-close return and
-   c what moving that source's own portfolio to p cost (`envs.trading.execution`'s fill model, as a
-   fraction of equity). Hedge (`orchestrator.trader.hedge`) moves the weights; `learn_weights=False`
-   keeps them at 50/50.
+1. `learn(bar, r)`: each source's own book is scored on the interval its position was held: the
+   position it recommended at close t-2 filled at open t-1 and was held to open t, so
+   r = open[t] / open[t-1] - 1, and the book's gross relative is 1 + p * r - c, with c what moving
+   that source's own book to p cost (`envs.trading.execution`'s fill model, as a fraction of
+   equity). AdaHedge (`orchestrator.trader.hedge`) moves the weights; `learn_weights=False` keeps
+   them at 50/50.
 2. `decide(bar, account)`: the agent decides on the observation of the live account; the LLM view
-   is asked or reused as `LLMCadence` says (a low DRL confidence asks at once); `combiner.combine`
-   mixes both votes with the current weights into a `HybridDecision` that records both votes, the
-   weights and the reasoning, including how fresh the LLM view was.
+   is asked or reused as `LLMCadence` says; `combiner.combine` mixes both votes with the current
+   weights into a `HybridDecision` that records both votes, the weights and the reasoning,
+   including how fresh the LLM view was. With the default mixture rule the target is exactly the
+   weight mixture of the two recommended positions, so the traded position is the one the
+   learner's regret bound covers.
 
 A source's recommended position is its vote as the account could hold it: capped at the
 combiner's `max_position`, and flat instead of short in long-only mode.
@@ -27,9 +30,9 @@ from envs import CostModel, rebalance
 from orchestrator.checks import Position, Settings, Value
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
-from orchestrator.trader.combiner import CombinerConfig, combine
+from orchestrator.trader.combiner import CombinerConfig, account_position, combine
 from orchestrator.trader.drl_advisor import DRLAdvisor
-from orchestrator.trader.hedge import HedgeConfig, HedgeWeights, WeightUpdate
+from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import vote_from_drl, vote_from_llm
@@ -40,7 +43,6 @@ class TraderConfig(Settings):
 
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
-    hedge: HedgeConfig = Field(default_factory=HedgeConfig)
     learn_weights: bool = True
 
     def for_long_only(self, long_only: bool) -> TraderConfig:
@@ -55,12 +57,6 @@ def repositioning_cost(previous: float, target: float, cost_model: CostModel) ->
         return 0.0
     fill = rebalance(1.0 - previous, previous, target, 1.0, cost_model)
     return float(fill.commission + fill.slippage_cost)
-
-
-def account_position(signal: float, combiner: CombinerConfig) -> float:
-    """A source's vote as the account could hold it (capped, and flat for a short if long-only)."""
-    low = 0.0 if combiner.long_only else -combiner.max_position
-    return min(combiner.max_position, max(low, signal))
 
 
 class HybridDRLLLMTrader:
@@ -79,9 +75,10 @@ class HybridDRLLLMTrader:
         self.drl = drl
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
         self.cost_model = cost_model
-        self._weights = HedgeWeights(self.config.hedge)
-        self._recommended: tuple[float, float] | None = None  # (drl, llm) at the last decision
-        self._held = (0.0, 0.0)  # each source's own position before the last decision
+        self._weights = HedgeWeights()
+        # (drl, llm) positions recommended at the last closes, oldest first, not yet scored
+        self._unscored: list[tuple[float, float]] = []
+        self._held = (0.0, 0.0)  # each source's own position before the oldest unscored one
 
     @property
     def weights(self) -> HedgeWeights:
@@ -91,18 +88,18 @@ class HybridDRLLLMTrader:
     def llm_view(self) -> LLMView | None:
         return self.llm.view
 
-    def learn(self, bar: int, bar_return: float, label: str) -> WeightUpdate | None:
-        """Score the previous decision's recommendations on `bar`'s return; update the weights."""
-        if self._recommended is None:
+    def learn(self, bar: int, held_return: float, label: str) -> WeightUpdate | None:
+        """Score the sources of close `bar - 2` on `held_return` (open[bar-1] to open[bar])."""
+        if len(self._unscored) < 2:  # the oldest has not been held a whole interval yet
             return None
-        (drl_held, llm_held), (drl_position, llm_position) = self._held, self._recommended
-        self._held, self._recommended = self._recommended, None
+        (drl_held, llm_held), (drl_position, llm_position) = self._held, self._unscored[0]
+        self._held, self._unscored = self._unscored[0], self._unscored[1:]
         if not self.config.learn_weights:
             return None
         return self._weights.update(
             drl_position=drl_position,
             llm_position=llm_position,
-            bar_return=bar_return,
+            bar_return=held_return,
             drl_cost=repositioning_cost(drl_held, drl_position, self.cost_model),
             llm_cost=repositioning_cost(llm_held, llm_position, self.cost_model),
             label=label,
@@ -116,9 +113,11 @@ class HybridDRLLLMTrader:
         hybrid = combine(drl_vote, llm_vote, drl_weight=self._weights.drl_weight, config=combiner)
         freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
         hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
-        self._recommended = (
-            account_position(drl_vote.signal, combiner),
-            account_position(llm_vote.signal, combiner),
+        self._unscored.append(
+            (
+                account_position(drl_vote.signal, combiner),
+                account_position(llm_vote.signal, combiner),
+            )
         )
         return StrategyDecision(
             target_position=hybrid.target_position,
@@ -133,7 +132,7 @@ class HybridDRLLLMTrader:
         return TraderState(
             weights=self._weights.state_dict(),
             llm=self.llm.state_dict(),
-            recommended=None if self._recommended is None else list(self._recommended),
+            unscored=[list(pair) for pair in self._unscored],
             held=list(self._held),
         ).model_dump()
 
@@ -147,7 +146,7 @@ class HybridDRLLLMTrader:
         saved = TraderState.from_mapping(state)
         self._weights.load_state_dict(saved.weights, weight_history)
         self.llm.load_state_dict(saved.llm, llm_view)
-        self._recommended = None if saved.recommended is None else _pair(saved.recommended)
+        self._unscored = [_pair(pair) for pair in saved.unscored]
         self._held = _pair(saved.held)
 
 
@@ -158,13 +157,13 @@ SourcePositions = Annotated[list[Position], Field(min_length=2, max_length=2)]
 class TraderState(Value):
     """What `HybridDRLLLMTrader.state_dict` saves.
 
-    recommended: each source's position at the last decision, not yet scored (None once it is).
-    held: each source's own position before that decision, to cost the move to the next one.
+    unscored: each source's position at the last closes (at most two), not yet scored.
+    held: each source's own position before the oldest of those, to cost the move to it.
     """
 
     weights: dict[str, Any]
     llm: dict[str, Any]
-    recommended: SourcePositions | None
+    unscored: Annotated[list[SourcePositions], Field(max_length=2)]
     held: SourcePositions
 
 

@@ -50,8 +50,9 @@ class Strategy(Protocol):
         """The latest LLM view, or None when the strategy does not ask the LLM."""
         ...
 
-    def learn(self, bar: int, bar_return: float, label: str) -> WeightUpdate | None:
-        """Score the decision of the previous bar on `bar`'s return (close to close)."""
+    def learn(self, bar: int, held_return: float, label: str) -> WeightUpdate | None:
+        """Score the decision of close `bar - 2` on `held_return`, the return open[bar-1] ->
+        open[bar]: the interval that decision's position was held, from its fill to the next."""
         ...
 
     def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
