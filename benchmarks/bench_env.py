@@ -38,7 +38,6 @@ from envs import TRADING_ENV_ID, BatchedTradingEnv, EnvConfig, MarketArrays
 
 WINDOW = 30
 N_FEATURES = 15
-SINGLE_TARGET = 2.0
 BATCHED_TARGET = 50.0
 SCALING_N_ENVS = 1024  # an extra, untargeted row: how the batched rate grows with copies
 TRAINING_EPISODE_LENGTH = 252  # agents' default: random-start episodes of one trading year
@@ -158,7 +157,8 @@ def markdown_table(rates: dict[str, float], n_envs: int) -> str:
         "| environment | observation | steps/s | vs gym-anytrading | target | met |",
         "|---|---|---:|---:|---:|:---:|",
         row("gym-anytrading `stocks-v0` (gymnasium.make)", "gym_anytrading", THEIR_OBSERVATION),
-        row(f"`{TRADING_ENV_ID}` (gymnasium.make)", "single", OUR_OBSERVATION, SINGLE_TARGET),
+        # The single env is for evaluation and written for reading: its speed is reported only.
+        row(f"`{TRADING_ENV_ID}` (gymnasium.make)", "single", OUR_OBSERVATION),
         row(
             f"`BatchedTradingEnv`, {n_envs} copies (aggregate)",
             "batched",

@@ -161,8 +161,7 @@ def _strategy_builders(
 ) -> dict[str, StrategyBuilder]:
     """A fresh strategy (and its LLM view keeper, to count asks) for each name."""
     drl = DRLAdvisor(agent, market.arrays.features, agent.env_config)
-    long_only = agent.env_config.mode == "long_only"
-    trader = config.trader.for_long_only(long_only)
+    trader = config.trader.for_agent(agent)
     cost_model = agent.env_config.cost_model
 
     def hybrid(learn: bool, rule: CombinerRule | None = None) -> tuple[Strategy, LLMViewKeeper]:

@@ -46,9 +46,8 @@ class PaperConfig(Settings):
     snapshot_window: PositiveInt = DEFAULT_WINDOW
 
     def for_agent(self, agent: DRLAgent) -> PaperConfig:
-        """These settings with the combiner long-only exactly when the agent's env is."""
-        long_only = agent.env_config.mode == "long_only"
-        return self.copy_with(trader=self.trader.for_long_only(long_only))
+        """These settings with the trader's set for `agent` (`TraderConfig.for_agent`)."""
+        return self.copy_with(trader=self.trader.for_agent(agent))
 
     def identity_values(self) -> dict[str, object]:
         """JSON values for the run identity; an infinite limit ("no limit") is the string "inf"."""

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from agents import DRLAgent
 from envs import CostModel, rebalance
 from orchestrator.checks import Position, Settings, Value
 from orchestrator.execution import PortfolioState
@@ -45,9 +46,16 @@ class TraderConfig(Settings):
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
 
-    def for_long_only(self, long_only: bool) -> TraderConfig:
-        """These settings with the combiner long-only or not (as the agent's env trades)."""
-        return self.copy_with(combiner=self.combiner.copy_with(long_only=long_only))
+    def for_agent(self, agent: DRLAgent) -> TraderConfig:
+        """These settings for `agent`: the combiner long-only exactly when the agent's env is, and
+        the cadence's "unsure" threshold from the agent's validation confidences, unless set."""
+        long_only = agent.env_config.mode == "long_only"
+        cadence = self.cadence
+        if cadence.below_drl_confidence is None:
+            cadence = cadence.for_agent(agent)
+        return self.copy_with(
+            combiner=self.combiner.copy_with(long_only=long_only), cadence=cadence
+        )
 
 
 def repositioning_cost(previous: float, target: float, cost_model: CostModel) -> float:
