@@ -52,7 +52,13 @@ from .performance import (
 from .trading.batched_env import BatchedTradingEnv as BatchedTradingEnv
 from .trading.config import EnvConfig as EnvConfig
 from .trading.execution import (
+    BuyAndHoldRun as BuyAndHoldRun,
+)
+from .trading.execution import (
     CostModel as CostModel,
+)
+from .trading.execution import (
+    buy_and_hold as buy_and_hold,
 )
 from .trading.execution import (
     execute as execute,

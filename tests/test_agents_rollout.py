@@ -8,11 +8,17 @@ import pytest
 from agents import split_with_history
 from agents.outcomes import chosen_was_best, one_step_equities
 from agents.training.market_data import concatenate
-from agents.training.rollout import hold_policy, run_policy
-from envs import CostModel, EnvConfig, TradingEnv, prepare_market
+from agents.training.rollout import Policy, run_policy
+from envs import CostModel, EnvConfig, TradingEnv, buy_and_hold, prepare_market
 from tests.agents_helpers import hand_market, random_market
 
 LONG_SHORT = EnvConfig(window_size=3, mode="long_short", long_short_positions=(-1.0, 0.0, 0.5, 1.0))
+
+
+def hold_policy(config: EnvConfig) -> Policy:
+    """Always the action with the largest target position (fully long)."""
+    action = int(np.argmax(config.target_positions))
+    return lambda _observation: action
 
 
 def test_counterfactual_equity_of_the_chosen_action_is_what_the_env_books() -> None:
@@ -78,6 +84,17 @@ def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
     # Holding through bar 3 (open 12.4, close 11) was wrong: selling at its open was better.
     np.testing.assert_array_equal(rollout.correct, [True, False, True, True])
     assert rollout.reward_sum == pytest.approx(np.log(expected_final / config.initial_cash))
+
+
+def test_the_env_s_always_long_rollout_is_envs_buy_and_hold_to_the_last_cent() -> None:
+    # buy_and_hold is the one benchmark computation (evaluation, backtest, paper summary); the
+    # env holding a repeated action must book exactly the same equity, bar by bar.
+    market = random_market(seed=4, n_bars=120)
+    config = EnvConfig(window_size=5)
+    rollout = run_policy(market, config, hold_policy(config))
+    hold = buy_and_hold(market, config.first_bar(), config.initial_cash, config.cost_model)
+    np.testing.assert_allclose(hold.equity, rollout.equity, rtol=1e-13)
+    np.testing.assert_array_equal(hold.held, rollout.positions)
 
 
 def test_split_with_history_evaluates_every_bar_of_the_split() -> None:

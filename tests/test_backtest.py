@@ -115,8 +115,17 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert strategies["drl"]["llm_asks"] == strategies["buy_and_hold"]["llm_asks"] == 0
     # The hybrid asks at most once per window of the LLM-alone calendar (it used to ask more).
     assert 0 < strategies["hybrid_learned"]["llm_asks"] <= strategies["llm"]["llm_asks"]
-    # Every order a strategy chose went to the execution check: at least one call each.
-    assert all(values["llm_calls"] >= 1 for values in strategies.values())
+    # Only the strategies that ask the LLM put their orders to its execution check: buy_and_hold
+    # (pure) and drl (it calls no LLM) make no LLM call at all. (All of them used to.)
+    checks = metrics["run"]["order_checks"]
+    assert checks["risk_manager"] == [name for name in STRATEGY_NAMES if name != "buy_and_hold"]
+    assert checks["execution_check"] == [
+        name for name in STRATEGY_NAMES if name not in {"buy_and_hold", "drl"}
+    ]
+    for name, values in strategies.items():
+        assert (values["llm_calls"] >= 1) == (name in checks["execution_check"]), name
+        assert values["n_trades"] == values["fills"], name  # every fill is a trade
+    assert strategies["buy_and_hold"]["fills"] == 1
 
     equity = pd.read_csv(out / "equity.csv")
     assert list(equity.columns[:4]) == ["date", "strategy", "position", "equity"]
@@ -127,12 +136,14 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
 
     table = (out / "metrics.md").read_text()
     assert all(f"| {name} |" in table for name in STRATEGY_NAMES)
+    assert "Orders through the risk manager: drl, llm," in table
+    assert "through neither (pure, the same fills and costs): buy_and_hold." in table
     for plot in ("equity.png", "drawdowns.png", "weights.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout
 
 
-def test_buy_and_hold_is_the_price_ratio_less_one_entry_cost(
+def test_buy_and_hold_is_the_price_ratio_less_one_entry_price(
     agent_dir: Path, team: AnalystTeam, tmp_path: Path
 ) -> None:
     # A steady rise whose every open is the previous close: no gap between decision and fill.
@@ -155,11 +166,16 @@ def test_buy_and_hold_is_the_price_ratio_less_one_entry_cost(
     config = BacktestConfig(strategies=("buy_and_hold",))
     run = run_backtest(agent, market, team, config).strategies["buy_and_hold"]
 
-    entry_close = market.arrays.close[market.first_bar]
+    # Bought at the first fill, the open after the first decision, with the buy costs; held to
+    # the end. (It used to be an order of the bar engine, sized at the decision close and put
+    # through the risk manager and the LLM: envs.buy_and_hold is the one benchmark now.)
+    entry_open = market.arrays.open[market.first_bar + 1]
     buy_cost = CostModel().buy_cost_rate
-    expected = 100_000.0 * (market.arrays.close[-1] / entry_close) / (1.0 + buy_cost)
-    assert run.frame["equity"].iloc[-1] == pytest.approx(expected, rel=1e-9)
+    expected = 100_000.0 * (market.arrays.close[-1] / entry_open) / (1.0 + buy_cost)
+    assert run.frame["equity"].iloc[-1] == pytest.approx(expected, rel=1e-12)
     assert run.activity.fills == 1 and run.activity.orders_vetoed == 0
+    assert run.activity.llm_calls == 0 and run.llm_asks == 0
+    assert (run.frame["held_position"].iloc[1:] == 1.0).all()
 
 
 def engine_records(agent: DRLAgent, source: Path, team: AnalystTeam) -> list[ListRecorder]:

@@ -51,12 +51,14 @@ def test_degenerate_returns_have_a_defined_interval() -> None:
         sharpe_confidence_interval(np.array([0.01, np.nan, 0.0]))
 
 
-def result_of(frames: dict[str, pd.DataFrame]) -> BacktestResult:
-    runs = {
-        name: StrategyResult(name, frame, Activity(llm_calls=3, llm_cost_usd=0.25), 2)
-        for name, frame in frames.items()
-    }
-    return BacktestResult("hand", "TEST", "agent", 100.0, runs)
+def result_of(
+    frames: dict[str, pd.DataFrame],
+    fills: int = 1,
+    checks: dict[str, tuple[str, ...]] | None = None,
+) -> BacktestResult:
+    activity = Activity(fills=fills, llm_calls=3, llm_cost_usd=0.25)
+    runs = {name: StrategyResult(name, frame, activity, 2) for name, frame in frames.items()}
+    return BacktestResult("hand", "TEST", "agent", 100.0, runs, checks or {})
 
 
 def frame(equity: list[float], held: list[float]) -> pd.DataFrame:
@@ -75,7 +77,9 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
     )
     entry = strategy_metrics(result.strategies["buy_and_hold"])
     assert entry["total_return"] == pytest.approx(0.089)
-    assert entry["n_trades"] == 1 and entry["turnover"] == 1.0 and entry["n_bars"] == 3
+    # n_trades is the number of fills (one here), no longer the number of target changes.
+    assert entry["n_trades"] == entry["fills"] == 1
+    assert entry["turnover"] == 1.0 and entry["n_bars"] == 3
     assert entry["sharpe_ci"] is None and entry["final_equity"] == 108.9  # 3 returns: no CI
     assert entry["llm_calls"] == 3 and entry["llm_cost_usd"] == 0.25 and entry["llm_asks"] == 2
 
@@ -91,3 +95,27 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
         "date", "strategy", "position", "equity", "held_position", "drl_weight"
     ]  # fmt: skip
     assert len(rows) == 8 and rows["date"].iloc[0] == "2020-01-01"
+
+
+def test_every_fill_is_a_trade_and_the_report_says_what_checked_whose_orders() -> None:
+    # One target change, but five fills (say a clipped target re-ordered, or forced trims):
+    # n_trades counts the fills.
+    held = [0.0, 1.0, 1.0, 1.0]
+    checks = {"risk_manager": ("drl",), "execution_check": ()}
+    result = result_of(
+        {
+            "buy_and_hold": frame([100.0, 101.0, 102.0, 103.0], held),
+            "drl": frame([100.0] * 4, held),
+        },
+        fills=5,
+        checks=checks,
+    )
+    metrics = backtest_metrics(result)
+    assert metrics["strategies"]["drl"]["n_trades"] == 5
+    assert metrics["run"]["order_checks"] == {"risk_manager": ["drl"], "execution_check": []}
+    table = metrics_markdown(metrics).splitlines()
+    assert (
+        "Orders through the risk manager: drl; through the LLM execution check: none; through"
+        " neither (pure, the same fills and costs): buy_and_hold."
+    ) in table
+    assert any(line.startswith("Trades: the number of fills;") for line in table)

@@ -143,9 +143,11 @@ def test_a_vetoed_order_is_recorded_never_sent_and_asked_again_next_bar() -> Non
 
 
 def test_a_forced_trim_is_not_put_to_the_execution_check() -> None:
-    # The open gaps above the decision close: the fill costs more than the cash, the position
-    # ends above 1 and the risk manager trims it at the next close.
-    market = trading_market(open_=[100.0, 100.0, 102.0, 103.0], close=[100.0, 101.0, 103.0, 103.0])
+    # The open gaps 7 % above the decision close: the fill costs more than the cash, the position
+    # ends at 1.07, more than the 0.05 of drift the limits allow past the max of 1, and the risk
+    # manager trims it at the next close. (The gap was 1 % before drift was allowed: a position
+    # within it is now held, not trimmed at every bar.)
+    market = trading_market(open_=[100.0, 100.0, 108.0, 108.0], close=[100.0, 101.0, 107.0, 107.0])
     confirmer = StubConfirmer()
     engine, _ = engine_for(market, ScriptedStrategy({1: 1.0, 2: 1.0, 3: 1.0}), confirmer)
     _, bar2, _ = run(engine, range(1, 4))

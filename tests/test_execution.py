@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CostModel, EnvSetupError, execute, rebalance
+from envs import CostModel, EnvSetupError, buy_and_hold, execute, rebalance
+from tests.agents_helpers import hand_market
 
 # 10 bp commission and 20 bp slippage: big enough that a mistake shows in the 4th digit.
 COSTS = CostModel(commission_bps=10.0, slippage_bps=20.0)
@@ -133,3 +134,39 @@ def test_costs_take_only_their_two_fields() -> None:
         CostModel(1.0, 2.0, 3.0)  # type: ignore[call-arg]
     with pytest.raises(EnvSetupError, match=r"^CostModel has no field 'commission'$"):
         CostModel(commission=1.0)  # type: ignore[call-arg]
+
+
+def test_buy_and_hold_buys_at_the_open_after_the_decision_and_holds_to_the_last_close() -> None:
+    market = hand_market(open_=[10, 11, 12, 12.4, 13, 14], close=[10, 11.5, 12.5, 11, 13.5, 15])
+    hold = buy_and_hold(market, 1, 10_000.0, COSTS)
+    # Decided at close[1]; all the cash buys at open[2] = 12 * (1 + s), commission k on top.
+    shares = 10_000.0 / (12.0 * (1 + S) * (1 + K))
+    assert hold.fill.shares == pytest.approx(shares, rel=1e-12)
+    assert hold.fill.cash == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(
+        hold.equity, [10_000.0, *(shares * np.array([12.5, 11, 13.5, 15]))], rtol=1e-12
+    )
+    assert hold.final_equity == hold.equity[-1]
+    np.testing.assert_allclose(hold.position, [0.0, 1.0, 1.0, 1.0, 1.0], rtol=1e-12)
+    np.testing.assert_array_equal(hold.held, [1.0, 1.0, 1.0, 1.0])
+    half = buy_and_hold(market, 1, 10_000.0, COSTS, target=0.5)
+    assert half.position[1] == pytest.approx(0.5 * 12.5 / 12.0 / (0.5 * 12.5 / 12.0 + 0.5))
+
+
+@pytest.mark.parametrize(
+    ("decision_bar", "cash", "target", "message"),
+    [
+        (5, 10_000.0, 1.0, "decision_bar must be in 0..4"),
+        (-1, 10_000.0, 1.0, "decision_bar"),
+        (0, 0.0, 1.0, "cash must be"),
+        (0, float("nan"), 1.0, "cash must be"),
+        (0, 10_000.0, 0.0, r"target must be in \(0, 1\]"),
+        (0, 10_000.0, 1.5, "target must be"),
+    ],
+)
+def test_buy_and_hold_refuses_what_it_cannot_hold(
+    decision_bar: int, cash: float, target: float, message: str
+) -> None:
+    market = hand_market(open_=[10, 11, 12, 12.4, 13, 14], close=[10, 11.5, 12.5, 11, 13.5, 15])
+    with pytest.raises(EnvSetupError, match=message):
+        buy_and_hold(market, decision_bar, cash, COSTS, target=target)

@@ -130,9 +130,11 @@ def test_buy_and_hold_is_the_same_cash_held_over_the_same_bars(
     finished: tuple[Path, PaperResult], agent: Path
 ) -> None:
     journal, result = finished
-    closes = table(journal, "SELECT close FROM bars ORDER BY bar_index")["close"]
-    # Entry at the first decision's close with the buy costs: 1 bp commission, 2 bp slippage.
-    expected = 100_000.0 * closes.iloc[-1] / closes.iloc[0] / (1.0002 * 1.0001)
+    bars = table(journal, "SELECT open, close FROM bars ORDER BY bar_index")
+    # Entry at the first fill, the open after the first decision's close, with the buy costs
+    # (1 bp commission, 2 bp slippage). It used to be the decision's close: the summary now shows
+    # envs.buy_and_hold, the same benchmark as the backtest's row and the agent's evaluation.
+    expected = 100_000.0 * bars["close"].iloc[-1] / (bars["open"].iloc[1] * 1.0002 * 1.0001)
     assert result.buy_and_hold_equity == pytest.approx(expected, rel=1e-12)
 
 
@@ -185,7 +187,7 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     code, stdout, stderr = run_cli(capsys, "weights", "--journal", str(journal), "--out", "w")
     assert code == 0, stderr
     report = json.loads((cli_env / "w" / "weights.json").read_text())
-    assert report["n_updates"] == N_BARS - 1
+    assert report["n_updates"] == N_BARS - 2  # a decision is scored once held open to open
 
 
 def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(

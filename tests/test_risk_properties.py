@@ -32,6 +32,8 @@ limits_strategy = st.builds(
     max_drawdown=st.floats(0.02, 0.5),
     max_trades_per_day=st.integers(1, 4),
     stop_loss=st.one_of(st.just(math.inf), st.floats(0.02, 0.3)),
+    stop_loss_cooldown_bars=st.integers(0, 6),
+    max_position_drift=st.floats(0.0, 0.1),
 )
 # A bar: log return into it, does it start a new day?, proposed target, log gap to the fill price.
 Bar = tuple[float, bool, float, float]
@@ -100,6 +102,7 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
     discretionary_fills: Counter[dt.date] = Counter()
     halted = False
     loss_days: set[dt.date] = set()
+    latch_side, latch_bars = 0, 0  # the stop-loss latch as the limits define it
     for log_return, new_day, proposal, fill_gap in bars:
         price *= math.exp(log_return)
         day += dt.timedelta(days=int(new_day))
@@ -108,8 +111,21 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
         check = manager.check(proposal, state, price, day)
         target, current = check.approved_position, check.current_position
 
-        # Position limit, at the decision price.
-        assert abs(target) <= limits.max_position_fraction + TOLERANCE
+        # Position limit, at the decision price: no order goes past it; a position the price
+        # pushed past it is held (no order) up to max_position_drift beyond it, trimmed beyond.
+        if check.order_shares:
+            assert abs(target) <= limits.max_position_fraction + TOLERANCE
+        else:
+            drift = limits.max_position_drift
+            assert abs(target) <= limits.max_position_fraction + drift + TOLERANCE
+        # After a stop-loss exit, nothing is added on the side it closed until the proposal goes
+        # flat or flips, or stop_loss_cooldown_bars checks have passed.
+        if latch_side:
+            latch_bars -= 1
+            if latch_bars == 0 or proposal * latch_side <= 0.0:
+                latch_side, latch_bars = 0, 0
+            else:
+                assert target * latch_side <= max(0.0, current * latch_side) + TOLERANCE
         # Order notional and trade count bind every order that is not a forced exit or trim.
         if check.order_shares and check.status is not CheckStatus.FORCED:
             assert check.order_notional <= limits.max_order_notional * (1 + TOLERANCE)
@@ -142,6 +158,8 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
             if adverse >= limits.stop_loss:
                 assert target == 0.0
                 assert check.status is CheckStatus.FORCED
+                latch_bars = limits.stop_loss_cooldown_bars
+                latch_side = int(math.copysign(1.0, marked.shares)) if latch_bars else 0
         # Whatever the manager changes, it says why.
         if abs(target - proposal) > TOLERANCE and abs(proposal - current) > TOLERANCE:
             assert check.reasons

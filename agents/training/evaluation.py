@@ -1,7 +1,9 @@
 """Out-of-sample evaluation: the agent's deterministic policy beside buy-and-hold, costs on.
 
-Both strategies run through the same `TradingEnv` pass over the same bars with the same costs, so
-the only difference between the two rows is the decisions.
+The agent runs through a `TradingEnv` pass; buy-and-hold is `envs.buy_and_hold`, the one
+computation the backtest and the paper run show too: the same bars, the same first decision, the
+same fill at the next open and the same costs, so the only difference between the two rows is the
+decisions.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from rich.table import Table
 
 from agents.confidence import expected_calibration_error, log_loss
 from agents.drl_agent import DRLAgent
-from agents.training.rollout import Rollout, hold_policy, run_policy
-from envs import MarketArrays, performance_metrics
+from agents.training.rollout import Rollout, run_policy
+from envs import MarketArrays, buy_and_hold, performance_metrics
 
 AGENT = "agent"
 BUY_AND_HOLD = "buy_and_hold"
@@ -61,11 +63,11 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
     The agent's entry also records how calibrated its confidence was on these bars (out of
     sample when `market` is the test split): `ece`, `confidence_log_loss` (which, unlike the
     ECE, also rewards telling right decisions from wrong ones) and `mean_confidence` beside
-    `hit_rate`.
+    `hit_rate`. Buy-and-hold's entry has the performance metrics only: it makes one decision.
     """
     config = agent.env_config
     run = run_policy(market, config, agent.act)
-    hold = run_policy(market, config, hold_policy(config))
+    hold = buy_and_hold(market, config.first_bar(), config.initial_cash, config.cost_model)
     confidence = np.array([d.confidence for d in agent.decide_many(run.observations)])
     agent_metrics = rollout_metrics(run)
     agent_metrics["mean_confidence"] = float(confidence.mean())
@@ -75,7 +77,10 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
         split=split,
         first_date=_day(run.dates[0]),
         last_date=_day(run.dates[-1]),
-        strategies={AGENT: agent_metrics, BUY_AND_HOLD: rollout_metrics(hold)},
+        strategies={
+            AGENT: agent_metrics,
+            BUY_AND_HOLD: performance_metrics(hold.equity, hold.held),
+        },
     )
 
 

@@ -83,9 +83,3 @@ def run_policy(market: MarketArrays, config: EnvConfig, policy: Policy) -> Rollo
         correct=np.asarray(correct),
         reward_sum=reward_sum,
     )
-
-
-def hold_policy(config: EnvConfig) -> Policy:
-    """Buy and hold: always the action with the largest target position (fully long)."""
-    action = int(np.argmax(config.target_positions))
-    return lambda _observation: action

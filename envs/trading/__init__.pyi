@@ -3,7 +3,13 @@
 from .batched_env import BatchedTradingEnv as BatchedTradingEnv
 from .config import EnvConfig as EnvConfig
 from .execution import (
+    BuyAndHoldRun as BuyAndHoldRun,
+)
+from .execution import (
     CostModel as CostModel,
+)
+from .execution import (
+    buy_and_hold as buy_and_hold,
 )
 from .execution import (
     execute as execute,

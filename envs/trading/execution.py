@@ -12,6 +12,10 @@ notional at the fill price. With `value = delta_shares * price` and `gross = |va
 
 so a buy pays `value * (1 + s) * (1 + k)` and a sell receives `|value| * (1 - s) * (1 - k)`.
 
+Buy and hold, the benchmark every report shows beside a strategy (the env's evaluation, the
+backtest's `buy_and_hold` row, the paper run's summary), is computed here once (`buy_and_hold`):
+one `rebalance` at the first fill, then nothing.
+
 The formulas themselves are `envs.trading.kernels.order_shares` and
 `envs.trading.kernels.fill_order`: plain Python that runs unchanged on floats (one portfolio) and on
 NumPy arrays (many), and that the batched env's compiled step calls too, so every fill in the
@@ -21,13 +25,18 @@ package comes from that one source.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Generic, NamedTuple
+import math
+from typing import TYPE_CHECKING, Annotated, Generic, NamedTuple
 
+import numpy as np
 from pydantic import Field
 
 from envs.errors import EnvSetupError
 from envs.trading.kernels import Amount, fill_order, order_shares
 from envs.validated import validated_dataclass
+
+if TYPE_CHECKING:
+    from envs.data import MarketArrays
 
 BasisPoints = Annotated[float, Field(ge=0.0, lt=1000.0, description="in [0, 1000) basis points")]
 
@@ -121,3 +130,68 @@ def rebalance(
         cost_model.sell_cost_rate,
     )
     return execute(cash, shares, delta_shares, open_price, cost_model)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BuyAndHoldRun:
+    """Buy and hold over one market (see `buy_and_hold`), one value per close from the decision on.
+
+    decision_bar: the bar at whose close the one decision is made (the first decision of the run).
+    target: the position bought, as a fraction of equity after the fill.
+    fill: the one order, filled at open[decision_bar + 1].
+    equity: at close[decision_bar], close[decision_bar + 1], ..., close[-1]; equity[0] is the cash.
+    position: position value / equity at those closes (0 at the decision close).
+    """
+
+    decision_bar: int
+    target: float
+    fill: Fill[float]
+    equity: np.ndarray
+    position: np.ndarray
+
+    @property
+    def final_equity(self) -> float:
+        """The equity at the last close."""
+        return float(self.equity[-1])
+
+    @property
+    def held(self) -> np.ndarray:
+        """The target held over each bar after the decision (`target` throughout), in the form
+        `envs.performance.performance_metrics` takes positions."""
+        return np.full(len(self.equity) - 1, self.target)
+
+
+def buy_and_hold(
+    market: MarketArrays,
+    decision_bar: int,
+    cash: float,
+    cost_model: CostModel,
+    target: float = 1.0,
+) -> BuyAndHoldRun:
+    """`cash` put in the asset at the first fill and held to the last bar, marked at every close.
+
+    The decision is made at close[decision_bar]; the order is `rebalance` to `target` at
+    open[decision_bar + 1], the same fill and costs as any order of the env, the backtest or the
+    paper broker; after it nothing trades: no risk limit, no stop, no LLM. `target` in (0, 1]
+    (1: fully long, the benchmark everywhere).
+    """
+    n_bars = market.n_bars
+    if not 0 <= decision_bar <= n_bars - 2:
+        raise EnvSetupError(
+            f"buy_and_hold: decision_bar must be in 0..{n_bars - 2} (one bar after it to fill),"
+            f" got {decision_bar}"
+        )
+    if not (math.isfinite(cash) and cash > 0.0):
+        raise EnvSetupError(f"buy_and_hold: cash must be a finite number > 0, got {cash!r}")
+    if not 0.0 < target <= 1.0:
+        raise EnvSetupError(f"buy_and_hold: target must be in (0, 1], got {target!r}")
+    fill_price = float(market.open[decision_bar + 1])
+    filled = rebalance(cash, 0.0, target, fill_price, cost_model)
+    fill = Fill(*(float(value) for value in filled))
+    closes = np.asarray(market.close[decision_bar:], dtype=np.float64)
+    value = fill.shares * closes
+    equity = fill.cash + value
+    equity[0] = cash
+    position = value / equity
+    position[0] = 0.0
+    return BuyAndHoldRun(decision_bar, target, fill, equity, position)

@@ -8,7 +8,7 @@ the client order id, so a run rebuilt from its journal (`PaperBroker(cash, share
 Cash may go slightly negative: the risk manager sizes an order at the decision bar's close and the
 fill happens at the next open, so an overnight gap up can make a full-long buy cost a little more
 than the cash (a margin account pays it; the next bar's risk check sees the position over its limit
-and trims it).
+and trims it once it is more than `RiskLimits.max_position_drift` over).
 """
 
 from __future__ import annotations

@@ -6,15 +6,19 @@ Policy, in order of precedence:
    `(1 - max_drawdown) * peak`, or no equity left) flattens and latches `halted` for good; a
    stop-loss (price moved `stop_loss` against the entry price) closes the position; a daily-loss
    breach flattens too when `flatten_on_daily_loss` is set. Forced exits, and trims of a position
-   that price moves pushed past `max_position_fraction`, only ever reduce risk, so they skip the
-   trade-count and notional caps: a cap must never keep a position open. The stop-loss belongs to
-   one position: a new entry on a later bar is allowed.
+   that price moves pushed more than `max_position_drift` past `max_position_fraction`, only ever
+   reduce risk, so they skip the trade-count and notional caps: a cap must never keep a position
+   open. A stop-loss exit sets a latch: no new position on the side it closed until the proposal
+   goes flat or flips, or `stop_loss_cooldown_bars` bars have passed.
 2. Otherwise the proposed target is clipped to the intersection of what the limits allow: |target|
-   <= `max_position_fraction`; after a daily-loss breach (latched until the day rolls) the target
-   must lie between 0 and the current position (risk may only shrink); once `max_trades_per_day`
-   orders filled today, the target is the current position; the order's notional is at most
-   `max_order_notional`. A risk-reducing order is therefore always allowed by the position and
-   daily-loss rules; the caps on count and notional bind every discretionary order alike.
+   <= `max_position_fraction` (a position the price pushed past it by at most
+   `max_position_drift` is held as it is while the proposal asks for as much or more); after a
+   daily-loss breach (latched until the day rolls) the target must lie between 0 and the current
+   position (risk may only shrink); while the stop-loss latch holds, nothing is added on the side
+   it closed; once `max_trades_per_day` orders filled on the day the order would fill, the target
+   is the current position; the order's notional is at most `max_order_notional`. A
+   risk-reducing order is therefore always allowed by the position, daily-loss and latch rules;
+   the caps on count and notional bind every discretionary order alike.
 3. The outcome is APPROVED (as proposed), CLIPPED (a smaller order), REJECTED (an order was asked
    for and none is allowed), FORCED (a protective exit or trim) or NO_ORDER (nothing to do). Every
    rule that acted adds a reason, so each `OrderCheck` can be journaled as it stands.
@@ -23,8 +27,9 @@ Orders are sized as the env sizes them (`envs.trading.execution.rebalance`): fil
 decision price, with its own costs paid, the order lands exactly on the approved fraction. Every
 figure is measured at the decision price; a fill at the next bar's open differs by the overnight
 gap, which is why every limit is checked again at every bar (and a position that a price move
-pushed past `max_position_fraction` is trimmed back). Send `order_shares` as approved: re-sizing
-the order at the fill price would change its notional.
+pushed too far past `max_position_fraction` is trimmed back). Send `order_shares` as approved:
+re-sizing the order at the fill price would change its notional. Ask once a bar: the stop-loss
+latch counts its bars in checks.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from envs import CostModel, rebalance
 from orchestrator.checks import Finite, Positive, Settings, checked_args
+from orchestrator.errors import InvalidInputError
 from orchestrator.execution.portfolio import PortfolioState
 
 # Target changes this small (as a fraction of equity) are float noise, not orders.
@@ -56,9 +62,22 @@ class RiskLimits(Settings):
     flatten_on_daily_loss: also close the position on that breach (False: stop adding, keep it).
     max_drawdown: fall from peak equity, as a fraction, that flattens and halts trading for good
         (0.25: beyond what the strategies should lose outside a crash; a human restarts it).
-    max_trades_per_day: fills per day (4: daily bars need one; more means something is looping).
+    max_trades_per_day: fills per day, counted on the day they fill (4: daily bars need one;
+        more means something is looping). An order counts against the day it would fill on (the
+        next bar's): on daily bars that is tomorrow, so one order a day always passes.
     stop_loss: adverse move from the entry price, as a fraction, that closes the position (0.10;
         inf disables it).
+    stop_loss_cooldown_bars: bars after a stop-loss exit during which no new position is opened
+        on the side it closed, unless the proposal goes flat or flips first, which lifts the latch
+        at once (5, a week of daily bars: without it a strategy whose target did not move buys back
+        at the next bar what the stop just sold, a round trip of costs to take the same risk
+        again, as buy and hold did in February 2016; a week lets the move that hit the stop play
+        out, and a strategy that still wants the position after it gets back in without having to
+        flip first. 0: no latch).
+    max_position_drift: how far past max_position_fraction a held position may drift with the
+        price before it is trimmed back to the max (0.05, the bar engine's rebalance band:
+        trimming every tick of drift would send an order, and pay its costs, at every bar the
+        price moves the position up; orders themselves never go past max_position_fraction).
     """
 
     max_position_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
@@ -70,6 +89,8 @@ class RiskLimits(Settings):
     max_drawdown: Annotated[float, Field(gt=0.0, le=1.0)] = 0.25
     max_trades_per_day: PositiveInt = 4
     stop_loss: Annotated[float, Field(gt=0.0)] = 0.10
+    stop_loss_cooldown_bars: NonNegativeInt = 5
+    max_position_drift: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
 
 
 class CheckStatus(StrEnum):
@@ -114,11 +135,29 @@ class RiskManager:
         self.limits = limits or RiskLimits()
         self.cost_model = cost_model or CostModel()
 
+    def capped(self, target: float) -> float:
+        """`target` within the position limit: the position a strategy that asks for `target`
+        holds (the bar engine compares it, not `target`, with the position held)."""
+        cap = self.limits.max_position_fraction
+        return min(cap, max(-cap, target))
+
     @checked_args()
     def check(
-        self, proposed_position: Finite, portfolio: PortfolioState, price: Positive, day: dt.date
+        self,
+        proposed_position: Finite,
+        portfolio: PortfolioState,
+        price: Positive,
+        day: dt.date,
+        *,
+        fill_day: dt.date | None = None,
     ) -> OrderCheck:
-        """Verdict on moving `portfolio` to `proposed_position` of equity at `price` on `day`."""
+        """Verdict on moving `portfolio` to `proposed_position` of equity at `price` on `day`.
+
+        fill_day: the day the order would fill (the next bar's), on which `max_trades_per_day`
+        counts it; None: `day`, as when it fills at once.
+        """
+        if fill_day is not None and fill_day < day:
+            raise InvalidInputError(f"fill_day {fill_day} is before the decision's day {day}")
         proposed = proposed_position
         limits = self.limits
         state = portfolio.marked(price, day)
@@ -127,6 +166,7 @@ class RiskManager:
         stop = self._stop_loss_reason(state, price)
         daily = self._daily_loss_reason(state, equity)
         state = state.copy_with(halted=kill is not None, daily_loss_breached=daily is not None)
+        state = self._stop_latch(state, stopped=stop is not None, proposed=proposed)
         reasons = [reason for reason in (kill, stop, daily) if reason is not None]
         if equity <= 0.0:
             current = math.copysign(math.inf, state.shares) if state.shares else 0.0
@@ -135,7 +175,10 @@ class RiskManager:
         if kill or stop or (daily and limits.flatten_on_daily_loss):
             target, forced = 0.0, True
         else:
-            target, forced = self._allowed_target(proposed, current, state, equity, reasons)
+            trades = state.trades_today if fill_day in (None, day) else 0
+            target, forced = self._allowed_target(
+                proposed, current, state, equity, reasons, trades=trades
+            )
         if target == 0.0:
             order = -state.shares  # exactly flat: no dust left by rounding
         elif abs(target - current) <= _NO_CHANGE:
@@ -183,6 +226,24 @@ class RiskManager:
             f" {adverse:.2%} against it >= {limit:.2%}; close the position"
         )
 
+    def _stop_latch(
+        self, state: PortfolioState, *, stopped: bool, proposed: float
+    ) -> PortfolioState:
+        """The account with the stop-loss latch set (a stop-loss closes the position now), counted
+        down a bar, or lifted (the cooldown is over, or the proposal is flat or on the other side).
+        """
+        bars = self.limits.stop_loss_cooldown_bars
+        if stopped:
+            side = 1 if state.shares > 0.0 else -1
+            return state.copy_with(stop_latch_side=side if bars else 0, stop_latch_bars=bars)
+        side = state.stop_latch_side
+        if side == 0:
+            return state
+        left = state.stop_latch_bars - 1
+        if left == 0 or proposed * side <= 0.0:
+            return state.copy_with(stop_latch_side=0, stop_latch_bars=0)
+        return state.copy_with(stop_latch_bars=left)
+
     def _daily_loss_reason(self, state: PortfolioState, equity: float) -> str | None:
         limits = self.limits
         action = (
@@ -207,30 +268,55 @@ class RiskManager:
         state: PortfolioState,
         equity: float,
         reasons: list[str],
+        *,
+        trades: int,
     ) -> tuple[float, bool]:
-        """The proposal clipped to what the limits allow, and whether that is a forced trim."""
+        """The proposal clipped to what the limits allow, and whether that is a forced trim.
+
+        trades: the fills already on the day the order would fill."""
         limits = self.limits
         cap = limits.max_position_fraction
         low, high = -cap, cap
         if state.daily_loss_breached:
             low, high = max(low, min(0.0, current)), min(high, max(0.0, current))
-        if not low - _NO_CHANGE <= current <= high + _NO_CHANGE:
+        if abs(current) > cap + limits.max_position_drift + _NO_CHANGE:
             bound = min(high, max(low, current))
             target = min(max(0.0, bound), max(min(0.0, bound), proposed))
             reasons.append(
-                f"position {current:+.4f} is over the max {cap:.4f} after a price move or fill;"
+                f"position {current:+.4f} is over the max {cap:.4f} by more than the drift"
+                f" allowed ({limits.max_position_drift:.4f}) after a price move or fill;"
                 f" trimmed to {target:+.4f}"
             )
             return target, True
+        if abs(current) > cap + _NO_CHANGE and proposed * current >= current * current:
+            # Drifted past the cap, within the drift allowed, and asked to hold or add: hold.
+            if abs(proposed - current) > _NO_CHANGE:
+                reasons.append(
+                    f"position limit: |{proposed:+.4f}| > max {cap:.4f}; the position"
+                    f" {current:+.4f} drifted past it within the {limits.max_position_drift:.4f}"
+                    " allowed, held as it is"
+                )
+            return current, False
         if not -cap <= proposed <= cap:
             reasons.append(f"position limit: |{proposed:+.4f}| > max {cap:.4f}")
         if state.daily_loss_breached and not low <= proposed <= high:
             reasons.append(f"daily loss: only risk reduction from {current:+.4f} allowed")
-        if state.trades_today >= limits.max_trades_per_day:
+        if state.stop_latch_side:
+            side = state.stop_latch_side
+            if side > 0:
+                high = min(high, max(0.0, current))
+            else:
+                low = max(low, min(0.0, current))
+            if not low <= proposed <= high:
+                reasons.append(
+                    f"stop-loss latch: no new {'long' if side > 0 else 'short'} for"
+                    f" {state.stop_latch_bars} more bar(s), unless the target goes flat or"
+                    " flips first"
+                )
+        if trades >= limits.max_trades_per_day:
             if abs(proposed - current) > _NO_CHANGE:
                 reasons.append(
-                    f"trade limit: {state.trades_today} trades today"
-                    f" >= max {limits.max_trades_per_day}"
+                    f"trade limit: {trades} trades today >= max {limits.max_trades_per_day}"
                 )
             return current, False
         # The cost-aware order is at most 1 / (1 - s - k - s*k) times the cost-free one,

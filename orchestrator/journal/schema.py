@@ -84,7 +84,7 @@ def _read_holder(descriptor: int) -> str:
 
 
 APPLICATION_ID = 0x48545231  # "HTR1"
-SCHEMA_VERSION = 2  # 2: each fact of a bar stored once (portfolio, weights, LLM view)
+SCHEMA_VERSION = 3  # 2: each fact of a bar stored once; 3: the account's stop-loss latch
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in
@@ -178,6 +178,8 @@ SCHEMA = (
         last_equity REAL,
         halted INTEGER NOT NULL,
         daily_loss_breached INTEGER NOT NULL,
+        stop_latch_side INTEGER NOT NULL,
+        stop_latch_bars INTEGER NOT NULL,
         equity REAL NOT NULL,
         position_fraction REAL
     ) STRICT""",

@@ -1,9 +1,12 @@
 """The backtest on disk: metrics.json, equity.csv, metrics.md and the plots, in one folder.
 
 Metrics come from `envs.performance` (the same code as the agents' evaluation), computed on the
-equity at each close from the first decision on and the target held over each bar. The Sharpe
-ratio gets a seeded stationary-bootstrap confidence interval, so its noise is on the page: four
-years of daily returns rarely tell two Sharpe ratios apart.
+equity at each close from the first decision on and the target held over each bar, except
+`n_trades`, which is the number of fills (every fill counts, the risk manager's forced exits and
+trims too, and a re-sent order that leaves the held target unchanged). The Sharpe ratio gets a
+seeded stationary-bootstrap confidence interval, so its noise is on the page: four years of daily
+returns rarely tell two Sharpe ratios apart. `run.order_checks` says which strategies' orders
+passed through the risk manager and which through the LLM execution check.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ from envs import performance_metrics, sharpe_confidence_interval
 from orchestrator.reports.plots import save_plots
 from orchestrator.reports.weights import ReportError
 from orchestrator.runs import BacktestResult, StrategyResult
+
+RISK_MANAGER, EXECUTION_CHECK = "risk_manager", "execution_check"
+TRADES_DEFINITION = (
+    "Trades: the number of fills; every fill counts, entries, exits, rebalances and the risk"
+    " manager's forced exits and trims alike."
+)
 
 BOOTSTRAP_REPS = 1000
 BOOTSTRAP_LEVEL = 0.95
@@ -61,7 +70,7 @@ def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict
         "calmar": base["calmar"],
         "win_rate": base["win_rate"],
         "turnover": base["turnover"],
-        "n_trades": base["n_trades"],
+        "n_trades": activity.fills,
         "n_bars": base["n_bars"],
         "final_equity": float(equity[-1]),
         "llm_calls": activity.llm_calls,
@@ -102,6 +111,10 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "last_bar": _day(dates[-1]),
             "n_bars": len(dates) - 1,
             "initial_cash": result.initial_cash,
+            "order_checks": {
+                check: list(result.order_checks.get(check, ()))
+                for check in (RISK_MANAGER, EXECUTION_CHECK)
+            },
             "bootstrap": {
                 "method": "stationary (arch), Politis-White mean block length, percentile",
                 "reps": BOOTSTRAP_REPS,
@@ -134,7 +147,9 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
         f" {run['last_bar']}",
         "",
         f"{run['n_bars']} bars after the first decision, {run['initial_cash']:,.0f} starting"
-        " equity per strategy; every figure after costs, through the same risk manager.",
+        " equity per strategy; every figure after costs, the same fill model for all.",
+        "",
+        _order_checks_line(run["order_checks"], list(metrics["strategies"])),
         "",
         "| Strategy | " + " | ".join(header) + " |",
         "|---|" + "---|" * len(header),
@@ -142,8 +157,24 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
     for name, values in metrics["strategies"].items():
         cells = [_cell(values[key], fmt) for key, _, fmt in _TABLE]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", TRADES_DEFINITION, ""]
     return "\n".join(lines)
+
+
+def _order_checks_line(checks: dict[str, list[str]], names: list[str]) -> str:
+    """One line: which strategies went through the risk manager, which through the LLM's
+    execution check, and which through neither."""
+    risk, execution = checks[RISK_MANAGER], checks[EXECUTION_CHECK]
+    neither = [name for name in names if name not in risk and name not in execution]
+    return (
+        f"Orders through the risk manager: {_names(risk)}; through the LLM execution check:"
+        f" {_names(execution)}; through neither (pure, the same fills and costs):"
+        f" {_names(neither)}."
+    )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if names else "none"
 
 
 def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:

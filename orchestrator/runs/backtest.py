@@ -1,23 +1,28 @@
-"""The backtest: five strategies over one market, through one engine, same costs and limits.
+"""The backtest: the strategies over one market, the same fills, costs and limits.
 
-buy_and_hold, drl (the agent alone), llm (the analysts alone, on the hybrid's calendar cadence),
-hybrid_fixed (weights frozen at 50/50) and hybrid_learned (Hedge weights) each get their own
-account, `PaperBroker` and `RiskManager`, all with the agent's cost model and the same limits, and
-every order of every strategy passes the same execution check. The strategies step through the
-bars in lockstep, so the snapshot of a bar is built once and shared (see `MarketSnapshots`) and
-the gateway's calls are drained into the strategy that made them.
+buy_and_hold is pure: `envs.buy_and_hold` (all in at the first fill, the open after the first
+decision, held to the end), the same benchmark the paper run's summary and the agent's evaluation
+show, through neither the risk manager nor the LLM. Every other strategy, drl (the agent alone),
+llm (the analysts alone, on the hybrid's calendar cadence), hybrid_fixed (weights frozen at 50/50)
+and hybrid_learned (Hedge weights), gets its own account, `PaperBroker` and `RiskManager` in a
+`BarEngine`, all with the agent's cost model and the same limits. Only the strategies that ask the
+analysts (those with an LLM view keeper) put their orders to the LLM execution check: drl alone
+never calls an LLM. `BacktestResult.order_checks` says which strategy passed through which. The
+engine runs step through the bars in lockstep, so the snapshot of a bar is built once and shared
+(see `MarketSnapshots`) and the gateway's calls are drained into the strategy that made them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Literal, get_args
 
 import pandas as pd
 from pydantic import Field, PositiveInt, field_validator
 
 from agents import DRLAgent
+from envs import CostModel, buy_and_hold
 from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
 from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
@@ -25,10 +30,9 @@ from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LLMCallLog
-from orchestrator.runs.recorder import BacktestRecorder
+from orchestrator.runs.recorder import BacktestRecorder, held_frame
 from orchestrator.trader import (
     DEFAULT_WINDOW,
-    BuyAndHold,
     CombinerRule,
     DRLAdvisor,
     DRLAlone,
@@ -47,6 +51,9 @@ StrategyName = Literal[
     "buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned", "hybrid_seed"
 ]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
+BUY_AND_HOLD: StrategyName = "buy_and_hold"
+RISK_MANAGER = "risk_manager"
+EXECUTION_CHECK = "execution_check"
 
 
 class BacktestConfig(Settings):
@@ -88,6 +95,9 @@ class BacktestResult:
     agent: str
     initial_cash: float
     strategies: dict[str, StrategyResult]
+    order_checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Which strategies' orders passed through what: `RISK_MANAGER` and `EXECUTION_CHECK` (the
+    LLM's), each to the names it checked, in run order."""
 
 
 @dataclass
@@ -112,8 +122,15 @@ def run_backtest(
     builders = _strategy_builders(agent, market, team, snapshots, config)
     cost_model = agent.env_config.cost_model
     runs: dict[str, _Run] = {}
+    checks: dict[str, list[str]] = {RISK_MANAGER: [], EXECUTION_CHECK: []}
     for name in config.strategies:
+        if name == BUY_AND_HOLD:
+            continue
         strategy, keeper = builders[name]()
+        asks_llm = keeper is not None  # only a strategy that asks the analysts pays for a check
+        checks[RISK_MANAGER].append(name)
+        if asks_llm:
+            checks[EXECUTION_CHECK].append(name)
         engine = BarEngine(
             market,
             strategy,
@@ -121,7 +138,7 @@ def run_backtest(
             RiskManager(config.risk, cost_model),
             run_id=f"backtest-{name}",
             state=EngineState.opening(config.initial_cash),
-            confirmer=confirmer,
+            confirmer=confirmer if asks_llm else None,
             llm_calls=llm_calls,
             rebalance_band=config.rebalance_band,
         )
@@ -136,17 +153,41 @@ def run_backtest(
         symbol=market.symbol,
         agent=agent.source,
         initial_cash=config.initial_cash,
-        strategies={
-            name: StrategyResult(
-                name,
-                run.recorder.frame(),
-                run.recorder.activity,
-                0 if run.keeper is None else run.keeper.asks,
-                run.engine.strategy.weights if run.engine.strategy.weights.n_updates else None,
-            )
-            for name, run in runs.items()
-        },
+        strategies=_in_order(
+            config.strategies,
+            _pure_runs(market, config, cost_model)
+            | {
+                name: StrategyResult(
+                    name,
+                    run.recorder.frame(),
+                    run.recorder.activity,
+                    0 if run.keeper is None else run.keeper.asks,
+                    run.engine.strategy.weights if run.engine.strategy.weights.n_updates else None,
+                )
+                for name, run in runs.items()
+            },
+        ),
+        order_checks={check: tuple(names) for check, names in checks.items()},
     )
+
+
+def _pure_runs(
+    market: TradingMarket, config: BacktestConfig, cost_model: CostModel
+) -> dict[str, StrategyResult]:
+    """buy_and_hold's run, if configured: `envs.buy_and_hold` from the first decision, with the
+    frame a recorder would give (`held_frame`) and its one order and fill."""
+    if BUY_AND_HOLD not in config.strategies:
+        return {}
+    hold = buy_and_hold(market.arrays, market.first_bar, config.initial_cash, cost_model)
+    frame = held_frame(market.arrays.dates[market.first_bar :], hold)
+    activity = Activity(orders_sent=1, fills=1)
+    return {BUY_AND_HOLD: StrategyResult(BUY_AND_HOLD, frame, activity, llm_asks=0)}
+
+
+def _in_order(
+    names: tuple[StrategyName, ...], results: dict[str, StrategyResult]
+) -> dict[str, StrategyResult]:
+    return {name: results[name] for name in names}
 
 
 StrategyBuilder = Callable[[], tuple[Strategy, LLMViewKeeper | None]]
@@ -159,7 +200,8 @@ def _strategy_builders(
     snapshots: MarketSnapshots,
     config: BacktestConfig,
 ) -> dict[str, StrategyBuilder]:
-    """A fresh strategy (and its LLM view keeper, to count asks) for each name."""
+    """A fresh strategy (and its LLM view keeper, to count asks) for each name run in the
+    engine (not buy_and_hold: see `_pure_runs`)."""
     drl = DRLAdvisor(agent, market.arrays.features, agent.env_config)
     trader = config.trader.for_agent(agent)
     cost_model = agent.env_config.cost_model
@@ -175,7 +217,6 @@ def _strategy_builders(
         return strategy, strategy.llm
 
     return {
-        "buy_and_hold": lambda: (BuyAndHold(config.risk.max_position_fraction), None),
         "drl": lambda: (DRLAlone(drl), None),
         "llm": llm_alone,
         "hybrid_fixed": lambda: hybrid(learn=False),

@@ -1,16 +1,21 @@
 """One bar of trading, the same for the backtest and the paper-trade loop.
 
 At bar t, in this order (nothing after bar t's close is read):
-1. the broker opens bar t: orders pending from t-1 fill at open[t] (`PaperBroker`), and each fill
-   is recorded and applied to the account with the fill model's costs;
+1. the broker opens bar t: the account rolls to bar t's day, orders pending from t-1 fill at
+   open[t] (`PaperBroker`), and each fill is recorded and applied to the account with the fill
+   model's costs (so it counts against the day it fills on);
 2. the account is marked at close[t];
 3. the strategy learns from the return open[t-1] -> open[t], the interval over which the position
    decided at close t-2 was held (from its fill to the next fill);
 4. the strategy decides at close t; a target within `rebalance_band` of the one already held is
-   not traded (the account holds its position, as the env holds a repeated action);
-5. the risk manager checks the proposal (`RiskManager.check`);
-6. a non-zero order the strategy chose goes to the execution confirmation (forced risk exits do
-   not: a model must never keep open what the hard limits close); a veto is recorded as a
+   not traded (the account holds its position, as the env holds a repeated action); the target
+   is compared as the position limit leaves it (`RiskManager.capped`), so a strategy asking for
+   more than the limit holds the limit rather than re-ordering it every bar;
+5. the risk manager checks the proposal (`RiskManager.check`), told the day the order would fill
+   (the next bar's), on which `max_trades_per_day` counts it;
+6. a non-zero order the strategy chose goes to the execution confirmation, where the engine has
+   one (the backtest gives one only to the strategies that ask the LLM; forced risk exits never
+   go: a model must never keep open what the hard limits close); a veto is recorded as a
    rejected order with its reason, a confirmed order is submitted with
    `client_order_id(run_id, t, intent)` and recorded with the broker's ack;
 7. the LLM calls made during the bar are recorded, then the state after the bar.
@@ -22,6 +27,7 @@ in-memory one). The engine's own state is a plain value, `EngineState`, saved wi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Annotated, Protocol
@@ -122,7 +128,8 @@ class BarEngine:
 
     `state` is where to start: `EngineState.opening(cash)` for a new run, or the state after the
     journal's last bar (`engine_state.resume`, which also loads the strategy). `rebalance_band`:
-    a `RebalanceBand`, checked by the run's settings.
+    a `RebalanceBand`, checked by the run's settings. `confirmer`: the execution check of the
+    strategy's orders; None sends them unconfirmed (a strategy that calls no LLM).
     """
 
     def __init__(
@@ -166,7 +173,7 @@ class BarEngine:
         self._check_next(bar, state)
         market, day = self.market.arrays, self.market.day(bar)
         self.broker.on_bar_open(bar, float(market.open[bar]))
-        portfolio, pending, closed_unfilled = self._collect_fills(state, recorder)
+        portfolio, pending, closed_unfilled = self._collect_fills(state, day, recorder)
         close = float(market.close[bar])
         portfolio = portfolio.marked(close, day)
         if state.last_bar is not None:
@@ -181,9 +188,10 @@ class BarEngine:
         target = decision.target_position
         # An order the broker closed unfilled leaves the account short of its target: re-decide.
         held_target = None if closed_unfilled else state.held_target
-        holding = self._within_band(target, held_target)
+        wanted = self.risk.capped(target)  # what the account holds for `target`
+        holding = self._within_band(wanted, held_target)
         proposed = _current_position(portfolio, close) if holding else target
-        check = self.risk.check(proposed, portfolio, close, day)
+        check = self.risk.check(proposed, portfolio, close, day, fill_day=self._fill_day(bar))
         recorder.record_risk_check(check)
         if check.order_shares != 0.0:
             order = self._send(bar, check, recorder)
@@ -191,7 +199,7 @@ class BarEngine:
                 pending = (*pending, PendingOrder(order=order))
                 held_target = check.approved_position
         elif check.status is CheckStatus.NO_ORDER and not holding:
-            held_target = target
+            held_target = wanted
         if self.llm_calls is not None:
             for entry in self.llm_calls.drain():
                 recorder.record_llm_call(entry)
@@ -220,6 +228,10 @@ class BarEngine:
             f"bar {bar} cannot be traded now: the next is {expected}; each bar once, in order"
         )
 
+    def _fill_day(self, bar: int) -> dt.date:
+        """The day an order decided at `bar` fills: the next bar's (the last bar's own if none)."""
+        return self.market.day(min(bar + 1, self.market.n_bars - 1))
+
     def _within_band(self, target: float, held: float | None) -> bool:
         """Whether `target` is close enough to the held target to keep the position as it is."""
         if held is None:
@@ -229,12 +241,14 @@ class BarEngine:
         return abs(target - held) < self.rebalance_band or target == held
 
     def _collect_fills(
-        self, state: EngineState, recorder: BarRecorder
+        self, state: EngineState, day: dt.date, recorder: BarRecorder
     ) -> tuple[PortfolioState, tuple[PendingOrder, ...], bool]:
-        """Record and apply the new fills of pending orders; keep the orders still working.
+        """Record and apply the new fills of pending orders to the account on `day` (the bar's,
+        so each fill counts on the day it fills); keep the orders still working.
 
         Also says whether an order was closed (canceled or rejected) before it filled whole."""
-        portfolio, still_pending, closed_unfilled = state.portfolio, [], False
+        still_pending: list[PendingOrder] = []
+        portfolio, closed_unfilled = state.portfolio.on_day(day), False
         for item in state.pending:
             client_id = item.order.client_order_id
             fills = [f for f in self.broker.fills(client_id) if f.fill_id not in item.fill_ids]

@@ -24,7 +24,7 @@ from typing import Annotated
 from pydantic import Field
 
 from agents import DRLAgent
-from envs import CostModel, DateLike
+from envs import DateLike, buy_and_hold
 from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
@@ -98,9 +98,12 @@ def run_paper(
                 bars_new=header.total - resumed,
                 initial_cash=config.initial_cash,
                 final_equity=portfolio.equity(float(market.arrays.close[-1])),
-                buy_and_hold_equity=buy_and_hold_equity(
-                    market, config.initial_cash, agent.env_config.cost_model
-                ),
+                buy_and_hold_equity=buy_and_hold(
+                    market.arrays,
+                    market.first_bar,
+                    config.initial_cash,
+                    agent.env_config.cost_model,
+                ).final_equity,
                 drl_weight=engine.strategy.weights.drl_weight,
                 activity=Activity.of(journal),
             )
@@ -131,14 +134,6 @@ class Pacer:
             self._sleep(self._next - now)
             now = self._next
         self._next = now + self.seconds_per_bar
-
-
-def buy_and_hold_equity(market: TradingMarket, cash: float, cost_model: CostModel) -> float:
-    """`cash` put in the asset at the first decision's close, entry costs paid, marked at the
-    last close: the benchmark the summary shows beside the run's equity."""
-    closes = market.arrays.close
-    growth = float(closes[-1]) / float(closes[market.first_bar])
-    return cash * growth / (1.0 + cost_model.buy_cost_rate)
 
 
 def _engine(

@@ -60,7 +60,7 @@ class BarProgress:
 class PaperResult:
     """A finished paper run. bars_resumed: bars the journal held before this run (all of them
     when it was complete already); buy_and_hold_equity: the same cash held in the asset over
-    the same bars (`buy_and_hold_equity`)."""
+    the same bars, bought at the first fill (`envs.buy_and_hold`, as the backtest's row)."""
 
     journal: Path
     total: int

@@ -3,6 +3,7 @@
 Where the paper loop writes the journal, a backtest collects per bar: the equity and position at
 the close, the target position held over the bar (the approved target of the last order that
 filled), the DRL weight, and counts of LLM calls and dollars, orders, vetoes and fills.
+`held_frame` gives pure buy-and-hold, which runs in no engine, the same frame.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from agents import DRLDecision
+from envs import BuyAndHoldRun
 from llm import LedgerEntry
 from orchestrator.execution import BrokerFill, OrderAck, OrderCheck, OrderRequest, PortfolioState
 from orchestrator.runs.activity import Activity
@@ -96,3 +99,17 @@ class BacktestRecorder:
         return pd.DataFrame(
             self._rows, index=pd.DatetimeIndex(self._dates, name="date"), columns=FRAME_COLUMNS
         )
+
+
+def held_frame(dates: np.ndarray, hold: BuyAndHoldRun) -> pd.DataFrame:
+    """`BacktestRecorder.frame` of pure buy and hold, from its decision bar (`dates`, one per
+    close of `hold`): nothing is held over the decision bar, `hold.target` after; the DRL weight
+    is that of a strategy that learns none (the untouched start)."""
+    held = np.concatenate([[0.0], hold.held])
+    columns = {
+        "equity": hold.equity,
+        "position": hold.position,
+        "held_position": held,
+        "drl_weight": np.full(len(held), HedgeWeights().drl_weight),
+    }
+    return pd.DataFrame(columns, index=pd.DatetimeIndex(dates, name="date"))[list(FRAME_COLUMNS)]

@@ -1,8 +1,10 @@
-"""The backtest's reference strategies: buy and hold, the DRL agent alone, the LLM analysts alone.
+"""The backtest's reference strategies in the bar engine: the DRL agent alone, the LLM alone.
 
-Each is a `Strategy` for the same bar engine as the hybrid, so costs, the risk manager and the
-execution confirmation are identical and only the decisions differ. None of them mixes sources,
-so none learns weights (their `weights` stay at the untouched 50/50 start).
+Each is a `Strategy` for the same bar engine as the hybrid, so fills, costs and the risk manager
+are identical and only the decisions differ; LLM alone's orders also go to the LLM execution
+check, DRL alone's do not (it calls no LLM). None of them mixes sources, so none learns weights
+(their `weights` stay at the untouched 50/50 start). Buy and hold runs in no engine: it is
+`envs.buy_and_hold`, pure (see `orchestrator.runs.backtest`).
 
 LLM alone is asked at the first bar of each of the hybrid's windows of `every_bars` bars (it has
 no DRL confidence to wait for; see `orchestrator.trader.cadence`). The hybrid asks at most once
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.checks import Position, checked_args
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
@@ -54,17 +55,6 @@ class _SingleSource:
             raise InvalidInputError(f"{type(self).__name__} learns no weights, got a history")
         if llm_view is not None:
             raise InvalidInputError(f"{type(self).__name__} asks no LLM, got an LLM view")
-
-
-class BuyAndHold(_SingleSource):
-    """Hold `position` (fully long by default) from the first close on."""
-
-    @checked_args()
-    def __init__(self, position: Position = 1.0) -> None:
-        self.position = position
-
-    def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
-        return StrategyDecision(self.position, f"buy and hold: target {self.position:+.2f}")
 
 
 class DRLAlone(_SingleSource):
