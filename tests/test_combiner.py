@@ -11,7 +11,6 @@ from orchestrator.errors import ConfigError, InvalidInputError
 from orchestrator.trader.combiner import CombinerConfig, HybridAction, combine
 from orchestrator.trader.votes import SourceVote
 
-
 # The seed rule with the agreement threshold these hand computations were made for.
 SEED = CombinerConfig(rule="seed", agree_threshold=0.7)
 
