@@ -1,11 +1,11 @@
-"""A 4-year daily hybrid backtest with the offline analyst: wall time, and the five strategies.
+"""A 4-year daily hybrid backtest with the offline analyst: wall time, and every strategy.
 
     python -m benchmarks.bench_backtest --out benchmarks/bench_backtest.md [--agent DIR]
 
 Without `--agent`, a DQN agent is trained first with the defaults of `python train.py` on sp500
 (train 1999-2012, validation 2013-2014), `--timesteps` steps, seed 0; training is not timed.
 Timed: `run_backtest` over the test split, 2015-2018 (1,006 bars after the decision at the last
-close of 2014), the five strategies in lockstep through the bar engine, every LLM call through the
+close of 2014), every strategy in lockstep through the bar engine, every LLM call through the
 real gateway and its SQLite ledger with the offline analyst, then the report (metrics with the
 bootstrap, CSV, plots). Target: the backtest under 30 s. Then the metrics table, after costs.
 """
@@ -67,7 +67,7 @@ def report(args: argparse.Namespace) -> str:
         f"Agent: {agent.algorithm.upper()} ({origin}).",
         "",
         f"### Speed: {run['n_bars']:,} daily bars ({run['first_decision']} to {run['last_bar']}),"
-        " five strategies, offline analyst",
+        " every strategy, offline analyst",
         "",
         "| Part | Wall time | Target | Ratio to target |",
         "|---|---|---|---|",

@@ -52,7 +52,7 @@ def backtest_agent(
     end: DateLike = None,
     settings: LLMSettings | None = None,
 ) -> BacktestOutput:
-    """Backtest the five strategies of the agent in `agent_dir` on `source`'s test split."""
+    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split."""
     # The LLM side first: a missing key is reported before any data is loaded.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
@@ -125,7 +125,7 @@ def run_pipeline(
         ),
         progress_bar=progress_bar,
     )
-    say(f"2/4 backtesting five strategies on the test split into {folders.backtest}")
+    say(f"2/4 backtesting every strategy on the test split into {folders.backtest}")
     backtest = backtest_agent(folders.agent, config.data, config.llm_mode, folders.backtest)
     for line in backtest.summary_lines():
         say(f"    {line}")

@@ -1,4 +1,4 @@
-"""`hybrid-trader backtest`: the five strategies on a source's test split, metrics and plots."""
+"""`hybrid-trader backtest`: every strategy on a source's test split, metrics and plots."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def pipeline(
         Path, typer.Option("--out", help="Each run writes a new timestamped folder in here.")
     ] = Path("runs/pipeline"),
 ) -> None:
-    """Train a small agent, backtest five strategies, paper trade, and evaluate the weights."""
+    """Train a small agent, backtest every strategy, paper trade, and evaluate the weights."""
     from orchestrator.jobs import PipelineConfig, PipelineFolders, run_pipeline
     from orchestrator.runs.display import LineDisplay
 
