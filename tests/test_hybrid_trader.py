@@ -252,3 +252,20 @@ def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
 def test_bad_cadence_settings_are_refused(cadence: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="LLMCadence"):
         LLMCadence(**cadence)  # type: ignore[arg-type]
+
+
+def test_the_agent_decides_from_its_own_book_not_the_hybrids_account() -> None:
+    # The DRL wants fully long, the LLM fully short: the 50/50 mixture is flat, and the hybrid's
+    # account stays flat. The agent must still see its own book: flat before its first fill,
+    # then fully long (prices are constant, so no drift and no drawdown but the entry costs).
+    trader = trader_for([1.0] * 6, [0.9] * 6, FixedAnalyst(llm(Action.SELL, 1.0, 0.9)))
+    for bar in range(1, 4):
+        decision = trader.decide(bar, FLAT, 100.0)
+        assert decision.target_position == pytest.approx(0.0)
+    agent = trader.drl.agent
+    assert isinstance(agent, FeatureAgent)
+    positions = [float(seen[-2]) for seen in agent.seen]
+    drawdowns = [float(seen[-1]) for seen in agent.seen]
+    assert positions[0] == 0.0
+    assert positions[1:] == pytest.approx([1.0, 1.0])
+    assert drawdowns[0] == 0.0 and -1e-3 < drawdowns[1] < 0.0  # the entry's costs, nothing more

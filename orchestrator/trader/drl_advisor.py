@@ -39,4 +39,9 @@ class DRLAdvisor:
             drawdown = min(0.0, equity / portfolio.peak_equity - 1.0)
         else:  # a ruined account is closed, as the env shows it
             position, drawdown = 0.0, -1.0
+        return self.decide_for(bar, position, drawdown)
+
+    def decide_for(self, bar: int, position: float, drawdown: float) -> DRLDecision:
+        """The agent's decision at the close of `bar` for a book at `position` (a fraction of its
+        equity) and `drawdown` (<= 0): what the env would show it."""
         return self.agent.decide(self.observations.observe(bar, position, drawdown))

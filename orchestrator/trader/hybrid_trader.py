@@ -24,11 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import Field
 
 from agents import DRLAgent
 from envs import CostModel, rebalance
-from orchestrator.checks import Position, Settings, Value
+from orchestrator.checks import Position, Positive, Settings, Value
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
 from orchestrator.trader.combiner import CombinerConfig, account_position, combine
@@ -81,6 +82,7 @@ class HybridDRLLLMTrader:
     ) -> None:
         self.config = config or TraderConfig()
         self.drl = drl
+        self.drl_book = SourceBook(snapshots.market.arrays.open, snapshots.market.arrays.close)
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
         self.cost_model = cost_model
         self._weights = HedgeWeights()
@@ -114,19 +116,18 @@ class HybridDRLLLMTrader:
         )
 
     def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
-        drl = self.drl.decide(bar, portfolio, price)
+        # The agent decides from its own book, as in training and as DRL-alone does, not from the
+        # hybrid's account, which holds positions it never chose.
+        drl = self.drl.decide_for(bar, *self.drl_book.at_close(bar, self.cost_model))
         view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence)
         drl_vote, llm_vote = vote_from_drl(drl), vote_from_llm(view.decision)
         combiner = self.config.combiner
         hybrid = combine(drl_vote, llm_vote, drl_weight=self._weights.drl_weight, config=combiner)
         freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
         hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
-        self._unscored.append(
-            (
-                account_position(drl_vote.signal, combiner),
-                account_position(llm_vote.signal, combiner),
-            )
-        )
+        drl_position = account_position(drl_vote.signal, combiner)
+        self._unscored.append((drl_position, account_position(llm_vote.signal, combiner)))
+        self.drl_book.target = drl_position
         return StrategyDecision(
             target_position=hybrid.target_position,
             reasoning=hybrid.reasoning,
@@ -142,6 +143,7 @@ class HybridDRLLLMTrader:
             llm=self.llm.state_dict(),
             unscored=[list(pair) for pair in self._unscored],
             held=list(self._held),
+            drl_book=self.drl_book.state_dict(),
         ).model_dump()
 
     def load_state_dict(
@@ -156,6 +158,7 @@ class HybridDRLLLMTrader:
         self.llm.load_state_dict(saved.llm, llm_view)
         self._unscored = [_pair(pair) for pair in saved.unscored]
         self._held = _pair(saved.held)
+        self.drl_book.load_state_dict(saved.drl_book)
 
 
 SourcePositions = Annotated[list[Position], Field(min_length=2, max_length=2)]
@@ -167,14 +170,68 @@ class TraderState(Value):
 
     unscored: each source's position at the last closes (at most two), not yet scored.
     held: each source's own position before the oldest of those, to cost the move to it.
+    drl_book: the DRL agent's own book (`SourceBook.state_dict`).
     """
 
     weights: dict[str, Any]
     llm: dict[str, Any]
     unscored: Annotated[list[SourcePositions], Field(max_length=2)]
     held: SourcePositions
+    drl_book: dict[str, Any]
 
 
 def _pair(positions: list[float]) -> tuple[float, float]:
     drl, llm = positions
     return drl, llm
+
+
+class BookState(Value):
+    """What `SourceBook.state_dict` saves."""
+
+    cash: float
+    shares: float
+    peak_equity: Positive
+    target: Position | None
+    last_bar: int | None
+
+
+class SourceBook:
+    """One source's own book, unit equity at the start: its last target fills at the next open
+    with the env's fill model (`envs.rebalance`), and the book is marked at each close, so the
+    source sees the position and drawdown it would have had trading alone."""
+
+    def __init__(self, opens: np.ndarray, closes: np.ndarray) -> None:
+        self.opens, self.closes = opens, closes
+        self.cash, self.shares, self.peak_equity = 1.0, 0.0, 1.0
+        self.target: float | None = None  # the last decision's position, to fill at the next open
+        self.last_bar: int | None = None
+
+    def at_close(self, bar: int, cost_model: CostModel) -> tuple[float, float]:
+        """(position fraction, drawdown) at the close of `bar`, after the last target filled."""
+        if self.target is not None and self.last_bar is not None and bar > self.last_bar:
+            fill = rebalance(
+                self.cash, self.shares, self.target, float(self.opens[bar]), cost_model
+            )
+            self.cash, self.shares = float(fill.cash), float(fill.shares)
+            self.target = None
+        self.last_bar = bar
+        close = float(self.closes[bar])
+        equity = self.cash + self.shares * close
+        if equity <= 0.0:  # a ruined book is closed, as the env shows it
+            return 0.0, -1.0
+        self.peak_equity = max(self.peak_equity, equity)
+        return self.shares * close / equity, min(0.0, equity / self.peak_equity - 1.0)
+
+    def state_dict(self) -> dict[str, object]:
+        return BookState(
+            cash=self.cash,
+            shares=self.shares,
+            peak_equity=self.peak_equity,
+            target=self.target,
+            last_bar=self.last_bar,
+        ).model_dump()
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        saved = BookState.from_mapping(state)
+        self.cash, self.shares, self.peak_equity = saved.cash, saved.shares, saved.peak_equity
+        self.target, self.last_bar = saved.target, saved.last_bar
