@@ -94,6 +94,7 @@ class Journal(JournalQueries):
         lock = JournalLock.acquire(path)
         connection: sqlite3.Connection | None = None
         try:
+            _finish_interrupted_transaction(path)
             state = inspect_file(path)
             if state is FileState.JOURNAL:
                 with JournalReader.open(path) as existing:  # refuse before opening to write
@@ -214,6 +215,23 @@ class Journal(JournalQueries):
                 f"bar {bar.index} at {bar.timestamp.isoformat()} does not come after bar {last}"
                 f" at {previous.isoformat()}"
             )
+
+
+def _finish_interrupted_transaction(path: Path) -> None:
+    """Let SQLite roll back a write transaction a killed run left behind.
+
+    Only the journal's creation writes in rollback mode (before WAL is switched on), so a run
+    killed right then leaves `<journal>-journal` beside the file, which a read-only connection
+    cannot roll back ("attempt to write a readonly database"). SQLite rolls it back on the next
+    read-write open; the caller holds the journal's lock, so no one else is writing.
+    """
+    if not Path(f"{path}-journal").exists():
+        return
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    finally:
+        connection.close()
 
 
 def _check_identity(path: Path, identity: RunIdentity, journaled: RunIdentity) -> None:
