@@ -64,6 +64,9 @@ from .trading.execution import (
     execute as execute,
 )
 from .trading.execution import (
+    market_order as market_order,
+)
+from .trading.execution import (
     rebalance as rebalance,
 )
 from .trading.observation import (

@@ -34,6 +34,7 @@ def test_counterfactual_equity_of_the_chosen_action_is_what_the_env_books() -> N
             info["shares"],
             info["target_position"],
             targets,
+            close_now=market.close[bar],
             open_next=market.open[bar + 1],
             close_next=market.close[bar + 1],
             cost_model=LONG_SHORT.cost_model,
@@ -45,9 +46,17 @@ def test_counterfactual_equity_of_the_chosen_action_is_what_the_env_books() -> N
 def _from_cash(
     targets: np.ndarray, open_next: float, close_next: float, costs: CostModel
 ) -> np.ndarray:
-    """One-step equities of each target from 1000 in cash and no position."""
+    """One-step equities of each target from 1000 in cash and no position, decided at a close
+    equal to the next open (no gap)."""
     return one_step_equities(
-        1000.0, 0.0, 0.0, targets, open_next=open_next, close_next=close_next, cost_model=costs
+        1000.0,
+        0.0,
+        0.0,
+        targets,
+        close_now=open_next,
+        open_next=open_next,
+        close_next=close_next,
+        cost_model=costs,
     )
 
 
@@ -74,8 +83,10 @@ def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
     rollout = run_policy(market, config, hold_policy(config))
 
     s, k = config.cost_model.slippage_rate, config.cost_model.commission_rate
-    # Decisions at closes of bars 1..4; the buy fills at open[2] = 12; marked at close[5] = 15.
-    expected_final = config.initial_cash / (12.0 * (1 + s) * (1 + k)) * 15.0
+    # Decisions at closes of bars 1..4; the buy is sized at close[1] = 11.5, fills at open[2] = 12
+    # (the gap borrowed) and is marked at close[5] = 15.
+    shares = config.initial_cash / (11.5 * (1 + s) * (1 + k))
+    expected_final = config.initial_cash + shares * (15.0 - 12.0 * (1 + s) * (1 + k))
     assert rollout.equity[-1] == pytest.approx(expected_final)
     assert rollout.equity[0] == config.initial_cash
     assert len(rollout.actions) == 4

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import CostModel, EnvSetupError, buy_and_hold, execute, rebalance
+from envs import CostModel, EnvSetupError, buy_and_hold, execute, market_order, rebalance
 from tests.agents_helpers import hand_market
 
 # 10 bp commission and 20 bp slippage: big enough that a mistake shows in the 4th digit.
@@ -136,21 +136,29 @@ def test_costs_take_only_their_two_fields() -> None:
         CostModel(commission=1.0)  # type: ignore[call-arg]
 
 
-def test_buy_and_hold_buys_at_the_open_after_the_decision_and_holds_to_the_last_close() -> None:
+def test_buy_and_hold_orders_at_the_decision_close_and_fills_at_the_next_open() -> None:
     market = hand_market(open_=[10, 11, 12, 12.4, 13, 14], close=[10, 11.5, 12.5, 11, 13.5, 15])
     hold = buy_and_hold(market, 1, 10_000.0, COSTS)
-    # Decided at close[1]; all the cash buys at open[2] = 12 * (1 + s), commission k on top.
-    shares = 10_000.0 / (12.0 * (1 + S) * (1 + K))
+    # Decided at close[1] = 11.5: the cash would buy this many shares there, costs paid ...
+    shares = 10_000.0 / (11.5 * (1 + S) * (1 + K))
     assert hold.fill.shares == pytest.approx(shares, rel=1e-12)
-    assert hold.fill.cash == pytest.approx(0.0, abs=1e-9)
-    np.testing.assert_allclose(
-        hold.equity, [10_000.0, *(shares * np.array([12.5, 11, 13.5, 15]))], rtol=1e-12
-    )
+    # ... and they fill at open[2] = 12 * (1 + s), commission k on top: the gap up is borrowed.
+    assert hold.fill.cash == pytest.approx(10_000.0 - shares * 12.0 * (1 + S) * (1 + K))
+    assert hold.fill.cash < 0.0
+    equity = hold.fill.cash + shares * np.array([12.5, 11, 13.5, 15])
+    np.testing.assert_allclose(hold.equity, [10_000.0, *equity], rtol=1e-12)
     assert hold.final_equity == hold.equity[-1]
-    np.testing.assert_allclose(hold.position, [0.0, 1.0, 1.0, 1.0, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(hold.position[1:], shares * np.array([12.5, 11, 13.5, 15]) / equity)
     np.testing.assert_array_equal(hold.held, [1.0, 1.0, 1.0, 1.0])
-    half = buy_and_hold(market, 1, 10_000.0, COSTS, target=0.5)
-    assert half.position[1] == pytest.approx(0.5 * 12.5 / 12.0 / (0.5 * 12.5 / 12.0 + 0.5))
+
+
+def test_market_order_is_rebalance_sized_at_the_decision_price_and_filled_at_another() -> None:
+    sized = rebalance(10_000.0, 20.0, 0.3, 100.0, COSTS)
+    order = market_order(10_000.0, 20.0, 0.3, 100.0, 104.0, COSTS)
+    assert order.shares == sized.shares
+    assert order.cash == pytest.approx(10_000.0 - (sized.shares - 20.0) * 104.0 * (1 + S) * (1 + K))
+    same_price = market_order(10_000.0, 20.0, 0.3, 100.0, 100.0, COSTS)
+    assert tuple(same_price) == tuple(sized)
 
 
 @pytest.mark.parametrize(

@@ -131,10 +131,13 @@ def test_buy_and_hold_is_the_same_cash_held_over_the_same_bars(
 ) -> None:
     journal, result = finished
     bars = table(journal, "SELECT open, close FROM bars ORDER BY bar_index")
-    # Entry at the first fill, the open after the first decision's close, with the buy costs
-    # (1 bp commission, 2 bp slippage). It used to be the decision's close: the summary now shows
-    # envs.buy_and_hold, the same benchmark as the backtest's row and the agent's evaluation.
-    expected = 100_000.0 * bars["close"].iloc[-1] / (bars["open"].iloc[1] * 1.0002 * 1.0001)
+    # The one order semantics: sized at the first decision's close, filled at the next open,
+    # with the buy costs (1 bp commission, 2 bp slippage). The summary shows envs.buy_and_hold,
+    # the same benchmark as the backtest's row and the agent's evaluation.
+    costs = 1.0002 * 1.0001
+    shares = 100_000.0 / (bars["close"].iloc[0] * costs)
+    cash = 100_000.0 - shares * bars["open"].iloc[1] * costs
+    expected = cash + shares * bars["close"].iloc[-1]
     assert result.buy_and_hold_equity == pytest.approx(expected, rel=1e-12)
 
 
@@ -188,6 +191,11 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     assert code == 0, stderr
     report = json.loads((cli_env / "w" / "weights.json").read_text())
     assert report["n_updates"] == N_BARS - 2  # a decision is scored once held open to open
+    # The LLM's reliability: every view replaced before the last bar is scored in some bin.
+    reliability = report["llm_reliability"]
+    assert len(reliability) == 5 and sum(row["n"] for row in reliability) > 0
+    summary = (cli_env / "w" / "summary.md").read_text()
+    assert "How reliable the LLM's stated confidence was" in summary
 
 
 def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(

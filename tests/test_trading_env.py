@@ -39,22 +39,23 @@ def test_order_fills_at_next_open_with_hand_computed_costs_and_is_marked_at_next
     env = TradingEnv(market, LONG_ONLY)
     _, info = env.reset()
     assert info["bar"] == 2  # first bar with a full window of 3
-    _, reward, _, _, info = env.step(FULL_LONG)  # decided at close[2]; fills at open[3] = 20
-    shares = 10_000.0 / (20.0 * (1 + S) * (1 + K))
+    _, reward, _, _, info = env.step(FULL_LONG)  # sized at close[2] = 12.5, fills at open[3] = 20
+    shares = 10_000.0 / (12.5 * (1 + S) * (1 + K))
     assert info["bar"] == 3 and info["traded"] is True
     assert info["shares"] == pytest.approx(shares, rel=1e-12)
     assert info["slippage_cost"] == pytest.approx(shares * 20.0 * S, rel=1e-12)
     assert info["commission"] == pytest.approx(shares * 20.0 * (1 + S) * K, rel=1e-12)
-    assert info["cash"] == pytest.approx(0.0, abs=1e-9)
-    assert info["equity"] == pytest.approx(shares * 20.5, rel=1e-12)  # marked at close[3]
-    assert reward == pytest.approx(math.log(shares * 20.5 / 10_000.0), rel=1e-12)
+    cash = 10_000.0 - shares * 20.0 * (1 + S) * (1 + K)  # the gap up is borrowed
+    assert info["cash"] == pytest.approx(cash, rel=1e-12)
+    assert info["equity"] == pytest.approx(cash + shares * 20.5, rel=1e-12)  # marked at close[3]
+    assert reward == pytest.approx(math.log((cash + shares * 20.5) / 10_000.0), rel=1e-12)
 
     _, _, _, _, info = env.step(FULL_LONG)  # the held target again: no order, no cost
     assert (info["traded"], info["commission"], info["slippage_cost"]) == (False, 0.0, 0.0)
-    assert info["equity"] == pytest.approx(shares * 21.5, rel=1e-12)
+    assert info["equity"] == pytest.approx(cash + shares * 21.5, rel=1e-12)
 
     _, _, _, truncated, info = env.step(0)  # sell everything at open[5] = 22
-    assert info["cash"] == pytest.approx(shares * 22.0 * (1 - S) * (1 - K), rel=1e-12)
+    assert info["cash"] == pytest.approx(cash + shares * 22.0 * (1 - S) * (1 - K), rel=1e-12)
     assert info["commission"] == pytest.approx(shares * 22.0 * (1 - S) * K, rel=1e-12)
     assert info["shares"] == pytest.approx(0.0, abs=1e-12)
     assert truncated is True and info["date"] == market.dates[5]
@@ -64,8 +65,10 @@ def test_buy_and_hold_equity_is_the_price_ratio_less_one_entry_cost() -> None:
     market = random_walk_market(n_bars=300, seed=1)
     env = TradingEnv(market, LONG_ONLY)
     transitions = run(env, [FULL_LONG] * 1000)
-    entry = LONG_ONLY.first_bar() + 1
-    expected = 10_000.0 * market.close[-1] / (market.open[entry] * (1 + S) * (1 + K))
+    decision = LONG_ONLY.first_bar()
+    shares = 10_000.0 / (market.close[decision] * (1 + S) * (1 + K))  # sized at the close
+    cash = 10_000.0 - shares * market.open[decision + 1] * (1 + S) * (1 + K)  # filled at the open
+    expected = cash + shares * market.close[-1]
     assert transitions[-1][4]["equity"] == pytest.approx(expected, rel=1e-12)
     assert [t[4]["traded"] for t in transitions[1:]] == [True] + [False] * (len(transitions) - 2)
 
@@ -87,13 +90,19 @@ def test_equity_is_cash_plus_shares_at_close_and_rewards_sum_to_log_growth(
     assert total_costs > 0.0
 
 
-def test_long_only_never_holds_a_short_or_borrows() -> None:
+def test_long_only_never_holds_a_short_and_borrows_only_an_overnight_gap() -> None:
     market = random_walk_market(n_bars=500, seed=3)
     actions = np.random.default_rng(1).integers(0, 3, 1000).tolist()
+    cash = 10_000.0
     for _, _, _, _, info in run(TradingEnv(market, LONG_ONLY), actions):
-        assert info["shares"] >= 0.0
-        assert info["cash"] >= -1e-9
-        assert -1e-12 <= info["position"] <= 1.0 + 1e-12
+        bar = info["bar"]
+        assert info["shares"] >= 0.0 and info["position"] >= -1e-12
+        if not info["traded"]:
+            assert info["cash"] == cash
+        else:  # sized at close[bar - 1] to spend at most the cash; the gap up is borrowed
+            gap = max(market.open[bar] / market.close[bar - 1] - 1.0, 0.0)
+            assert info["cash"] >= -gap * info["shares"] * market.close[bar - 1] * 1.01 - 1e-9
+        cash = info["cash"]
 
 
 def test_long_short_can_go_short_and_a_blown_up_short_terminates() -> None:

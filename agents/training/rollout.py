@@ -59,6 +59,7 @@ def run_policy(market: MarketArrays, config: EnvConfig, policy: Policy) -> Rollo
             info["shares"],
             info["target_position"],
             targets,
+            close_now=market.close[bar],
             open_next=market.open[bar + 1],
             close_next=market.close[bar + 1],
             cost_model=cost_model,

@@ -1,5 +1,13 @@
 """How an order fills: the one place that knows, shared by the env, the backtests and the broker.
 
+The one order semantics (`market_order`), the same in the training env, the batched env, the
+backtest's paper broker and a live broker: at the decision close a target position becomes a share
+count, sized at that close (`order_shares`: were it filled there, the position would be exactly the
+target after its own costs), and that share count fills at the next bar's open. It is the only
+order a live trader can send: the open is not known when the order goes out. An overnight gap
+therefore lands the position a little off its target (1 + gap for a full long from cash, with
+cash slightly negative after a gap up); the agent trains on exactly that.
+
 An order is a change of `delta_shares` (positive buys, negative sells) filled at a reference
 price, the open of the bar after the decision. Slippage moves the fill price against the trader: a
 buy fills at `price * (1 + s)`, a sell at `price * (1 - s)`. Commission is `k` times the traded
@@ -14,7 +22,7 @@ so a buy pays `value * (1 + s) * (1 + k)` and a sell receives `|value| * (1 - s)
 
 Buy and hold, the benchmark every report shows beside a strategy (the env's evaluation, the
 backtest's `buy_and_hold` row, the paper run's summary), is computed here once (`buy_and_hold`):
-one `rebalance` at the first fill, then nothing.
+one `market_order` at the first decision, then nothing.
 
 The formulas themselves are `envs.trading.kernels.order_shares` and
 `envs.trading.kernels.fill_order`: plain Python that runs unchanged on floats (one portfolio) and on
@@ -132,13 +140,35 @@ def rebalance(
     return execute(cash, shares, delta_shares, open_price, cost_model)
 
 
+def market_order(  # noqa: PLR0917 - the argument order reads as the order's life
+    cash: Amount,
+    shares: Amount,
+    target_fraction: Amount,
+    decision_price: Amount | float,
+    fill_price: Amount | float,
+    cost_model: CostModel,
+) -> Fill[Amount]:
+    """The order semantics of the package (module docstring): the shares that `rebalance` would
+    trade at `decision_price` (the decision close), filled at `fill_price` (the next open)."""
+    delta_shares = order_shares(
+        cash,
+        shares,
+        target_fraction,
+        decision_price,
+        cost_model.buy_cost_rate,
+        cost_model.sell_cost_rate,
+    )
+    return execute(cash, shares, delta_shares, fill_price, cost_model)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class BuyAndHoldRun:
     """Buy and hold over one market (see `buy_and_hold`), one value per close from the decision on.
 
     decision_bar: the bar at whose close the one decision is made (the first decision of the run).
-    target: the position bought, as a fraction of equity after the fill.
-    fill: the one order, filled at open[decision_bar + 1].
+    target: the position bought, as a fraction of equity at the decision close.
+    fill: the one order (`market_order`: sized at close[decision_bar], filled at
+        open[decision_bar + 1]).
     equity: at close[decision_bar], close[decision_bar + 1], ..., close[-1]; equity[0] is the cash.
     position: position value / equity at those closes (0 at the decision close).
     """
@@ -170,10 +200,10 @@ def buy_and_hold(
 ) -> BuyAndHoldRun:
     """`cash` put in the asset at the first fill and held to the last bar, marked at every close.
 
-    The decision is made at close[decision_bar]; the order is `rebalance` to `target` at
-    open[decision_bar + 1], the same fill and costs as any order of the env, the backtest or the
-    paper broker; after it nothing trades: no risk limit, no stop, no LLM. `target` in (0, 1]
-    (1: fully long, the benchmark everywhere).
+    The decision is made at close[decision_bar]; the order is `market_order` to `target`, sized
+    at that close and filled at open[decision_bar + 1], the same order, fill and costs as any of
+    the env, the backtest or the paper broker; after it nothing trades: no risk limit, no stop, no
+    LLM. `target` in (0, 1] (1: fully long, the benchmark everywhere).
     """
     n_bars = market.n_bars
     if not 0 <= decision_bar <= n_bars - 2:
@@ -185,8 +215,9 @@ def buy_and_hold(
         raise EnvSetupError(f"buy_and_hold: cash must be a finite number > 0, got {cash!r}")
     if not 0.0 < target <= 1.0:
         raise EnvSetupError(f"buy_and_hold: target must be in (0, 1], got {target!r}")
+    decision_price = float(market.close[decision_bar])
     fill_price = float(market.open[decision_bar + 1])
-    filled = rebalance(cash, 0.0, target, fill_price, cost_model)
+    filled = market_order(cash, 0.0, target, decision_price, fill_price, cost_model)
     fill = Fill(*(float(value) for value in filled))
     closes = np.asarray(market.close[decision_bar:], dtype=np.float64)
     value = fill.shares * closes

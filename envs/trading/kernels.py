@@ -217,7 +217,7 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     actions: (n,) int64 indices into the targets (target position fractions) of `parameters`,
         which `step_parameters` builds.
     prices: (2, n_bars) float64; row 0 at bar t is open[t + 1] (the fill of a decision at t),
-        row 1 is close[t] (the mark).
+        row 1 is close[t] (the decision price that sizes the order, and the mark).
     padded_features: `ObservationBuilder.padded_features`.
     portfolios / bars: the state rows named at the top of this module, updated in place.
     observations (n, size) float32, rewards (n,) float32, dones (n,) bool: written for each i.
@@ -249,17 +249,20 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     bar, end_bar = bars[BAR], bars[END_BAR]
     next_open, close = prices[0], prices[1]
 
-    # Fills at open[t + 1]. A held target trades nothing, as in TradingEnv: its order is computed
-    # anyway and sized to 0 (which leaves cash and shares bit for bit unchanged), since a loop
-    # without branches over contiguous arrays runs several portfolios per instruction.
+    # Orders sized at close[t], filled at open[t + 1] (`envs.trading.execution.market_order`). A
+    # held target trades nothing, as in TradingEnv: its order is computed anyway and sized to 0
+    # (which leaves cash and shares bit for bit unchanged), since a loop without branches over
+    # contiguous arrays runs several portfolios per instruction.
     fill_target, fill_price = np.empty(n_portfolios), np.empty(n_portfolios)
+    decision_price = np.empty(n_portfolios)
     for i in range(n_portfolios):
         fill_target[i] = targets[actions[i]]
         fill_price[i] = next_open[bar[i]]
+        decision_price[i] = close[bar[i]]
     for i in range(n_portfolios):
         trade = fill_target[i] != held[i]
         delta: float = _order_shares(
-            cash[i], shares[i], fill_target[i], fill_price[i], buy_cost_rate, sell_cost_rate
+            cash[i], shares[i], fill_target[i], decision_price[i], buy_cost_rate, sell_cost_rate
         )
         cash[i], shares[i], _, _, _ = _fill_order(
             cash[i], shares[i], delta * trade, fill_price[i], slippage_rate, commission_rate

@@ -11,7 +11,7 @@ from gymnasium import spaces
 from envs.data import MarketArrays
 from envs.errors import EnvSetupError
 from envs.trading.config import EnvConfig
-from envs.trading.execution import rebalance
+from envs.trading.execution import market_order
 from envs.trading.kernels import differential_sharpe, log_growth
 from envs.trading.observation import ObservationBuilder
 
@@ -26,9 +26,9 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
     1. At close t the agent sees the features of bars t-window+1..t and its portfolio state
        (position fraction and drawdown, both marked at close t); see `ObservationBuilder`.
     2. Its action names a target position (fraction of equity, `EnvConfig.target_positions`). If
-       it differs from the target now held, an order rebalances to it at open[t+1], with slippage
-       and commission (`envs.trading.execution.rebalance`); repeating the held target trades
-       nothing.
+       it differs from the target now held, an order sized at close t fills at open[t+1], with
+       slippage and commission (`envs.trading.execution.market_order`, the order a broker gets);
+       repeating the held target trades nothing.
     3. The portfolio is marked at close[t+1]: equity V = cash + shares * close[t+1].
     4. reward = log(V[t+1] / V[t]) with every cost inside V, so the rewards of an episode sum to
        log(final equity / initial equity); or, optionally, the differential Sharpe of that return.
@@ -101,8 +101,14 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         traded = target != self._target
         commission = slippage_cost = 0.0
         if traded:
-            open_price = float(self.market.open[self._bar + 1])
-            fill = rebalance(self._cash, self._shares, target, open_price, self.config.cost_model)
+            fill = market_order(
+                self._cash,
+                self._shares,
+                target,
+                float(self.market.close[self._bar]),
+                float(self.market.open[self._bar + 1]),
+                self.config.cost_model,
+            )
             self._cash, self._shares, self._target = fill.cash, fill.shares, target
             commission, slippage_cost = fill.commission, fill.slippage_cost
 

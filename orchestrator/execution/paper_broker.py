@@ -5,10 +5,11 @@ trained the agent and that the backtests charge. Everything is deterministic, wi
 the client order id, so a run rebuilt from its journal (`PaperBroker(cash, shares=...)` plus
 `resubmit_pending`) produces exactly the fills an uninterrupted run would have.
 
-Cash may go slightly negative: the risk manager sizes an order at the decision bar's close and the
-fill happens at the next open, so an overnight gap up can make a full-long buy cost a little more
-than the cash (a margin account pays it; the next bar's risk check sees the position over its limit
-and trims it once it is more than `RiskLimits.max_position_drift` over).
+Orders follow the package's one order semantics (`envs.trading.execution.market_order`, the
+env's too): the risk manager sizes an order at the decision bar's close and it fills at the next
+open. Cash may therefore go slightly negative: an overnight gap up makes a full-long buy cost a
+little more than the cash (a margin account pays it; the next bar's risk check sees the position
+over its limit and trims it once it is more than `RiskLimits.max_position_drift` over).
 """
 
 from __future__ import annotations

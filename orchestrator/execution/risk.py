@@ -18,16 +18,18 @@ Policy, in order of precedence:
    it closed; once `max_trades_per_day` orders filled on the day the order would fill, the target
    is the current position; the order's notional is at most `max_order_notional`. A
    risk-reducing order is therefore always allowed by the position, daily-loss and latch rules;
-   the caps on count and notional bind every discretionary order alike.
+   the caps on count and notional bind every discretionary order alike. An order or trim under
+   `min_order_notional` is not sent (a broker would refuse it); an order to go flat always is.
 3. The outcome is APPROVED (as proposed), CLIPPED (a smaller order), REJECTED (an order was asked
    for and none is allowed), FORCED (a protective exit or trim) or NO_ORDER (nothing to do). Every
    rule that acted adds a reason, so each `OrderCheck` can be journaled as it stands.
 
-Orders are sized as the env sizes them (`envs.trading.execution.rebalance`): filled at the
-decision price, with its own costs paid, the order lands exactly on the approved fraction. Every
-figure is measured at the decision price; a fill at the next bar's open differs by the overnight
-gap, which is why every limit is checked again at every bar (and a position that a price move
-pushed too far past `max_position_fraction` is trimmed back). Send `order_shares` as approved:
+Orders are the env's orders (`envs.trading.execution.market_order`): sized at the decision price
+so that, filled there with its own costs paid, the order would land exactly on the approved
+fraction, and filled at the next bar's open. Every figure is measured at the decision price; the
+fill differs by the overnight gap, exactly as in training, which is why every limit is checked
+again at every bar (and a position that a price move pushed too far past `max_position_fraction`
+is trimmed back). Send `order_shares` as approved:
 re-sizing the order at the fill price would change its notional. Ask once a bar: the stop-loss
 latch counts its bars in checks.
 """
@@ -78,6 +80,9 @@ class RiskLimits(Settings):
         price before it is trimmed back to the max (0.05, the bar engine's rebalance band:
         trimming every tick of drift would send an order, and pay its costs, at every bar the
         price moves the position up; orders themselves never go past max_position_fraction).
+    min_order_notional: currency; an order or trim smaller than this is not sent (1.0: the
+        smallest order a broker such as Alpaca accepts); an order to go flat always goes, whatever
+        its size, so that no dust position is left open.
     """
 
     max_position_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
@@ -91,6 +96,7 @@ class RiskLimits(Settings):
     stop_loss: Annotated[float, Field(gt=0.0)] = 0.10
     stop_loss_cooldown_bars: NonNegativeInt = 5
     max_position_drift: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    min_order_notional: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 1.0
 
 
 class CheckStatus(StrEnum):
@@ -186,6 +192,12 @@ class RiskManager:
         else:
             planned = rebalance(state.cash, state.shares, target, price, self.cost_model)
             order = float(planned.shares) - state.shares
+        if 0.0 < abs(order) * price < limits.min_order_notional and target != 0.0:
+            reasons.append(
+                f"order notional {abs(order) * price:.2f} < min {limits.min_order_notional:.2f};"
+                " not sent"
+            )
+            target, order, forced = current, 0.0, False
         return OrderCheck(
             day=day,
             price=price,
