@@ -138,6 +138,11 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert all(f"| {name} |" in table for name in STRATEGY_NAMES)
     assert "Orders through the risk manager: drl, llm," in table
     assert "through neither (pure, the same fills and costs): buy_and_hold." in table
+    # The hybrids calibrate the LLM's stated confidence on its scored views; the report shows it.
+    reliability = strategies["hybrid_learned"]["llm_reliability"]
+    assert sum(row["n"] for row in reliability) > 0
+    assert "llm_reliability" not in strategies["llm"]
+    assert "How reliable the LLM's stated confidence was (hybrid_learned)" in table
     for plot in ("equity.png", "drawdowns.png", "weights.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout

@@ -86,17 +86,23 @@ def weights_state(drl_weight: float) -> dict[str, object]:
     }
 
 
+# Before the LLM has one complete outcome its calibrated confidence is 0.5, whatever it states.
+NO_OUTCOME_YET = 0.5
+
+
 def test_agreeing_confident_sources_take_a_larger_position() -> None:
-    trader = trader_for([1.0, 1.0], [0.8, 0.8], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), SEED)
+    seed = SEED.copy_with(combiner=SEED.combiner.copy_with(agree_threshold=0.5))
+    trader = trader_for([1.0, 1.0], [0.8, 0.8], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), seed)
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None and decision.agreed
-    score = 0.5 * 0.8 * 1.0 + 0.5 * 0.8 * 0.6  # 0.64
+    assert decision.llm.confidence == NO_OUTCOME_YET  # not the stated 0.8
+    score = 0.5 * 0.8 * 1.0 + 0.5 * NO_OUTCOME_YET * 0.6  # 0.55
     assert decision.score == pytest.approx(score)
-    assert decision.target_position == pytest.approx(1.5 * score)  # 0.96: boosted x1.5
-    unsure = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), SEED)
+    assert decision.target_position == pytest.approx(1.5 * score)  # 0.825: boosted x1.5
+    unsure = trader_for([1.0, 1.0], [0.4, 0.4], FixedAnalyst(llm(Action.BUY, 0.6, 0.8)), seed)
     plain = unsure.decide(1, FLAT, 100.0).hybrid  # the same direction, the agent less sure
     assert plain is not None and not plain.agreed
-    assert plain.target_position == pytest.approx(plain.score)  # 0.54
+    assert plain.target_position == pytest.approx(plain.score)  # 0.35
     assert plain.target_position < decision.target_position
     assert decision.drl_weight == decision.llm_weight == 0.5
 
@@ -105,9 +111,9 @@ def test_disagreement_is_the_confidence_weighted_signal() -> None:
     trader = trader_for([1.0, 1.0], [0.6, 0.6], FixedAnalyst(llm(Action.SELL, 0.5, 0.4)), SEED)
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None and not decision.agreed
-    assert decision.score == pytest.approx(0.5 * 0.6 * 1.0 - 0.5 * 0.4 * 0.5)  # 0.2
+    assert decision.score == pytest.approx(0.5 * 0.6 * 1.0 - 0.5 * NO_OUTCOME_YET * 0.5)  # 0.175
     assert decision.action is HybridAction.BUY
-    assert decision.target_position == pytest.approx(0.2)
+    assert decision.target_position == pytest.approx(0.175)
     assert "LLM view asked now" in decision.reasoning
 
 
@@ -118,7 +124,29 @@ def test_the_current_weights_scale_each_vote() -> None:
     decision = trader.decide(1, FLAT, 100.0).hybrid
     assert decision is not None
     assert decision.drl_weight == pytest.approx(0.8)
-    assert decision.score == pytest.approx(0.8 * 0.6 - 0.2 * 0.4 * 0.5)  # 0.44
+    assert decision.score == pytest.approx(0.8 * 0.6 - 0.2 * NO_OUTCOME_YET * 0.5)  # 0.43
+
+
+def test_the_llm_confidence_is_the_hit_rate_of_its_completed_views_only() -> None:
+    # The LLM says BUY at stated 0.9, asked every 2 bars; the price rises 1% a bar: each view
+    # is a hit once the next view replaces it.
+    cadence = LLMCadence(every_bars=2, below_drl_confidence=0.0)
+    config = TraderConfig(cadence=cadence, learn_weights=False)
+    trader = trader_for(
+        [1.0] * N_BARS, [0.9] * N_BARS, FixedAnalyst(llm(Action.BUY, 0.5, 0.9)), config
+    )
+    used = []
+    for bar in range(1, N_BARS):
+        trader.learn(bar, 0.01, label=str(bar))
+        decision = trader.decide(bar, FLAT, 100.0).hybrid
+        assert decision is not None
+        used.append(decision.llm.confidence)
+    # Views asked at 1, 3, 5, ...: the view of close 1 was held open 2 -> open 4 and is complete
+    # once the view of close 3 has been held a whole interval, scored at bar 6.
+    assert used[:5] == [NO_OUTCOME_YET] * 5
+    assert used[5] == pytest.approx(2.0 / 3.0)  # one hit: (1 + 1) / (1 + 2)
+    assert used[-1] == pytest.approx((3.0 + 1.0) / (3.0 + 2.0))
+    assert trader.llm_calibrator.n_outcomes == 3
 
 
 def test_the_default_rule_trades_the_weight_mixture_of_the_positions() -> None:

@@ -11,7 +11,12 @@ import pytest
 from llm import Action, TradingDecision
 from llm.team.schemas import RiskLevel
 from orchestrator.errors import InvalidInputError
-from orchestrator.trader.votes import LLMConfidenceCalibrator, SourceVote, vote_from_llm
+from orchestrator.trader.votes import (
+    LLMConfidenceCalibrator,
+    SourceVote,
+    llm_direction,
+    vote_from_llm,
+)
 
 
 def decision(action: Action, confidence: float, size: float = 0.5) -> TradingDecision:
@@ -90,7 +95,7 @@ def replay(returns: list[float], views: list[tuple[int, TradingDecision]]) -> li
     for i in range(len(views)):
         if i > 0:
             asked_at, view = views[i - 1]
-            calibrator.record_held(asked_at, view, returns[i - 1])
+            calibrator.record_held(asked_at, view.confidence, llm_direction(view), returns[i - 1])
         used.append(calibrator.calibrated(0.1))
     return used
 
@@ -121,16 +126,15 @@ def test_no_outcome_is_used_before_its_interval_has_ended() -> None:
 
 def test_a_view_counts_once_its_last_interval_is_held_and_its_intervals_compound() -> None:
     calibrator = LLMConfidenceCalibrator()
-    buy = decision(Action.BUY, 0.1)
     # Held three intervals: +2%, -1%, -1.5%: the view lost 0.54% in all, a miss.
-    assert not calibrator.record_held(0, buy, 0.02)
-    assert not calibrator.record_held(0, buy, -0.01)
-    assert not calibrator.record_held(0, buy, -0.015)
+    assert not calibrator.record_held(0, 0.1, 1.0, 0.02)
+    assert not calibrator.record_held(0, 0.1, 1.0, -0.01)
+    assert not calibrator.record_held(0, 0.1, 1.0, -0.015)
     assert calibrator.n_outcomes == 0  # still held: its outcome is not known yet
-    assert calibrator.record_held(3, decision(Action.SELL, 0.9), -0.01)  # the next view
+    assert calibrator.record_held(3, 0.9, -1.0, -0.01)  # the next view
     assert calibrator.n_outcomes == 1 and calibrator.reliability()[0].hit_rate == 0.0
     with pytest.raises(InvalidInputError, match="comes before"):
-        calibrator.record_held(2, buy, 0.01)
+        calibrator.record_held(2, 0.1, 1.0, 0.01)
 
 
 def test_the_state_round_trips_through_json_with_the_view_held() -> None:
@@ -138,8 +142,8 @@ def test_the_state_round_trips_through_json_with_the_view_held() -> None:
     original = LLMConfidenceCalibrator()
     for bar in range(40):
         confidence = float(rng.uniform(0.0, 1.0))
-        action = Action.BUY if rng.random() < 0.5 else Action.SELL
-        original.record_held(bar // 4 * 4, decision(action, confidence), float(rng.normal(0, 0.01)))
+        direction = 1.0 if rng.random() < 0.5 else -1.0
+        original.record_held(bar // 4 * 4, confidence, direction, float(rng.normal(0, 0.01)))
     state = json.loads(json.dumps(original.state_dict()))
     copy = LLMConfidenceCalibrator()
     copy.load_state_dict(state)
@@ -147,8 +151,8 @@ def test_the_state_round_trips_through_json_with_the_view_held() -> None:
     assert copy.state_dict() == original.state_dict()
     # The view held goes on compounding in both, and closes the same way.
     for calibrator in (original, copy):
-        calibrator.record_held(36, decision(Action.HOLD, 0.5), 0.01)
-        calibrator.record_held(40, decision(Action.BUY, 0.5), 0.01)
+        calibrator.record_held(36, 0.5, 0.0, 0.01)
+        calibrator.record_held(40, 0.5, 1.0, 0.01)
     assert copy.state_dict() == original.state_dict()
 
 

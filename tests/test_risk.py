@@ -218,10 +218,30 @@ def test_a_position_pushed_over_the_limit_is_trimmed_past_the_caps() -> None:
     assert flip.approved_position == 0.0
 
 
+def test_an_order_under_the_minimum_notional_is_not_sent_but_an_exit_always_is() -> None:
+    manager = _manager(RiskLimits(min_order_notional=100.0))
+    state = _long(500.0, 100.0)  # a position of 0.5 at 100
+    tiny = manager.check(0.5005, state, 100.0, DAY1)  # 50 of currency more
+    assert (tiny.status, tiny.order_shares, tiny.approved_position) == (
+        CheckStatus.REJECTED,
+        0.0,
+        0.5,
+    )
+    assert "< min 100.00" in tiny.reasons[0]
+    enough = manager.check(0.502, state, 100.0, DAY1)  # 200 more
+    assert enough.status is CheckStatus.APPROVED and enough.order_shares == pytest.approx(2.0)
+    dust = _long(0.5, 100.0)  # 50 of currency in the asset: flat is still an order
+    exit_ = manager.check(0.0, dust, 100.0, DAY1)
+    assert (exit_.status, exit_.order_shares) == (CheckStatus.APPROVED, -0.5)
+    stopped = manager.check(0.5, _long(0.5, 100.0), 85.0, DAY1)  # the stop-loss at 10 %
+    assert (stopped.status, stopped.order_shares) == (CheckStatus.FORCED, -0.5)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         ("max_position_fraction", 0.0),
+        ("min_order_notional", -1.0),
         ("max_order_notional", -1.0),
         ("max_daily_loss", 1.5),
         ("max_drawdown", math.nan),

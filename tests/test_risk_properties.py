@@ -115,8 +115,8 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
         # pushed past it is held (no order) up to max_position_drift beyond it, trimmed beyond.
         if check.order_shares:
             assert abs(target) <= limits.max_position_fraction + TOLERANCE
-        else:
-            drift = limits.max_position_drift
+        else:  # a trim smaller than the minimum order is not sent
+            drift = limits.max_position_drift + limits.min_order_notional / equity
             assert abs(target) <= limits.max_position_fraction + drift + TOLERANCE
         # After a stop-loss exit, nothing is added on the side it closed until the proposal goes
         # flat or flips, or stop_loss_cooldown_bars checks have passed.

@@ -84,7 +84,8 @@ def _read_holder(descriptor: int) -> str:
 
 
 APPLICATION_ID = 0x48545231  # "HTR1"
-SCHEMA_VERSION = 3  # 2: each fact of a bar stored once; 3: the account's stop-loss latch
+SCHEMA_VERSION = 4  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
+# 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in

@@ -20,7 +20,7 @@ import pandas as pd
 
 from envs import performance_metrics, sharpe_confidence_interval
 from orchestrator.reports.plots import save_plots
-from orchestrator.reports.weights import ReportError
+from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
 
 RISK_MANAGER, EXECUTION_CHECK = "risk_manager", "execution_check"
@@ -86,15 +86,21 @@ def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict
 def _learner_metrics(run: StrategyResult) -> dict[str, Any]:
     """For a strategy that learns weights: its final DRL weight, each source's own book's
     log-wealth as the learner scored it, the better source, and AdaHedge's regret bound on the
-    mixture's log-wealth against that source (log-wealth units)."""
+    mixture's log-wealth against that source (log-wealth units); for a hybrid, the reliability of
+    the LLM's stated confidence (`LLMConfidenceCalibrator.reliability`, one row per bin)."""
+    reliability = {}
+    if run.llm_calibrator is not None:
+        rows = run.llm_calibrator.reliability()
+        reliability = {"llm_reliability": [row.model_dump() for row in rows]}
     if run.learner is None:
-        return {}
+        return reliability
     books = run.learner.book_log_wealth
     return {
         "final_drl_weight": run.learner.drl_weight,
         "sources_log_wealth": books,
         "best_source": max(books, key=books.__getitem__),
         "regret_bound": run.learner.regret_bound,
+        **reliability,
     }
 
 
@@ -158,7 +164,23 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
         cells = [_cell(values[key], fmt) for key, _, fmt in _TABLE]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", TRADES_DEFINITION, ""]
+    lines += _reliability_section(metrics["strategies"])
     return "\n".join(lines)
+
+
+def _reliability_section(strategies: dict[str, Any]) -> list[str]:
+    """The LLM's stated confidence against its realized hit rate, from the learned hybrid's
+    calibrator (the hybrids see the same views, so one is shown)."""
+    named = [name for name, values in strategies.items() if "llm_reliability" in values]
+    if not named:
+        return []
+    name = "hybrid_learned" if "hybrid_learned" in named else named[0]
+    return [
+        f"## How reliable the LLM's stated confidence was ({name})",
+        "",
+        *reliability_table(strategies[name]["llm_reliability"]),
+        "",
+    ]
 
 
 def _order_checks_line(checks: dict[str, list[str]], names: list[str]) -> str:

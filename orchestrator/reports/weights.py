@@ -22,14 +22,16 @@ its loss is -ln(1 + n).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.journal import JournalQueries
-from orchestrator.trader import ExpertWeights
+from orchestrator.trader import ExpertWeights, LLMConfidenceCalibrator, ReliabilityRow
 
 SOURCES = ("drl", "llm", "hybrid")
 WEIGHT_GRID = np.linspace(0.0, 1.0, 101)
@@ -87,6 +89,7 @@ class WeightsReport:
     hybrid_costs_paid: float
     trajectory: pd.DataFrame  # per update: step, bar_index, timestamp, weights before and after
     cumulative: pd.DataFrame  # from the first scored decision (all 0), then one row per update
+    llm_reliability: tuple[ReliabilityRow, ...]  # the LLM's calibrator at the journal's last bar
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready values (the trajectory as one record per update)."""
@@ -106,6 +109,7 @@ class WeightsReport:
             },
             "llm_spend_usd": self.llm_spend_usd,
             "hybrid_costs_paid": self.hybrid_costs_paid,
+            "llm_reliability": [row.model_dump() for row in self.llm_reliability],
             "trajectory": trajectory.to_dict(orient="records"),
         }
 
@@ -170,7 +174,39 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
             }
         ),
         cumulative=_from_zero(bars, updates["decision_bar"].iloc[0], timestamps, cumulative),
+        llm_reliability=_llm_reliability(journal),
     )
+
+
+def reliability_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows of an `LLMConfidenceCalibrator.reliability` table: per stated-confidence
+    bin, the views scored, their mean stated confidence, the realized hit rate, and the
+    calibrated confidence the hybrid used for that bin at the end."""
+    lines = [
+        "| stated confidence | views scored | mean stated | hit rate | calibrated |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        mean = "-" if row["mean_stated"] is None else f"{row['mean_stated']:.2f}"
+        hit = "-" if row["hit_rate"] is None else f"{row['hit_rate']:.1%}"
+        lines.append(
+            f"| {row['lower']:.1f}-{row['upper']:.1f} | {row['n']} | {mean} | {hit} |"
+            f" {row['calibrated']:.2f} |"
+        )
+    return lines
+
+
+def _llm_reliability(journal: JournalQueries) -> tuple[ReliabilityRow, ...]:
+    """The reliability table of the LLM's confidence calibrator as the last bar saved it."""
+    row = journal.connection.execute(
+        "SELECT loop_state_json FROM states ORDER BY bar_index DESC LIMIT 1"
+    ).fetchone()
+    calibrator = LLMConfidenceCalibrator()
+    if row is not None:
+        saved = json.loads(row[0]).get("strategy", {}).get("llm_calibrator")
+        if saved is not None:
+            calibrator.load_state_dict(saved)
+    return calibrator.reliability()
 
 
 def hit_rate(positions: np.ndarray, returns: np.ndarray) -> HitRate:

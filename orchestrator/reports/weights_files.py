@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from orchestrator.reports.weights import ReportError, WeightsReport
+from orchestrator.reports.weights import ReportError, WeightsReport, reliability_table
 
 _DPI = 120
 _LABELS = {
@@ -86,6 +86,14 @@ def summary_markdown(report: WeightsReport) -> str:
         "",
         "Plots: `weights.png` (weights over time), `pnl.png` (cumulative net return per source),"
         " `fixed_weights.png` (every fixed weight against the learned ones).",
+        "",
+        "## How reliable the LLM's stated confidence was",
+        "",
+        "Each LLM view is scored once it is replaced: a hit when the asset moved its way by more"
+        " than taking the position cost. The hybrid sizes and weighs the LLM by the calibrated"
+        " confidence, learned from the views completed before each bar only.",
+        "",
+        *reliability_table([row.model_dump() for row in report.llm_reliability]),
         "",
     ]
     return "\n".join(lines)

@@ -40,6 +40,7 @@ from orchestrator.trader import (
     HedgeWeights,
     HybridDRLLLMTrader,
     LLMAlone,
+    LLMConfidenceCalibrator,
     LLMViewKeeper,
     MarketSnapshots,
     Strategy,
@@ -79,13 +80,15 @@ class BacktestConfig(Settings):
 @dataclass(frozen=True)
 class StrategyResult:
     """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, how many
-    times it asked the analyst team, and its weight learner at the end (None if it learns none)."""
+    times it asked the analyst team, its weight learner at the end (None if it learns none) and
+    the LLM's confidence calibrator at the end (a hybrid's; None for the others)."""
 
     name: str
     frame: pd.DataFrame
     activity: Activity
     llm_asks: int
     learner: HedgeWeights | None = None
+    llm_calibrator: LLMConfidenceCalibrator | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def run_backtest(
                     run.recorder.activity,
                     0 if run.keeper is None else run.keeper.asks,
                     run.engine.strategy.weights if run.engine.strategy.weights.n_updates else None,
+                    _calibrator(run.engine.strategy),
                 )
                 for name, run in runs.items()
             },
@@ -182,6 +186,10 @@ def _pure_runs(
     frame = held_frame(market.arrays.dates[market.first_bar :], hold)
     activity = Activity(orders_sent=1, fills=1)
     return {BUY_AND_HOLD: StrategyResult(BUY_AND_HOLD, frame, activity, llm_asks=0)}
+
+
+def _calibrator(strategy: Strategy) -> LLMConfidenceCalibrator | None:
+    return strategy.llm_calibrator if isinstance(strategy, HybridDRLLLMTrader) else None
 
 
 def _in_order(

@@ -66,4 +66,5 @@ from .strategy import Strategy as Strategy
 from .votes import (
     LLMConfidenceCalibrator as LLMConfidenceCalibrator,
 )
+from .votes import ReliabilityRow as ReliabilityRow
 from .votes import SourceVote as SourceVote

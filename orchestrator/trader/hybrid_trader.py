@@ -6,9 +6,12 @@ Per bar, in the bar engine's order:
    r = open[t] / open[t-1] - 1, and the book's gross relative is 1 + p * r - c, with c what moving
    that source's own book to p cost (`envs.trading.execution`'s fill model, as a fraction of
    equity). AdaHedge (`orchestrator.trader.hedge`) moves the weights; `learn_weights=False` keeps
-   them at 50/50.
-2. `decide(bar, account)`: the agent decides on the observation of the live account; the LLM view
-   is asked or reused as `LLMCadence` says; `combiner.combine` mixes both votes with the current
+   them at 50/50. The same interval feeds the LLM's confidence calibrator
+   (`LLMConfidenceCalibrator.record_held`), so a view's outcome counts once it is complete.
+2. `decide(bar, account)`: the agent decides on the observation of its own book (`SourceBook`);
+   the LLM view is asked or reused as `LLMCadence` says, and its stated confidence is replaced by
+   the hit rate the LLM has realized at that confidence so far (outcomes complete before bar t
+   only); `combiner.combine` mixes both votes with the current
    weights into a `HybridDecision` that records both votes, the weights and the reasoning,
    including how fresh the LLM view was. With the default mixture rule the target is exactly the
    weight mixture of the two recommended positions, so the traded position is the one the
@@ -25,11 +28,11 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, NonNegativeInt
 
 from agents import DRLAgent
-from envs import CostModel, rebalance
-from orchestrator.checks import Position, Positive, Settings, Value
+from envs import CostModel, market_order, rebalance
+from orchestrator.checks import Position, Positive, Settings, UnitInterval, Value
 from orchestrator.execution import PortfolioState
 from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
 from orchestrator.trader.combiner import CombinerConfig, account_position, combine
@@ -37,7 +40,12 @@ from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
-from orchestrator.trader.votes import vote_from_drl, vote_from_llm
+from orchestrator.trader.votes import (
+    LLMConfidenceCalibrator,
+    llm_direction,
+    vote_from_drl,
+    vote_from_llm,
+)
 
 
 class TraderConfig(Settings):
@@ -86,8 +94,9 @@ class HybridDRLLLMTrader:
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
         self.cost_model = cost_model
         self._weights = HedgeWeights()
-        # (drl, llm) positions recommended at the last closes, oldest first, not yet scored
-        self._unscored: list[tuple[float, float]] = []
+        self.llm_calibrator = LLMConfidenceCalibrator()
+        # the decisions of the last closes, oldest first, not yet scored
+        self._unscored: list[UnscoredDecision] = []
         self._held = (0.0, 0.0)  # each source's own position before the oldest unscored one
 
     @property
@@ -99,19 +108,24 @@ class HybridDRLLLMTrader:
         return self.llm.view
 
     def learn(self, bar: int, held_return: float, label: str) -> WeightUpdate | None:
-        """Score the sources of close `bar - 2` on `held_return` (open[bar-1] to open[bar])."""
+        """Score the sources of close `bar - 2` on `held_return` (open[bar-1] to open[bar]), and
+        feed the LLM's confidence calibrator the same interval."""
         if len(self._unscored) < 2:  # the oldest has not been held a whole interval yet
             return None
-        (drl_held, llm_held), (drl_position, llm_position) = self._held, self._unscored[0]
-        self._held, self._unscored = self._unscored[0], self._unscored[1:]
+        (drl_held, llm_held), scored = self._held, self._unscored[0]
+        self._held, self._unscored = (scored.drl, scored.llm), self._unscored[1:]
+        llm_cost = repositioning_cost(llm_held, scored.llm, self.cost_model)
+        self.llm_calibrator.record_held(
+            scored.llm_asked_at, scored.llm_confidence, scored.llm_direction, held_return, llm_cost
+        )
         if not self.config.learn_weights:
             return None
         return self._weights.update(
-            drl_position=drl_position,
-            llm_position=llm_position,
+            drl_position=scored.drl,
+            llm_position=scored.llm,
             bar_return=held_return,
-            drl_cost=repositioning_cost(drl_held, drl_position, self.cost_model),
-            llm_cost=repositioning_cost(llm_held, llm_position, self.cost_model),
+            drl_cost=repositioning_cost(drl_held, scored.drl, self.cost_model),
+            llm_cost=llm_cost,
             label=label,
         )
 
@@ -120,13 +134,22 @@ class HybridDRLLLMTrader:
         # hybrid's account, which holds positions it never chose.
         drl = self.drl.decide_for(bar, *self.drl_book.at_close(bar, self.cost_model))
         view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence)
-        drl_vote, llm_vote = vote_from_drl(drl), vote_from_llm(view.decision)
+        drl_vote = vote_from_drl(drl)
+        llm_vote = vote_from_llm(view.decision, self.llm_calibrator)
         combiner = self.config.combiner
         hybrid = combine(drl_vote, llm_vote, drl_weight=self._weights.drl_weight, config=combiner)
         freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
         hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
         drl_position = account_position(drl_vote.signal, combiner)
-        self._unscored.append((drl_position, account_position(llm_vote.signal, combiner)))
+        self._unscored.append(
+            UnscoredDecision(
+                drl=drl_position,
+                llm=account_position(llm_vote.signal, combiner),
+                llm_asked_at=view.asked_at_bar,
+                llm_confidence=view.decision.confidence,
+                llm_direction=llm_direction(view.decision),
+            )
+        )
         self.drl_book.target = drl_position
         return StrategyDecision(
             target_position=hybrid.target_position,
@@ -141,10 +164,11 @@ class HybridDRLLLMTrader:
         return TraderState(
             weights=self._weights.state_dict(),
             llm=self.llm.state_dict(),
-            unscored=[list(pair) for pair in self._unscored],
+            unscored=self._unscored,
             held=list(self._held),
             drl_book=self.drl_book.state_dict(),
-        ).model_dump()
+            llm_calibrator=self.llm_calibrator.state_dict(),
+        ).model_dump(mode="json")
 
     def load_state_dict(
         self,
@@ -156,28 +180,43 @@ class HybridDRLLLMTrader:
         saved = TraderState.from_mapping(state)
         self._weights.load_state_dict(saved.weights, weight_history)
         self.llm.load_state_dict(saved.llm, llm_view)
-        self._unscored = [_pair(pair) for pair in saved.unscored]
+        self._unscored = list(saved.unscored)
         self._held = _pair(saved.held)
         self.drl_book.load_state_dict(saved.drl_book)
+        self.llm_calibrator.load_state_dict(saved.llm_calibrator)
 
 
 SourcePositions = Annotated[list[Position], Field(min_length=2, max_length=2)]
 """The DRL and the LLM source's positions, in that order."""
 
 
+class UnscoredDecision(Value):
+    """One close's decision, kept until the interval its positions were held has been scored:
+    each source's recommended position, and the LLM view it used (when it was asked, the
+    confidence it stated, its direction) for the LLM's confidence calibrator."""
+
+    drl: Position
+    llm: Position
+    llm_asked_at: NonNegativeInt
+    llm_confidence: UnitInterval
+    llm_direction: Position
+
+
 class TraderState(Value):
     """What `HybridDRLLLMTrader.state_dict` saves.
 
-    unscored: each source's position at the last closes (at most two), not yet scored.
+    unscored: the decisions of the last closes (at most two), not yet scored.
     held: each source's own position before the oldest of those, to cost the move to it.
     drl_book: the DRL agent's own book (`SourceBook.state_dict`).
+    llm_calibrator: `LLMConfidenceCalibrator.state_dict`.
     """
 
     weights: dict[str, Any]
     llm: dict[str, Any]
-    unscored: Annotated[list[SourcePositions], Field(max_length=2)]
+    unscored: Annotated[list[UnscoredDecision], Field(max_length=2)]
     held: SourcePositions
     drl_book: dict[str, Any]
+    llm_calibrator: dict[str, Any]
 
 
 def _pair(positions: list[float]) -> tuple[float, float]:
@@ -196,9 +235,10 @@ class BookState(Value):
 
 
 class SourceBook:
-    """One source's own book, unit equity at the start: its last target fills at the next open
-    with the env's fill model (`envs.rebalance`), and the book is marked at each close, so the
-    source sees the position and drawdown it would have had trading alone."""
+    """One source's own book, unit equity at the start: its last target is ordered as the env and
+    the broker order it (`envs.market_order`: sized at the decision close, filled at the next
+    open), and the book is marked at each close, so the source sees the position and drawdown it
+    would have had trading alone."""
 
     def __init__(self, opens: np.ndarray, closes: np.ndarray) -> None:
         self.opens, self.closes = opens, closes
@@ -209,8 +249,13 @@ class SourceBook:
     def at_close(self, bar: int, cost_model: CostModel) -> tuple[float, float]:
         """(position fraction, drawdown) at the close of `bar`, after the last target filled."""
         if self.target is not None and self.last_bar is not None and bar > self.last_bar:
-            fill = rebalance(
-                self.cash, self.shares, self.target, float(self.opens[bar]), cost_model
+            fill = market_order(
+                self.cash,
+                self.shares,
+                self.target,
+                float(self.closes[self.last_bar]),
+                float(self.opens[bar]),
+                cost_model,
             )
             self.cash, self.shares = float(fill.cash), float(fill.shares)
             self.target = None

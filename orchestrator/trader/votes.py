@@ -119,12 +119,18 @@ class LLMConfidenceCalibrator:
         return True
 
     def record_held(
-        self, asked_at_bar: int, decision: TradingDecision, held_return: float, cost: float = 0.0
+        self,
+        asked_at_bar: int,
+        stated_confidence: float,
+        direction: float,
+        held_return: float,
+        cost: float = 0.0,
     ) -> bool:
         """Feed one interval held under an LLM view; whether an outcome was counted now.
 
         Call it from the learning step, once per scored decision, with the LLM view that decision
-        used (`asked_at_bar` and its `decision`, from the `LLMView`), `held_return`, the asset's
+        used (`asked_at_bar`, its decision's stated confidence and `llm_direction`, from the
+        `LLMView`), `held_return`, the asset's
         return over the interval that decision's position was held (the return the weights are
         scored on), and `cost`, what moving the LLM's own book to that decision's position cost
         (the LLM's repositioning cost, 0 when it held its position). Consecutive intervals under
@@ -147,8 +153,8 @@ class LLMConfidenceCalibrator:
             held = None
         held = held or HeldView(
             asked_at_bar=asked_at_bar,
-            stated_confidence=decision.confidence,
-            direction=llm_direction(decision),
+            stated_confidence=stated_confidence,
+            direction=direction,
             growth=1.0,
             cost=0.0,
         )
