@@ -19,10 +19,11 @@ from agents import DRLAgent, TrainConfig, train_agents
 from envs import DateLike
 from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
+from orchestrator.errors import ConfigError
 from orchestrator.journal import JournalReader
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
 from orchestrator.runs import BacktestResult, PaperDisplay, run_backtest, run_paper
-from orchestrator.trader import load_trading_market
+from orchestrator.trader import COMBINER_RULES, EXTRA_EXPERTS, TraderConfig, load_trading_market
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,30 @@ def backtest_agent(
         market = load_trading_market(agent, source, start, end)
         result = run_backtest(agent, market, team)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
+
+
+def trader_choices(combiner: str = "mixture", experts: str = "drl,llm") -> TraderConfig:
+    """The hybrid's settings from the command line's `--combiner` and `--experts` (comma-separated:
+    drl and llm, optionally market and cash); a bad choice is a ConfigError naming the option."""
+    names = [name.strip() for name in experts.split(",")]
+    extras = [name for name in names if name not in ("drl", "llm")]
+    unknown = [name for name in extras if name not in EXTRA_EXPERTS]
+    if "drl" not in names or "llm" not in names or unknown or len(set(names)) != len(names):
+        raise ConfigError(
+            f"--experts {experts!r}: give drl,llm and optionally {' and/or '.join(EXTRA_EXPERTS)},"
+            " each once, comma-separated (e.g. drl,llm,market)"
+        )
+    if extras and combiner != "mixture":
+        raise ConfigError(
+            f"--experts {experts!r} needs --combiner mixture: the seed rule combines drl and llm"
+            " only"
+        )
+    if combiner not in COMBINER_RULES:
+        raise ConfigError(f"--combiner {combiner!r}: choose one of {', '.join(COMBINER_RULES)}")
+    default = TraderConfig()
+    return default.copy_with(
+        combiner=default.combiner.copy_with(rule=combiner), extra_experts=tuple(extras)
+    )
 
 
 # Enough DQN steps to leave the random policy behind, few enough for minutes on 2 cores.

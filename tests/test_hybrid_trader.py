@@ -297,3 +297,27 @@ def test_the_agent_decides_from_its_own_book_not_the_hybrids_account() -> None:
     assert positions[0] == 0.0
     assert positions[1:] == pytest.approx([1.0, 1.0])
     assert drawdowns[0] == 0.0 and -1e-3 < drawdowns[1] < 0.0  # the entry's costs, nothing more
+
+
+def test_the_market_and_cash_experts_join_the_mixture_and_are_scored_like_the_sources() -> None:
+    config = TraderConfig(extra_experts=("market", "cash"))
+    trader = trader_for(
+        [0.0] * N_BARS, [0.9] * N_BARS, FixedAnalyst(llm(Action.HOLD, 0.0, 0.5)), config
+    )
+    first = trader.decide(1, FLAT, 100.0).hybrid
+    assert first is not None
+    assert first.extra_weights == {"market": 0.25, "cash": 0.25} and first.llm_weight == 0.25
+    assert first.target_position == pytest.approx(0.25)  # only the market expert is long
+    assert "market +1.00 x weight 0.25" in first.reasoning
+    for bar in range(2, N_BARS):  # every interval rises 1%: the market takes the weight
+        update = trader.learn(bar, 0.01, label=str(bar))
+        trader.decide(bar, FLAT, 100.0)
+    assert update is not None and set(update.extras) == {"market", "cash"}
+    market = update.extras["market"]
+    assert market.position == 1.0 and market.cost == 0.0  # bought once, at the first interval
+    assert market.loss == pytest.approx(-math.log(1.01))
+    assert update.extras["cash"].loss == 0.0
+    assert trader.weights.extra_weights["market"] > 0.9
+    assert update.llm_weight_after == pytest.approx(trader.weights.llm_weight)
+    with pytest.raises(ConfigError, match="mixture rule only"):
+        TraderConfig(extra_experts=("cash",), combiner=CombinerConfig(rule="seed"))

@@ -23,11 +23,17 @@ from llm import build_analyst_team, load_settings
 from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
 from orchestrator.execution.broker import client_order_id
+from orchestrator.jobs import trader_choices
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestConfig, run_backtest
 from orchestrator.runs.display import LineDisplay, LiveDisplay
 from orchestrator.runs.paper import Pacer, run_paper
-from orchestrator.runs.paper_config import CACHE_SUFFIX, LEDGER_SUFFIX, paper_llm_settings
+from orchestrator.runs.paper_config import (
+    CACHE_SUFFIX,
+    LEDGER_SUFFIX,
+    PaperConfig,
+    paper_llm_settings,
+)
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader.market import load_trading_market
 from tests.paper_helpers import END, N_BARS, clean_environment, paper_args, tiny_agent
@@ -196,6 +202,73 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     assert len(reliability) == 5 and sum(row["n"] for row in reliability) > 0
     summary = (cli_env / "w" / "summary.md").read_text()
     assert "How reliable the LLM's stated confidence was" in summary
+
+
+def test_the_market_and_cash_experts_are_learned_journaled_and_resumed(
+    agent: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = cli_env / "experts.sqlite"
+    experts = ("--experts", "drl,llm,market,cash")
+    code, _, stderr = run_cli(capsys, *paper_args(agent, journal, *experts))
+    assert code == 0, stderr
+    extras = table(journal, "SELECT extras_json FROM weight_updates")["extras_json"]
+    assert len(extras) == N_BARS - 2
+    last = json.loads(extras.iloc[-1])
+    assert set(last) == {"market", "cash"} and last["market"]["position"] == 1.0
+    assert last["cash"]["position"] == 0.0 and last["cash"]["loss"] == 0.0
+    # Resuming under other experts is another run: refused, the journal left as it is.
+    before = journal.read_bytes()
+    assert_one_error_line(run_cli(capsys, *paper_args(agent, journal)), str(journal))
+    assert journal.read_bytes() == before
+    code, _, stderr = run_cli(capsys, "weights", "--journal", str(journal), "--out", "w")
+    assert code == 0, stderr
+    weights = json.loads((cli_env / "w" / "weights.json").read_text())["final_weights"]
+    assert set(weights) == {"drl", "llm", "market", "cash"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (("--experts", "drl,market"), "--experts 'drl,market'"),
+        (("--experts", "drl,llm,gold"), "--experts 'drl,llm,gold'"),
+        (("--experts", "drl,llm,cash", "--combiner", "seed"), "needs --combiner mixture"),
+    ],
+)
+def test_bad_expert_choices_are_one_error_line(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: tuple[str, ...],
+    named: str,
+) -> None:
+    journal = cli_env / "j.sqlite"
+    assert_one_error_line(run_cli(capsys, *paper_args(agent, journal, *options)), named)
+    assert not journal.exists()
+
+
+def test_every_default_threshold_of_the_seed_rule_fires_on_a_trained_agent(
+    agent: Path, tmp_path: Path
+) -> None:
+    """The seed rule's defaults on the confidences a trained agent and the offline analyst really
+    produce: each condition holds on some bars and fails on others (a default that can never
+    fire, like the old absolute 0.7 agreement threshold, is a defect)."""
+    journal = tmp_path / "seed.sqlite"
+    settings = load_settings({}, env_file=None)
+    config = PaperConfig(trader=trader_choices("seed"))
+    run_paper(agent, "synthetic", "offline", journal, end=END, settings=settings, config=config)
+    decisions = table(journal, "SELECT * FROM decisions")
+    combiner = config.for_agent(DRLAgent.load(agent)).trader.combiner
+    sure_cut = combiner.agree_drl_confidence
+    assert sure_cut is not None
+    conditions = {
+        "DRL sure": decisions["drl_confidence"] >= sure_cut,
+        "LLM sure": decisions["llm_confidence"] >= combiner.agree_threshold,
+        "score above the buy threshold": decisions["score"] >= combiner.buy_threshold,
+        "score in the dead zone": decisions["score"].abs() < combiner.buy_threshold,
+    }
+    for name, holds in conditions.items():
+        assert 0 < holds.sum() < len(decisions), name
 
 
 def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(

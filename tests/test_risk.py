@@ -212,8 +212,14 @@ def test_a_position_pushed_over_the_limit_is_trimmed_past_the_caps() -> None:
     assert (trim.status, trim.approved_position) == (CheckStatus.FORCED, 0.5)
     assert trim.order_notional == pytest.approx(12_500.0)
     assert "over the max" in trim.reasons[0]
+    # The strategy's own exit passes the caps as a trim would, but it is its decision: no reason
+    # of the risk manager's is given (the bar engine labels it the strategy's order).
     exit_ = manager.check(0.0, state, 150.0, DAY1)
-    assert (exit_.status, exit_.approved_position) == (CheckStatus.FORCED, 0.0)
+    assert (exit_.status, exit_.approved_position, exit_.reasons) == (
+        CheckStatus.FORCED,
+        0.0,
+        (),
+    )
     flip = manager.check(-0.5, state, 150.0, DAY1)
     assert flip.approved_position == 0.0
 

@@ -34,3 +34,28 @@ StartOption = Annotated[
 EndOption = Annotated[
     str | None, typer.Option(help="Last date of data used, inclusive (default: all)")
 ]
+
+
+class CombinerChoice(StrEnum):
+    MIXTURE = "mixture"
+    SEED = "seed"
+
+
+CombinerOption = Annotated[
+    CombinerChoice,
+    typer.Option(
+        "--combiner",
+        help="mixture: hold the learned weight-mix of each source's position (its regret bound"
+        " covers what is traded); seed: the first hybrid's confidence-weighted score with an"
+        " agreement boost and a dead zone.",
+    ),
+]
+ExpertsOption = Annotated[
+    str,
+    typer.Option(
+        "--experts",
+        help="What the weights are learned over: drl,llm, plus market (fully invested) and/or"
+        " cash (flat), so that the hybrid is never much worse than either (mixture only).",
+    ),
+]
+DEFAULT_EXPERTS = "drl,llm"

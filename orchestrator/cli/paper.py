@@ -9,8 +9,12 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.options import (
+    DEFAULT_EXPERTS,
     AgentOption,
+    CombinerChoice,
+    CombinerOption,
     EndOption,
+    ExpertsOption,
     LLMChoice,
     LLMOption,
     SourceOption,
@@ -40,16 +44,30 @@ def paper(
             help="Seconds per bar, to replay in real time (default 0: as fast as it goes)"
         ),
     ] = 0.0,
+    combiner: CombinerOption = CombinerChoice.MIXTURE,
+    experts: ExpertsOption = DEFAULT_EXPERTS,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run."""
     # Heavy imports here, so that `--help` stays fast.
+    from orchestrator.jobs import trader_choices
     from orchestrator.runs.display import LineDisplay, LiveDisplay
     from orchestrator.runs.paper import run_paper
+    from orchestrator.runs.paper_config import PaperConfig
+
+    config = PaperConfig(trader=trader_choices(combiner.value, experts))
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:
         result = run_paper(
-            agent, data, llm.value, journal, start=start, end=end, pace_s=pace, display=display
+            agent,
+            data,
+            llm.value,
+            journal,
+            start=start,
+            end=end,
+            pace_s=pace,
+            display=display,
+            config=config,
         )
     except KeyboardInterrupt:
         typer.echo(

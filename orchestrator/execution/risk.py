@@ -294,6 +294,8 @@ class RiskManager:
         if abs(current) > cap + limits.max_position_drift + _NO_CHANGE:
             bound = min(high, max(low, current))
             target = min(max(0.0, bound), max(min(0.0, bound), proposed))
+            if target == proposed:  # the strategy's own decision; no cap may keep it open
+                return target, True
             reasons.append(
                 f"position {current:+.4f} is over the max {cap:.4f} by more than the drift"
                 f" allowed ({limits.max_position_drift:.4f}) after a price move or fill;"

@@ -21,11 +21,20 @@ from orchestrator.journal.schema import (
     connect_read_only,
     inspect_file,
 )
-from orchestrator.trader import BarSeen, WeightUpdate
+from orchestrator.trader import BarSeen, ExtraScore, WeightUpdate
 
-_WEIGHT_UPDATE_FIELDS = (
-    "step, label, drl_position, llm_position, bar_return, drl_cost, llm_cost, drl_loss,"
-    " llm_loss, drl_weight_before, drl_weight_after"
+_WEIGHT_UPDATE_COLUMNS = (
+    "step",
+    "label",
+    "drl_position",
+    "llm_position",
+    "bar_return",
+    "drl_cost",
+    "llm_cost",
+    "drl_loss",
+    "llm_loss",
+    "drl_weight_before",
+    "drl_weight_after",
 )
 _PENDING_ORDERS = f"""
     SELECT client_order_id, symbol, quantity, bar_index, intent FROM orders
@@ -88,10 +97,20 @@ class JournalQueries:
 
     def weight_history(self) -> tuple[WeightUpdate, ...]:
         """Every Hedge update, oldest first."""
+        columns = ", ".join(_WEIGHT_UPDATE_COLUMNS)
         rows = self.connection.execute(
-            f"SELECT {_WEIGHT_UPDATE_FIELDS} FROM weight_updates ORDER BY step"
+            f"SELECT {columns}, extras_json FROM weight_updates ORDER BY step"
         ).fetchall()
-        return tuple(WeightUpdate(*row) for row in rows)
+        return tuple(
+            WeightUpdate(
+                **dict(zip(_WEIGHT_UPDATE_COLUMNS, row[:-1], strict=True)),
+                extras={
+                    name: ExtraScore.model_validate(score)
+                    for name, score in json.loads(row[-1]).items()
+                },
+            )
+            for row in rows
+        )
 
     def pending_orders(self) -> tuple[OrderRequest, ...]:
         """Orders sent and not yet wholly filled (nor refused or canceled), oldest first."""

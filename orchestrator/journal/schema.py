@@ -85,7 +85,8 @@ def _read_holder(descriptor: int) -> str:
 
 APPLICATION_ID = 0x48545231  # "HTR1"
 SCHEMA_VERSION = 4  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
-# 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored
+# 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored,
+# and each weight update the extra experts' scores (`extras_json`, {} without extra experts)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in
@@ -197,7 +198,8 @@ SCHEMA = (
         drl_loss REAL NOT NULL,
         llm_loss REAL NOT NULL,
         drl_weight_before REAL NOT NULL,
-        drl_weight_after REAL NOT NULL
+        drl_weight_after REAL NOT NULL,
+        extras_json TEXT NOT NULL
     ) STRICT""",
     """CREATE TABLE llm_calls (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -444,9 +444,16 @@ class BarWriter:
                 f"bar {self.bar.index}: weight update step {update.step} does not follow the"
                 f" journal's {steps} updates"
             )
+        fields = {name: value for name, value in asdict(update).items() if name != "extras"}
+        extras = {name: score.model_dump() for name, score in update.extras.items()}
         self._insert(
             "weight_updates",
-            {**asdict(update), "bar_index": self.bar.index, "decision_bar": decision_bar},
+            {
+                **fields,
+                "extras_json": canonical_json(extras, "weight update extras"),
+                "bar_index": self.bar.index,
+                "decision_bar": decision_bar,
+            },
         )
 
     def record_llm_call(self, entry: LedgerEntry) -> None:

@@ -97,6 +97,7 @@ def _learner_metrics(run: StrategyResult) -> dict[str, Any]:
     books = run.learner.book_log_wealth
     return {
         "final_drl_weight": run.learner.drl_weight,
+        "final_weights": run.learner.weights,
         "sources_log_wealth": books,
         "best_source": max(books, key=books.__getitem__),
         "regret_bound": run.learner.regret_bound,

@@ -145,13 +145,21 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
         "hybrid": hybrid_curve,
     }
     final_drl = float(updates["drl_weight_after"].iloc[-1])
+    final_extras = {
+        name: float(score["weight_after"])
+        for name, score in json.loads(updates["extras_json"].iloc[-1]).items()
+    }
     timestamps = pd.to_datetime(bars.loc[updates["bar_index"], "timestamp"]).to_numpy()
     return WeightsReport(
         journal=str(journal.path),
         run={"run_id": journal.run_id, "created_at": journal.created_at, **_identity(journal)},
         n_updates=len(updates),
         start_equity=start_equity,
-        final_weights={"drl": final_drl, "llm": 1.0 - final_drl},
+        final_weights={
+            "drl": final_drl,
+            "llm": 1.0 - final_drl - sum(final_extras.values()),
+            **final_extras,
+        },
         hit_rates={name: hit_rate(positions[name], bar_return) for name in SOURCES},
         attribution={
             name: Attribution(float(curve[-1]), float(curve[-1]) * start_equity)

@@ -47,6 +47,9 @@ def write_weights_report(report: WeightsReport, out_dir: Path) -> dict[str, Path
     return files
 
 
+_EXPERT_LABELS = {"drl": "DRL", "llm": "LLM"}
+
+
 def summary_markdown(report: WeightsReport) -> str:
     """The report's figures as a short markdown page."""
     lines = [
@@ -55,8 +58,12 @@ def summary_markdown(report: WeightsReport) -> str:
         f"Journal `{report.journal}`: run {report.run['run_id']}, data"
         f" {report.run['data_source']}, {report.n_updates} weight updates.",
         "",
-        f"Final weights: DRL {report.final_weights['drl']:.3f},"
-        f" LLM {report.final_weights['llm']:.3f}.",
+        "Final weights: "
+        + ", ".join(
+            f"{_EXPERT_LABELS.get(name, name)} {weight:.3f}"
+            for name, weight in report.final_weights.items()
+        )
+        + ".",
         "",
         "| strategy | hit rate | net return | PnL |",
         "|---|---|---|---|",

@@ -5,7 +5,10 @@ decision, held to the end), the same benchmark the paper run's summary and the a
 show, through neither the risk manager nor the LLM. Every other strategy, drl (the agent alone),
 llm (the analysts alone, on the hybrid's calendar cadence), hybrid_fixed (weights frozen at 50/50)
 and hybrid_learned (Hedge weights), gets its own account, `PaperBroker` and `RiskManager` in a
-`BarEngine`, all with the agent's cost model and the same limits. Only the strategies that ask the
+`BarEngine`, all with the agent's cost model and the same limits. hybrid_seed is the first
+hybrid's rule (`CombinerConfig.rule == "seed"`) with learned weights; hybrid_market is
+hybrid_learned with the extra experts `market` and `cash` beside the two sources, so its
+log-wealth stays within its printed regret bound of buy and hold's. Only the strategies that ask the
 analysts (those with an LLM view keeper) put their orders to the LLM execution check: drl alone
 never calls an LLM. `BacktestResult.order_checks` says which strategy passed through which. The
 engine runs step through the bars in lockstep, so the snapshot of a bar is built once and shared
@@ -33,6 +36,7 @@ from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.recorder import BacktestRecorder, held_frame
 from orchestrator.trader import (
     DEFAULT_WINDOW,
+    EXTRA_EXPERTS,
     CombinerRule,
     DRLAdvisor,
     DRLAlone,
@@ -49,7 +53,7 @@ from orchestrator.trader import (
 )
 
 StrategyName = Literal[
-    "buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned", "hybrid_seed"
+    "buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned", "hybrid_seed", "hybrid_market"
 ]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 BUY_AND_HOLD: StrategyName = "buy_and_hold"
@@ -214,9 +218,11 @@ def _strategy_builders(
     trader = config.trader.for_agent(agent)
     cost_model = agent.env_config.cost_model
 
-    def hybrid(learn: bool, rule: CombinerRule | None = None) -> tuple[Strategy, LLMViewKeeper]:
+    def hybrid(
+        learn: bool, rule: CombinerRule | None = None, extras: tuple[str, ...] = ()
+    ) -> tuple[Strategy, LLMViewKeeper]:
         combiner = trader.combiner.copy_with(rule=rule or trader.combiner.rule)
-        settings = trader.copy_with(learn_weights=learn, combiner=combiner)
+        settings = trader.copy_with(learn_weights=learn, combiner=combiner, extra_experts=extras)
         strategy = HybridDRLLLMTrader(drl, team, snapshots, cost_model=cost_model, config=settings)
         return strategy, strategy.llm
 
@@ -230,4 +236,5 @@ def _strategy_builders(
         "hybrid_fixed": lambda: hybrid(learn=False),
         "hybrid_learned": lambda: hybrid(learn=True),
         "hybrid_seed": lambda: hybrid(learn=True, rule="seed"),
+        "hybrid_market": lambda: hybrid(learn=True, rule="mixture", extras=EXTRA_EXPERTS),
     }

@@ -272,7 +272,9 @@ class BarEngine:
     def _send(self, bar: int, check: OrderCheck, recorder: BarRecorder) -> OrderRequest | None:
         """Confirm (unless forced) and submit the order of `check`; None when it was vetoed."""
         forced = check.status is CheckStatus.FORCED
-        intent = RISK_EXIT_INTENT if forced else REBALANCE_INTENT
+        # Labelled by who decided it: a forced order the strategy asked for itself is its own.
+        by_risk = forced and check.approved_position != check.proposed_position
+        intent = RISK_EXIT_INTENT if by_risk else REBALANCE_INTENT
         order = OrderRequest(
             client_order_id=client_order_id(self.run_id, bar, intent),
             symbol=self.market.symbol,
@@ -280,7 +282,9 @@ class BarEngine:
             decision_bar=bar,
             intent=intent,
         )
-        note = "risk manager's forced exit: not put to the execution check" if forced else None
+        note = "risk manager's forced exit: not put to the execution check" if by_risk else None
+        if forced and not by_risk:
+            note = "the strategy's own risk-reducing order: not put to the execution check"
         if not forced and self.confirmer is not None:
             confirmation = self.confirmer.confirm(bar, check, intent)
             note = confirmation.describe()

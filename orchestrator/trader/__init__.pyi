@@ -33,7 +33,13 @@ from .combiner import (
 from .confirmation import ExecutionConfirmer as ExecutionConfirmer
 from .drl_advisor import DRLAdvisor as DRLAdvisor
 from .hedge import (
+    EXTRA_EXPERTS as EXTRA_EXPERTS,
+)
+from .hedge import (
     ExpertWeights as ExpertWeights,
+)
+from .hedge import (
+    ExtraScore as ExtraScore,
 )
 from .hedge import (
     HedgeWeights as HedgeWeights,

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import Field, NonNegativeInt
@@ -46,6 +46,10 @@ from orchestrator.checks import Finite, NonNegative, Position, Value, checked_ar
 from orchestrator.errors import InvalidInputError
 
 SOURCES = ("drl", "llm")
+EXTRA_EXPERTS = ("market", "cash")
+"""Experts a user may add beside the two sources: `market` holds the asset fully (buy and hold, at
+the combiner's position cap) and `cash` holds nothing. With them the regret bound holds against
+the market and against staying out too: the hybrid's log-wealth is never much below either."""
 RUINED_RELATIVE = 1e-9
 """A book that lost everything (possible only for a short through a doubling) scores as if it kept
 a billionth: a finite, enormous loss, rather than an undefined one."""
@@ -199,13 +203,25 @@ class ExpertState(Value):
     steps: NonNegativeInt
 
 
+class ExtraScore(Value):
+    """One extra expert's part of a `WeightUpdate`: its position, cost and loss over the interval,
+    and its weight before and after the update."""
+
+    position: Position
+    cost: NonNegative
+    loss: Finite
+    weight_before: Annotated[float, Field(ge=0.0, le=1.0)]
+    weight_after: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
 @dataclass(frozen=True)
 class WeightUpdate:
     """One scored interval: what each source held, what it earned, and the DRL weight around it.
 
     bar_return is the asset's return over the interval the positions were held (open to open);
     costs are what moving each source's own book there cost, as a fraction of its equity; a loss
-    is minus the log of the book's gross relative 1 + position * bar_return - cost.
+    is minus the log of the book's gross relative 1 + position * bar_return - cost. `extras` holds
+    the same for each extra expert (`EXTRA_EXPERTS`) the learner has, by name.
     """
 
     step: int
@@ -219,13 +235,29 @@ class WeightUpdate:
     llm_loss: float
     drl_weight_before: float
     drl_weight_after: float
+    extras: Mapping[str, ExtraScore] = field(default_factory=dict)
+
+    @property
+    def llm_weight_before(self) -> float:
+        return 1.0 - self.drl_weight_before - sum(e.weight_before for e in self.extras.values())
+
+    @property
+    def llm_weight_after(self) -> float:
+        return 1.0 - self.drl_weight_after - sum(e.weight_after for e in self.extras.values())
 
 
 class HedgeWeights:
-    """The hybrid's DRL/LLM weights: AdaHedge over the two sources' own books, from 50/50."""
+    """The hybrid's weights: AdaHedge over the two sources' own books, and over the extra experts'
+    (`EXTRA_EXPERTS`) when asked for, from equal weights."""
 
-    def __init__(self) -> None:
-        self._experts = ExpertWeights(SOURCES)
+    def __init__(self, extras: Sequence[str] = ()) -> None:
+        unknown = [name for name in extras if name not in EXTRA_EXPERTS]
+        if unknown or len(set(extras)) != len(extras):
+            raise InvalidInputError(
+                f"extra experts must be distinct names from {EXTRA_EXPERTS}, got {tuple(extras)}"
+            )
+        self.extras = tuple(extras)
+        self._experts = ExpertWeights((*SOURCES, *self.extras))
         self._history: list[WeightUpdate] = []
 
     @property
@@ -235,6 +267,17 @@ class HedgeWeights:
     @property
     def llm_weight(self) -> float:
         return self._experts.weights["llm"]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Every expert's weight, by name (they sum to 1)."""
+        return self._experts.weights
+
+    @property
+    def extra_weights(self) -> dict[str, float]:
+        """The weight of each extra expert (empty without extras)."""
+        weights = self._experts.weights
+        return {name: weights[name] for name in self.extras}
 
     @property
     def regret_bound(self) -> float:
@@ -266,16 +309,25 @@ class HedgeWeights:
         drl_cost: NonNegative = 0.0,
         llm_cost: NonNegative = 0.0,
         label: str | None = None,
+        extra_positions: Mapping[str, float] | None = None,
+        extra_costs: Mapping[str, float] | None = None,
     ) -> WeightUpdate:
-        """Score both sources' books over one interval and move the weights (see `WeightUpdate`)."""
+        """Score every expert's book over one interval and move the weights (see `WeightUpdate`).
+
+        extra_positions / extra_costs: each extra expert's position and cost, by name (all of
+        `extras` when the learner has any; a missing cost is 0)."""
+        positions = {"drl": drl_position, "llm": llm_position, **(extra_positions or {})}
+        costs = {"drl": drl_cost, "llm": llm_cost, **(extra_costs or {})}
+        if set(positions) != set(self._experts.experts):
+            raise InvalidInputError(
+                f"an update needs the positions of {self._experts.experts}, got {sorted(positions)}"
+            )
         relatives = {
-            "drl": max(RUINED_RELATIVE, 1.0 + drl_position * bar_return - drl_cost),
-            "llm": max(RUINED_RELATIVE, 1.0 + llm_position * bar_return - llm_cost),
+            name: max(RUINED_RELATIVE, 1.0 + position * bar_return - costs.get(name, 0.0))
+            for name, position in positions.items()
         }
-        before = self.drl_weight
-        scored = self._experts.update(
-            {"drl": drl_position, "llm": llm_position}, relatives, label=label
-        )
+        weights_before = self._experts.weights
+        scored = self._experts.update(positions, relatives, label=label)
         record = WeightUpdate(
             step=len(self._history) + 1,
             label=label,
@@ -286,8 +338,18 @@ class HedgeWeights:
             llm_cost=llm_cost,
             drl_loss=scored.losses["drl"],
             llm_loss=scored.losses["llm"],
-            drl_weight_before=before,
+            drl_weight_before=weights_before["drl"],
             drl_weight_after=self.drl_weight,
+            extras={
+                name: ExtraScore(
+                    position=positions[name],
+                    cost=costs.get(name, 0.0),
+                    loss=scored.losses[name],
+                    weight_before=weights_before[name],
+                    weight_after=scored.weights_after[name],
+                )
+                for name in self.extras
+            },
         )
         self._history.append(record)
         return record

@@ -25,17 +25,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeInt
+from pydantic import Field, NonNegativeInt, model_validator
 
 from agents import DRLAgent
 from envs import CostModel, market_order, rebalance
 from orchestrator.checks import Position, Positive, Settings, UnitInterval, Value
+from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
-from orchestrator.trader.cadence import Analyst, LLMCadence, LLMView, LLMViewKeeper
-from orchestrator.trader.combiner import CombinerConfig, account_position, combine
+from orchestrator.trader.cadence import (
+    Analyst,
+    LLMCadence,
+    LLMView,
+    LLMViewKeeper,
+    drl_unsure_threshold,
+)
+from orchestrator.trader.combiner import (
+    CombinerConfig,
+    ExtraExpert,
+    account_position,
+    combine,
+)
 from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from orchestrator.trader.snapshots import MarketSnapshots
@@ -47,24 +59,48 @@ from orchestrator.trader.votes import (
     vote_from_llm,
 )
 
+ExtraExpertName = Literal["market", "cash"]
+
 
 class TraderConfig(Settings):
-    """Every setting of the hybrid trader: LLM cadence, combination rule, weight learning."""
+    """Every setting of the hybrid trader: LLM cadence, combination rule, weight learning.
+
+    extra_experts: experts the learner weighs beside the DRL and the LLM (`hedge.EXTRA_EXPERTS`):
+        `market` (fully invested) and `cash` (flat); none by default. With `market`, the hybrid's
+        log-wealth stays within the printed regret bound of buy and hold's.
+    """
 
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
+    extra_experts: tuple[ExtraExpertName, ...] = ()
+
+    @model_validator(mode="after")
+    def _extras_need_the_mixture(self) -> TraderConfig:
+        if len(set(self.extra_experts)) != len(self.extra_experts):
+            raise ValueError(f"extra_experts must be distinct, got {self.extra_experts!r}")
+        if self.extra_experts and self.combiner.rule != "mixture":
+            raise ValueError(
+                "extra experts (market, cash) join the mixture rule only, not the seed rule"
+            )
+        return self
 
     def for_agent(self, agent: DRLAgent) -> TraderConfig:
         """These settings for `agent`: the combiner long-only exactly when the agent's env is, and
-        the cadence's "unsure" threshold from the agent's validation confidences, unless set."""
-        long_only = agent.env_config.mode == "long_only"
+        the cadence's "unsure" and the seed rule's "sure" thresholds from the agent's validation
+        confidences, unless set."""
         cadence = self.cadence
         if cadence.below_drl_confidence is None:
             cadence = cadence.for_agent(agent)
-        return self.copy_with(
-            combiner=self.combiner.copy_with(long_only=long_only), cadence=cadence
-        )
+        combiner = self.combiner.copy_with(long_only=agent.env_config.mode == "long_only")
+        if combiner.agree_drl_confidence is None:
+            sure = drl_unsure_threshold(agent, combiner.agree_quantile)
+            combiner = combiner.copy_with(agree_drl_confidence=sure)
+        return self.copy_with(combiner=combiner, cadence=cadence)
+
+
+EXTRA_POSITIONS = {"market": 1.0, "cash": 0.0}
+"""The signal of each extra expert: fully long (capped as the account holds it) and flat."""
 
 
 def repositioning_cost(previous: float, target: float, cost_model: CostModel) -> float:
@@ -93,11 +129,12 @@ class HybridDRLLLMTrader:
         self.drl_book = SourceBook(snapshots.market.arrays.open, snapshots.market.arrays.close)
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
         self.cost_model = cost_model
-        self._weights = HedgeWeights()
+        self._weights = HedgeWeights(self.config.extra_experts)
         self.llm_calibrator = LLMConfidenceCalibrator()
         # the decisions of the last closes, oldest first, not yet scored
         self._unscored: list[UnscoredDecision] = []
-        self._held = (0.0, 0.0)  # each source's own position before the oldest unscored one
+        # each expert's own position before the oldest unscored decision
+        self._held = dict.fromkeys(("drl", "llm", *self.config.extra_experts), 0.0)
 
     @property
     def weights(self) -> HedgeWeights:
@@ -112,21 +149,32 @@ class HybridDRLLLMTrader:
         feed the LLM's confidence calibrator the same interval."""
         if len(self._unscored) < 2:  # the oldest has not been held a whole interval yet
             return None
-        (drl_held, llm_held), scored = self._held, self._unscored[0]
-        self._held, self._unscored = (scored.drl, scored.llm), self._unscored[1:]
-        llm_cost = repositioning_cost(llm_held, scored.llm, self.cost_model)
+        scored, self._unscored = self._unscored[0], self._unscored[1:]
+        positions = {"drl": scored.drl, "llm": scored.llm, **scored.extras}
+        costs = {
+            name: repositioning_cost(self._held[name], position, self.cost_model)
+            for name, position in positions.items()
+        }
+        self._held = positions
         self.llm_calibrator.record_held(
-            scored.llm_asked_at, scored.llm_confidence, scored.llm_direction, held_return, llm_cost
+            scored.llm_asked_at,
+            scored.llm_confidence,
+            scored.llm_direction,
+            held_return,
+            costs["llm"],
         )
         if not self.config.learn_weights:
             return None
+        extras = self.config.extra_experts
         return self._weights.update(
             drl_position=scored.drl,
             llm_position=scored.llm,
             bar_return=held_return,
-            drl_cost=repositioning_cost(drl_held, scored.drl, self.cost_model),
-            llm_cost=llm_cost,
+            drl_cost=costs["drl"],
+            llm_cost=costs["llm"],
             label=label,
+            extra_positions={name: positions[name] for name in extras},
+            extra_costs={name: costs[name] for name in extras},
         )
 
     def decide(self, bar: int, portfolio: PortfolioState, price: float) -> StrategyDecision:
@@ -137,7 +185,21 @@ class HybridDRLLLMTrader:
         drl_vote = vote_from_drl(drl)
         llm_vote = vote_from_llm(view.decision, self.llm_calibrator)
         combiner = self.config.combiner
-        hybrid = combine(drl_vote, llm_vote, drl_weight=self._weights.drl_weight, config=combiner)
+        extra_positions: dict[str, float] = {
+            name: account_position(EXTRA_POSITIONS[name], combiner)
+            for name in self.config.extra_experts
+        }
+        extra_weights = self._weights.extra_weights
+        hybrid = combine(
+            drl_vote,
+            llm_vote,
+            drl_weight=self._weights.drl_weight,
+            config=combiner,
+            extras={
+                name: ExtraExpert(extra_weights[name], position)
+                for name, position in extra_positions.items()
+            },
+        )
         freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
         hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
         drl_position = account_position(drl_vote.signal, combiner)
@@ -148,6 +210,7 @@ class HybridDRLLLMTrader:
                 llm_asked_at=view.asked_at_bar,
                 llm_confidence=view.decision.confidence,
                 llm_direction=llm_direction(view.decision),
+                extras=extra_positions,
             )
         )
         self.drl_book.target = drl_position
@@ -165,7 +228,7 @@ class HybridDRLLLMTrader:
             weights=self._weights.state_dict(),
             llm=self.llm.state_dict(),
             unscored=self._unscored,
-            held=list(self._held),
+            held=self._held,
             drl_book=self.drl_book.state_dict(),
             llm_calibrator=self.llm_calibrator.state_dict(),
         ).model_dump(mode="json")
@@ -181,32 +244,35 @@ class HybridDRLLLMTrader:
         self._weights.load_state_dict(saved.weights, weight_history)
         self.llm.load_state_dict(saved.llm, llm_view)
         self._unscored = list(saved.unscored)
-        self._held = _pair(saved.held)
+        if set(saved.held) != set(self._held):
+            raise InvalidInputError(
+                f"the saved trader holds experts {sorted(saved.held)}, this one"
+                f" {sorted(self._held)}"
+            )
+        self._held = dict(saved.held)
         self.drl_book.load_state_dict(saved.drl_book)
         self.llm_calibrator.load_state_dict(saved.llm_calibrator)
-
-
-SourcePositions = Annotated[list[Position], Field(min_length=2, max_length=2)]
-"""The DRL and the LLM source's positions, in that order."""
 
 
 class UnscoredDecision(Value):
     """One close's decision, kept until the interval its positions were held has been scored:
     each source's recommended position, and the LLM view it used (when it was asked, the
-    confidence it stated, its direction) for the LLM's confidence calibrator."""
+    confidence it stated, its direction) for the LLM's confidence calibrator; and each extra
+    expert's position."""
 
     drl: Position
     llm: Position
     llm_asked_at: NonNegativeInt
     llm_confidence: UnitInterval
     llm_direction: Position
+    extras: dict[str, Position] = Field(default_factory=dict)
 
 
 class TraderState(Value):
     """What `HybridDRLLLMTrader.state_dict` saves.
 
     unscored: the decisions of the last closes (at most two), not yet scored.
-    held: each source's own position before the oldest of those, to cost the move to it.
+    held: each expert's own position before the oldest of those, to cost the move to it.
     drl_book: the DRL agent's own book (`SourceBook.state_dict`).
     llm_calibrator: `LLMConfidenceCalibrator.state_dict`.
     """
@@ -214,14 +280,9 @@ class TraderState(Value):
     weights: dict[str, Any]
     llm: dict[str, Any]
     unscored: Annotated[list[UnscoredDecision], Field(max_length=2)]
-    held: SourcePositions
+    held: dict[str, Position]
     drl_book: dict[str, Any]
     llm_calibrator: dict[str, Any]
-
-
-def _pair(positions: list[float]) -> tuple[float, float]:
-    drl, llm = positions
-    return drl, llm
 
 
 class BookState(Value):
