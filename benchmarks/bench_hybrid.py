@@ -56,7 +56,8 @@ DEFAULT_WORK = Path("runs/bench_hybrid")
 HYBRID = "hybrid_learned"  # the strategy the targets judge
 EXPERTS = ("drl", "llm")  # what the hybrid must keep up with
 BUY_AND_HOLD = "buy_and_hold"
-KNOWN_ORDER = (BUY_AND_HOLD, "drl", "llm", "hybrid_fixed", HYBRID)
+MARKET_HYBRID = "hybrid_market"  # hybrid_learned with the market and cash experts
+KNOWN_ORDER = (BUY_AND_HOLD, "drl", "llm", "hybrid_fixed", HYBRID, "hybrid_seed", MARKET_HYBRID)
 TRADING_DAYS = 252
 SHARE_OF_SERIES = 0.8  # target 1 over all series
 FIRST_SERIES, FIRST_NEEDED = 5, 4  # target 1 over the first five series
@@ -481,6 +482,39 @@ def calls_target(study: Study) -> tuple[Verdict, list[str]]:
     return Verdict(target, figure, met_cells == n), lines
 
 
+def market_section(study: Study) -> tuple[str, list[str]]:
+    """Not a target: hybrid_market's log-wealth against buy and hold's minus its printed bound,
+    every cell (its bound covers its four experts' books: drl, llm, market, cash)."""
+    rows = []
+    met_cells = 0
+    for algo, seed, series, metrics in study.cells():
+        values = metrics["strategies"].get(MARKET_HYBRID)
+        if values is None:
+            continue
+        hybrid, hold = log_wealth(metrics, MARKET_HYBRID), log_wealth(metrics, BUY_AND_HOLD)
+        bound = number(values.get("regret_bound"))
+        met = hybrid >= hold - bound
+        met_cells += met
+        weights = values.get("final_weights", {})
+        rows.append(
+            [
+                algo,
+                str(seed),
+                series,
+                fmt(hybrid, "{:+.4f}"),
+                fmt(hold, "{:+.4f}"),
+                fmt(bound, "{:.4f}"),
+                fmt(number(weights.get("market"))),
+                fmt(number(values.get("sharpe"))),
+                verdict(met),
+            ]
+        )
+    header = ["algo", "seed", "series", f"{MARKET_HYBRID} ln W", "B&H ln W", "regret_bound"]
+    header += ["final market weight", f"{MARKET_HYBRID} Sharpe", "within the bound"]
+    figure = f"{met_cells} of {len(rows)} cells within the bound of buy and hold"
+    return figure, [*table(header, rows, right_from=3), "", f"{figure}."]
+
+
 def machine_line() -> str:
     from agents.manifest import library_versions
 
@@ -541,6 +575,15 @@ def report(study: Study, args: argparse.Namespace, wall: dict[str, float]) -> st
         *calls[1],
         "",
     ]
+    if MARKET_HYBRID in study.strategies:
+        _, market_lines = market_section(study)
+        lines += [
+            f"### Not a target: {MARKET_HYBRID} (with the market and cash experts) against buy"
+            " and hold",
+            "",
+            *market_lines,
+            "",
+        ]
     for algo in study.algos:
         lines += [
             f"### {algo.upper()}: trades per year ({TRADING_DAYS} bars), mean ± sd over seeds",
