@@ -51,12 +51,25 @@ def backtest_agent(
     start: DateLike = None,
     end: DateLike = None,
     settings: LLMSettings | None = None,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
 ) -> BacktestOutput:
-    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split."""
+    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split.
+
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year, for annualised metrics (None: inferred from the source's dates).
+    """
     # The LLM side first: a missing key is reported before any data is loaded.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
-        market = load_trading_market(agent, source, start, end)
+        market = load_trading_market(
+            agent,
+            source,
+            start,
+            end,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+        )
         result = run_backtest(agent, market, team)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 

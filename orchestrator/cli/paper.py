@@ -10,9 +10,11 @@ import typer
 
 from orchestrator.cli.options import (
     AgentOption,
+    DateFormatOption,
     EndOption,
     LLMChoice,
     LLMOption,
+    PeriodsPerYearOption,
     SourceOption,
     StartOption,
 )
@@ -40,6 +42,8 @@ def paper(
             help="Seconds per bar, to replay in real time (default 0: as fast as it goes)"
         ),
     ] = 0.0,
+    date_format: DateFormatOption = None,
+    periods_per_year: PeriodsPerYearOption = None,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run."""
     # Heavy imports here, so that `--help` stays fast.
@@ -49,7 +53,16 @@ def paper(
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:
         result = run_paper(
-            agent, data, llm.value, journal, start=start, end=end, pace_s=pace, display=display
+            agent,
+            data,
+            llm.value,
+            journal,
+            start=start,
+            end=end,
+            pace_s=pace,
+            display=display,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
         )
     except KeyboardInterrupt:
         typer.echo(

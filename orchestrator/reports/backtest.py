@@ -50,13 +50,20 @@ _TABLE = (
 )
 
 
-def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
-    """Every metric of one strategy (see the module docstring); strict-JSON values."""
+def strategy_metrics(
+    run: StrategyResult, periods_per_year: int, *, seed: int = BOOTSTRAP_SEED
+) -> dict[str, Any]:
+    """Every metric of one strategy (see the module docstring), annualised with
+    `periods_per_year` (bars in a year); strict-JSON values."""
     equity = run.frame["equity"].to_numpy()
     held = run.frame["held_position"].to_numpy()[1:]
-    base = performance_metrics(equity, held)
+    base = performance_metrics(equity, held, periods_per_year)
     interval = sharpe_confidence_interval(
-        equity[1:] / equity[:-1] - 1.0, level=BOOTSTRAP_LEVEL, reps=BOOTSTRAP_REPS, seed=seed
+        equity[1:] / equity[:-1] - 1.0,
+        level=BOOTSTRAP_LEVEL,
+        reps=BOOTSTRAP_REPS,
+        seed=seed,
+        periods_per_year=periods_per_year,
     )
     activity = run.activity
     return {
@@ -111,6 +118,7 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "last_bar": _day(dates[-1]),
             "n_bars": len(dates) - 1,
             "initial_cash": result.initial_cash,
+            "periods_per_year": result.periods_per_year,
             "order_checks": {
                 check: list(result.order_checks.get(check, ()))
                 for check in (RISK_MANAGER, EXECUTION_CHECK)
@@ -123,7 +131,8 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             },
         },
         "strategies": {
-            name: strategy_metrics(run, seed=seed) for name, run in result.strategies.items()
+            name: strategy_metrics(run, result.periods_per_year, seed=seed)
+            for name, run in result.strategies.items()
         },
     }
 

@@ -60,12 +60,16 @@ def run_paper(
     display: PaperDisplay | None = None,
     config: PaperConfig | None = None,
     settings: LLMSettings | None = None,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
 ) -> PaperResult:
     """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
     journal at `journal_path`, creating it or resuming it; returns the whole run's result.
 
     pace_s: seconds per bar, for a real-time feed (0: as fast as it goes). settings: the LLM
     configuration (default: the environment's), its ledger and cache put beside the journal.
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year (None: inferred from the source's dates); it sets the LLM's weekly cadence.
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
@@ -74,7 +78,14 @@ def run_paper(
     # The LLM side first: a missing key is reported before any data is loaded or journal opened.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
-        market = load_trading_market(agent, source, start, end)
+        market = load_trading_market(
+            agent,
+            source,
+            start,
+            end,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+        )
         config = config.for_agent(agent)
         identity = run_identity(agent, market, llm_mode, config)
         with Journal.open(journal_path, identity) as journal:

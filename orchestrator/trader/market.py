@@ -84,12 +84,26 @@ def load_trading_market(
     start: DateLike = None,
     end: DateLike = None,
     split: SplitName = "test",
+    *,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
 ) -> TradingMarket:
-    """`split` of `source` (cut to [start, end]) as `agent` sees it; a mismatch is an AgentError."""
+    """`split` of `source` (cut to [start, end]) as `agent` sees it; a mismatch is an AgentError.
+
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year, for annualised figures (None: inferred from the source's dates).
+    """
     window = agent.env_config.window_size
     observation_size = window * len(FEATURE_NAMES) + len(PORTFOLIO_STATE_NAMES)
     agent.check_compatible(FEATURE_NAMES, (observation_size,))
-    prepared = prepare_market(source, start, end, normalizer=agent.feature_normalizer())
+    prepared = prepare_market(
+        source,
+        start,
+        end,
+        normalizer=agent.feature_normalizer(),
+        date_format=date_format,
+        periods_per_year=periods_per_year,
+    )
     arrays = split_with_history(prepared, split, window)
     if arrays.n_bars <= window:
         raise MarketDataError(
