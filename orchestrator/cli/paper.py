@@ -44,11 +44,33 @@ def paper(
     ] = 0.0,
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            help="Treat the data file as a live feed: after its bars, wait for rows appended to"
+            " it and trade each as it arrives (stop with Ctrl-C or --max-idle)."
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.001, help="With --follow: seconds between looks at the file."),
+    ] = 1.0,
+    max_idle: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="With --follow: stop after this many seconds without a change to the file"
+            " (default: never).",
+        ),
+    ] = None,
 ) -> None:
-    """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run."""
+    """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
+
+    Bars appended to the file since extend the run; a changed past is refused.
+    """
     # Heavy imports here, so that `--help` stays fast.
     from orchestrator.runs.display import LineDisplay, LiveDisplay
-    from orchestrator.runs.paper import run_paper
+    from orchestrator.runs.paper import FollowOptions, run_paper
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:
@@ -63,6 +85,7 @@ def paper(
             display=display,
             date_format=date_format,
             periods_per_year=periods_per_year,
+            follow=FollowOptions(poll, max_idle) if follow else None,
         )
     except KeyboardInterrupt:
         typer.echo(
