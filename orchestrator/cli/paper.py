@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,15 @@ from orchestrator.cli.options import (
     StartOption,
 )
 
-INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by Ctrl-C
+INTERRUPTED_EXIT_CODE = 130
+
+
+class BrokerChoice(StrEnum):
+    PAPER = "paper"
+    ALPACA = "alpaca"
+
+
+# the shell's code for a run stopped by Ctrl-C
 
 
 def paper(
@@ -44,6 +53,13 @@ def paper(
     ] = 0.0,
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
+    broker: Annotated[
+        BrokerChoice,
+        typer.Option(
+            help="paper: the simulated broker, filling at the next open; alpaca: an Alpaca"
+            " paper-trading account, keys in ALPACA_API_KEY and ALPACA_SECRET_KEY."
+        ),
+    ] = BrokerChoice.PAPER,
     follow: Annotated[
         bool,
         typer.Option(
@@ -71,6 +87,7 @@ def paper(
     # Heavy imports here, so that `--help` stays fast.
     from orchestrator.runs.display import LineDisplay, LiveDisplay
     from orchestrator.runs.paper import FollowOptions, run_paper
+    from orchestrator.runs.paper_config import PaperConfig
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:
@@ -86,6 +103,7 @@ def paper(
             date_format=date_format,
             periods_per_year=periods_per_year,
             follow=FollowOptions(poll, max_idle) if follow else None,
+            config=PaperConfig(broker=broker.value),
         )
     except KeyboardInterrupt:
         typer.echo(

@@ -30,7 +30,7 @@ from envs import SOURCE_NAMES, DateLike, buy_and_hold
 from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
-from orchestrator.execution import PaperBroker, RiskManager, resubmit_pending
+from orchestrator.execution import Broker, PaperBroker, RiskManager, resubmit_pending
 from orchestrator.journal import Journal, RestoredState
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
@@ -103,9 +103,10 @@ def run_paper(
         market = load(first_decision=journaled_first_decision(journal_path))
         config = config.for_agent(agent)
         identity = run_identity(agent, market, llm_mode, config)
+        account = _account(config, market.symbol)  # before the journal: a missing key leaves none
         with Journal.open(journal_path, identity) as journal:
             # One call log for the whole run: calls before a bar belong to none.
-            run = _Run(agent, team, config, LLMCallLog.listen_to(team.gateway))
+            run = _Run(agent, team, config, LLMCallLog.listen_to(team.gateway), account)
             engine = run.engine(journal, market)
             resumed = _bars_done(engine, market)
             header = _header(journal_path, market, llm_mode, resumed)
@@ -137,6 +138,19 @@ class FollowOptions:
                 + ("" if source in SOURCE_NAMES else " (no such file)")
             )
         return FileFeed(path, self.poll_s, self.max_idle_s)
+
+
+def _account(config: PaperConfig, symbol: str) -> Broker | None:
+    """The broker account orders of `symbol` go to, or None for the simulated broker."""
+    if config.broker == "paper":
+        return None
+    try:
+        from orchestrator.execution import AlpacaBroker
+    except ImportError:
+        raise ConfigError(
+            "the Alpaca broker needs alpaca-py: pip install 'hybrid-trader[alpaca]'"
+        ) from None
+    return AlpacaBroker.from_environment(symbol)
 
 
 def _header(journal: Path, market: TradingMarket, llm_mode: LLMMode, resumed: int) -> RunHeader:
@@ -201,13 +215,15 @@ class Pacer:
 
 @dataclass(frozen=True)
 class _Run:
-    """What every engine of one paper run shares: the agent, the analysts, the settings and the
-    log of the gateway's calls."""
+    """What every engine of one paper run shares: the agent, the analysts, the settings, the
+    log of the gateway's calls and the broker account (None: the simulated broker, rebuilt from
+    the journal for each engine)."""
 
     agent: DRLAgent
     team: AnalystTeam
     config: PaperConfig
     llm_calls: LLMCallLog | None
+    account: Broker | None
 
     def engine(self, journal: Journal, market: TradingMarket) -> BarEngine:
         """The engine for a new journal, or restored from the last bar the journal committed,
@@ -228,9 +244,11 @@ class _Run:
             state = EngineState.opening(config.initial_cash)
         else:
             state = _resumed(journal, restored, trader)
-        account = state.portfolio
-        broker = PaperBroker(
-            account.cash, shares=account.shares, symbol=market.symbol, cost_model=cost_model
+        broker = self.account or PaperBroker(
+            state.portfolio.cash,
+            shares=state.portfolio.shares,
+            symbol=market.symbol,
+            cost_model=cost_model,
         )
         if restored is not None:
             resubmit_pending(broker, restored.pending_orders)

@@ -19,6 +19,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pydantic import Field, PositiveInt
@@ -40,6 +41,7 @@ from orchestrator.journal import (
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, RebalanceBand
 from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
 
+BrokerName = Literal["paper", "alpaca"]
 LEDGER_SUFFIX = ".llm-ledger.sqlite"
 FIRST_DECISION = "first_decision"
 _BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -52,6 +54,8 @@ class PaperConfig(Settings):
 
     trader: the hybrid's settings (the combiner's long-only switch is set from the agent's mode).
     initial_cash: the account's starting cash, in the account currency.
+    broker: where orders go: "paper", the simulated broker filling at the next open, or "alpaca",
+    an Alpaca paper-trading account (`AlpacaBroker.from_environment`, keys from the environment).
     """
 
     trader: TraderConfig = Field(default_factory=TraderConfig)
@@ -59,6 +63,7 @@ class PaperConfig(Settings):
     initial_cash: Positive = 100_000.0
     rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
     snapshot_window: PositiveInt = DEFAULT_WINDOW
+    broker: BrokerName = "paper"
 
     def for_agent(self, agent: DRLAgent) -> PaperConfig:
         """These settings with the trader's set for `agent` (`TraderConfig.for_agent`)."""
