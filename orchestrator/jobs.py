@@ -1,5 +1,6 @@
 """The jobs behind the commands, as a Python API: backtest an agent directory into a report folder,
-and the main pipeline (train -> backtest -> paper trade -> weights report).
+the main pipeline (train -> backtest -> paper trade -> weights report), and Alpaca's bars fed into
+a CSV for `paper --follow`.
 
 The pipeline writes into a fresh timestamped folder, so re-running never meets a journal made with
 another agent (which the paper loop would rightly refuse) and earlier results stay for comparison.
@@ -13,15 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from agents import DRLAgent, TrainConfig, train_agents
-from envs import DateLike
+from envs import DateLike, parse_date_option
 from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
+from orchestrator.errors import ConfigError
 from orchestrator.journal import JournalReader
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
-from orchestrator.runs import BacktestResult, PaperDisplay, run_backtest, run_paper
+from orchestrator.runs import BacktestResult, IdlePoller, PaperDisplay, run_backtest, run_paper
 from orchestrator.trader import load_trading_market
 
 
@@ -154,3 +157,37 @@ def run_pipeline(
     for path in write_weights_report(report, folders.weights).values():
         say(f"    wrote {path}")
     say(f"done: everything is under {folders.root}")
+
+
+def feed_alpaca(
+    symbol: str,
+    timeframe: str,
+    path: Path,
+    start: DateLike,
+    *,
+    follow: IdlePoller | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Append `symbol`'s closed `timeframe` bars from Alpaca (keys from the environment) after the
+    last row of the CSV at `path`, or from `start` (UTC) for a new file; with `follow`, ask again
+    as often and as long as it says. Returns the number of bars appended."""
+    from orchestrator.execution.alpaca_bars import AlpacaBars, append_bars, last_date
+
+    bars = AlpacaBars.from_environment(symbol, timeframe)
+    if path.is_file() and path.stat().st_size > 0:
+        after = last_date(path)
+    else:
+        first = parse_date_option(start, "--start", str(path), "start")
+        if first is None:
+            raise ConfigError(f"{path} does not exist yet: give --start, the first date to fetch")
+        after = first - pd.Timedelta(seconds=1)
+    added = 0
+    while True:
+        new = append_bars(path, bars.closed_after(after))
+        if new:
+            after, added = last_date(path), added + new
+            say(f"{path}: {new} new {symbol} bars, the last at {after}")
+            if follow is not None:
+                follow.news()
+        if follow is None or not follow.next_look():
+            return added

@@ -1,6 +1,7 @@
 """A local stand-in for Alpaca's trading API (the few endpoints the adapter uses), for tests.
 
-It listens on 127.0.0.1 on a free port and keeps one account: orders by client order id (a
+It listens on 127.0.0.1 on a free port, serves the bars given to `add_bar` as the market-data
+API does, and keeps one account: orders by client order id (a
 second POST with a known id gets Alpaca's 422), positions and cash. `open_market(price)` fills
 every working order at `price` (or a part of each), as the real market would at the open, and
 `close_market()` expires what is left, as the close does to DAY orders; with `fill_at` set, an
@@ -72,6 +73,7 @@ class FakeAlpaca:
         self.shares: dict[str, float] = {}
         self.posts = 0
         self.headers_seen: list[dict[str, str]] = []
+        self.bars: dict[str, list[dict[str, Any]]] = {}
         self.refuse_next: tuple[int, str] | None = None
         self.reject_next = False
         self.fill_at: float | None = None
@@ -136,6 +138,8 @@ class FakeAlpaca:
                 return self._lookup(query.get("client_order_id", [""])[0])
             if method == "GET" and path == "/v2/positions":
                 return 200, [self._position(s, q) for s, q in self.shares.items() if q != 0.0]
+            if method == "GET" and path == "/v2/stocks/bars":
+                return self._bars(query)
             if method == "GET" and path == "/v2/account":
                 account = {"id": _ASSET_ID, "account_number": "PA0001", "status": "ACTIVE"}
                 return 200, {**account, "cash": str(self.cash)}
@@ -164,6 +168,20 @@ class FakeAlpaca:
             self.drop_after_accept = False
             return None
         return 200, order.to_json()
+
+    def add_bar(self, symbol: str, start: str, price: float) -> None:
+        """A bar of `symbol` starting at `start` (ISO, UTC) around `price`, for the data API."""
+        with self._lock:
+            self.bars.setdefault(symbol, []).append(
+                {"t": start, "o": price, "h": price * 1.01, "l": price * 0.99, "c": price,
+                 "v": 1000.0, "n": 10, "vw": price}
+            )  # fmt: skip
+
+    def _bars(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        symbol = query["symbols"][0]
+        start = query.get("start", [""])[0]
+        bars = [bar for bar in self.bars.get(symbol, []) if bar["t"] >= start]
+        return 200, {"bars": {symbol: bars}, "next_page_token": None}
 
     def _lookup(self, client_id: str) -> tuple[int, Any]:
         if self.hide_next_lookup:

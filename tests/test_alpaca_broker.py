@@ -133,7 +133,9 @@ def test_keys_come_from_the_environment_and_are_named_not_shown_when_missing(
         "ALPACA_BASE_URL": alpaca.base_url,
     }
     assert AlpacaBroker.from_environment("SPY", environ).cash() == 10_000.0
-    with pytest.raises(BrokerError, match="needs ALPACA_SECRET_KEY in the environment") as caught:
+    with pytest.raises(
+        BrokerError, match="Alpaca needs ALPACA_SECRET_KEY in the environment"
+    ) as caught:
         AlpacaBroker.from_environment("SPY", {"ALPACA_API_KEY": API_KEY})
     assert API_KEY not in str(caught.value)
 

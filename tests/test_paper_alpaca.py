@@ -101,7 +101,7 @@ def test_missing_keys_are_one_error_line_and_leave_no_journal(
     code, output = run_cli(capfd, *paper_args(agent, journal, "--broker", "alpaca"))
     assert code == 2
     assert output.splitlines() == [
-        "error: the Alpaca broker needs ALPACA_SECRET_KEY in the environment: the keys of an"
-        " Alpaca paper-trading account"
+        "error: Alpaca needs ALPACA_SECRET_KEY in the environment: the keys of an Alpaca"
+        " paper-trading account"
     ]
     assert not journal.exists() and alpaca.posts == 0

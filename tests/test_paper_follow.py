@@ -17,8 +17,8 @@ import pytest
 from envs.data.sources import load_market_data
 from llm import load_settings
 from orchestrator.errors import ConfigError, JournalIdentityError
-from orchestrator.runs.follow import FileFeed
-from orchestrator.runs.paper import FollowOptions, run_paper
+from orchestrator.runs.follow import FileFeed, IdlePoller
+from orchestrator.runs.paper import run_paper
 from tests.paper_helpers import CLI, END, clean_environment, comparable_tables, tiny_agent
 
 TIMEOUT_S = 300.0
@@ -143,7 +143,7 @@ def test_an_edited_past_is_refused_naming_the_bar(
 
 def test_follow_needs_a_file() -> None:
     with pytest.raises(ConfigError, match="--follow needs a CSV or Parquet file"):
-        FollowOptions(poll_s=1.0).feed("sp500")
+        FileFeed.of("sp500", IdlePoller(1.0))
 
 
 class FakeTime:
@@ -163,7 +163,7 @@ def test_the_feed_waits_for_a_whole_line_and_gives_up_when_idle(tmp_path: Path) 
     path = tmp_path / "prices.csv"
     path.write_text("date,open\n")
     fake = FakeTime()
-    feed = FileFeed(path, 1.0, 10.0, clock=lambda: fake.now, sleep=fake.sleep)
+    feed = FileFeed(path, IdlePoller(1.0, 10.0, clock=lambda: fake.now, sleep=fake.sleep))
 
     def append(text: str) -> Callable[[], None]:
         def write() -> None:

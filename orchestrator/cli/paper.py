@@ -86,7 +86,8 @@ def paper(
     """
     # Heavy imports here, so that `--help` stays fast.
     from orchestrator.runs.display import LineDisplay, LiveDisplay
-    from orchestrator.runs.paper import FollowOptions, run_paper
+    from orchestrator.runs.follow import IdlePoller
+    from orchestrator.runs.paper import run_paper
     from orchestrator.runs.paper_config import PaperConfig
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
@@ -102,7 +103,7 @@ def paper(
             display=display,
             date_format=date_format,
             periods_per_year=periods_per_year,
-            follow=FollowOptions(poll, max_idle) if follow else None,
+            follow=IdlePoller(poll, max_idle) if follow else None,
             config=PaperConfig(broker=broker.value),
         )
     except KeyboardInterrupt:

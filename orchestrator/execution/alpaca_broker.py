@@ -104,17 +104,10 @@ class AlpacaBroker:
         `ALPACA_SECRET_KEY` of `environ` (default: the process environment); `ALPACA_BASE_URL`
         points it at another server (a proxy, or a test's fake). Never the live account."""
         environ = os.environ if environ is None else environ
-        missing = [
-            name for name in (API_KEY_VARIABLE, SECRET_KEY_VARIABLE) if not environ.get(name)
-        ]
-        if missing:
-            raise BrokerError(
-                f"the Alpaca broker needs {' and '.join(missing)} in the environment: the keys"
-                " of an Alpaca paper-trading account"
-            )
+        api_key, secret_key = alpaca_keys(environ)
         return cls.connect(
-            environ[API_KEY_VARIABLE],
-            environ[SECRET_KEY_VARIABLE],
+            api_key,
+            secret_key,
             symbol=symbol,
             url_override=environ.get(URL_VARIABLE) or None,
         )
@@ -247,6 +240,18 @@ def _parsed(answer: object, model: type[M]) -> M:
     if not isinstance(answer, model):
         raise BrokerError(f"Alpaca answered {type(answer).__name__}, not {model.__name__}")
     return answer
+
+
+def alpaca_keys(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The key id and secret of an Alpaca paper-trading account, from `ALPACA_API_KEY` and
+    `ALPACA_SECRET_KEY` in `environ`; a BrokerError naming those missing (never a value)."""
+    missing = [name for name in (API_KEY_VARIABLE, SECRET_KEY_VARIABLE) if not environ.get(name)]
+    if missing:
+        raise BrokerError(
+            f"Alpaca needs {' and '.join(missing)} in the environment: the keys of an Alpaca"
+            " paper-trading account"
+        )
+    return environ[API_KEY_VARIABLE], environ[SECRET_KEY_VARIABLE]
 
 
 def _ack(placed: Order) -> OrderAck:

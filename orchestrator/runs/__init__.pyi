@@ -18,5 +18,5 @@ from .display import (
 from .display import (
     PaperDisplay as PaperDisplay,
 )
-from .paper import FollowOptions as FollowOptions
+from .follow import IdlePoller as IdlePoller
 from .paper import run_paper as run_paper

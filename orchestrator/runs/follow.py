@@ -23,45 +23,66 @@ from orchestrator.errors import ConfigError
 _TEXT_SUFFIXES = (".csv", ".txt")
 
 
-class FileFeed:
-    """Waits for the file at `path` to change, polling every `poll_s` seconds.
-
-    max_idle_s: seconds without a change after which the feed ends (None: it never does; stop the
-    run with Ctrl-C). clock / sleep: monotonic seconds and a sleep, replaced in tests.
-    """
+class IdlePoller:
+    """Paces looks at something that changes: `poll_s` seconds apart, until `max_idle_s` seconds
+    pass without news (None: never; stop the run with Ctrl-C). clock / sleep: monotonic seconds
+    and a sleep, replaced in tests."""
 
     @checked_args(ConfigError)
     def __init__(
         self,
-        path: Path,
         poll_s: Annotated[float, Field(gt=0.0, le=86_400.0)],
         max_idle_s: Annotated[float, Field(ge=0.0)] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.path = path
         self.poll_s = poll_s
         self.max_idle_s = max_idle_s
         self._clock = clock
         self._sleep = sleep
+        self._news_at = clock()
+
+    def news(self) -> None:
+        """Something changed: the idle time starts again."""
+        self._news_at = self._clock()
+
+    def next_look(self) -> bool:
+        """Sleep until the next look and return True, or return False when idle too long."""
+        idle = self._clock() - self._news_at
+        if self.max_idle_s is not None and idle >= self.max_idle_s:
+            return False
+        self._sleep(self.poll_s)
+        return True
+
+
+class FileFeed:
+    """Waits for the file at `path` to change, as often and as long as `poller` says."""
+
+    def __init__(self, path: Path, poller: IdlePoller) -> None:
+        self.path = path
+        self.poller = poller
         self._seen = self._signature()
-        self._changed_at = clock()
+
+    @classmethod
+    def of(cls, source: str, poller: IdlePoller) -> FileFeed:
+        """The feed of `source`, which must be a data file, not a named source."""
+        path = Path(source)
+        if path.suffix.lower() not in (*_TEXT_SUFFIXES, ".parquet", ".pq") or not path.is_file():
+            raise ConfigError(f"--follow needs a CSV or Parquet file that exists, got {source!r}")
+        return cls(path, poller)
 
     def wait(self) -> bool:
         """Return True once the file changed since the last call and is complete, or False when
-        it stayed as it was for `max_idle_s` seconds."""
+        it stayed as it was for the poller's idle time."""
         while True:
             signature = self._signature()
-            if signature != self._seen and self._complete():
-                self._seen = signature
-                self._changed_at = self._clock()
-                return True
             if signature != self._seen:
-                self._changed_at = self._clock()  # a row is being written: not idle
-            idle = self._clock() - self._changed_at
-            if self.max_idle_s is not None and idle >= self.max_idle_s:
+                self.poller.news()  # a row being written counts: the feed is not idle
+                if self._complete():
+                    self._seen = signature
+                    return True
+            if not self.poller.next_look():
                 return False
-            self._sleep(self.poll_s)
 
     def _signature(self) -> tuple[int, int] | None:
         try:

@@ -26,7 +26,7 @@ from typing import Annotated
 from pydantic import Field
 
 from agents import DRLAgent
-from envs import SOURCE_NAMES, DateLike, buy_and_hold
+from envs import DateLike, buy_and_hold
 from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
@@ -36,7 +36,7 @@ from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
-from orchestrator.runs.follow import FileFeed
+from orchestrator.runs.follow import FileFeed, IdlePoller
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.paper_config import (
     PaperConfig,
@@ -71,7 +71,7 @@ def run_paper(
     settings: LLMSettings | None = None,
     date_format: str | None = None,
     periods_per_year: int | None = None,
-    follow: FollowOptions | None = None,
+    follow: IdlePoller | None = None,
 ) -> PaperResult:
     """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
     journal at `journal_path`, creating it or resuming it; returns the whole run's result.
@@ -80,14 +80,14 @@ def run_paper(
     configuration (default: the environment's), its ledger and cache put beside the journal.
     date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
     in a year (None: inferred from the source's dates); it sets the LLM's weekly cadence.
-    follow: treat the file as a feed that grows, trading each new bar as it arrives until the
-    feed is idle for `follow.max_idle_s` (None: trade the bars there are, then return).
+    follow: treat the file as a feed that grows, trading each new bar as it arrives, looking at
+    the file as often and as long as it says (None: trade the bars there are, then return).
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
     journal_path = Path(journal_path)
     settings = paper_llm_settings(settings or load_settings(), journal_path)
-    feed = None if follow is None else follow.feed(source)  # watching before the first read
+    feed = None if follow is None else FileFeed.of(source, follow)  # watching before any read
     # The LLM side first: a missing key is reported before any data is loaded or journal opened.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
@@ -119,25 +119,6 @@ def run_paper(
                     header = _header(journal_path, grown, llm_mode, _bars_done(engine, grown))
                     _replay(engine, journal, header, pacer, display)
             return _result(engine, journal, agent, config, resumed)
-
-
-@dataclass(frozen=True)
-class FollowOptions:
-    """How `paper --follow` watches its file: every `poll_s` seconds, until it has not changed
-    for `max_idle_s` seconds (None: until stopped)."""
-
-    poll_s: float
-    max_idle_s: float | None = None
-
-    def feed(self, source: str) -> FileFeed:
-        """The feed of `source`, which must be a data file."""
-        path = Path(source)
-        if source in SOURCE_NAMES or not path.is_file():
-            raise ConfigError(
-                f"--follow needs a CSV or Parquet file that grows, got {source!r}"
-                + ("" if source in SOURCE_NAMES else " (no such file)")
-            )
-        return FileFeed(path, self.poll_s, self.max_idle_s)
 
 
 def _account(config: PaperConfig, symbol: str) -> Broker | None:
