@@ -212,8 +212,10 @@ class TrainConfig(TrainingOptions):
         OnCommandLine(DATA_PANEL),
     ] = None
     periods_per_year: Annotated[
-        PositiveInt | None,
-        Field(description="Bars in a year, for annualised metrics (default: from the dates)."),
+        int | None,
+        Field(
+            ge=1, description="Bars in a year, for annualised metrics (default: from the dates)."
+        ),
         OnCommandLine(DATA_PANEL),
     ] = None
     validation_start: Annotated[
@@ -239,8 +241,8 @@ class TrainConfig(TrainingOptions):
         int, Field(description="Bars of features per observation."), OnCommandLine(ENV_PANEL)
     ] = 30
     episode_length: Annotated[
-        PositiveInt | None,
-        Field(description="Bars per training episode (default: a year of the data's bars)."),
+        int | None,
+        Field(ge=1, description="Bars per training episode (default: a year of the data's bars)."),
         OnCommandLine(ENV_PANEL),
     ] = None
     n_envs: Annotated[

@@ -85,13 +85,16 @@ Algorithm = Literal["dqn", "ppo"]  # the agents' `TrainConfig.algo`
 
 
 class PipelineConfig(Settings):
-    """The main job's choices: the data, the agent's training budget and seed, the LLM mode."""
+    """The main job's choices: the data (with the strftime format of a file's dates and its bars
+    a year, None: read from the file), the agent's training budget and seed, the LLM mode."""
 
     data: Annotated[str, Field(min_length=1)] = "sp500"
     algo: Algorithm = "dqn"
     timesteps: PositiveInt = DEFAULT_PIPELINE_TIMESTEPS
     seed: NonNegativeInt = 0
     llm_mode: LLMMode = "offline"
+    date_format: Annotated[str, Field(min_length=1)] | None = None
+    periods_per_year: PositiveInt | None = None
 
 
 @dataclass(frozen=True)
@@ -138,16 +141,31 @@ def run_pipeline(
             out=folders.agent,
             timesteps=config.timesteps,
             seeds=(config.seed,),
+            date_format=config.date_format,
+            periods_per_year=config.periods_per_year,
         ),
         progress_bar=progress_bar,
     )
     say(f"2/4 backtesting every strategy on the test split into {folders.backtest}")
-    backtest = backtest_agent(folders.agent, config.data, config.llm_mode, folders.backtest)
+    backtest = backtest_agent(
+        folders.agent,
+        config.data,
+        config.llm_mode,
+        folders.backtest,
+        date_format=config.date_format,
+        periods_per_year=config.periods_per_year,
+    )
     for line in backtest.summary_lines():
         say(f"    {line}")
     say(f"3/4 paper trading the test split with the {config.llm_mode} LLM into {folders.journal}")
     paper = run_paper(
-        folders.agent, config.data, config.llm_mode, folders.journal, display=paper_display
+        folders.agent,
+        config.data,
+        config.llm_mode,
+        folders.journal,
+        display=paper_display,
+        date_format=config.date_format,
+        periods_per_year=config.periods_per_year,
     )
     for line in paper.summary_lines():
         say(f"    {line}")

@@ -80,6 +80,11 @@ def test_a_row_not_matching_date_format_is_named(tmp_path: Path) -> None:
     assert "'2017-02-02' does not match --date-format '%d/%m/%Y'" in str(caught.value)
 
 
+def test_a_date_format_strptime_does_not_know_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(MarketDataError, match="bad date format: --date-format '%Q'"):
+        load(with_dates(tmp_path, ["01/02/2017"]), "%Q")
+
+
 @pytest.mark.parametrize("scale", [1, 1000])
 def test_epoch_seconds_and_milliseconds(tmp_path: Path, scale: int) -> None:
     epochs = [str(int(day.timestamp()) * scale) for day in DAYS]

@@ -37,7 +37,14 @@ def parse_dates(values: pd.Series, source: str, date_format: str | None = None) 
     """
     values = values.reset_index(drop=True)
     if date_format is not None:
-        parsed = _with_format(values.astype("string"), date_format)
+        try:
+            parsed = _with_format(values.astype("string"), date_format)
+        except ValueError as exc:  # a directive strptime does not know, e.g. %Q
+            raise MarketDataError(
+                f"--date-format {date_format!r}: {str(exc).splitlines()[0]}",
+                source=source,
+                rule="bad date format",
+            ) from None
         _refuse_unread(parsed, values, source, f"does not match --date-format {date_format!r}")
     elif pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values, utc=True)
