@@ -22,7 +22,7 @@ from llm import AnalystTeam, build_analyst_team, load_settings
 from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.risk import RiskManager
-from orchestrator.reports.backtest import backtest_metrics
+from orchestrator.reports.backtest import backtest_metrics, equity_table
 from orchestrator.runs.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.engine_state import EngineState
@@ -296,6 +296,9 @@ def test_hourly_bars_are_annualised_with_their_own_year(
     result = run_backtest(agent, load_trading_market(agent, str(path)), team, config)
     metrics = backtest_metrics(result)
     assert metrics["run"]["periods_per_year"] == 7 * 252
+    assert metrics["run"]["first_decision"].endswith(":30:00")
+    rows = equity_table(result)
+    assert not rows.duplicated(["date", "strategy"]).any()  # a row per hourly bar, not per day
     equity = result.strategies["drl"].frame["equity"].to_numpy()
     held = result.strategies["drl"].frame["held_position"].to_numpy()[1:]
     daily_sharpe = performance_metrics(equity, held, 252)["sharpe"]
