@@ -75,11 +75,14 @@ def test_a_paper_run_on_alpaca_places_each_order_once_and_never_shows_the_keys(
     code, again = run_cli(capfd, *paper_args(agent, journal, "--broker", "alpaca"))
     assert code == 0 and "complete" in again and alpaca.posts == len(sent)
     assert all(headers["APCA-API-SECRET-KEY"] == SECRET_KEY for headers in alpaca.headers_seen)
-    for path in tmp_path.iterdir():  # the journal, its ledger, cache and lock
+    code, report = run_cli(capfd, "weights", "--journal", str(journal), "--out", "report")
+    assert code == 0, report
+    for path in tmp_path.rglob("*"):  # the journal, its ledger, cache and lock, the report
         if path.is_file():
             assert SECRET_KEY.encode() not in path.read_bytes(), path
             assert API_KEY.encode() not in path.read_bytes(), path
-    assert SECRET_KEY not in output + again and API_KEY not in output + again
+    printed = output + again + report
+    assert SECRET_KEY not in printed and API_KEY not in printed
 
 
 def test_the_journal_remembers_the_broker(
