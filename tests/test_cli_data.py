@@ -79,7 +79,7 @@ def test_hourly_bars_show_their_bar_size_and_periods_per_year(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "1 hour, 7 days a week" in result.stdout and "8,760 bars a year" in result.stdout
     result = run_data("--data", str(path), "--periods-per-year", "6000")
-    assert "6,000 bars a year" in result.stdout
+    assert "annualised with 6,000 (given)" in result.stdout
 
 
 def test_ambiguous_dates_name_the_file_and_the_option(tmp_path: Path) -> None:

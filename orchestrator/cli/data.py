@@ -48,7 +48,6 @@ def render(description: MarketDescription, console: Console) -> None:
         "price range": f"{description.lowest_low:,.2f} to {description.highest_high:,.2f}"
         f" (last close {description.last_close:,.2f})",
         "bar size": description.bar_size.describe(),
-        "annualised with": f"{description.periods_per_year:,} bars a year",
         "missing weekdays": f"{description.missing_business_days} (holidays and gaps), longest"
         f" gap {description.longest_gap_days} days",
         "zero-volume bars": str(description.zero_volume_bars),
@@ -56,6 +55,8 @@ def render(description: MarketDescription, console: Console) -> None:
         "feature warm-up": f"first {description.warmup_bars} bars of the source",
         "data hash": description.data_hash,
     }
+    if description.periods_per_year != description.bar_size.periods_per_year:
+        rows["bar size"] += f"; annualised with {description.periods_per_year:,} (given)"
     for name, value in rows.items():
         overview.add_row(name, value)
     console.print(overview)
