@@ -43,9 +43,9 @@ from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
 
 BrokerName = Literal["paper", "alpaca"]
 LEDGER_SUFFIX = ".llm-ledger.sqlite"
-FIRST_DECISION = "first_decision"
-_BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 CACHE_SUFFIX = ".llm-cache.sqlite"
+FIRST_DECISION = "first_decision"  # the key of the run identity's bars that names it
+_BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
 class PaperConfig(Settings):
