@@ -6,8 +6,8 @@ rewards that are daily log returns of about 1e-2 and mostly noise):
   bars of sp500; it also keeps CPU training fast.
 - gamma 0.9 (a horizon of about 10 bars): long enough to pay back a trade's costs, short enough
   that the targets are not dominated by the noise of returns weeks away.
-- 8 parallel envs with 252-bar (one trading year) episodes from random starts: decorrelated
-  experience from different market periods in every batch.
+- 8 parallel envs with episodes of a year of bars (252 daily bars) from random starts:
+  decorrelated experience from different market periods in every batch.
 - DQN: learning rate 1e-4, a 100k replay buffer (every transition of a default run stays
   available), 1k warm-up steps, target network synced every 1k steps (SB3's 10k is too slow for
   runs of ~1e5 steps), epsilon from 1 to 0.05 over the first 30% of training, batches of 128 to
@@ -203,6 +203,21 @@ class TrainConfig(TrainingOptions):
     end: Annotated[
         str | None, Field(description="Last date of data used."), OnCommandLine(DATA_PANEL)
     ] = None
+    date_format: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            description="strftime format of a file's dates, e.g. '%d/%m/%Y' (default: recognised).",
+        ),
+        OnCommandLine(DATA_PANEL),
+    ] = None
+    periods_per_year: Annotated[
+        int | None,
+        Field(
+            ge=1, description="Bars in a year, for annualised metrics (default: from the dates)."
+        ),
+        OnCommandLine(DATA_PANEL),
+    ] = None
     validation_start: Annotated[
         str | None,
         Field(description="First validation date (default: the source's)."),
@@ -226,10 +241,10 @@ class TrainConfig(TrainingOptions):
         int, Field(description="Bars of features per observation."), OnCommandLine(ENV_PANEL)
     ] = 30
     episode_length: Annotated[
-        int,
-        Field(ge=1, description="Bars per training episode."),
+        int | None,
+        Field(ge=1, description="Bars per training episode (default: a year of the data's bars)."),
         OnCommandLine(ENV_PANEL),
-    ] = 252
+    ] = None
     n_envs: Annotated[
         int,
         Field(ge=1, description="Parallel envs of the batched env."),

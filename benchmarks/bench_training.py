@@ -92,7 +92,7 @@ def steps_per_second(config: TrainConfig, env: VecEnv, timesteps: int) -> float:
 def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> str:
     """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm."""
     prepared = prepare_training_market(config)
-    env_config = training_env_config(config)
+    env_config = training_env_config(config, prepared.split("train"))
     rates: dict[str, list[float]] = {"ours": [], "cartpole": [], "padded": []}
     for _ in range(repeats):  # interleaved, so a slow moment of the machine hits every side
         trading = VecMonitor(BatchedTradingEnv(prepared.split("train"), env_config, config.n_envs))

@@ -8,6 +8,9 @@ from .data.dataset import (
     assemble_market as assemble_market,
 )
 from .data.dataset import (
+    market_data_hash as market_data_hash,
+)
+from .data.dataset import (
     prepare_market as prepare_market,
 )
 from .data.describe import (

@@ -1,5 +1,6 @@
 """The jobs behind the commands, as a Python API: backtest an agent directory into a report folder,
-and the main pipeline (train -> backtest -> paper trade -> weights report).
+the main pipeline (train -> backtest -> paper trade -> weights report), and Alpaca's bars fed into
+a CSV for `paper --follow`.
 
 The pipeline writes into a fresh timestamped folder, so re-running never meets a journal made with
 another agent (which the paper loop would rightly refuse) and earlier results stay for comparison.
@@ -13,16 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from agents import DRLAgent, TrainConfig, train_agents
-from envs import DateLike
+from envs import DateLike, parse_date_option
 from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.journal import JournalReader
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
-from orchestrator.runs import BacktestResult, PaperDisplay, run_backtest, run_paper
+from orchestrator.runs import BacktestResult, IdlePoller, PaperDisplay, run_backtest, run_paper
 from orchestrator.trader import COMBINER_RULES, EXTRA_EXPERTS, TraderConfig, load_trading_market
 
 
@@ -52,12 +54,25 @@ def backtest_agent(
     start: DateLike = None,
     end: DateLike = None,
     settings: LLMSettings | None = None,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
 ) -> BacktestOutput:
-    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split."""
+    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split.
+
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year, for annualised metrics (None: inferred from the source's dates).
+    """
     # The LLM side first: a missing key is reported before any data is loaded.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
-        market = load_trading_market(agent, source, start, end)
+        market = load_trading_market(
+            agent,
+            source,
+            start,
+            end,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+        )
         result = run_backtest(agent, market, team)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
@@ -94,13 +109,16 @@ Algorithm = Literal["dqn", "ppo"]  # the agents' `TrainConfig.algo`
 
 
 class PipelineConfig(Settings):
-    """The main job's choices: the data, the agent's training budget and seed, the LLM mode."""
+    """The main job's choices: the data (with the strftime format of a file's dates and its bars
+    a year, None: read from the file), the agent's training budget and seed, the LLM mode."""
 
     data: Annotated[str, Field(min_length=1)] = "sp500"
     algo: Algorithm = "dqn"
     timesteps: PositiveInt = DEFAULT_PIPELINE_TIMESTEPS
     seed: NonNegativeInt = 0
     llm_mode: LLMMode = "offline"
+    date_format: Annotated[str, Field(min_length=1)] | None = None
+    periods_per_year: PositiveInt | None = None
 
 
 @dataclass(frozen=True)
@@ -147,16 +165,31 @@ def run_pipeline(
             out=folders.agent,
             timesteps=config.timesteps,
             seeds=(config.seed,),
+            date_format=config.date_format,
+            periods_per_year=config.periods_per_year,
         ),
         progress_bar=progress_bar,
     )
     say(f"2/4 backtesting every strategy on the test split into {folders.backtest}")
-    backtest = backtest_agent(folders.agent, config.data, config.llm_mode, folders.backtest)
+    backtest = backtest_agent(
+        folders.agent,
+        config.data,
+        config.llm_mode,
+        folders.backtest,
+        date_format=config.date_format,
+        periods_per_year=config.periods_per_year,
+    )
     for line in backtest.summary_lines():
         say(f"    {line}")
     say(f"3/4 paper trading the test split with the {config.llm_mode} LLM into {folders.journal}")
     paper = run_paper(
-        folders.agent, config.data, config.llm_mode, folders.journal, display=paper_display
+        folders.agent,
+        config.data,
+        config.llm_mode,
+        folders.journal,
+        display=paper_display,
+        date_format=config.date_format,
+        periods_per_year=config.periods_per_year,
     )
     for line in paper.summary_lines():
         say(f"    {line}")
@@ -166,3 +199,37 @@ def run_pipeline(
     for path in write_weights_report(report, folders.weights).values():
         say(f"    wrote {path}")
     say(f"done: everything is under {folders.root}")
+
+
+def feed_alpaca(
+    symbol: str,
+    timeframe: str,
+    path: Path,
+    start: DateLike,
+    *,
+    follow: IdlePoller | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Append `symbol`'s closed `timeframe` bars from Alpaca (keys from the environment) after the
+    last row of the CSV at `path`, or from `start` (UTC) for a new file; with `follow`, ask again
+    as often and as long as it says. Returns the number of bars appended."""
+    from orchestrator.execution.alpaca_bars import AlpacaBars, append_bars, last_date
+
+    bars = AlpacaBars.from_environment(symbol, timeframe)
+    if path.is_file() and path.stat().st_size > 0:
+        after = last_date(path)
+    else:
+        first = parse_date_option(start, "--start", str(path), "start")
+        if first is None:
+            raise ConfigError(f"{path} does not exist yet: give --start, the first date to fetch")
+        after = first - pd.Timedelta(seconds=1)
+    added = 0
+    while True:
+        new = append_bars(path, bars.closed_after(after))
+        if new:
+            after, added = last_date(path), added + new
+            say(f"{path}: {new} new {symbol} bars, the last at {after}")
+            if follow is not None:
+                follow.news()
+        if follow is None or not follow.next_look():
+            return added

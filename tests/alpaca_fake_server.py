@@ -1,10 +1,14 @@
 """A local stand-in for Alpaca's trading API (the few endpoints the adapter uses), for tests.
 
-It listens on 127.0.0.1 on a free port and keeps one account: orders by client order id (a
+It listens on 127.0.0.1 on a free port, serves the bars given to `add_bar` as the market-data
+API does, and keeps one account: orders by client order id (a
 second POST with a known id gets Alpaca's 422), positions and cash. `open_market(price)` fills
-every working order at `price`, as the real market would at the open. Faults are programmable:
-refuse the next order, drop the connection after accepting one, or hide an order from the next
-lookup (to provoke the 422 race).
+every working order at `price` (or a part of each), as the real market would at the open, and
+`close_market()` expires what is left, as the close does to DAY orders; with `fill_at` set, an
+order fills whole at that price as it is placed. Faults are programmable: refuse the next order
+(an HTTP error), accept it and reject it at once (Alpaca's asynchronous rejection), drop the
+connection before or after accepting one, or hide an order from the next lookup (to provoke the
+422 race). Every request's headers are kept (`headers_seen`), for tests that look for the keys.
 """
 
 from __future__ import annotations
@@ -68,8 +72,13 @@ class FakeAlpaca:
         self.orders: dict[str, FakeOrder] = {}
         self.shares: dict[str, float] = {}
         self.posts = 0
+        self.headers_seen: list[dict[str, str]] = []
+        self.bars: dict[str, list[dict[str, Any]]] = {}
         self.refuse_next: tuple[int, str] | None = None
+        self.reject_next = False
+        self.fill_at: float | None = None
         self.drop_after_accept = False
+        self.drop_before_accept = False
         self.hide_next_lookup = False
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -80,19 +89,29 @@ class FakeAlpaca:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def open_market(self, price: float) -> None:
-        """Fill every working order at `price` (no commission, as Alpaca on US equities)."""
+    def open_market(self, price: float, fraction: float = 1.0) -> None:
+        """Fill `fraction` of what is left of every working order at `price` (no commission, as
+        Alpaca on US equities); an order filled in part stays working."""
         with self._lock:
             for order in self.orders.values():
-                if order.status == "accepted":
-                    signed = order.qty if order.side == "buy" else -order.qty
-                    self.cash -= signed * price
-                    self.shares[order.symbol] = self.shares.get(order.symbol, 0.0) + signed
-                    order.status, order.filled_qty, order.filled_avg_price = (
-                        "filled",
-                        order.qty,
-                        price,
-                    )
+                if order.status in ("accepted", "partially_filled"):
+                    self._fill(order, price, (order.qty - order.filled_qty) * fraction)
+
+    def close_market(self) -> None:
+        """Expire every working order, as the close does to DAY orders."""
+        with self._lock:
+            for order in self.orders.values():
+                if order.status in ("accepted", "partially_filled"):
+                    order.status = "expired"
+
+    def _fill(self, order: FakeOrder, price: float, qty: float) -> None:
+        signed = qty if order.side == "buy" else -qty
+        self.cash -= signed * price
+        self.shares[order.symbol] = self.shares.get(order.symbol, 0.0) + signed
+        paid = (order.filled_avg_price or 0.0) * order.filled_qty + price * qty
+        order.filled_qty += qty
+        order.filled_avg_price = paid / order.filled_qty
+        order.status = "filled" if order.filled_qty >= order.qty else "partially_filled"
 
     def __enter__(self) -> FakeAlpaca:
         self._thread.start()
@@ -119,6 +138,8 @@ class FakeAlpaca:
                 return self._lookup(query.get("client_order_id", [""])[0])
             if method == "GET" and path == "/v2/positions":
                 return 200, [self._position(s, q) for s, q in self.shares.items() if q != 0.0]
+            if method == "GET" and path == "/v2/stocks/bars":
+                return self._bars(query)
             if method == "GET" and path == "/v2/account":
                 account = {"id": _ASSET_ID, "account_number": "PA0001", "status": "ACTIVE"}
                 return 200, {**account, "cash": str(self.cash)}
@@ -129,6 +150,9 @@ class FakeAlpaca:
         if self.refuse_next is not None:
             (status, message), self.refuse_next = self.refuse_next, None
             return status, {"code": 40310000, "message": message}
+        if self.drop_before_accept:
+            self.drop_before_accept = False
+            return None
         client_id = body["client_order_id"]
         if client_id in self.orders:
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
@@ -136,10 +160,28 @@ class FakeAlpaca:
             str(uuid.uuid4()), client_id, body["symbol"], float(body["qty"]), body["side"]
         )
         self.orders[client_id] = order
+        if self.reject_next:
+            self.reject_next, order.status = False, "rejected"
+        elif self.fill_at is not None:
+            self._fill(order, self.fill_at, order.qty)
         if self.drop_after_accept:
             self.drop_after_accept = False
             return None
         return 200, order.to_json()
+
+    def add_bar(self, symbol: str, start: str, price: float) -> None:
+        """A bar of `symbol` starting at `start` (ISO, UTC) around `price`, for the data API."""
+        with self._lock:
+            self.bars.setdefault(symbol, []).append(
+                {"t": start, "o": price, "h": price * 1.01, "l": price * 0.99, "c": price,
+                 "v": 1000.0, "n": 10, "vw": price}
+            )  # fmt: skip
+
+    def _bars(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        symbol = query["symbols"][0]
+        start = query.get("start", [""])[0]
+        bars = [bar for bar in self.bars.get(symbol, []) if bar["t"] >= start]
+        return 200, {"bars": {symbol: bars}, "next_page_token": None}
 
     def _lookup(self, client_id: str) -> tuple[int, Any]:
         if self.hide_next_lookup:
@@ -174,6 +216,7 @@ def _handler_for(account: FakeAlpaca) -> type[BaseHTTPRequestHandler]:
                 self.headers.get("APCA-API-KEY-ID") == API_KEY
                 and self.headers.get("APCA-API-SECRET-KEY") == SECRET_KEY
             )
+            account.headers_seen.append(dict(self.headers))
             url = urlparse(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None

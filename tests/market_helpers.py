@@ -48,3 +48,10 @@ def random_bars(
     return pd.DataFrame(
         {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
     )
+
+
+def exchange_hours(n_bars: int, start: str = "2015-01-02") -> pd.DatetimeIndex:
+    """`n_bars` hourly bars of a US stock: 09:30 to 15:30, seven a business day, from `start`."""
+    days = pd.bdate_range(start, periods=n_bars // 7 + 1)
+    hours = pd.to_timedelta([9.5 + h for h in range(7)], unit="h")
+    return pd.DatetimeIndex([day + hour for day in days for hour in hours][:n_bars], name="Date")

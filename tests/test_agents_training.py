@@ -85,7 +85,7 @@ def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
 
     replay = run_policy(validation, agent.env_config, agent.act)
 
-    assert rollout_metrics(replay) == agent.manifest.validation_metrics
+    assert rollout_metrics(replay, validation.periods_per_year) == agent.manifest.validation_metrics
     assert evaluate_agent(agent, test, "test") == run.test
     calibration = agent.manifest.calibration
     assert calibration.action_counts == tuple(np.bincount(replay.actions, minlength=3))

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("alpaca", reason="the optional extra `alpaca` is not installed")
-
 from orchestrator.execution.alpaca_broker import AlpacaBroker
 from orchestrator.execution.broker import (
     BrokerError,
@@ -80,12 +78,66 @@ def test_resubmitting_a_client_id_returns_the_existing_order(
     assert again.quantity == 10.0 and len(alpaca.orders) == 1 and alpaca.posts == 1
 
 
-def test_a_lost_answer_is_safe_to_resend(alpaca: FakeAlpaca, broker: AlpacaBroker) -> None:
+def test_a_dropped_connection_mid_order_is_recovered_without_a_second_order(
+    alpaca: FakeAlpaca, broker: AlpacaBroker
+) -> None:
     alpaca.drop_after_accept = True  # Alpaca placed the order, the answer never arrived
+    ack = broker.submit(order(5.0))  # asked for again on a new connection, by its client id
+    assert (ack.status, ack.quantity, ack.duplicate) == (OrderStatus.ACCEPTED, 5.0, False)
+    assert alpaca.posts == 1 and len(alpaca.orders) == 1
+    again = broker.submit(order(5.0))  # and a resume after a crash finds it too
+    assert again.duplicate and again.broker_order_id == ack.broker_order_id and alpaca.posts == 1
+
+
+def test_an_order_lost_before_alpaca_got_it_is_safe_to_resend(
+    alpaca: FakeAlpaca, broker: AlpacaBroker
+) -> None:
+    alpaca.drop_before_accept = True
     with pytest.raises(BrokerError, match="sending it again with the same client id is safe"):
         broker.submit(order(5.0))
-    ack = broker.submit(order(5.0))
-    assert ack.duplicate and len(alpaca.orders) == 1
+    assert not broker.submit(order(5.0)).duplicate
+    assert alpaca.posts == 2 and len(alpaca.orders) == 1
+
+
+def test_a_partial_fill_is_reported_once_the_order_is_done(
+    alpaca: FakeAlpaca, broker: AlpacaBroker
+) -> None:
+    buy = order(10.0)
+    broker.submit(buy)
+    broker.on_bar_open(1, 100.0)
+    alpaca.open_market(100.0, fraction=0.4)
+    assert broker.order(buy.client_order_id).status is OrderStatus.PARTIALLY_FILLED
+    assert broker.fills(buy.client_order_id) == ()  # still working: the rest may fill
+    alpaca.open_market(102.0, fraction=0.5)
+    alpaca.close_market()  # the DAY order expires with 7 of 10 shares filled
+    broker.on_bar_open(2, 101.0)
+    assert broker.order(buy.client_order_id).status is OrderStatus.CANCELED
+    (fill,) = broker.fills(buy.client_order_id)
+    assert (fill.bar_index, fill.shares) == (2, pytest.approx(7.0))
+    assert fill.price == pytest.approx((4 * 100.0 + 3 * 102.0) / 7)
+
+
+def test_an_order_alpaca_accepts_then_rejects(alpaca: FakeAlpaca, broker: AlpacaBroker) -> None:
+    alpaca.reject_next = True
+    ack = broker.submit(order(1.0))
+    assert ack.status is OrderStatus.REJECTED and ack.reason == "alpaca status rejected"
+    assert broker.fills(ack.client_order_id) == ()
+
+
+def test_keys_come_from_the_environment_and_are_named_not_shown_when_missing(
+    alpaca: FakeAlpaca,
+) -> None:
+    environ = {
+        "ALPACA_API_KEY": API_KEY,
+        "ALPACA_SECRET_KEY": SECRET_KEY,
+        "ALPACA_BASE_URL": alpaca.base_url,
+    }
+    assert AlpacaBroker.from_environment("SPY", environ).cash() == 10_000.0
+    with pytest.raises(
+        BrokerError, match="Alpaca needs ALPACA_SECRET_KEY in the environment"
+    ) as caught:
+        AlpacaBroker.from_environment("SPY", {"ALPACA_API_KEY": API_KEY})
+    assert API_KEY not in str(caught.value)
 
 
 def test_the_unique_id_race_returns_the_existing_order(

@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 
 from agents import DRLAgent, train_agents
-from envs import CostModel
+from envs import CostModel, performance_metrics
 from envs.data.sources import load_market_data
 from llm import AnalystTeam, build_analyst_team, load_settings
 from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.risk import RiskManager
+from orchestrator.reports.backtest import backtest_metrics, equity_table
 from orchestrator.runs.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.engine_state import EngineState
@@ -32,7 +33,7 @@ from orchestrator.trader.market import load_trading_market
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.agents_helpers import tiny_config
 from tests.engine_helpers import ListRecorder
-from tests.market_helpers import random_bars
+from tests.market_helpers import exchange_hours, random_bars
 
 END = "2007-06"
 METRIC_KEYS = {
@@ -223,11 +224,14 @@ def comparable(recorder: ListRecorder) -> list[object]:
     return values
 
 
+@pytest.mark.parametrize("hourly", [False, True], ids=["daily", "hourly"])
 def test_changing_the_bars_after_t_changes_nothing_decided_up_to_t(
-    agent_dir: Path, team: AnalystTeam, tmp_path: Path
+    agent_dir: Path, team: AnalystTeam, tmp_path: Path, hourly: bool
 ) -> None:
     agent = DRLAgent.load(agent_dir)
     bars = load_market_data("synthetic", end=END)
+    if hourly:  # the same prices as a stock's hourly bars: the risk manager's days hold 7 bars
+        bars = bars.set_axis(exchange_hours(len(bars)))
     cut = len(bars) - 60  # a bar inside the test split
     future = random_bars(np.random.default_rng(11), bars.index[cut + 1 :], bars["close"].iloc[cut])
     changed = pd.concat([bars.iloc[: cut + 1], future])
@@ -285,3 +289,24 @@ def test_a_missing_agent_directory_is_one_line(
 ) -> None:
     result = run_cli(capsys, "--agent", "nowhere", "--data", "synthetic", "--out", "out")
     assert_one_error_line(result, "nowhere: agent directory not found")
+
+
+def test_hourly_bars_are_annualised_with_their_own_year(
+    agent_dir: Path, team: AnalystTeam, tmp_path: Path
+) -> None:
+    bars = load_market_data("synthetic", end=END)
+    path = write_bars(tmp_path / "hourly.csv", bars.set_axis(exchange_hours(len(bars))))
+    agent = DRLAgent.load(agent_dir)
+    config = BacktestConfig(strategies=("buy_and_hold", "drl"))
+    result = run_backtest(agent, load_trading_market(agent, str(path)), team, config)
+    metrics = backtest_metrics(result)
+    assert metrics["run"]["periods_per_year"] == 7 * 252
+    assert metrics["run"]["first_decision"].endswith(":30:00")
+    rows = equity_table(result)
+    assert not rows.duplicated(["date", "strategy"]).any()  # a row per hourly bar, not per day
+    equity = result.strategies["drl"].frame["equity"].to_numpy()
+    held = result.strategies["drl"].frame["held_position"].to_numpy()[1:]
+    daily_sharpe = performance_metrics(equity, held, 252)["sharpe"]
+    assert metrics["strategies"]["drl"]["sharpe"] == pytest.approx(daily_sharpe * np.sqrt(7))
+    overridden = load_trading_market(agent, str(path), periods_per_year=252)
+    assert run_backtest(agent, overridden, team, config).periods_per_year == 252

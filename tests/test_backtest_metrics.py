@@ -58,7 +58,7 @@ def result_of(
 ) -> BacktestResult:
     activity = Activity(fills=fills, llm_calls=3, llm_cost_usd=0.25)
     runs = {name: StrategyResult(name, frame, activity, 2) for name, frame in frames.items()}
-    return BacktestResult("hand", "TEST", "agent", 100.0, runs, checks or {})
+    return BacktestResult("hand", "TEST", "agent", 100.0, 252, runs, checks or {})
 
 
 def frame(equity: list[float], held: list[float]) -> pd.DataFrame:
@@ -75,7 +75,7 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
             "drl": frame([100.0, 100.0, 100.0, 100.0], [0.0, 0.0, 0.0, 0.0]),
         }
     )
-    entry = strategy_metrics(result.strategies["buy_and_hold"])
+    entry = strategy_metrics(result.strategies["buy_and_hold"], result.periods_per_year)
     assert entry["total_return"] == pytest.approx(0.089)
     # n_trades is the number of fills (one here), no longer the number of target changes.
     assert entry["n_trades"] == entry["fills"] == 1

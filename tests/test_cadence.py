@@ -103,6 +103,16 @@ def keeper_for(confidences: list[float], cadence: LLMCadence) -> LLMViewKeeper:
 # ---- the rule -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("per_year", "every"), [(252, 5), (365, 7), (7 * 252, 34), (12, 1)])
+def test_the_default_window_is_a_week_of_the_markets_bars(per_year: int, every: int) -> None:
+    keeper = keeper_for([0.9] * 3, LLMCadence())
+    assert keeper.cadence.every_bars == 5  # the test market's bars are daily
+    assert LLMCadence().for_market(per_year).every_bars == every
+    assert LLMCadence(every_bars=3).for_market(per_year).every_bars == 3
+    with pytest.raises(InvalidInputError, match="for_market"):
+        LLMCadence().window(3, 0)
+
+
 def test_llm_alone_asks_at_the_first_bar_of_each_window_from_the_first_decision() -> None:
     confidences = [0.9] * 15
     keeper = keeper_for(confidences, LLMCadence(every_bars=4))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from tests.market_helpers import good_rows, write_csv
 
 CLI = Path(sys.executable).with_name("hybrid-trader")
@@ -65,3 +67,32 @@ def test_unknown_source_is_one_line() -> None:
         "sp5000: unknown source: expected one of sp500, nasdaq, aapl, amzn, nvda, msft, synthetic"
         " or a path to a .csv/.txt/.parquet/.pq file",
     )
+
+
+def test_hourly_bars_show_their_bar_size_and_periods_per_year(tmp_path: Path) -> None:
+    rows = good_rows(30)
+    hours = pd.date_range("2021-01-02", periods=30, freq="h")  # a Saturday: a 24/7 market
+    for row, hour in zip(rows, hours, strict=True):
+        row[0] = hour.strftime("%d.%m.%Y %H:%M:%S.000")
+    path = write_csv(tmp_path / "btc.csv", rows, header="Time,Open,High,Low,Close,Volume")
+    result = run_data("--data", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "1 hour, 7 days a week" in result.stdout and "8,760 bars a year" in result.stdout
+    result = run_data("--data", str(path), "--periods-per-year", "6000")
+    assert "annualised with 6,000 (given)" in result.stdout
+
+
+def test_ambiguous_dates_name_the_file_and_the_option(tmp_path: Path) -> None:
+    rows = good_rows(3)
+    for row, day in zip(rows, ("01/02/2017", "01/03/2017", "01/04/2017"), strict=True):
+        row[0] = day
+    path = write_csv(tmp_path / "eu.csv", rows)
+    result = run_data("--data", str(path))
+    assert_one_error_line(
+        result,
+        f"{path}: row 1: ambiguous date: date='01/02/2017' reads as 2017-01-02 month first and"
+        " 2017-02-01 day first; pass --date-format, e.g. --date-format '%d/%m/%Y'",
+    )
+    result = run_data("--data", str(path), "--date-format", "%d/%m/%Y")
+    assert result.returncode == 0, result.stderr
+    assert "2017-02-01 to 2017-04-01" in result.stdout

@@ -12,7 +12,7 @@ from envs import FEATURE_NAMES, MarketArrays, prepare_market
 from envs.data.contract import validate_bars
 from envs.data.sources import load_market_data
 from envs.features.indicators import WARMUP_BARS, compute_features
-from tests.market_helpers import random_bars
+from tests.market_helpers import exchange_hours, random_bars
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,15 @@ def rows_up_to(arrays: MarketArrays, last: np.datetime64) -> tuple[np.ndarray, .
     return (arrays.dates[keep], arrays.features[keep], *(column[keep] for column in prices))
 
 
+@pytest.mark.parametrize("hourly", [False, True], ids=["daily", "hourly"])
 @pytest.mark.parametrize("t", [1500, 3400, 4800])
-def test_no_look_ahead_in_prepared_arrays(bars: pd.DataFrame, tmp_path: Path, t: int) -> None:
-    """The whole pipeline (features on full history, split cut, train-only normaliser) is causal."""
+def test_no_look_ahead_in_prepared_arrays(
+    bars: pd.DataFrame, tmp_path: Path, t: int, hourly: bool
+) -> None:
+    """The whole pipeline (features on full history, split cut, train-only normaliser) is causal,
+    on hourly bars as on daily ones."""
+    if hourly:
+        bars = bars.set_axis(exchange_hours(len(bars)))
     bars.to_parquet(tmp_path / "original.parquet")
     with_random_future(bars, t, seed=t).to_parquet(tmp_path / "changed.parquet")
     original = prepare_market(str(tmp_path / "original.parquet"))
@@ -109,3 +115,4 @@ def test_no_look_ahead_in_prepared_arrays(bars: pd.DataFrame, tmp_path: Path, t:
         after = rows_up_to(getattr(changed, name), last)
         assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)), name
     assert not np.array_equal(original.test.features, changed.test.features)
+    assert original.periods_per_year == (7 * 252 if hourly else 252)

@@ -262,7 +262,7 @@ def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
         trader.load_state_dict({**state, "weights": {**weights_state(0.5), "gap": -1.0}})
     # No absolute threshold by default: "unsure" is relative to the agent (`LLMCadence.for_agent`).
     assert TraderConfig().model_dump()["cadence"] == {
-        "every_bars": 5,
+        "every_bars": None,  # a week of the market's bars, set by the view keeper
         "below_drl_confidence": None,
         "unsure_quantile": 0.2,
     }

@@ -301,7 +301,10 @@ def test_a_journal_of_other_bars_is_refused(
     journal, _ = finished
     args = paper_args(agent, journal)
     args[args.index("--end") + 1] = "2007-05"
-    assert_one_error_line(run_cli(capsys, *args), "data_hash", "config['bars']")
+    assert_one_error_line(run_cli(capsys, *args), "the data given ends at 2007-05-31")
+    args[args.index("--end") + 1] = END
+    args += ["--start", "2005-02"]  # the same first decision, with less of the past before it
+    assert_one_error_line(run_cli(capsys, *args), "was made by another run", "data_hash")
 
 
 _HOLD_THE_LOCK = """

@@ -50,9 +50,10 @@ class SplitEvaluation:
         }
 
 
-def rollout_metrics(rollout: Rollout) -> dict[str, float | None]:
-    """Performance of one rollout, plus the hit rate of its decisions."""
-    metrics = performance_metrics(rollout.equity, rollout.positions)
+def rollout_metrics(rollout: Rollout, periods_per_year: int) -> dict[str, float | None]:
+    """Performance of one rollout (annualised with `periods_per_year`, bars in a year), plus the
+    hit rate of its decisions."""
+    metrics = performance_metrics(rollout.equity, rollout.positions, periods_per_year)
     metrics["hit_rate"] = float(np.mean(rollout.correct))
     return metrics
 
@@ -69,7 +70,7 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
     run = run_policy(market, config, agent.act)
     hold = buy_and_hold(market, config.first_bar(), config.initial_cash, config.cost_model)
     confidence = np.array([d.confidence for d in agent.decide_many(run.observations)])
-    agent_metrics = rollout_metrics(run)
+    agent_metrics = rollout_metrics(run, market.periods_per_year)
     agent_metrics["mean_confidence"] = float(confidence.mean())
     agent_metrics["ece"] = expected_calibration_error(confidence, run.correct)
     agent_metrics["confidence_log_loss"] = log_loss(confidence, run.correct)
@@ -79,7 +80,7 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
         last_date=_day(run.dates[-1]),
         strategies={
             AGENT: agent_metrics,
-            BUY_AND_HOLD: performance_metrics(hold.equity, hold.held),
+            BUY_AND_HOLD: performance_metrics(hold.equity, hold.held, market.periods_per_year),
         },
     )
 

@@ -35,7 +35,16 @@ def prepare_training_market(config: TrainConfig) -> PreparedMarket:
 
     Every split must hold bars: an empty test split is refused before training, not after.
     """
-    prepared = _with_split_dates(config, prepare_market(config.data, config.start, config.end))
+    prepared = _with_split_dates(
+        config,
+        prepare_market(
+            config.data,
+            config.start,
+            config.end,
+            date_format=config.date_format,
+            periods_per_year=config.periods_per_year,
+        ),
+    )
     for name in SPLIT_NAMES:
         prepared.split(name)  # raises MarketDataError naming the empty split and the dates
     return prepared
@@ -57,7 +66,13 @@ def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> Prepared
     except ValueError as exc:
         raise AgentError(f"split dates: {exc}") from None
     # The same bars and features cut at the given dates, the normaliser refitted on train.
-    return assemble_market(prepared.source, prepared.bars, prepared.features, splits)
+    return assemble_market(
+        prepared.source,
+        prepared.bars,
+        prepared.features,
+        splits,
+        periods_per_year=prepared.periods_per_year,
+    )
 
 
 def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: int) -> MarketArrays:
@@ -81,6 +96,7 @@ def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
     return MarketArrays(
         **{f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields},
         feature_names=first.feature_names,
+        periods_per_year=second.periods_per_year,
     )
 
 

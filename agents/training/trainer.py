@@ -52,7 +52,7 @@ from envs import (
 def train_agents(config: TrainConfig, progress_bar: bool = True) -> list[SeedResult]:
     """Train every seed of `config`; one seed writes `config.out`, several `out/seed_<n>/`."""
     prepared = prepare_training_market(config)
-    env_config = training_env_config(config)
+    env_config = training_env_config(config, prepared.train)
     single = len(config.seeds) == 1
     results = [
         train_seed(
@@ -70,14 +70,16 @@ def train_agents(config: TrainConfig, progress_bar: bool = True) -> list[SeedRes
     return results
 
 
-def training_env_config(config: TrainConfig) -> EnvConfig:
-    """The env of training: random-start episodes of `episode_length` bars, costs as given."""
+def training_env_config(config: TrainConfig, train: MarketArrays) -> EnvConfig:
+    """The env of training on `train`: random-start episodes of `episode_length` bars (default: a
+    year of bars, or as many as `train` holds after a window), costs as given."""
+    year = min(train.periods_per_year, train.n_bars - config.window_size)
     try:
         return EnvConfig(
             window_size=config.window_size,
             mode=config.mode,
             cost_model=CostModel(config.commission_bps, config.slippage_bps),
-            episode_length=config.episode_length,
+            episode_length=config.episode_length or max(1, year),
         )
     except (EnvSetupError, ValueError) as exc:
         raise AgentError(str(exc)) from None
@@ -192,7 +194,7 @@ def _manifest(
         seed=seed,
         train_config=config.model_dump(mode="json"),
         library_versions=library_versions(),
-        validation_metrics=rollout_metrics(validation),
+        validation_metrics=rollout_metrics(validation, prepared.periods_per_year),
         calibration=calibrate(scores, validation.actions, validation.correct),
         format_version=MANIFEST_FORMAT_VERSION,
     )

@@ -8,6 +8,9 @@ from .dataset import (
     assemble_market as assemble_market,
 )
 from .dataset import (
+    market_data_hash as market_data_hash,
+)
+from .dataset import (
     prepare_market as prepare_market,
 )
 from .describe import (

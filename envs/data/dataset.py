@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from envs.data.bar_size import EXCHANGE_DAYS_PER_YEAR, infer_bar_size
 from envs.data.contract import OHLCV_COLUMNS, format_date
 from envs.data.market_arrays import MarketArrays
 from envs.data.sources import DateLike, load_market_data, select_dates
@@ -38,6 +39,7 @@ class PreparedMarket:
     validation: MarketArrays
     test: MarketArrays
     data_hash: str  # market_data_hash(bars), for agent manifests
+    periods_per_year: int  # bars in a year, for annualised figures (`envs.data.bar_size`)
 
     def split(self, name: SplitName) -> MarketArrays:
         """The arrays of split `name`, refusing an empty one with a message that says why."""
@@ -57,17 +59,26 @@ def prepare_market(
     start: DateLike = None,
     end: DateLike = None,
     normalizer: FeatureNormalizer | None = None,
+    *,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
 ) -> PreparedMarket:
     """Load `source`, compute features once, and build each split's arrays.
 
     Pass the `normalizer` saved with an agent to evaluate it; leave it None to fit a new one on
-    this source's train split.
+    this source's train split. date_format: the strftime format of a file's dates (None:
+    recognised). periods_per_year: bars in a year (None: inferred from the whole source's dates).
     """
-    history = load_market_data(source)
+    history = load_market_data(source, date_format=date_format)
     history_features = compute_features(history)
     bars = select_dates(history, source, start, end)
     features = history_features.loc[bars.index[0] : bars.index[-1]]
-    return assemble_market(source, bars, features, make_splits(source, bars.index), normalizer)
+    if periods_per_year is None:
+        periods_per_year = infer_bar_size(history.index).periods_per_year
+    splits = make_splits(source, bars.index)
+    return assemble_market(
+        source, bars, features, splits, normalizer, periods_per_year=periods_per_year
+    )
 
 
 def assemble_market(
@@ -76,16 +87,23 @@ def assemble_market(
     features: pd.DataFrame,
     splits: Splits,
     normalizer: FeatureNormalizer | None = None,
+    *,
+    periods_per_year: int | None = None,
 ) -> PreparedMarket:
     """Cut `bars` and their raw `features` at `splits` into arrays (e.g. for other split dates).
 
-    Without a `normalizer`, one is fitted on the train split's rows after the warm-up.
+    Without a `normalizer`, one is fitted on the train split's rows after the warm-up; without
+    `periods_per_year` (bars in a year), it is inferred from the dates of `bars`.
     """
     bounds = splits.bounds(bars.index)
     if normalizer is None:
         normalizer = _fit_on_train(source, bars, features.iloc[bounds["train"]], splits)
+    if periods_per_year is None:
+        periods_per_year = infer_bar_size(bars.index).periods_per_year
     arrays = {
-        name: build_market_arrays(bars.iloc[rows], features.iloc[rows], normalizer)
+        name: build_market_arrays(
+            bars.iloc[rows], features.iloc[rows], normalizer, periods_per_year
+        )
         for name, rows in bounds.items()
     }
     return PreparedMarket(
@@ -98,6 +116,7 @@ def assemble_market(
         validation=arrays["validation"],
         test=arrays["test"],
         data_hash=market_data_hash(bars),
+        periods_per_year=periods_per_year,
     )
 
 
@@ -117,9 +136,13 @@ def _fit_on_train(
 
 
 def build_market_arrays(
-    bars: pd.DataFrame, features: pd.DataFrame, normalizer: FeatureNormalizer
+    bars: pd.DataFrame,
+    features: pd.DataFrame,
+    normalizer: FeatureNormalizer,
+    periods_per_year: int = EXCHANGE_DAYS_PER_YEAR,
 ) -> MarketArrays:
-    """Aligned arrays of `bars` with normalised `features`, leading warm-up rows (NaN) dropped."""
+    """Aligned arrays of `bars` with normalised `features`, leading warm-up rows (NaN) dropped;
+    `periods_per_year` is the source's bars in a year."""
     if not bars.index.equals(features.index):
         raise ValueError("build_market_arrays: bars and features must share one index")
     names = tuple(str(name) for name in features.columns)
@@ -138,6 +161,7 @@ def build_market_arrays(
         dates=bars.index.as_unit("ns").to_numpy(copy=True)[first:],
         features=normalizer.transform(features.to_numpy(dtype=np.float64)[first:]),
         feature_names=names,
+        periods_per_year=periods_per_year,
         **columns,
     )
 

@@ -1,7 +1,9 @@
 """Read a local CSV or Parquet file, or any raw OHLCV table, into validated bars.
 
-Column names are case-insensitive ('Adj_Close' and 'adj close' match too); dates come from a Date
-or Datetime column or the index; extra columns are dropped.
+Column names are case-insensitive ('Adj_Close' and 'adj close' match too); extra columns are
+dropped. Dates come from the first column named Datetime, Timestamp, Date or Time (a Date column
+and a Time column are read together, as MetaTrader writes them), else from an unnamed first column
+(what pandas' `df.to_csv()` writes), else from the index; `envs.data.dates` reads their values.
 
 Adjusted prices: when a table has an "Adj Close" column, open, high, low and close are all scaled
 by adj_close / close, so returns include dividends and splits while every bar keeps its OHLC
@@ -18,25 +20,30 @@ import numpy as np
 import pandas as pd
 
 from envs.data.contract import OHLCV_COLUMNS, validate_bars
+from envs.data.dates import parse_dates
 from envs.errors import MarketDataError
 
 CSV_SUFFIXES: tuple[str, ...] = (".csv", ".txt")
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 
-_DATE_COLUMNS = ("date", "datetime")
+_DATE_COLUMNS = ("datetime", "timestamp", "date", "time")
+_UNNAMED_FIRST = ("unnamed: 0", "")  # pandas' name for a header cell left empty
 _ADJ_CLOSE = "adj close"
 _OTHER_DELIMITERS = (";", "\t", "|")
 
 
-def load_file(path: Path) -> pd.DataFrame:
-    """Validated bars from a local CSV or Parquet file."""
+def load_file(path: Path, date_format: str | None = None) -> pd.DataFrame:
+    """Validated bars from a local CSV or Parquet file.
+
+    date_format: the strftime format of its dates (None: recognised, see `envs.data.dates`).
+    """
     source = str(path)
     if not path.is_file():
         raise MarketDataError("no such file", source=source, rule="file not found")
     if path.stat().st_size == 0:
         raise MarketDataError("the file is 0 bytes", source=source, rule="empty file")
     reader = _read_parquet if path.suffix.lower() in PARQUET_SUFFIXES else _read_csv
-    return frame_from_table(reader(path, source), source)
+    return frame_from_table(reader(path, source), source, date_format)
 
 
 def _read_csv(path: Path, source: str) -> pd.DataFrame:
@@ -76,8 +83,13 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def frame_from_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Turn a raw table (any column case, date column or index, extras) into validated bars."""
+def frame_from_table(
+    table: pd.DataFrame, source: str, date_format: str | None = None
+) -> pd.DataFrame:
+    """Turn a raw table (any column case, date column or index, extras) into validated bars.
+
+    date_format: the strftime format of its dates (None: recognised, see `envs.data.dates`).
+    """
     columns = _normalised_columns(table, source)
     table = table.set_axis(columns, axis=1)
     dates = _date_values(table, source)
@@ -90,7 +102,7 @@ def frame_from_table(table: pd.DataFrame, source: str) -> pd.DataFrame:
             source=source,
             rule="missing column",
         )
-    index = pd.DatetimeIndex(_parse_dates(dates, source), name="date")
+    index = pd.DatetimeIndex(parse_dates(dates, source, date_format), name="date")
     bars = pd.DataFrame(
         {name: _numbers(table[name], name, source) for name in OHLCV_COLUMNS}, index=index
     )
@@ -116,61 +128,24 @@ def _normalised_columns(table: pd.DataFrame, source: str) -> list[str]:
 
 
 def _date_values(table: pd.DataFrame, source: str) -> pd.Series:
-    """The dates, from a Date/Datetime column or else the index (Parquet files often carry one)."""
-    for name in _DATE_COLUMNS:
-        if name in table.columns:
-            return table[name].reset_index(drop=True)
+    """The date column (see the module docstring), or else the index (Parquet files often hold
+    one)."""
+    found = [name for name in _DATE_COLUMNS if name in table.columns]
+    if found[:2] == ["date", "time"]:
+        return table["date"].astype("string") + " " + table["time"].astype("string")
+    if found:
+        return table[found[0]]
+    if len(table.columns) and table.columns[0] in _UNNAMED_FIRST:
+        return table.iloc[:, 0]
     index_name = str(table.index.name or "").lower()
     if isinstance(table.index, pd.DatetimeIndex) or index_name in _DATE_COLUMNS:
-        return table.index.to_series().reset_index(drop=True)
+        return table.index.to_series()
     raise MarketDataError(
-        f"no Date or Datetime column or index (found: {', '.join(map(str, table.columns))})",
+        f"no Date, Time, Datetime or Timestamp column, unnamed first column or date index (found:"
+        f" {', '.join(map(str, table.columns))})",
         source=source,
         rule="missing column",
     )
-
-
-def _parse_dates(values: pd.Series, source: str) -> np.ndarray:
-    """datetime64[ns] dates, tz-naive in the exchange's wall-clock time."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        raise MarketDataError(
-            f"the date column holds {values.dtype} numbers, not dates",
-            source=source,
-            rule="unparseable date",
-        )
-    else:
-        parsed = _parse_date_text(values.astype("string"), source)
-    if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise MarketDataError(
-            f"date={values.iloc[row]!r}", source=source, rule="unparseable date", row=row + 1
-        )
-    try:
-        return parsed.to_numpy(dtype="datetime64[ns]")
-    except (pd.errors.OutOfBoundsDatetime, OverflowError) as exc:
-        raise MarketDataError(_first_line(exc), source=source, rule="unparseable date") from None
-
-
-def _parse_date_text(text: pd.Series, source: str) -> pd.Series:
-    """ISO 8601 first (it mixes dates and date-times), else the one format pandas infers."""
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        if parsed.isna().any():
-            inferred = pd.to_datetime(text, errors="coerce")
-            if inferred.isna().sum() < parsed.isna().sum():
-                parsed = inferred
-    except ValueError as exc:  # pandas refuses rows with different UTC offsets
-        raise MarketDataError(
-            f"{_first_line(exc)}; write every date with one UTC offset, or none",
-            source=source,
-            rule="mixed time zones",
-        ) from None
-    return parsed
 
 
 def _numbers(column: pd.Series, name: str, source: str) -> np.ndarray:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Self
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import PositiveInt, model_validator
 
+from envs.data.bar_size import EXCHANGE_DAYS_PER_YEAR
 from envs.errors import EnvSetupError
 from envs.validated import validated_dataclass
 
@@ -20,6 +21,8 @@ class MarketArrays:
     """Aligned per-bar arrays: row i of every field describes the same bar.
 
     `features[i]` is computed from bars `<= i` only and is already normalised; prices are raw.
+    `periods_per_year` is the source's bars in a year (`envs.data.bar_size`), with which every
+    annualised figure of a run over these bars is computed.
     """
 
     dates: np.ndarray  # datetime64[ns], strictly increasing
@@ -30,6 +33,7 @@ class MarketArrays:
     volume: np.ndarray  # float64, shares or contracts
     features: np.ndarray  # float32, shape (n_bars, n_features)
     feature_names: tuple[str, ...]
+    periods_per_year: PositiveInt = EXCHANGE_DAYS_PER_YEAR
 
     @model_validator(mode="after")
     def _aligned(self) -> Self:
@@ -64,4 +68,5 @@ class MarketArrays:
             volume=self.volume[start:stop],
             features=self.features[start:stop],
             feature_names=self.feature_names,
+            periods_per_year=self.periods_per_year,
         )

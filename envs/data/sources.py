@@ -38,12 +38,19 @@ DateLike: TypeAlias = str | pd.Timestamp | None
 """A --start/--end option: a year-first date string, a timestamp, or None for no limit."""
 
 
-def load_market_data(source: str, start: DateLike = None, end: DateLike = None) -> pd.DataFrame:
+def load_market_data(
+    source: str,
+    start: DateLike = None,
+    end: DateLike = None,
+    *,
+    date_format: str | None = None,
+) -> pd.DataFrame:
     """Validated bars of `source` between `start` and `end` (both inclusive, either optional).
 
     The whole source is validated before it is cut, so a reported row is the row in the file.
+    date_format: the strftime format of a file's dates (None: recognised; named sources ignore it).
     """
-    bars = _load_source(source)
+    bars = _load_source(source, date_format)
     return select_dates(bars, source, start, end)
 
 
@@ -90,7 +97,7 @@ def parse_date_option(
     return period.start_time if edge == "start" else period.end_time
 
 
-def _load_source(source: str) -> pd.DataFrame:
+def _load_source(source: str, date_format: str | None) -> pd.DataFrame:
     if source in ARCH_SOURCES:
         return _load_arch(source)
     if source in SAMPLE_SOURCES:
@@ -101,7 +108,7 @@ def _load_source(source: str) -> pd.DataFrame:
         return generate_synthetic_market().bars
     path = Path(source)
     if path.suffix.lower() in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
-        return load_file(path)
+        return load_file(path, date_format)
     raise MarketDataError(
         f"expected one of {', '.join(SOURCE_NAMES)} or a path to a"
         f" {'/'.join(CSV_SUFFIXES + PARQUET_SUFFIXES)} file",

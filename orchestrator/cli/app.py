@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from orchestrator.cli import backtest, data, llm, paper, pipeline, train, weights
+from orchestrator.cli import backtest, data, feed, llm, paper, pipeline, train, weights
 
 USER_ERROR_EXIT_CODE = 2
 
@@ -36,6 +36,7 @@ def build_app() -> typer.Typer:
     app.command("weights")(weights.weights)
     app.command("backtest")(backtest.backtest)
     app.command("paper")(paper.paper)
+    app.command("feed")(feed.feed)
     app.command("pipeline")(pipeline.pipeline)
     return app
 

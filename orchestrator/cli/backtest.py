@@ -9,9 +9,11 @@ import typer
 
 from orchestrator.cli.options import (
     AgentOption,
+    DateFormatOption,
     EndOption,
     LLMChoice,
     LLMOption,
+    PeriodsPerYearOption,
     SourceOption,
     StartOption,
 )
@@ -27,10 +29,21 @@ def backtest(
     llm: LLMOption = LLMChoice.OFFLINE,
     start: StartOption = None,
     end: EndOption = None,
+    date_format: DateFormatOption = None,
+    periods_per_year: PeriodsPerYearOption = None,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
 
-    output = backtest_agent(agent, data, llm.value, out, start=start, end=end)
+    output = backtest_agent(
+        agent,
+        data,
+        llm.value,
+        out,
+        start=start,
+        end=end,
+        date_format=date_format,
+        periods_per_year=periods_per_year,
+    )
     for line in output.summary_lines():
         typer.echo(line)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.options import SourceOption
+from orchestrator.cli.options import DateFormatOption, PeriodsPerYearOption, SourceOption
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,11 +24,17 @@ def data(
     end: Annotated[
         str | None, typer.Option(help="Last date kept, inclusive, YYYY[-MM[-DD]] (default: all)")
     ] = None,
+    date_format: DateFormatOption = None,
+    periods_per_year: PeriodsPerYearOption = None,
 ) -> None:
-    """Validate a market-data source and describe it: bars, dates, price range, gaps, splits."""
+    """Validate a market-data source and describe it: bars, dates, bar size, price range, gaps,
+    splits."""
     from envs import describe_market  # heavy: keeps `--help` fast
 
-    render(describe_market(source, start, end), Console())
+    description = describe_market(
+        source, start, end, date_format=date_format, periods_per_year=periods_per_year
+    )
+    render(description, Console())
 
 
 def render(description: MarketDescription, console: Console) -> None:
@@ -41,6 +47,7 @@ def render(description: MarketDescription, console: Console) -> None:
         "dates": f"{_day(description.first)} to {_day(description.last)}",
         "price range": f"{description.lowest_low:,.2f} to {description.highest_high:,.2f}"
         f" (last close {description.last_close:,.2f})",
+        "bar size": description.bar_size.describe(),
         "missing weekdays": f"{description.missing_business_days} (holidays and gaps), longest"
         f" gap {description.longest_gap_days} days",
         "zero-volume bars": str(description.zero_volume_bars),
@@ -48,6 +55,8 @@ def render(description: MarketDescription, console: Console) -> None:
         "feature warm-up": f"first {description.warmup_bars} bars of the source",
         "data hash": description.data_hash,
     }
+    if description.periods_per_year != description.bar_size.periods_per_year:
+        rows["bar size"] += f"; annualised with {description.periods_per_year:,} (given)"
     for name, value in rows.items():
         overview.add_row(name, value)
     console.print(overview)

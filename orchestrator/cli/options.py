@@ -59,3 +59,18 @@ ExpertsOption = Annotated[
     ),
 ]
 DEFAULT_EXPERTS = "drl,llm"
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        help="strftime format of a file's dates, for ambiguous ones such as 01/02/2017, e.g."
+        " '%d/%m/%Y' (default: recognised)"
+    ),
+]
+PeriodsPerYearOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Bars in a year, for annualised metrics (default: inferred from the dates: 252"
+        " daily, 365 for markets open at weekends, bars a day times that for intraday bars)",
+    ),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,15 +14,25 @@ from orchestrator.cli.options import (
     AgentOption,
     CombinerChoice,
     CombinerOption,
+    DateFormatOption,
     EndOption,
     ExpertsOption,
     LLMChoice,
     LLMOption,
+    PeriodsPerYearOption,
     SourceOption,
     StartOption,
 )
 
-INTERRUPTED_EXIT_CODE = 130  # the shell's code for a run stopped by Ctrl-C
+INTERRUPTED_EXIT_CODE = 130
+
+
+class BrokerChoice(StrEnum):
+    PAPER = "paper"
+    ALPACA = "alpaca"
+
+
+# the shell's code for a run stopped by Ctrl-C
 
 
 def paper(
@@ -46,15 +57,47 @@ def paper(
     ] = 0.0,
     combiner: CombinerOption = CombinerChoice.MIXTURE,
     experts: ExpertsOption = DEFAULT_EXPERTS,
+    date_format: DateFormatOption = None,
+    periods_per_year: PeriodsPerYearOption = None,
+    broker: Annotated[
+        BrokerChoice,
+        typer.Option(
+            help="paper: the simulated broker, filling at the next open; alpaca: an Alpaca"
+            " paper-trading account, keys in ALPACA_API_KEY and ALPACA_SECRET_KEY."
+        ),
+    ] = BrokerChoice.PAPER,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            help="Treat the data file as a live feed: after its bars, wait for rows appended to"
+            " it and trade each as it arrives (stop with Ctrl-C or --max-idle)."
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.001, help="With --follow: seconds between looks at the file."),
+    ] = 1.0,
+    max_idle: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="With --follow: stop after this many seconds without a change to the file"
+            " (default: never).",
+        ),
+    ] = None,
 ) -> None:
-    """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run."""
+    """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
+
+    Bars appended to the file since extend the run; a changed past is refused.
+    """
     # Heavy imports here, so that `--help` stays fast.
     from orchestrator.jobs import trader_choices
     from orchestrator.runs.display import LineDisplay, LiveDisplay
+    from orchestrator.runs.follow import IdlePoller
     from orchestrator.runs.paper import run_paper
     from orchestrator.runs.paper_config import PaperConfig
 
-    config = PaperConfig(trader=trader_choices(combiner.value, experts))
+    config = PaperConfig(trader=trader_choices(combiner.value, experts), broker=broker.value)
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:
@@ -67,6 +110,9 @@ def paper(
             end=end,
             pace_s=pace,
             display=display,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+            follow=IdlePoller(poll, max_idle) if follow else None,
             config=config,
         )
     except KeyboardInterrupt:

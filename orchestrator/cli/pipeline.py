@@ -8,7 +8,12 @@ from typing import Annotated, Literal
 
 import typer
 
-from orchestrator.cli.options import LLMChoice, SourceOption
+from orchestrator.cli.options import (
+    DateFormatOption,
+    LLMChoice,
+    PeriodsPerYearOption,
+    SourceOption,
+)
 
 Algorithm = Literal[
     "dqn", "ppo"
@@ -29,6 +34,8 @@ def pipeline(
     out: Annotated[
         Path, typer.Option("--out", help="Each run writes a new timestamped folder in here.")
     ] = Path("runs/pipeline"),
+    date_format: DateFormatOption = None,
+    periods_per_year: PeriodsPerYearOption = None,
 ) -> None:
     """Train a small agent, backtest every strategy, paper trade, and evaluate the weights."""
     from orchestrator.jobs import PipelineConfig, PipelineFolders, run_pipeline
@@ -36,7 +43,15 @@ def pipeline(
 
     interactive = sys.stdout.isatty()
     run_pipeline(
-        PipelineConfig(data=data, algo=algo, timesteps=timesteps, seed=seed, llm_mode=llm.value),
+        PipelineConfig(
+            data=data,
+            algo=algo,
+            timesteps=timesteps,
+            seed=seed,
+            llm_mode=llm.value,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+        ),
         PipelineFolders.new(out),
         typer.echo,
         paper_display=LineDisplay(),

@@ -1,5 +1,6 @@
 """The names `orchestrator.execution` exports, loaded on first use (see its `__init__.py`)."""
 
+from .alpaca_broker import AlpacaBroker as AlpacaBroker
 from .broker import (
     Broker as Broker,
 )

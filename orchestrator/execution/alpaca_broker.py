@@ -4,7 +4,9 @@ Uses alpaca-py, Alpaca's official SDK, so requests, authentication and response 
 theirs. Orders are DAY market orders for whole or fractional shares, sent with our client order
 id, which Alpaca keeps unique per account: that makes `submit` idempotent across crashes. The
 adapter asks for the id first and, should Alpaca still answer that it exists (a race with an
-earlier attempt), returns the existing order.
+earlier attempt), returns the existing order. When the connection drops after the order was sent,
+the adapter asks for it by its id on a new connection, so the order Alpaca placed is the one
+recorded and never sent twice.
 
 Fills: alpaca-py's trading client exposes each order's filled quantity and average price, not
 the individual executions, so an order's fills are reported as ONE fill once the order is done
@@ -18,12 +20,13 @@ the broker shows the endpoint and symbol alone.
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from pydantic import Field, NonNegativeInt, SkipValidation
+from pydantic import NonNegativeInt
 from requests import RequestException
 
 with warnings.catch_warnings():
@@ -34,7 +37,7 @@ with warnings.catch_warnings():
     from alpaca.trading.client import TradingClient
     from alpaca.trading.enums import OrderSide, PositionSide, TimeInForce
     from alpaca.trading.enums import OrderStatus as AlpacaStatus
-    from alpaca.trading.models import Order
+    from alpaca.trading.models import Order, Position, TradeAccount
     from alpaca.trading.requests import MarketOrderRequest
 
 from orchestrator.checks import checked_args
@@ -47,6 +50,9 @@ from orchestrator.execution.broker import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M")
+API_KEY_VARIABLE, SECRET_KEY_VARIABLE = "ALPACA_API_KEY", "ALPACA_SECRET_KEY"
+URL_VARIABLE = "ALPACA_BASE_URL"
 _HTTP_NOT_FOUND = 404
 _HTTP_UNPROCESSABLE = 422  # Alpaca's answer to a client order id it already holds, among others
 
@@ -65,14 +71,9 @@ _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTE
 class AlpacaBroker:
     """One symbol on an Alpaca account; `connect` builds it from keys, tests pass a client."""
 
-    @checked_args(BrokerError)
-    def __init__(
-        self,
-        client: SkipValidation[TradingClient],
-        *,
-        symbol: Annotated[str, Field(min_length=1)],
-        endpoint: str = "alpaca",
-    ) -> None:
+    def __init__(self, client: TradingClient, *, symbol: str, endpoint: str = "alpaca") -> None:
+        if not symbol:
+            raise BrokerError("AlpacaBroker needs a symbol to trade, got an empty one")
         self.symbol = symbol
         self._client = client
         self._endpoint = endpoint
@@ -95,6 +96,22 @@ class AlpacaBroker:
         endpoint = url_override or ("alpaca paper" if paper else "alpaca live")
         return cls(client, symbol=symbol, endpoint=endpoint)
 
+    @classmethod
+    def from_environment(
+        cls, symbol: str, environ: Mapping[str, str] | None = None
+    ) -> AlpacaBroker:
+        """A broker on Alpaca's paper account, with the keys in `ALPACA_API_KEY` and
+        `ALPACA_SECRET_KEY` of `environ` (default: the process environment); `ALPACA_BASE_URL`
+        points it at another server (a proxy, or a test's fake). Never the live account."""
+        environ = os.environ if environ is None else environ
+        api_key, secret_key = alpaca_keys(environ)
+        return cls.connect(
+            api_key,
+            secret_key,
+            symbol=symbol,
+            url_override=environ.get(URL_VARIABLE) or None,
+        )
+
     def __repr__(self) -> str:
         return f"AlpacaBroker(endpoint={self._endpoint!r}, symbol={self.symbol!r})"
 
@@ -116,7 +133,7 @@ class AlpacaBroker:
             client_order_id=order.client_order_id,
         )
         try:
-            placed = self._client.submit_order(request)
+            placed = _parsed(self._client.submit_order(request), Order)
         except APIError as exc:
             if exc.status_code == _HTTP_UNPROCESSABLE:
                 raced = self.order(order.client_order_id)
@@ -126,9 +143,21 @@ class AlpacaBroker:
                 f"Alpaca refused order {order.client_order_id}: {_api_message(exc)}"
             ) from None
         except RequestException as exc:
+            return self._after_lost_answer(order.client_order_id, exc)
+        return _ack(placed)
+
+    def _after_lost_answer(self, client_order_id: str, lost: RequestException) -> OrderAck:
+        """The order Alpaca placed although its answer was lost (a dropped connection), asked
+        for on a new connection by its client id; a BrokerError if it is not there, which makes
+        the run stop with the bar rolled back, to send the same id again when resumed."""
+        try:
+            placed = self._find(client_order_id)
+        except BrokerError:
+            placed = None
+        if placed is None:
             raise BrokerError(
-                f"could not reach {self._endpoint} to send order {order.client_order_id}"
-                f" ({type(exc).__name__}); it may have been placed: sending it again with the"
+                f"could not reach {self._endpoint} to send order {client_order_id}"
+                f" ({type(lost).__name__}); it may have been placed: sending it again with the"
                 " same client id is safe"
             ) from None
         return _ack(placed)
@@ -160,7 +189,8 @@ class AlpacaBroker:
         )
 
     def positions(self) -> dict[str, float]:
-        held = self._call("read positions", self._client.get_all_positions)
+        answer = self._call("read positions", self._client.get_all_positions)
+        held = [_parsed(position, Position) for position in answer]
         # Signed from the side, whichever sign Alpaca gives a short's quantity.
         return {
             position.symbol: abs(float(position.qty))
@@ -170,7 +200,7 @@ class AlpacaBroker:
         }
 
     def cash(self) -> float:
-        account = self._call("read the account", self._client.get_account)
+        account = _parsed(self._call("read the account", self._client.get_account), TradeAccount)
         return float(account.cash or 0.0)
 
     @checked_args(BrokerError)
@@ -180,7 +210,7 @@ class AlpacaBroker:
 
     def _find(self, client_order_id: str) -> Order | None:
         try:
-            return self._client.get_order_by_client_id(client_order_id)
+            return _parsed(self._client.get_order_by_client_id(client_order_id), Order)
         except APIError as exc:
             if exc.status_code == _HTTP_NOT_FOUND:
                 return None
@@ -202,6 +232,26 @@ class AlpacaBroker:
             raise BrokerError(
                 f"could not reach {self._endpoint} to {what} ({type(exc).__name__})"
             ) from None
+
+
+def _parsed(answer: object, model: type[M]) -> M:
+    """`answer` as alpaca-py's `model`: it returns raw dicts only to a client made with
+    raw_data=True, which this adapter never makes."""
+    if not isinstance(answer, model):
+        raise BrokerError(f"Alpaca answered {type(answer).__name__}, not {model.__name__}")
+    return answer
+
+
+def alpaca_keys(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The key id and secret of an Alpaca paper-trading account, from `ALPACA_API_KEY` and
+    `ALPACA_SECRET_KEY` in `environ`; a BrokerError naming those missing (never a value)."""
+    missing = [name for name in (API_KEY_VARIABLE, SECRET_KEY_VARIABLE) if not environ.get(name)]
+    if missing:
+        raise BrokerError(
+            f"Alpaca needs {' and '.join(missing)} in the environment: the keys of an Alpaca"
+            " paper-trading account"
+        )
+    return environ[API_KEY_VARIABLE], environ[SECRET_KEY_VARIABLE]
 
 
 def _ack(placed: Order) -> OrderAck:

@@ -7,6 +7,9 @@ from .reader import (
     JournalReader as JournalReader,
 )
 from .schema import (
+    FileState as FileState,
+)
+from .schema import (
     RestoredState as RestoredState,
 )
 from .schema import (
@@ -14,5 +17,8 @@ from .schema import (
 )
 from .schema import (
     canonical_hash as canonical_hash,
+)
+from .schema import (
+    inspect_file as inspect_file,
 )
 from .writer import Journal as Journal

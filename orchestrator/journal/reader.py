@@ -71,6 +71,15 @@ class JournalQueries:
         """Index of the last bar committed whole, or None before the first."""
         return self.connection.execute("SELECT MAX(bar_index) FROM bars").fetchone()[0]
 
+    def bars_seen(self) -> pd.DataFrame:
+        """Every bar journaled, indexed by bar index: its timestamp (ISO text) and OHLCV."""
+        return pd.read_sql_query(
+            "SELECT bar_index, timestamp, open, high, low, close, volume FROM bars"
+            " ORDER BY bar_index",
+            self.connection,
+            index_col="bar_index",
+        )
+
     def bar(self, index: int) -> BarSeen:
         row = self.connection.execute(
             "SELECT timestamp, open, high, low, close, volume FROM bars WHERE bar_index = ?",

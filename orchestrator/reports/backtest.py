@@ -15,10 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from envs import performance_metrics, sharpe_confidence_interval
+from envs import format_date, performance_metrics, sharpe_confidence_interval
 from orchestrator.reports.plots import save_plots
 from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
@@ -50,13 +49,20 @@ _TABLE = (
 )
 
 
-def strategy_metrics(run: StrategyResult, *, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
-    """Every metric of one strategy (see the module docstring); strict-JSON values."""
+def strategy_metrics(
+    run: StrategyResult, periods_per_year: int, *, seed: int = BOOTSTRAP_SEED
+) -> dict[str, Any]:
+    """Every metric of one strategy (see the module docstring), annualised with
+    `periods_per_year` (bars in a year); strict-JSON values."""
     equity = run.frame["equity"].to_numpy()
     held = run.frame["held_position"].to_numpy()[1:]
-    base = performance_metrics(equity, held)
+    base = performance_metrics(equity, held, periods_per_year)
     interval = sharpe_confidence_interval(
-        equity[1:] / equity[:-1] - 1.0, level=BOOTSTRAP_LEVEL, reps=BOOTSTRAP_REPS, seed=seed
+        equity[1:] / equity[:-1] - 1.0,
+        level=BOOTSTRAP_LEVEL,
+        reps=BOOTSTRAP_REPS,
+        seed=seed,
+        periods_per_year=periods_per_year,
     )
     activity = run.activity
     return {
@@ -114,10 +120,11 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "source": result.source,
             "symbol": result.symbol,
             "agent": result.agent,
-            "first_decision": _day(dates[0]),
-            "last_bar": _day(dates[-1]),
+            "first_decision": format_date(dates[0]),
+            "last_bar": format_date(dates[-1]),
             "n_bars": len(dates) - 1,
             "initial_cash": result.initial_cash,
+            "periods_per_year": result.periods_per_year,
             "order_checks": {
                 check: list(result.order_checks.get(check, ()))
                 for check in (RISK_MANAGER, EXECUTION_CHECK)
@@ -130,19 +137,21 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             },
         },
         "strategies": {
-            name: strategy_metrics(run, seed=seed) for name, run in result.strategies.items()
+            name: strategy_metrics(run, result.periods_per_year, seed=seed)
+            for name, run in result.strategies.items()
         },
     }
 
 
 def equity_table(result: BacktestResult) -> pd.DataFrame:
-    """Long format, one row per bar and strategy: date, strategy, position, equity, the target
-    held over the bar and the DRL weight."""
+    """Long format, one row per bar and strategy: date (with the time of day for intraday bars),
+    strategy, position, equity, the target held over the bar and the DRL weight."""
     parts = [
         run.frame.reset_index().assign(strategy=name) for name, run in result.strategies.items()
     ]
     table = pd.concat(parts, ignore_index=True)
-    table["date"] = table["date"].dt.strftime("%Y-%m-%d")
+    daily = bool((table["date"] == table["date"].dt.normalize()).all())
+    table["date"] = table["date"].dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S")
     return table[["date", "strategy", "position", "equity", "held_position", "drl_weight"]]
 
 
@@ -228,7 +237,3 @@ def _cell(value: Any, fmt: str) -> str:
     if isinstance(value, list):
         return fmt.format(*value)
     return fmt.format(value)
-
-
-def _day(stamp: pd.Timestamp | np.datetime64) -> str:
-    return pd.Timestamp(stamp).strftime("%Y-%m-%d")

@@ -18,4 +18,5 @@ from .display import (
 from .display import (
     PaperDisplay as PaperDisplay,
 )
+from .follow import IdlePoller as IdlePoller
 from .paper import run_paper as run_paper

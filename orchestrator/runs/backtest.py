@@ -101,6 +101,7 @@ class BacktestResult:
     symbol: str
     agent: str
     initial_cash: float
+    periods_per_year: int  # bars in a year of the market, for annualised metrics
     strategies: dict[str, StrategyResult]
     order_checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Which strategies' orders passed through what: `RISK_MANAGER` and `EXECUTION_CHECK` (the
@@ -160,6 +161,7 @@ def run_backtest(
         symbol=market.symbol,
         agent=agent.source,
         initial_cash=config.initial_cash,
+        periods_per_year=market.arrays.periods_per_year,
         strategies=_in_order(
             config.strategies,
             _pure_runs(market, config, cost_model)

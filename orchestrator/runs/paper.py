@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -28,14 +30,21 @@ from envs import DateLike, buy_and_hold
 from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_settings
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
-from orchestrator.execution import PaperBroker, RiskManager, resubmit_pending
+from orchestrator.execution import Broker, PaperBroker, RiskManager, resubmit_pending
 from orchestrator.journal import Journal, RestoredState
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
+from orchestrator.runs.follow import FileFeed, IdlePoller
 from orchestrator.runs.llm_calls import LLMCallLog
-from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
+from orchestrator.runs.paper_config import (
+    PaperConfig,
+    check_past,
+    journaled_first_decision,
+    paper_llm_settings,
+    run_identity,
+)
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader import (
     DRLAdvisor,
@@ -60,53 +69,102 @@ def run_paper(
     display: PaperDisplay | None = None,
     config: PaperConfig | None = None,
     settings: LLMSettings | None = None,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
+    follow: IdlePoller | None = None,
 ) -> PaperResult:
     """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
     journal at `journal_path`, creating it or resuming it; returns the whole run's result.
 
     pace_s: seconds per bar, for a real-time feed (0: as fast as it goes). settings: the LLM
     configuration (default: the environment's), its ledger and cache put beside the journal.
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year (None: inferred from the source's dates); it sets the LLM's weekly cadence.
+    follow: treat the file as a feed that grows, trading each new bar as it arrives, looking at
+    the file as often and as long as it says (None: trade the bars there are, then return).
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
     journal_path = Path(journal_path)
     settings = paper_llm_settings(settings or load_settings(), journal_path)
+    feed = None if follow is None else FileFeed.of(source, follow)  # watching before any read
     # The LLM side first: a missing key is reported before any data is loaded or journal opened.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
-        market = load_trading_market(agent, source, start, end)
+        load = partial(
+            load_trading_market,
+            agent,
+            source,
+            start,
+            end,
+            date_format=date_format,
+            periods_per_year=periods_per_year,
+        )
+        market = load(first_decision=journaled_first_decision(journal_path))
         config = config.for_agent(agent)
         identity = run_identity(agent, market, llm_mode, config)
+        account = _account(config, market.symbol)  # before the journal: a missing key leaves none
         with Journal.open(journal_path, identity) as journal:
-            engine = _engine(journal, agent, market, team, config)
+            # One call log for the whole run: calls before a bar belong to none.
+            run = _Run(agent, team, config, LLMCallLog.listen_to(team.gateway), account)
+            engine = run.engine(journal, market)
             resumed = _bars_done(engine, market)
-            header = RunHeader(
-                journal=journal_path,
-                symbol=market.symbol,
-                llm_mode=llm_mode,
-                first_day=market.day(market.first_bar),
-                last_day=market.day(market.n_bars - 1),
-                total=market.n_bars - market.first_bar,
-                resumed=resumed,
-            )
+            header = _header(journal_path, market, llm_mode, resumed)
             _replay(engine, journal, header, pacer, display)
-            portfolio = engine.state.portfolio
-            return PaperResult(
-                journal=journal_path,
-                total=header.total,
-                bars_resumed=resumed,
-                bars_new=header.total - resumed,
-                initial_cash=config.initial_cash,
-                final_equity=portfolio.equity(float(market.arrays.close[-1])),
-                buy_and_hold_equity=buy_and_hold(
-                    market.arrays,
-                    market.first_bar,
-                    config.initial_cash,
-                    agent.env_config.cost_model,
-                ).final_equity,
-                drl_weight=engine.strategy.weights.drl_weight,
-                activity=Activity.of(journal),
-            )
+            first_decision = market.timestamp(market.first_bar)
+            while feed is not None and feed.wait():
+                grown = load(first_decision=first_decision)
+                if grown.n_bars > engine.market.n_bars:
+                    engine = run.engine(journal, grown)  # resumed from the journal
+                    header = _header(journal_path, grown, llm_mode, _bars_done(engine, grown))
+                    _replay(engine, journal, header, pacer, display)
+            return _result(engine, journal, agent, config, resumed)
+
+
+def _account(config: PaperConfig, symbol: str) -> Broker | None:
+    """The broker account orders of `symbol` go to, or None for the simulated broker."""
+    if config.broker == "paper":
+        return None
+    try:
+        from orchestrator.execution import AlpacaBroker
+    except ImportError:
+        raise ConfigError(
+            "the Alpaca broker needs alpaca-py: pip install 'hybrid-trader[alpaca]'"
+        ) from None
+    return AlpacaBroker.from_environment(symbol)
+
+
+def _header(journal: Path, market: TradingMarket, llm_mode: LLMMode, resumed: int) -> RunHeader:
+    return RunHeader(
+        journal=journal,
+        symbol=market.symbol,
+        llm_mode=llm_mode,
+        first_day=market.day(market.first_bar),
+        last_day=market.day(market.n_bars - 1),
+        total=market.n_bars - market.first_bar,
+        resumed=resumed,
+    )
+
+
+def _result(
+    engine: BarEngine, journal: Journal, agent: DRLAgent, config: PaperConfig, resumed: int
+) -> PaperResult:
+    """The whole run's result: its last bar's account against buy and hold over its bars."""
+    market = engine.market
+    total = market.n_bars - market.first_bar
+    return PaperResult(
+        journal=journal.path,
+        total=total,
+        bars_resumed=resumed,
+        bars_new=total - resumed,
+        initial_cash=config.initial_cash,
+        final_equity=engine.state.portfolio.equity(float(market.arrays.close[-1])),
+        buy_and_hold_equity=buy_and_hold(
+            market.arrays, market.first_bar, config.initial_cash, agent.env_config.cost_model
+        ).final_equity,
+        drl_weight=engine.strategy.weights.drl_weight,
+        activity=Activity.of(journal),
+    )
 
 
 class Pacer:
@@ -136,46 +194,56 @@ class Pacer:
         self._next = now + self.seconds_per_bar
 
 
-def _engine(
-    journal: Journal,
-    agent: DRLAgent,
-    market: TradingMarket,
-    team: AnalystTeam,
-    config: PaperConfig,
-) -> BarEngine:
-    """The engine for a new journal, or restored from the last bar the journal committed."""
-    cost_model = agent.env_config.cost_model
-    snapshots = MarketSnapshots(market, config.snapshot_window)
-    trader = HybridDRLLLMTrader(
-        DRLAdvisor(agent, market.arrays.features, agent.env_config),
-        team,
-        snapshots,
-        cost_model=cost_model,
-        config=config.trader,
-    )
-    restored = journal.restore_state()
-    if restored is None:
-        state = EngineState.opening(config.initial_cash)
-    else:
-        state = _resumed(journal, restored, trader)
-    account = state.portfolio
-    broker = PaperBroker(
-        account.cash, shares=account.shares, symbol=market.symbol, cost_model=cost_model
-    )
-    if restored is not None:
-        resubmit_pending(broker, restored.pending_orders)
-    llm_calls = LLMCallLog.listen_to(team.gateway)  # calls before the first bar belong to none
-    return BarEngine(
-        market,
-        trader,
-        broker,
-        RiskManager(config.risk, cost_model),
-        run_id=journal.run_id,
-        state=state,
-        confirmer=ExecutionConfirmer(team.gateway, snapshots),
-        llm_calls=llm_calls,
-        rebalance_band=config.rebalance_band,
-    )
+@dataclass(frozen=True)
+class _Run:
+    """What every engine of one paper run shares: the agent, the analysts, the settings, the
+    log of the gateway's calls and the broker account (None: the simulated broker, rebuilt from
+    the journal for each engine)."""
+
+    agent: DRLAgent
+    team: AnalystTeam
+    config: PaperConfig
+    llm_calls: LLMCallLog | None
+    account: Broker | None
+
+    def engine(self, journal: Journal, market: TradingMarket) -> BarEngine:
+        """The engine for a new journal, or restored from the last bar the journal committed,
+        whose bars must be `market`'s (`check_past`)."""
+        check_past(journal, market)
+        agent, team, config = self.agent, self.team, self.config
+        cost_model = agent.env_config.cost_model
+        snapshots = MarketSnapshots(market, config.snapshot_window)
+        trader = HybridDRLLLMTrader(
+            DRLAdvisor(agent, market.arrays.features, agent.env_config),
+            team,
+            snapshots,
+            cost_model=cost_model,
+            config=config.trader,
+        )
+        restored = journal.restore_state()
+        if restored is None:
+            state = EngineState.opening(config.initial_cash)
+        else:
+            state = _resumed(journal, restored, trader)
+        broker = self.account or PaperBroker(
+            state.portfolio.cash,
+            shares=state.portfolio.shares,
+            symbol=market.symbol,
+            cost_model=cost_model,
+        )
+        if restored is not None:
+            resubmit_pending(broker, restored.pending_orders)
+        return BarEngine(
+            market,
+            trader,
+            broker,
+            RiskManager(config.risk, cost_model),
+            run_id=journal.run_id,
+            state=state,
+            confirmer=ExecutionConfirmer(team.gateway, snapshots),
+            llm_calls=self.llm_calls,
+            rebalance_band=config.rebalance_band,
+        )
 
 
 def _resumed(journal: Journal, restored: RestoredState, strategy: Strategy) -> EngineState:

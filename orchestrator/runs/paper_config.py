@@ -1,9 +1,11 @@
 """What a paper run is: its settings, the identity its journal is bound to, where its LLM files go.
 
 A journal resumes only under the identity it was made with (`RunIdentity`): the agent (hash of its
-manifest), the data (source and hash of its bars) and every setting that changes the results: the
-LLM mode, the trader's and the risk manager's settings, the cash, the rebalance band, the snapshot
-window and the bars traded. Display and pacing are left out, so a run can be resumed with others.
+manifest), the data (source, and hash of its bars up to the first decision), the first decision's
+date, and every setting that changes the results: the LLM mode, the trader's and the risk
+manager's settings, the cash, the rebalance band and the snapshot window. Display, pacing and the
+last bar are left out, so a run can be resumed with others, and bars appended to its file extend
+it; the bars it traded already are checked against the data when it resumes (`check_past`).
 
 The LLM ledger and response cache of a paper run sit beside its journal (`FILE.llm-ledger.sqlite`,
 `FILE.llm-cache.sqlite`) unless LLM_LEDGER_PATH / LLM_CACHE_PATH are set: each run then keeps its
@@ -13,22 +15,37 @@ user who wants one budget over several runs sets LLM_LEDGER_PATH to a shared fil
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
+import pandas as pd
 from pydantic import Field, PositiveInt
 
 from agents import DRLAgent
-from envs import SOURCE_NAMES
+from envs import SOURCE_NAMES, format_date
 from llm import LLMMode, LLMSettings
 from orchestrator.checks import Positive, Settings
+from orchestrator.errors import JournalIdentityError
 from orchestrator.execution import RiskLimits
-from orchestrator.journal import RunIdentity, canonical_hash
+from orchestrator.journal import (
+    FileState,
+    JournalQueries,
+    JournalReader,
+    RunIdentity,
+    canonical_hash,
+    inspect_file,
+)
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, RebalanceBand
 from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
 
+BrokerName = Literal["paper", "alpaca"]
 LEDGER_SUFFIX = ".llm-ledger.sqlite"
 CACHE_SUFFIX = ".llm-cache.sqlite"
+FIRST_DECISION = "first_decision"  # the key of the run identity's bars that names it
+_BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
 class PaperConfig(Settings):
@@ -37,6 +54,8 @@ class PaperConfig(Settings):
 
     trader: the hybrid's settings (the combiner's long-only switch is set from the agent's mode).
     initial_cash: the account's starting cash, in the account currency.
+    broker: where orders go: "paper", the simulated broker filling at the next open, or "alpaca",
+    an Alpaca paper-trading account (`AlpacaBroker.from_environment`, keys from the environment).
     """
 
     trader: TraderConfig = Field(default_factory=TraderConfig)
@@ -44,6 +63,7 @@ class PaperConfig(Settings):
     initial_cash: Positive = 100_000.0
     rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
     snapshot_window: PositiveInt = DEFAULT_WINDOW
+    broker: BrokerName = "paper"
 
     def for_agent(self, agent: DRLAgent) -> PaperConfig:
         """These settings with the trader's set for `agent` (`TraderConfig.for_agent`)."""
@@ -61,19 +81,55 @@ def run_identity(
 ) -> RunIdentity:
     """The identity of a paper run of `agent` over `market` (see the module docstring).
 
-    The bars traded are named by their dates, so `--start 2015` and `--start 2015-01-01` are the
-    same run when they select the same bars (the data hash covers the bars before them)."""
-    bars = {
-        "first_decision": str(market.day(market.first_bar)),
-        "last": str(market.day(market.n_bars - 1)),
-        "count": market.n_bars - market.first_bar,
-    }
+    The first decision is named by its date, so `--start 2015` and `--start 2015-01-01` are the
+    same run when they select the same bars (the data hash covers the bars up to it)."""
+    bars = {FIRST_DECISION: format_date(market.timestamp(market.first_bar))}
     return RunIdentity(
         agent_hash=canonical_hash(agent.manifest.to_dict(), "agent manifest"),
         data_source=source_label(market.source),
         data_hash=market.data_hash,
         config={"llm": llm_mode, "bars": bars, **config.identity_values()},
     )
+
+
+def journaled_first_decision(journal: Path) -> pd.Timestamp | None:
+    """The first decision's date of the run in `journal`, or None where there is no journal yet
+    (or a file that is not one, which `Journal.open` refuses, or one whose creation was cut short,
+    which it rolls back)."""
+    if Path(f"{journal}-journal").exists() or inspect_file(journal) is not FileState.JOURNAL:
+        return None
+    with JournalReader.open(journal) as reader:
+        bars = reader.identity.config.get("bars")
+    day = bars.get(FIRST_DECISION) if isinstance(bars, Mapping) else None
+    return None if day is None else pd.Timestamp(day)
+
+
+def check_past(journal: JournalQueries, market: TradingMarket) -> None:
+    """Refuse a market whose bars are not those `journal` traded: the data now ends before the
+    journal's last bar (an earlier --end, or rows removed), or its past was edited since."""
+    seen = journal.bars_seen()
+    if seen.empty:
+        return
+    last = int(seen.index[-1])
+    if last >= market.n_bars:
+        raise JournalIdentityError(
+            f"journal {journal.path} traded bars up to {seen['timestamp'].iloc[-1]}, the data"
+            f" given ends at {format_date(market.timestamp(market.n_bars - 1))}, so the run is"
+            " not resumed: give it the data it traded (no earlier --end), or another --journal"
+        )
+    for bar, row in zip(seen.index, seen.itertuples(index=False), strict=True):
+        now = market.bar_seen(bar).model_dump()
+        then = row._asdict() | {"timestamp": dt.datetime.fromisoformat(row.timestamp)}
+        if any(now[name] != then[name] for name in _BAR_FIELDS):
+            raise JournalIdentityError(
+                f"journal {journal.path}: bar {bar} was {_bar_text(then)} when it was traded,"
+                f" {market.source} now has {_bar_text(now)}: the data's past was edited, so the"
+                " run is not resumed. Restore the file, or give this run another --journal file."
+            )
+
+
+def _bar_text(bar: Mapping[str, object]) -> str:
+    return " ".join(f"{name}={bar[name]}" for name in _BAR_FIELDS)
 
 
 def source_label(source: str) -> str:

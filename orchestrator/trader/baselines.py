@@ -83,7 +83,7 @@ class LLMAlone(_SingleSource):
         self,
         analyst: Analyst,
         snapshots: MarketSnapshots,
-        every_bars: int,
+        every_bars: int | None,
         combiner: CombinerConfig,
     ) -> None:
         cadence = LLMCadence(every_bars=every_bars, below_drl_confidence=None)

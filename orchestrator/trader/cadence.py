@@ -52,7 +52,14 @@ if TYPE_CHECKING:
 UNSURE_QUANTILE = 0.2
 """The default share of the agent's validation decisions that count as unsure."""
 
+WEEKS_PER_YEAR = 52
 OpenUnitInterval = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+def week_of_bars(periods_per_year: int) -> int:
+    """Bars in a week of a market with `periods_per_year` bars a year (5 daily stock bars, 7
+    daily crypto bars, 34 hourly stock bars), at least 1."""
+    return max(1, round(periods_per_year / WEEKS_PER_YEAR))
 
 
 class LLMView(Value):
@@ -71,8 +78,9 @@ class Analyst(Protocol):
 class LLMCadence(Settings):
     """When to ask the LLM (see the module docstring for the rule and why).
 
-    every_bars: the window length, in bars (5 daily bars: one week, which cuts the calls fivefold
-    while a daily-bar view is rarely stale within a week); one ask per window at most.
+    every_bars: the window length, in bars; one ask per window at most. None: a week of the
+    market's bars (`week_of_bars`; 5 daily stock bars, which cuts the calls fivefold while a
+    daily-bar view is rarely stale within a week), set by the view keeper from its market.
     below_drl_confidence: the agent's calibrated confidence under which it is unsure, in [0, 1];
     the hybrid then asks at the first unsure bar of a window. None asks at each window's first bar
     (LLM alone, or a hybrid whose agent's threshold is not known). Set it from the agent with
@@ -81,7 +89,7 @@ class LLMCadence(Settings):
     (0.2: the least sure fifth); it is read only by `for_agent`.
     """
 
-    every_bars: PositiveInt = 5
+    every_bars: PositiveInt | None = None
     below_drl_confidence: UnitInterval | None = None
     unsure_quantile: OpenUnitInterval = UNSURE_QUANTILE
 
@@ -91,11 +99,25 @@ class LLMCadence(Settings):
         threshold = drl_unsure_threshold(agent, self.unsure_quantile)
         return self.copy_with(below_drl_confidence=threshold)
 
+    def for_market(self, periods_per_year: int) -> LLMCadence:
+        """These settings with a window of a week of bars, unless `every_bars` is set, for a
+        market of `periods_per_year` bars a year."""
+        if self.every_bars is not None:
+            return self
+        return self.copy_with(every_bars=week_of_bars(periods_per_year))
+
+    @property
+    def bars(self) -> int:
+        """The window length, in bars (set: see `for_market`)."""
+        if self.every_bars is None:
+            raise InvalidInputError("LLMCadence.every_bars is not set: call for_market first")
+        return self.every_bars
+
     def window(self, bar: int, first_bar: int) -> int:
         """The window `bar` falls in, counted from the window of `first_bar` (0)."""
         if bar < first_bar:
             raise InvalidInputError(f"bar {bar} comes before the first decision at bar {first_bar}")
-        return (bar - first_bar) // self.every_bars
+        return (bar - first_bar) // self.bars
 
     def due(
         self, bar: int, first_bar: int, view: LLMView | None, drl_confidence: float | None
@@ -111,7 +133,7 @@ class LLMCadence(Settings):
         threshold = self.below_drl_confidence
         if threshold is None:
             return True  # the calendar: the window's first bar (or the first one reached)
-        last_of_window = (bar - first_bar) % self.every_bars == self.every_bars - 1
+        last_of_window = (bar - first_bar) % self.bars == self.bars - 1
         unsure = drl_confidence is not None and drl_confidence < threshold
         # A window skipped without an ask (bars not shown to the keeper) asks at once.
         return unsure or last_of_window or window - viewed >= 2
@@ -129,7 +151,9 @@ class LLMViewKeeper:
     ) -> None:
         self.analyst = analyst
         self.snapshots = snapshots
-        self.cadence = cadence or LLMCadence()
+        self.cadence = (cadence or LLMCadence()).for_market(
+            snapshots.market.arrays.periods_per_year
+        )
         self.view: LLMView | None = None
         self.first_bar: int | None = None
         self.asks = 0
@@ -250,7 +274,13 @@ def _validation_market(agent: DRLAgent) -> MarketArrays:
     first, last = (pd.Timestamp(day) for day in manifest.splits["validation"])
     train_first = pd.Timestamp(manifest.splits["train"][0])
     normalizer = agent.feature_normalizer()
-    loaded = prepare_market(manifest.data_source, train_first, last, normalizer=normalizer)
+    loaded = prepare_market(
+        manifest.data_source,
+        train_first,
+        last,
+        normalizer=normalizer,
+        date_format=manifest.train_config.get("date_format"),
+    )
     splits = Splits(
         validation_start=first,
         test_start=last + pd.Timedelta(days=1),

@@ -5,6 +5,9 @@ preceded by its window of history (`agents.training.market_data.split_with_histo
 decision is made at the close of the bar before the split), and the source's whole bar history up to
 each bar for the LLM snapshots. Only a mismatch of features or observation shape is refused, and it
 is the agent's error (`AgentError`), naming the features that differ.
+
+A paper run pins its first decision (`first_decision`): the bars from there on are its bars however
+the file grows, although a chronological test split would move with every bar appended.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from envs import (
     DateLike,
     MarketArrays,
     MarketDataError,
+    PreparedMarket,
     SplitName,
+    Splits,
+    assemble_market,
+    format_date,
+    market_data_hash,
     prepare_market,
 )
 from orchestrator.checks import NonNegative, Positive, Value
@@ -39,6 +47,8 @@ class TradingMarket:
     arrays: the bars traded (row t = engine bar t), features normalised with the agent's statistics.
     history: every bar of the source up to the last traded one (lower-case OHLCV), for snapshots.
     first_bar: the first bar with a full feature window: the first decision.
+    data_hash: hash of the source's bars up to the first decision (`market_data_hash`): the past
+    a run starts from, which bars appended later leave as it is.
     """
 
     source: str
@@ -84,12 +94,32 @@ def load_trading_market(
     start: DateLike = None,
     end: DateLike = None,
     split: SplitName = "test",
+    *,
+    date_format: str | None = None,
+    periods_per_year: int | None = None,
+    first_decision: pd.Timestamp | None = None,
 ) -> TradingMarket:
-    """`split` of `source` (cut to [start, end]) as `agent` sees it; a mismatch is an AgentError."""
+    """`split` of `source` (cut to [start, end]) as `agent` sees it; a mismatch is an AgentError.
+
+    date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
+    in a year, for annualised figures (None: inferred from the source's dates). first_decision:
+    the date of a run's first decision, from which its bars run in place of `split`'s (None:
+    `split`'s first bar, with the window before it).
+    """
     window = agent.env_config.window_size
     observation_size = window * len(FEATURE_NAMES) + len(PORTFOLIO_STATE_NAMES)
     agent.check_compatible(FEATURE_NAMES, (observation_size,))
-    prepared = prepare_market(source, start, end, normalizer=agent.feature_normalizer())
+    prepared = prepare_market(
+        source,
+        start,
+        end,
+        normalizer=agent.feature_normalizer(),
+        date_format=date_format,
+        periods_per_year=periods_per_year,
+    )
+    if first_decision is not None:
+        prepared = _pinned(prepared, first_decision, window)
+        split = "test"
     arrays = split_with_history(prepared, split, window)
     if arrays.n_bars <= window:
         raise MarketDataError(
@@ -105,7 +135,35 @@ def load_trading_market(
         arrays=arrays,
         history=history,
         first_bar=window - 1,
-        data_hash=prepared.data_hash,
+        data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
+    )
+
+
+def _pinned(prepared: PreparedMarket, first_decision: pd.Timestamp, window: int) -> PreparedMarket:
+    """`prepared` split so that the test split starts at the bar after `first_decision` and the
+    validation split holds the `window` bars that end with it."""
+    index = prepared.bars.index
+    position = int(index.get_indexer([first_decision])[0])
+    if position < window - 1:
+        raise MarketDataError(
+            f"the run's first decision at {format_date(first_decision)} is not a bar of the data"
+            f" with {window - 1} bars before it: the data's past was edited",
+            source=prepared.source,
+            rule="edited past",
+        )
+    after = position + 1
+    splits = Splits(
+        validation_start=index[position - window + 1],
+        test_start=index[after] if after < len(index) else first_decision + pd.Timedelta(1),
+        scheme="a paper run's bars, from its first decision",
+    )
+    return assemble_market(
+        prepared.source,
+        prepared.bars,
+        prepared.features,
+        splits,
+        prepared.normalizer,
+        periods_per_year=prepared.periods_per_year,
     )
 
 
