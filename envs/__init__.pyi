@@ -64,6 +64,9 @@ from .trading.execution import (
     execute as execute,
 )
 from .trading.execution import (
+    order_needed as order_needed,
+)
+from .trading.execution import (
     rebalance as rebalance,
 )
 from .trading.observation import (
