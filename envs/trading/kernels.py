@@ -275,20 +275,20 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     # shares bit for bit unchanged), since a loop without branches over contiguous arrays runs
     # several portfolios per instruction. The turnover penalty is charged on the traded fraction.
     fill_target, fill_price = np.empty(n_portfolios), np.empty(n_portfolios)
-    penalty = np.empty(n_portfolios)
+    trade, penalty = np.empty(n_portfolios), np.empty(n_portfolios)  # 1.0 where an order goes
     for i in range(n_portfolios):
         fill_target[i] = targets[actions[i]]
         fill_price[i] = next_open[bar[i]]
+        trade[i] = _order_needed(position[i], fill_target[i], rebalance_band)
+        penalty[i] = turnover_penalty * abs(fill_target[i] - position[i]) * trade[i]
     for i in range(n_portfolios):
-        trade = _order_needed(position[i], fill_target[i], rebalance_band)
-        penalty[i] = turnover_penalty * abs(fill_target[i] - position[i]) * trade
         delta: float = _order_shares(
             cash[i], shares[i], fill_target[i], fill_price[i], buy_cost_rate, sell_cost_rate
         )
         cash[i], shares[i], _, _, _ = _fill_order(
-            cash[i], shares[i], delta * trade, fill_price[i], slippage_rate, commission_rate
+            cash[i], shares[i], delta * trade[i], fill_price[i], slippage_rate, commission_rate
         )
-        held[i] = fill_target[i] if trade else held[i]
+        held[i] = fill_target[i] if trade[i] else held[i]
 
     for i in range(n_portfolios):  # marks at close[t + 1]
         bar[i] += 1
