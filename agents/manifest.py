@@ -18,11 +18,13 @@ from agents.config import Algorithm
 from agents.errors import AgentError, Loc, field_path, validation_message
 from envs import CostModel, EnvConfig, EnvSetupError
 
-MANIFEST_FORMAT_VERSION: Literal[2] = 2
+MANIFEST_FORMAT_VERSION: Literal[3] = 3
 _RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longer load
     1: "its confidence calibration is a single softmax temperature, which cannot express a hit"
     " rate above 1 / n_actions; retrain the agent (python train.py ...) to fit the per-action"
     " calibration map of format 2",
+    2: "its confidence is calibrated to the old one-bar 'best action' outcome and its env had no"
+    " rebalance band; retrain the agent (python train.py ...) for format 3",
 }
 _VERSIONED_LIBRARIES = ("torch", "stable-baselines3", "gymnasium", "numpy")
 
@@ -46,7 +48,7 @@ class AgentManifest(BaseModel):
     library_versions: dict[str, str]
     validation_metrics: dict[str, float | int | None]  # counts (n_trades) stay integers
     calibration: ConfidenceCalibration
-    format_version: Literal[2]  # MANIFEST_FORMAT_VERSION
+    format_version: Literal[3]  # MANIFEST_FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `manifest.json`."""

@@ -63,7 +63,7 @@ def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
     ("changes", "message"),
     [
         ({"algorithm": "a2c"}, "algorithm must be 'dqn' or 'ppo', got 'a2c'"),
-        ({"format_version": 99}, "format_version must be 2, got 99"),
+        ({"format_version": 99}, "format_version must be 3, got 99"),
         ({"observation_shape": [7]}, r"the model expects observations of shape \(452,\)"),
         ({"n_actions": 5}, "manifest has 5 actions but its env config maps 3"),
         ({"env_config": {"window_size": 0}}, "env_config is malformed"),
