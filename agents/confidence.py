@@ -8,16 +8,17 @@ Platt scaling (Platt, 1999) maps it to the probability that the decision is righ
 
     confidence = sigmoid(slope * log_odds + intercepts[chosen action]),   slope >= 0
 
-fitted on the validation split by maximum likelihood of "the chosen action was right" (see
+fitted on the calibration hold-out (the last bars of the train split, which training never saw
+and model selection never read) by maximum likelihood of "the chosen action was right" (see
 `agents.outcomes`). The slope is constrained non-negative, so confidence never falls as the gap
 grows. The intercepts carry the base rate, which the temperature scaling used before could not:
 softmax(scores / T) flattens towards 1 / n_actions as T grows, whatever the hit rate. There is one
 intercept per action (the per-class bias of vector scaling in Guo et al., 2017) because the hit
-rate depends mostly on which action was chosen: with long-only targets (0, 0.5, 1) the half
-position is almost never the best in hindsight, while full or no exposure is right about half the
-time. At slope 1 and zero intercepts the map is the uncalibrated softmax, PPO's policy probability.
+rate depends on which action was chosen: flat is right when the market falls, a long target when
+it rises, and markets rise more often than they fall. At slope 1 and zero intercepts the map is
+the uncalibrated softmax, PPO's policy probability.
 
-A few hundred validation bars must be enough, so the fit is kept robust. The loss is convex in
+A few hundred hold-out bars must be enough, so the fit is kept robust. The loss is convex in
 (slope, intercepts): no local minima and no search grid. Platt's smoothed targets keep the slope
 finite when the scores separate the outcomes. A Gaussian prior ties each intercept to their mean,
 so an action chosen a handful of times borrows strength from the others and one never chosen gets
@@ -35,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
+from scipy.stats import rankdata
 
 from agents.errors import AgentError, field_path, validation_message
 
@@ -90,7 +92,7 @@ class PlattMap(_Record):
 
 
 class ConfidenceCalibration(_Record):
-    """The fitted map and the evidence that it works, as measured on the validation split.
+    """The fitted map and the evidence that it works, as measured on the bars it was fitted on.
 
     `ece`, `log_loss` and `reliability` describe the calibrated confidences; `ece_uncalibrated` is
     the ECE of the plain softmax, so the gain of calibrating is on record. `hit_rate` is the
@@ -210,6 +212,20 @@ def log_loss(confidence: np.ndarray, correct: np.ndarray) -> float:
     )
     correct = np.asarray(correct, dtype=bool)
     return float(-np.mean(np.where(correct, np.log(confidence), np.log1p(-confidence))))
+
+
+def auc(confidence: np.ndarray, correct: np.ndarray) -> float | None:
+    """Area under the ROC curve: the probability that a right decision got a higher confidence
+    than a wrong one (ties count half), the Mann-Whitney statistic over average ranks. 0.5 is no
+    better than chance; None when every decision was right or every one wrong."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    n_right = int(correct.sum())
+    n_wrong = len(correct) - n_right
+    if n_right == 0 or n_wrong == 0:
+        return None
+    ranks = rankdata(confidence)
+    return float((ranks[correct].sum() - n_right * (n_right + 1) / 2.0) / (n_right * n_wrong))
 
 
 def reliability_table(

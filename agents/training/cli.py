@@ -189,11 +189,12 @@ train_command = GeneratedCommand("train_command", _train, _parameters())
 
 def print_results(results: list[SeedResult], console: Console) -> None:
     """Each seed's test table and where its agent went, then the summary over seeds if several."""
-    from agents.training.evaluation import evaluation_table
+    from agents.training.evaluation import evaluation_table, reliability_report
     from agents.training.seed_summary import summarize_seeds, summary_table
 
     for result in results:
         console.print(evaluation_table(result.test, label=f"seed {result.seed}: "))
+        console.print(reliability_report(result.test, label=f"seed {result.seed}: "))
         console.print(f"agent written to {result.directory}", soft_wrap=True)
     if len(results) > 1:
         console.print(summary_table(summarize_seeds(results)))

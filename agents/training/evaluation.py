@@ -14,11 +14,18 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from agents.confidence import expected_calibration_error, log_loss
+from agents.confidence import (
+    ReliabilityBin,
+    auc,
+    expected_calibration_error,
+    log_loss,
+    reliability_table,
+)
 from agents.drl_agent import DRLAgent
 from agents.training.rollout import Rollout, run_policy
 from envs import MarketArrays, buy_and_hold, performance_metrics
 
+TRADING_DAYS_PER_YEAR = 252
 AGENT = "agent"
 BUY_AND_HOLD = "buy_and_hold"
 
@@ -29,17 +36,21 @@ _TABLE_COLUMNS = (
     ("max_drawdown", "Max drawdown", "{:.2%}"),
     ("turnover", "Turnover", "{:.1f}"),
     ("n_trades", "Trades", "{:d}"),
+    ("trades_per_year", "Trades/yr", "{:.1f}"),
+    ("auc", "Confidence AUC", "{:.3f}"),
 )
 
 
 @dataclass(frozen=True)
 class SplitEvaluation:
-    """Metrics of each strategy (see `envs.performance`) over one split's bars."""
+    """Metrics of each strategy (see `envs.performance`) over one split's bars, and the
+    reliability table of the agent's confidence there."""
 
     split: str
     first_date: str
     last_date: str
     strategies: dict[str, dict[str, float | None]]
+    reliability: tuple[ReliabilityBin, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,12 +58,23 @@ class SplitEvaluation:
             "first_date": self.first_date,
             "last_date": self.last_date,
             "strategies": self.strategies,
+            "reliability": [row.model_dump(mode="json") for row in self.reliability],
         }
+
+
+def trading_metrics(equity: np.ndarray, positions: np.ndarray) -> dict[str, float | None]:
+    """`envs.performance_metrics` plus `trades_per_year`: trades per 252 bars, the figure that
+    says whether costs can eat the edge."""
+    metrics = performance_metrics(equity, positions)
+    metrics["trades_per_year"] = float(
+        np.count_nonzero(np.diff(positions, prepend=0.0)) * TRADING_DAYS_PER_YEAR / len(positions)
+    )
+    return metrics
 
 
 def rollout_metrics(rollout: Rollout) -> dict[str, float | None]:
     """Performance of one rollout, plus the hit rate of its decisions."""
-    metrics = performance_metrics(rollout.equity, rollout.positions)
+    metrics = trading_metrics(rollout.equity, rollout.positions)
     metrics["hit_rate"] = float(np.mean(rollout.correct))
     return metrics
 
@@ -62,8 +84,10 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
 
     The agent's entry also records how calibrated its confidence was on these bars (out of
     sample when `market` is the test split): `ece`, `confidence_log_loss` (which, unlike the
-    ECE, also rewards telling right decisions from wrong ones) and `mean_confidence` beside
-    `hit_rate`. Buy-and-hold's entry has the performance metrics only: it makes one decision.
+    ECE, also rewards telling right decisions from wrong ones), `auc` (whether right decisions
+    got higher confidence than wrong ones) and `mean_confidence` beside `hit_rate`, and the
+    evaluation holds its reliability table. Buy-and-hold's entry has the performance metrics
+    only: it makes one decision.
     """
     config = agent.env_config
     run = run_policy(market, config, agent.act)
@@ -73,14 +97,16 @@ def evaluate_agent(agent: DRLAgent, market: MarketArrays, split: str) -> SplitEv
     agent_metrics["mean_confidence"] = float(confidence.mean())
     agent_metrics["ece"] = expected_calibration_error(confidence, run.correct)
     agent_metrics["confidence_log_loss"] = log_loss(confidence, run.correct)
+    agent_metrics["auc"] = auc(confidence, run.correct)
     return SplitEvaluation(
         split=split,
         first_date=_day(run.dates[0]),
         last_date=_day(run.dates[-1]),
         strategies={
             AGENT: agent_metrics,
-            BUY_AND_HOLD: performance_metrics(hold.equity, hold.held),
+            BUY_AND_HOLD: trading_metrics(hold.equity, hold.held),
         },
+        reliability=reliability_table(confidence, run.correct),
     )
 
 
@@ -94,7 +120,24 @@ def evaluation_table(evaluation: SplitEvaluation, label: str = "") -> Table:
     for _, header, _ in _TABLE_COLUMNS:
         table.add_column(header, justify="right")
     for name, metrics in evaluation.strategies.items():
-        table.add_row(name, *(_cell(metrics[key], fmt) for key, _, fmt in _TABLE_COLUMNS))
+        table.add_row(name, *(_cell(metrics.get(key), fmt) for key, _, fmt in _TABLE_COLUMNS))
+    return table
+
+
+def reliability_report(evaluation: SplitEvaluation, label: str = "") -> Table:
+    """The agent's reliability table on the split: per confidence bin, how many decisions, how
+    sure and how often right."""
+    table = Table(title=f"{label}confidence on {evaluation.split}: reliability")
+    for header in ("Confidence", "Decisions", "Mean confidence", "Hit rate"):
+        table.add_column(header, justify="right")
+    for row in evaluation.reliability:
+        if row.count:
+            table.add_row(
+                f"{row.lower:.1f}-{row.upper:.1f}",
+                str(row.count),
+                _cell(row.mean_confidence, "{:.3f}"),
+                _cell(row.hit_rate, "{:.3f}"),
+            )
     return table
 
 

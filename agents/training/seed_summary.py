@@ -12,7 +12,17 @@ from rich.table import Table
 
 from agents.training.evaluation import AGENT, BUY_AND_HOLD, SplitEvaluation
 
-SUMMARY_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "turnover", "n_trades")
+SUMMARY_METRICS = (
+    "total_return",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "turnover",
+    "n_trades",
+    "trades_per_year",
+)
+CONFIDENCE_METRICS = ("auc", "ece", "hit_rate", "mean_confidence")
+"""Of the agent's confidence on test only: validation records no confidence of its own."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,8 @@ def summarize_seeds(results: Sequence[SeedResult]) -> dict[str, Any]:
         "test_period": [results[0].test.first_date, results[0].test.last_date],
         "validation": {m: mean_std([r.validation[m] for r in results]) for m in SUMMARY_METRICS},
         "test": {
-            m: mean_std([r.test.strategies[AGENT][m] for r in results]) for m in SUMMARY_METRICS
+            m: mean_std([r.test.strategies[AGENT][m] for r in results])
+            for m in SUMMARY_METRICS + CONFIDENCE_METRICS
         },
         "test_buy_and_hold": {
             m: results[0].test.strategies[BUY_AND_HOLD][m] for m in SUMMARY_METRICS
@@ -55,11 +66,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{len(summary['seeds'])} seeds; test {first} .. {last}, after costs")
     for header in ("Metric", "Validation (mean ± std)", "Test (mean ± std)", "Buy & hold (test)"):
         table.add_column(header, justify="left" if header == "Metric" else "right", no_wrap=True)
-    for metric in SUMMARY_METRICS:
-        hold = summary["test_buy_and_hold"][metric]
+    for metric in SUMMARY_METRICS + CONFIDENCE_METRICS:
+        hold = summary["test_buy_and_hold"].get(metric)
         table.add_row(
             metric,
-            format_mean_std(summary["validation"][metric]),
+            format_mean_std(summary["validation"].get(metric, {"mean": None})),
             format_mean_std(summary["test"][metric]),
             "n/a" if hold is None else f"{hold:.3f}",
         )
