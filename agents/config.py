@@ -225,6 +225,16 @@ class TrainConfig(TrainingOptions):
     window_size: Annotated[
         int, Field(description="Bars of features per observation."), OnCommandLine(ENV_PANEL)
     ] = 30
+    rebalance_band: Annotated[
+        float,
+        Field(description="No order within this fraction of equity of the position."),
+        OnCommandLine(ENV_PANEL),
+    ] = 0.1
+    turnover_penalty: Annotated[
+        float,
+        Field(description="Training reward cut per unit of equity traded (log return)."),
+        OnCommandLine(ENV_PANEL),
+    ] = 0.002
     episode_length: Annotated[
         int,
         Field(ge=1, description="Bars per training episode."),
@@ -244,6 +254,11 @@ class TrainConfig(TrainingOptions):
         _comma_separated("layer sizes", "64,64"),
         OnCommandLine(TRAINING_PANEL),
     ] = (64, 64)
+    calibration_bars: Annotated[
+        int,
+        Field(ge=1, description="Last train bars held out of training to fit the confidence."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = 504
     eval_freq: Annotated[
         int, Field(ge=1, description="Validate every N timesteps."), OnCommandLine(TRAINING_PANEL)
     ] = 10_000

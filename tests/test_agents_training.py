@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from agents import AgentError, DRLAgent, SeedResult, TrainConfig, split_with_history, train_agents
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths
 from agents.training.evaluation import AGENT, BUY_AND_HOLD, evaluate_agent, rollout_metrics
+from agents.training.market_data import hold_out_calibration
 from agents.training.rollout import run_policy
 from envs import FEATURE_NAMES, PreparedMarket, prepare_market
 from tests.agents_helpers import tiny_config
@@ -56,15 +58,21 @@ def test_training_writes_a_complete_agent_directory(
     assert manifest["normalizer"] == synthetic.normalizer.to_dict()
     assert manifest["splits"]["test"][0] == str(synthetic.test.dates[0])[:10]
     assert set(manifest["library_versions"]) == {"torch", "stable-baselines3", "gymnasium", "numpy"}
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     calibration = manifest["calibration"]
     assert calibration["map"]["slope"] >= 0.0
     assert len(calibration["map"]["intercepts"]) == 3
     assert 0.0 <= calibration["ece"] <= 1.0
     assert calibration["log_loss"] > 0.0
-    assert calibration["n_decisions"] == synthetic.validation.n_bars
-    assert sum(calibration["action_counts"]) == synthetic.validation.n_bars
-    assert sum(b["count"] for b in calibration["reliability"]) == synthetic.validation.n_bars
+    # Fitted on the calibration hold-out, the last train bars, not on the validation split.
+    held_out = TrainConfig().calibration_bars
+    assert manifest["splits"]["calibration"] == [
+        str(synthetic.train.dates[-held_out])[:10],
+        str(synthetic.train.dates[-1])[:10],
+    ]
+    assert calibration["n_decisions"] == held_out
+    assert sum(calibration["action_counts"]) == held_out
+    assert sum(b["count"] for b in calibration["reliability"]) == held_out
     evaluation = json.loads(paths.evaluation.read_text())
     assert set(evaluation["strategies"]) == {AGENT, BUY_AND_HOLD}
     assert evaluation["first_date"] == str(synthetic.test.dates[0])[:10]
@@ -72,6 +80,11 @@ def test_training_writes_a_complete_agent_directory(
     assert agent_test["n_bars"] == synthetic.test.n_bars
     assert 0.0 <= agent_test["ece"] <= 1.0
     assert agent_test["confidence_log_loss"] > 0.0
+    assert agent_test["auc"] is None or 0.0 <= agent_test["auc"] <= 1.0
+    assert agent_test["trades_per_year"] == pytest.approx(
+        agent_test["n_trades"] * 252 / agent_test["n_bars"]
+    )
+    assert sum(b["count"] for b in evaluation["reliability"]) == synthetic.test.n_bars
 
 
 @pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
@@ -83,11 +96,15 @@ def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
     validation = split_with_history(synthetic, "validation", agent.env_config.window_size)
     test = split_with_history(synthetic, "test", agent.env_config.window_size)
 
-    replay = run_policy(validation, agent.env_config, agent.act)
+    _, held_out = hold_out_calibration(
+        synthetic, TrainConfig().calibration_bars, agent.env_config.window_size
+    )
 
+    replay = run_policy(validation, agent.env_config, agent.act)
     assert rollout_metrics(replay) == agent.manifest.validation_metrics
     assert evaluate_agent(agent, test, "test") == run.test
     calibration = agent.manifest.calibration
+    replay = run_policy(held_out, agent.env_config, agent.act)
     assert calibration.action_counts == tuple(np.bincount(replay.actions, minlength=3))
     for action, hit_rate in enumerate(calibration.action_hit_rates):
         chosen = replay.actions == action
@@ -185,3 +202,29 @@ def test_default_settings_are_deterministic_at_full_scale(algo: str, tmp_path: P
 
     assert first.test == second.test
     assert first.validation == second.validation
+
+
+def test_confidence_at_decision_time_never_reads_a_later_bar(
+    dqn_run: SeedResult, synthetic: PreparedMarket
+) -> None:
+    """The outcome labels look ahead (they are training targets); the decision and its
+    confidence must not: rewriting every bar after t leaves the decisions up to t unchanged."""
+    agent = DRLAgent.load(dqn_run.directory)
+    market = split_with_history(synthetic, "test", agent.env_config.window_size)
+    cut = market.n_bars // 2
+    rng = np.random.default_rng(7)
+    future = rng.uniform(0.5, 1.5, market.n_bars - cut)
+    rewritten = dataclasses.replace(
+        market,
+        open=np.concatenate([market.open[:cut], market.open[cut:] * future]),
+        close=np.concatenate([market.close[:cut], market.close[cut:] * future]),
+        features=np.concatenate(
+            [market.features[:cut], rng.normal(size=market.features[cut:].shape)]
+        ).astype(market.features.dtype),
+    )
+    runs = [run_policy(m, agent.env_config, agent.act) for m in (market, rewritten)]
+    known = runs[0].decision_bars < cut  # decided at a close before the rewritten bars
+    decisions = [agent.decide_many(run.observations[known]) for run in runs]
+    assert [d.action for d in decisions[0]] == [d.action for d in decisions[1]]
+    assert [d.confidence for d in decisions[0]] == [d.confidence for d in decisions[1]]
+    assert not np.array_equal(runs[0].correct[known], runs[1].correct[known])  # labels do look

@@ -6,6 +6,9 @@
    previous split's last `window_size` bars, whose features are known before the split begins,
    so the first decision is made at the close of the bar before the split and the first bar of
    profit and loss is the split's first bar. Nothing after a decision's bar is read.
+3. The calibration hold-out: the last bars of the train split, kept out of training, on which the
+   confidence map is fitted (`hold_out_calibration`), so that the validation split that selects
+   the model is not also the data the confidence is fitted on.
 """
 
 from __future__ import annotations
@@ -71,6 +74,22 @@ def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: i
     return concatenate(history, arrays)
 
 
+def hold_out_calibration(
+    prepared: PreparedMarket, calibration_bars: int, window_size: int
+) -> tuple[MarketArrays, MarketArrays]:
+    """(the train split less its last `calibration_bars` bars, those bars preceded by
+    `window_size` bars of history), the markets of training and of the confidence fit."""
+    train = prepared.split("train")
+    cut = train.n_bars - calibration_bars
+    if cut < window_size + 1:
+        raise AgentError(
+            f"the train split has {train.n_bars} bars: too few to hold out {calibration_bars}"
+            f" for calibration and still train on a {window_size}-bar window"
+            " (lower --calibration-bars)"
+        )
+    return train.slice(0, cut), train.slice(max(0, cut - window_size), train.n_bars)
+
+
 def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
     """`first` then `second`, which must have the same features and follow it in time."""
     if first.feature_names != second.feature_names:
@@ -84,11 +103,15 @@ def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
     )
 
 
-def split_date_ranges(prepared: PreparedMarket) -> dict[str, tuple[str, str]]:
-    """First and last bar date of every non-empty split, for the manifest."""
+def split_date_ranges(
+    prepared: PreparedMarket, calibration_bars: int
+) -> dict[str, tuple[str, str]]:
+    """First and last bar date of every non-empty split, for the manifest, and of the
+    calibration hold-out (the last `calibration_bars` bars of train, which the model never saw)."""
     ranges: dict[str, tuple[str, str]] = {}
-    for name in SPLIT_NAMES:
-        dates = getattr(prepared, name).dates
+    named: dict[str, np.ndarray] = {name: getattr(prepared, name).dates for name in SPLIT_NAMES}
+    named["calibration"] = prepared.train.dates[-calibration_bars:]
+    for name, dates in named.items():
         if len(dates):
             ranges[name] = (
                 format_date(pd.Timestamp(dates[0])),

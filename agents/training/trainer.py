@@ -1,10 +1,12 @@
 """Train one agent per seed and write its agent directory (see `agents.storage`).
 
-For each seed: SB3 learns on the batched env over the train split (random-start episodes), while
-an EvalCallback runs the deterministic policy over the whole validation split (costs on) and keeps
-the best model; the final model replaces it only if it does better there. The kept model is then
-calibrated on validation, saved with its manifest, and evaluated once on the test split beside
-buy-and-hold. Test numbers never feed back into any choice.
+For each seed: SB3 learns on the batched env over the train split less its last
+`calibration_bars` bars (random-start episodes), while an EvalCallback runs the deterministic
+policy over the whole validation split (costs on) and keeps the best model; the final model
+replaces it only if it does better there. The kept model's confidence map is then fitted on the
+held-out calibration bars, which neither trained nor selected it; the agent is saved with its
+manifest and evaluated once on the test split beside buy-and-hold. Test numbers never feed back
+into any choice.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from agents.policy_scores import greedy_policy, observation_shape, policy_scores
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths, load_model, seed_dir, write_json
 from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
+    hold_out_calibration,
     prepare_training_market,
     split_date_ranges,
     split_with_history,
@@ -77,6 +80,8 @@ def training_env_config(config: TrainConfig) -> EnvConfig:
             window_size=config.window_size,
             mode=config.mode,
             cost_model=CostModel(config.commission_bps, config.slippage_bps),
+            rebalance_band=config.rebalance_band,
+            turnover_penalty=config.turnover_penalty,
             episode_length=config.episode_length,
         )
     except (EnvSetupError, ValueError) as exc:
@@ -97,10 +102,11 @@ def train_seed(
     torch.set_num_threads(config.torch_threads)
     paths = AgentPaths(out)
     validation = split_with_history(prepared, "validation", env_config.window_size)
+    train_market, calibration_market = hold_out_calibration(
+        prepared, config.calibration_bars, env_config.window_size
+    )
     try:
-        train_env = VecMonitor(
-            BatchedTradingEnv(prepared.split("train"), env_config, config.n_envs)
-        )
+        train_env = VecMonitor(BatchedTradingEnv(train_market, env_config, config.n_envs))
         eval_env = VecMonitor(
             DummyVecEnv([lambda: TradingEnv(validation, sequential_config(env_config))])
         )
@@ -142,6 +148,7 @@ def train_seed(
         seed=seed,
         model=model,
         validation=validation_rollout,
+        calibration=run_policy(calibration_market, env_config, greedy_policy(model)),
     )
     agent = DRLAgent(model, manifest, source=str(out))
     agent.save(out)
@@ -177,8 +184,9 @@ def _manifest(
     seed: int,
     model: BaseAlgorithm,
     validation: Rollout,
+    calibration: Rollout,
 ) -> AgentManifest:
-    scores = policy_scores(model, validation.observations)
+    scores = policy_scores(model, calibration.observations)
     return AgentManifest(
         algorithm=config.algo,
         feature_names=prepared.normalizer.feature_names,
@@ -188,11 +196,11 @@ def _manifest(
         env_config=env_config_to_dict(env_config),
         data_source=config.data,
         data_hash=prepared.data_hash,
-        splits=split_date_ranges(prepared),
+        splits=split_date_ranges(prepared, config.calibration_bars),
         seed=seed,
         train_config=config.model_dump(mode="json"),
         library_versions=library_versions(),
         validation_metrics=rollout_metrics(validation),
-        calibration=calibrate(scores, validation.actions, validation.correct),
+        calibration=calibrate(scores, calibration.actions, calibration.correct),
         format_version=MANIFEST_FORMAT_VERSION,
     )
