@@ -83,9 +83,10 @@ class PlattMap(_Record):
     def confidence(self, scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
         """Calibrated probability that each row's chosen action is right."""
         scores, chosen = _checked_scores(scores, chosen)
-        if scores.shape[1] != len(self.intercepts):
+        if scores.shape[-1] != len(self.intercepts):
             raise AgentError(
-                f"scores have {scores.shape[1]} actions, the calibration has {len(self.intercepts)}"
+                f"scores have {scores.shape[-1]} actions, the calibration has"
+                f" {len(self.intercepts)}"
             )
         intercepts = np.asarray(self.intercepts)[chosen]
         return expit(self.slope * chosen_log_odds(scores, chosen) + intercepts)
@@ -130,8 +131,15 @@ class ConfidenceCalibration(_Record):
 
 def chosen_log_odds(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p = softmax(scores)[chosen]: the chosen score minus the
-    log-sum-exp of the others, which stays finite for scores of any size."""
+    log-sum-exp of the others, which stays finite for scores of any size.
+
+    `scores` of a seed ensemble, (n_models, n, n_actions), give the mean over its members of each
+    member's log-odds of the ensemble's choice: members that prefer another action pull it down,
+    so their disagreement lowers the confidence.
+    """
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 3:
+        return np.mean([chosen_log_odds(member, chosen) for member in scores], axis=0)
     rows = np.arange(len(scores))
     others = scores.copy()
     others[rows, chosen] = -np.inf
@@ -150,7 +158,7 @@ def fit_platt_map(
     and the result is stated back in raw units.
     """
     scores, chosen, correct = _checked(scores, chosen, correct)
-    n_actions = scores.shape[1]
+    n_actions = scores.shape[-1]
     log_odds = chosen_log_odds(scores, chosen)
     centre, spread = float(log_odds.mean()), float(log_odds.std())
     if spread <= _TIE_SPREAD * max(1.0, abs(centre)):
@@ -259,7 +267,7 @@ def calibrate(
 ) -> ConfidenceCalibration:
     """Fit the map and record how calibrated the confidences are, before and after."""
     scores, chosen, correct = _checked(scores, chosen, correct)
-    n_actions = scores.shape[1]
+    n_actions = scores.shape[-1]
     fitted = fit_platt_map(scores, chosen, correct)
     confidence = fitted.confidence(scores, chosen)
     raw_confidence = PlattMap.uncalibrated(n_actions).confidence(scores, chosen)
@@ -292,18 +300,19 @@ def _logit(p: float) -> float:
 
 
 def _checked_scores(scores: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of one model (n, n_actions) or of an ensemble's members (n_models, n, n_actions)."""
     scores = np.asarray(scores, dtype=np.float64)
     chosen = np.asarray(chosen, dtype=np.int64)
-    if scores.ndim != 2 or len(scores) == 0 or scores.shape[1] < 2:
+    if scores.ndim not in {2, 3} or 0 in scores.shape or scores.shape[-1] < 2:
         raise AgentError(
-            f"scores must be a non-empty (n, n_actions >= 2) array, got {scores.shape}"
+            f"scores must be a non-empty ([n_models,] n, n_actions >= 2) array, got {scores.shape}"
         )
-    if chosen.shape != (len(scores),):
+    if chosen.shape != (scores.shape[-2],):
         raise AgentError("chosen must hold one action per row of scores")
     if not np.all(np.isfinite(scores)):
         raise AgentError("scores must be finite to calibrate a confidence")
-    if np.any(chosen < 0) or np.any(chosen >= scores.shape[1]):
-        raise AgentError(f"chosen actions must be in [0, {scores.shape[1]})")
+    if np.any(chosen < 0) or np.any(chosen >= scores.shape[-1]):
+        raise AgentError(f"chosen actions must be in [0, {scores.shape[-1]})")
     return scores, chosen
 
 
@@ -312,6 +321,6 @@ def _checked(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scores, chosen = _checked_scores(scores, chosen)
     correct = np.asarray(correct, dtype=bool)
-    if correct.shape != (len(scores),):
+    if correct.shape != chosen.shape:
         raise AgentError("correct must hold one value per row of scores")
     return scores, chosen, correct

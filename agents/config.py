@@ -254,6 +254,11 @@ class TrainConfig(TrainingOptions):
         _comma_separated("layer sizes", "64,64"),
         OnCommandLine(TRAINING_PANEL),
     ] = (64, 64)
+    max_trades_per_year: Annotated[
+        float,
+        Field(gt=0.0, description="Turnover budget on validation for the switch margin."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = 25.0
     calibration_bars: Annotated[
         int,
         Field(ge=1, description="Last train bars held out of training to fit the confidence."),

@@ -23,7 +23,10 @@ from .market_data import (
 )
 from .sb3_models import build_model as build_model
 from .seed_summary import (
-    SeedResult as SeedResult,
+    AgentResult as AgentResult,
+)
+from .seed_summary import (
+    TrainingRun as TrainingRun,
 )
 from .seed_summary import (
     format_mean_std as format_mean_std,

@@ -3,16 +3,20 @@
 For each seed: SB3 learns on the batched env over the train split less its last
 `calibration_bars` bars (random-start episodes), while an EvalCallback runs the deterministic
 policy over the whole validation split (costs on) and keeps the best model; the final model
-replaces it only if it does better there. The kept model's confidence map is then fitted on the
-held-out calibration bars, which neither trained nor selected it; the agent is saved with its
-manifest and evaluated once on the test split beside buy-and-hold. Test numbers never feed back
-into any choice.
+replaces it only if it does better there. Then the agent is finished (`finish_agent`): its switch
+margin is chosen on validation (`agents.training.selection`), its confidence map fitted on the
+held-out calibration bars, which neither trained nor selected it, and it is saved with its
+manifest and evaluated once on the test split beside buy-and-hold. With several seeds, the kept
+models are finished once more together, as the seed ensemble in the output directory. Test
+numbers never feed back into any choice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
@@ -29,8 +33,15 @@ from agents.manifest import (
     env_config_to_dict,
     library_versions,
 )
-from agents.policy_scores import greedy_policy, observation_shape, policy_scores
-from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths, load_model, seed_dir, write_json
+from agents.policy_scores import ensemble_policy, member_scores, observation_shape
+from agents.storage import (
+    SEEDS_SUMMARY_FILE,
+    AgentPaths,
+    load_model,
+    model_files,
+    seed_dir,
+    write_json,
+)
 from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
     hold_out_calibration,
@@ -38,9 +49,10 @@ from agents.training.market_data import (
     split_date_ranges,
     split_with_history,
 )
-from agents.training.rollout import Rollout, run_policy, sequential_config
+from agents.training.rollout import run_policy, sequential_config
 from agents.training.sb3_models import build_model
-from agents.training.seed_summary import SeedResult, summarize_seeds
+from agents.training.seed_summary import AgentResult, TrainingRun, summarize_seeds
+from agents.training.selection import choose_switch_margin
 from envs import (
     BatchedTradingEnv,
     CostModel,
@@ -52,25 +64,38 @@ from envs import (
 )
 
 
-def train_agents(config: TrainConfig, progress_bar: bool = True) -> list[SeedResult]:
-    """Train every seed of `config`; one seed writes `config.out`, several `out/seed_<n>/`."""
+def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
+    """Train every seed of `config`; one seed writes `config.out`, several write `out/seed_<n>/`
+    and their seed ensemble in `out` itself."""
     prepared = prepare_training_market(config)
     env_config = training_env_config(config)
-    single = len(config.seeds) == 1
-    results = [
+    if len(config.seeds) == 1:
+        member = train_seed(
+            config,
+            prepared,
+            env_config=env_config,
+            seed=config.seeds[0],
+            out=config.out,
+            progress_bar=progress_bar,
+        )
+        return TrainingRun([member], None)
+    members = [
         train_seed(
             config,
             prepared,
             env_config=env_config,
             seed=seed,
-            out=config.out if single else seed_dir(config.out, seed),
+            out=seed_dir(config.out, seed),
             progress_bar=progress_bar,
         )
         for seed in config.seeds
     ]
-    if not single:
-        write_json(config.out / SEEDS_SUMMARY_FILE, summarize_seeds(results))
-    return results
+    models = [load_model(AgentPaths(m.directory).model, config.algo) for m in members]
+    ensemble = finish_agent(
+        config, prepared, env_config=env_config, models=models, seeds=config.seeds, out=config.out
+    )
+    write_json(config.out / SEEDS_SUMMARY_FILE, summarize_seeds(members, ensemble))
+    return TrainingRun(members, ensemble)
 
 
 def training_env_config(config: TrainConfig) -> EnvConfig:
@@ -96,13 +121,13 @@ def train_seed(
     seed: int,
     out: Path,
     progress_bar: bool,
-) -> SeedResult:
-    """Train, select, calibrate, save and evaluate the agent of one seed (see module docstring)."""
+) -> AgentResult:
+    """Train and select the model of one seed, then finish its agent (see module docstring)."""
     set_random_seed(seed)
     torch.set_num_threads(config.torch_threads)
     paths = AgentPaths(out)
     validation = split_with_history(prepared, "validation", env_config.window_size)
-    train_market, calibration_market = hold_out_calibration(
+    train_market, _ = hold_out_calibration(
         prepared, config.calibration_bars, env_config.window_size
     )
     try:
@@ -133,7 +158,7 @@ def train_seed(
         progress_bar=progress_bar,
         tb_log_name=config.algo,
     )
-    model, validation_rollout = _best_on_validation(
+    model = _best_on_validation(
         model,
         evaluation.best_mean_reward,
         paths=paths,
@@ -141,22 +166,56 @@ def train_seed(
         env_config=env_config,
         algorithm=config.algo,
     )
-    manifest = _manifest(
-        config,
-        prepared,
-        env_config=env_config,
-        seed=seed,
-        model=model,
-        validation=validation_rollout,
-        calibration=run_policy(calibration_market, env_config, greedy_policy(model)),
+    return finish_agent(
+        config, prepared, env_config=env_config, models=[model], seeds=(seed,), out=out
     )
-    agent = DRLAgent(model, manifest, source=str(out))
+
+
+def finish_agent(
+    config: TrainConfig,
+    prepared: PreparedMarket,
+    *,
+    env_config: EnvConfig,
+    models: Sequence[BaseAlgorithm],
+    seeds: tuple[int, ...],
+    out: Path,
+) -> AgentResult:
+    """Choose the switch margin on validation, fit the confidence on the calibration hold-out,
+    save the agent directory and evaluate it once on the test split."""
+    window = env_config.window_size
+    validation = split_with_history(prepared, "validation", window)
+    chosen, trials, validation_rollout = choose_switch_margin(
+        models, validation, env_config, config.max_trades_per_year
+    )
+    _, held_out = hold_out_calibration(prepared, config.calibration_bars, window)
+    targets = np.asarray(env_config.target_positions)
+    calibration = run_policy(held_out, env_config, ensemble_policy(models, targets, chosen.margin))
+    scores = member_scores(models, calibration.observations)
+    manifest = AgentManifest(
+        algorithm=config.algo,
+        feature_names=prepared.normalizer.feature_names,
+        observation_shape=observation_shape(models[0]),
+        n_actions=len(targets),
+        normalizer=prepared.normalizer.to_dict(),
+        env_config=env_config_to_dict(env_config),
+        data_source=config.data,
+        data_hash=prepared.data_hash,
+        splits=split_date_ranges(prepared, config.calibration_bars),
+        seeds=seeds,
+        model_files=model_files(seeds),
+        switch_margin=chosen.margin,
+        switch_margin_search=trials,
+        train_config=config.model_dump(mode="json"),
+        library_versions=library_versions(),
+        validation_metrics=rollout_metrics(validation_rollout),
+        calibration=calibrate(scores, calibration.actions, calibration.correct),
+        format_version=MANIFEST_FORMAT_VERSION,
+    )
+    agent = DRLAgent(models, manifest, source=str(out))
     agent.save(out)
-    test = evaluate_agent(
-        agent, split_with_history(prepared, "test", env_config.window_size), "test"
-    )
-    write_json(paths.evaluation, test.to_dict())
-    return SeedResult(seed, out, manifest.validation_metrics, test)
+    test = evaluate_agent(agent, split_with_history(prepared, "test", window), "test")
+    write_json(AgentPaths(out).evaluation, test.to_dict())
+    return AgentResult(seeds, out, manifest.validation_metrics, test)
 
 
 def _best_on_validation(
@@ -167,40 +226,11 @@ def _best_on_validation(
     validation: MarketArrays,
     env_config: EnvConfig,
     algorithm: str,
-) -> tuple[BaseAlgorithm, Rollout]:
-    """The EvalCallback's best model, or the final one if it did better on validation."""
-    final_rollout = run_policy(validation, env_config, greedy_policy(final))
-    if not paths.best_model.is_file() or final_rollout.reward_sum > best_reward:
-        return final, final_rollout
-    best = load_model(paths.best_model, algorithm)
-    return best, run_policy(validation, env_config, greedy_policy(best))
-
-
-def _manifest(
-    config: TrainConfig,
-    prepared: PreparedMarket,
-    *,
-    env_config: EnvConfig,
-    seed: int,
-    model: BaseAlgorithm,
-    validation: Rollout,
-    calibration: Rollout,
-) -> AgentManifest:
-    scores = policy_scores(model, calibration.observations)
-    return AgentManifest(
-        algorithm=config.algo,
-        feature_names=prepared.normalizer.feature_names,
-        observation_shape=observation_shape(model),
-        n_actions=len(env_config.target_positions),
-        normalizer=prepared.normalizer.to_dict(),
-        env_config=env_config_to_dict(env_config),
-        data_source=config.data,
-        data_hash=prepared.data_hash,
-        splits=split_date_ranges(prepared, config.calibration_bars),
-        seed=seed,
-        train_config=config.model_dump(mode="json"),
-        library_versions=library_versions(),
-        validation_metrics=rollout_metrics(validation),
-        calibration=calibrate(scores, calibration.actions, calibration.correct),
-        format_version=MANIFEST_FORMAT_VERSION,
-    )
+) -> BaseAlgorithm:
+    """The EvalCallback's best model, or the final one if it did better on validation (both
+    without a switch margin, as the callback ran it)."""
+    policy = ensemble_policy([final], np.asarray(env_config.target_positions), 0.0)
+    final_reward = run_policy(validation, env_config, policy).reward_sum
+    if not paths.best_model.is_file() or final_reward > best_reward:
+        return final
+    return load_model(paths.best_model, algorithm)
