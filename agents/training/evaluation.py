@@ -29,15 +29,14 @@ TRADING_DAYS_PER_YEAR = 252
 AGENT = "agent"
 BUY_AND_HOLD = "buy_and_hold"
 
-_TABLE_COLUMNS = (
-    ("total_return", "Total return", "{:+.2%}"),
+_TABLE_COLUMNS = (  # short headers: the table must fit an 80-column terminal
+    ("total_return", "Return", "{:+.1%}"),
     ("sharpe", "Sharpe", "{:.2f}"),
     ("sortino", "Sortino", "{:.2f}"),
-    ("max_drawdown", "Max drawdown", "{:.2%}"),
-    ("turnover", "Turnover", "{:.1f}"),
+    ("max_drawdown", "Max DD", "{:.1%}"),
     ("n_trades", "Trades", "{:d}"),
     ("trades_per_year", "Trades/yr", "{:.1f}"),
-    ("auc", "Confidence AUC", "{:.3f}"),
+    ("auc", "AUC", "{:.3f}"),
 )
 
 

@@ -93,8 +93,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     """One row per metric: validation and test mean +- std over seeds, the ensemble's test value,
     and buy-and-hold on test."""
     first, last = summary["test_period"]
-    table = Table(title=f"{len(summary['seeds'])} seeds; test {first} .. {last}, after costs")
-    headers = ("Metric", "Validation (mean ± std)", "Test (mean ± std)", "Ensemble", "Buy & hold")
+    table = Table(
+        title=f"{len(summary['seeds'])} seeds (mean ± std) and their ensemble;"
+        f" test {first} .. {last}, after costs"
+    )
+    headers = ("Metric", "Validation", "Test", "Ensemble test", "Buy & hold test")
     for header in headers:
         table.add_column(header, justify="left" if header == "Metric" else "right", no_wrap=True)
     for metric in SUMMARY_METRICS + CONFIDENCE_METRICS:
