@@ -2,7 +2,8 @@
 
 It records what the model expects (features, their normalisation, the observation shape, the
 action map and costs of the env), where it came from (data source and hash, split dates, seed,
-training options, library versions) and how good and how calibrated it was on validation data.
+training options, library versions), how good it was on validation data, its switch margin, and
+how calibrated its confidence was on the calibration hold-out.
 """
 
 from __future__ import annotations
