@@ -112,6 +112,13 @@ def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
     return seeds
 
 
+def _distinct_sources(data: str) -> str:
+    sources = data.split(",")
+    if "" in sources or len(set(sources)) != len(sources):
+        raise ValueError(f"must name distinct sources separated by single commas, got {data!r}")
+    return data
+
+
 class DQNParams(TrainingOptions):
     """DQN-only hyperparameters (see the module docstring for why these values)."""
 
@@ -185,8 +192,11 @@ class TrainConfig(TrainingOptions):
         str,
         Field(
             min_length=1,
-            description="sp500, nasdaq, aapl, amzn, nvda, msft, synthetic, or a CSV/Parquet path.",
+            description="sp500, nasdaq, aapl, amzn, nvda, msft, synthetic, or a CSV/Parquet"
+            " path; several, comma-separated, are pooled in training (the first is validated,"
+            " calibrated and tested).",
         ),
+        AfterValidator(_distinct_sources),
         OnCommandLine(DATA_PANEL),
     ] = "sp500"
     out: Annotated[
@@ -281,3 +291,9 @@ class TrainConfig(TrainingOptions):
     torch_threads: Annotated[int, Field(ge=1, description="CPU threads of torch.")] = 1
     dqn: DQNParams = DQNParams()
     ppo: PPOParams = PPOParams()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources of `data`: training pools them; the first is validated, calibrated and
+        tested."""
+        return tuple(self.data.split(","))

@@ -101,8 +101,13 @@ class DRLAgent:
     def observation_shape(self) -> tuple[int, ...]:
         return self.manifest.observation_shape
 
-    def feature_normalizer(self) -> FeatureNormalizer:
-        """The normalisation fitted on the agent's training split, to apply to any new data."""
+    def feature_normalizer(self) -> FeatureNormalizer | None:
+        """The normalisation fitted on the agent's training split, to apply to any new data; None
+        for an agent trained on several sources, each normalised on its own train split: pass
+        None on (`envs.prepare_market(..., normalizer=None)`) and new data is normalised on its
+        own train split too."""
+        if self.manifest.normalizer is None:
+            return None
         try:
             return FeatureNormalizer.from_dict(self.manifest.normalizer)
         except MarketDataError as exc:

@@ -70,6 +70,10 @@ class AgentManifest(BaseModel):
     ensemble (`agents.storage`). `switch_margin` (score units: Q-value for DQN, log-probability
     for PPO) is added to the held action's score before the argmax (`agents.policy_scores`);
     `switch_margin_search` records the margins tried on validation and what each did.
+    `training_sources` are the sources pooled in training; `data_source` and `data_hash` are the
+    first's, whose splits validated, calibrated and tested the agent. `normalizer` is the feature
+    normalisation fitted on that source's train split, or None for a pooled agent: each of its
+    sources was normalised on its own train split, and so is any source it runs on.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,7 +82,8 @@ class AgentManifest(BaseModel):
     feature_names: tuple[str, ...]
     observation_shape: tuple[int, ...]
     n_actions: int
-    normalizer: dict[str, Any]
+    normalizer: dict[str, Any] | None
+    training_sources: Annotated[tuple[str, ...], Field(min_length=1)]
     env_config: dict[str, Any]
     data_source: str
     data_hash: str

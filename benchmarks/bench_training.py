@@ -34,7 +34,7 @@ from agents import AgentResult, TrainConfig, train_agents
 from agents.config import ALGORITHMS
 from agents.manifest import library_versions
 from agents.training.evaluation import AGENT, BUY_AND_HOLD
-from agents.training.market_data import prepare_training_market
+from agents.training.market_data import prepare_training_markets
 from agents.training.sb3_models import build_model
 from agents.training.seed_summary import format_mean_std, mean_std
 from agents.training.trainer import training_env_config
@@ -93,7 +93,7 @@ def steps_per_second(config: TrainConfig, env: VecEnv, timesteps: int) -> float:
 
 def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> str:
     """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm."""
-    prepared = prepare_training_market(config)
+    prepared = prepare_training_markets(config)[0]
     env_config = training_env_config(config)
     rates: dict[str, list[float]] = {"ours": [], "cartpole": [], "padded": []}
     for _ in range(repeats):  # interleaved, so a slow moment of the machine hits every side

@@ -16,7 +16,7 @@ from .evaluation import (
     BUY_AND_HOLD as BUY_AND_HOLD,
 )
 from .market_data import (
-    prepare_training_market as prepare_training_market,
+    prepare_training_markets as prepare_training_markets,
 )
 from .market_data import (
     split_with_history as split_with_history,

@@ -33,24 +33,29 @@ from envs import (
 _PREVIOUS_SPLIT: dict[SplitName, SplitName] = {"validation": "train", "test": "validation"}
 
 
-def prepare_training_market(config: TrainConfig) -> PreparedMarket:
-    """Load, featurise and split the data of `config`, honouring its split-date overrides.
+def prepare_training_markets(config: TrainConfig) -> list[PreparedMarket]:
+    """Load, featurise and split each source of `config`, honouring its split-date overrides;
+    each source is normalised on its own train split.
 
     Every split must hold bars: an empty test split is refused before training, not after.
     """
-    prepared = _with_split_dates(config, prepare_market(config.data, config.start, config.end))
-    for name in SPLIT_NAMES:
-        prepared.split(name)  # raises MarketDataError naming the empty split and the dates
-    return prepared
+    markets = []
+    for source in config.sources:
+        prepared = _with_split_dates(config, prepare_market(source, config.start, config.end))
+        for name in SPLIT_NAMES:
+            prepared.split(name)  # raises MarketDataError naming the empty split and the dates
+        markets.append(prepared)
+    return markets
 
 
 def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:
     if config.validation_start is None and config.test_start is None:
         return prepared
+    source = prepared.source
     validation_start = parse_date_option(
-        config.validation_start, "--validation-start", config.data, "start"
+        config.validation_start, "--validation-start", source, "start"
     )
-    test_start = parse_date_option(config.test_start, "--test-start", config.data, "start")
+    test_start = parse_date_option(config.test_start, "--test-start", source, "start")
     try:
         splits = Splits(
             validation_start=validation_start or prepared.splits.validation_start,

@@ -21,7 +21,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from agents.confidence import calibrate
 from agents.config import TrainConfig
@@ -45,10 +45,11 @@ from agents.storage import (
 from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
     hold_out_calibration,
-    prepare_training_market,
+    prepare_training_markets,
     split_date_ranges,
     split_with_history,
 )
+from agents.training.pooled_env import PooledVecEnv, copies_per_source
 from agents.training.rollout import run_policy, sequential_config
 from agents.training.sb3_models import build_model
 from agents.training.seed_summary import AgentResult, TrainingRun, summarize_seeds
@@ -67,12 +68,13 @@ from envs import (
 def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
     """Train every seed of `config`; one seed writes `config.out`, several write `out/seed_<n>/`
     and their seed ensemble in `out` itself."""
-    prepared = prepare_training_market(config)
+    markets = prepare_training_markets(config)
+    prepared = markets[0]
     env_config = training_env_config(config)
     if len(config.seeds) == 1:
         member = train_seed(
             config,
-            prepared,
+            markets,
             env_config=env_config,
             seed=config.seeds[0],
             out=config.out,
@@ -82,7 +84,7 @@ def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
     members = [
         train_seed(
             config,
-            prepared,
+            markets,
             env_config=env_config,
             seed=seed,
             out=seed_dir(config.out, seed),
@@ -115,23 +117,22 @@ def training_env_config(config: TrainConfig) -> EnvConfig:
 
 def train_seed(
     config: TrainConfig,
-    prepared: PreparedMarket,
+    markets: list[PreparedMarket],
     *,
     env_config: EnvConfig,
     seed: int,
     out: Path,
     progress_bar: bool,
 ) -> AgentResult:
-    """Train and select the model of one seed, then finish its agent (see module docstring)."""
+    """Train and select the model of one seed on `markets` (pooled; the first validates), then
+    finish its agent (see module docstring)."""
     set_random_seed(seed)
     torch.set_num_threads(config.torch_threads)
     paths = AgentPaths(out)
+    prepared = markets[0]
     validation = split_with_history(prepared, "validation", env_config.window_size)
-    train_market, _ = hold_out_calibration(
-        prepared, config.calibration_bars, env_config.window_size
-    )
     try:
-        train_env = VecMonitor(BatchedTradingEnv(train_market, env_config, config.n_envs))
+        train_env = VecMonitor(_training_env(config, markets, env_config))
         eval_env = VecMonitor(
             DummyVecEnv([lambda: TradingEnv(validation, sequential_config(env_config))])
         )
@@ -171,6 +172,22 @@ def train_seed(
     )
 
 
+def _training_env(
+    config: TrainConfig, markets: list[PreparedMarket], env_config: EnvConfig
+) -> VecEnv:
+    """The batched env over each market's train split less its calibration hold-out (every
+    source's, so that no source trains on the calibration years), pooled if several."""
+    try:
+        counts = copies_per_source(config.n_envs, len(markets))
+    except ValueError as exc:
+        raise AgentError(f"--n-envs: {exc}") from None
+    envs: list[VecEnv] = []
+    for market, n_envs in zip(markets, counts, strict=True):
+        train, _ = hold_out_calibration(market, config.calibration_bars, env_config.window_size)
+        envs.append(BatchedTradingEnv(train, env_config, n_envs))
+    return envs[0] if len(envs) == 1 else PooledVecEnv(envs)
+
+
 def finish_agent(
     config: TrainConfig,
     prepared: PreparedMarket,
@@ -196,9 +213,10 @@ def finish_agent(
         feature_names=prepared.normalizer.feature_names,
         observation_shape=observation_shape(models[0]),
         n_actions=len(targets),
-        normalizer=prepared.normalizer.to_dict(),
+        normalizer=None if len(config.sources) > 1 else prepared.normalizer.to_dict(),
+        training_sources=config.sources,
         env_config=env_config_to_dict(env_config),
-        data_source=config.data,
+        data_source=prepared.source,
         data_hash=prepared.data_hash,
         splits=split_date_ranges(prepared, config.calibration_bars),
         seeds=seeds,
