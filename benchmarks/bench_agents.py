@@ -2,13 +2,15 @@
 
     python -m benchmarks.bench_agents --out benchmarks/bench_agents.md [--timesteps 50000]
 
-Agents: DQN and PPO, `--seeds` (default 0,1,2), each trained on sp500 with the defaults of
+Agents: DQN and PPO, `--seeds` (default 0,1,2), each trained on `--train-data` (default sp500;
+several comma-separated sources are pooled, the first validating) with the defaults of
 `python train.py` (train 1999-2010, calibration hold-out 2011-2012, validation 2013-2014 for the
 best-model and switch-margin choices) for `--timesteps` steps; training several seeds also
 writes their ensemble. The agent directories are cached under `--work`, keyed by algorithm,
-seeds and timesteps; `--retrain` trains again. Every agent, each seed's and the ensemble, is then
-evaluated (`agents.training.evaluation.evaluate_agent`, costs on, the sp500 normaliser) on the
-test split of each `--series`: sp500 and nasdaq 2015-2018, the packaged stocks their last 20%.
+training data, seeds and timesteps; `--retrain` trains again. Every agent, each seed's and the
+ensemble, is then evaluated (`agents.training.evaluation.evaluate_agent`, costs on, the agent's
+normaliser: sp500's, or for a pooled agent each series' own) on the test split of each
+`--series`: sp500 and nasdaq 2015-2018, the packaged stocks their last 20%.
 
 Targets, judged as measured (every figure after costs, no choice reads a test split):
 
@@ -58,7 +60,8 @@ class Cell:
 def agent_directory(args: argparse.Namespace, algo: str) -> Path:
     """Train (or reuse) the agents of `algo`; the directory of their ensemble."""
     seeds = args.seeds.replace(",", "-")
-    out = args.work / f"{algo}-seeds{seeds}-{args.timesteps}"
+    data = args.train_data.replace(",", "+")
+    out = args.work / f"{algo}-{data}-seeds{seeds}-{args.timesteps}"
     if args.retrain and out.exists():
         shutil.rmtree(out)
     if not (out / "manifest.json").is_file():
@@ -66,7 +69,7 @@ def agent_directory(args: argparse.Namespace, algo: str) -> Path:
         config = TrainConfig.model_validate(
             {
                 "algo": algo,
-                "data": TRAIN_SOURCE,
+                "data": args.train_data,
                 "out": out,
                 "timesteps": args.timesteps,
                 "seeds": args.seeds,
@@ -104,7 +107,7 @@ def report(args: argparse.Namespace) -> str:
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
         + ", ".join(f"{k} {v}" for k, v in library_versions().items())
-        + f". Agents trained on {TRAIN_SOURCE}, {args.timesteps:,} timesteps per seed,"
+        + f". Agents trained on {args.train_data}, {args.timesteps:,} timesteps per seed,"
         f" seeds {args.seeds}, package defaults; test splits, after costs.",
         "",
     ]
@@ -185,6 +188,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--algos", default="dqn,ppo")
     parser.add_argument("--series", default=DEFAULT_SERIES)
+    parser.add_argument("--train-data", default=TRAIN_SOURCE, help="sources, comma-separated")
     parser.add_argument("--work", type=Path, default=Path("runs/bench_agents"))
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--out", type=Path, help="write the Markdown here too")
