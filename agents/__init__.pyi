@@ -7,5 +7,6 @@ from .errors import AgentError as AgentError
 from .training.cli import Algo as Algo
 from .training.cli import train_command as train_command
 from .training.market_data import split_with_history as split_with_history
-from .training.seed_summary import SeedResult as SeedResult
+from .training.seed_summary import AgentResult as AgentResult
+from .training.seed_summary import TrainingRun as TrainingRun
 from .training.trainer import train_agents as train_agents

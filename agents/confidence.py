@@ -8,16 +8,17 @@ Platt scaling (Platt, 1999) maps it to the probability that the decision is righ
 
     confidence = sigmoid(slope * log_odds + intercepts[chosen action]),   slope >= 0
 
-fitted on the validation split by maximum likelihood of "the chosen action was right" (see
+fitted on the calibration hold-out (the last bars of the train split, which training never saw
+and model selection never read) by maximum likelihood of "the chosen action was right" (see
 `agents.outcomes`). The slope is constrained non-negative, so confidence never falls as the gap
 grows. The intercepts carry the base rate, which the temperature scaling used before could not:
 softmax(scores / T) flattens towards 1 / n_actions as T grows, whatever the hit rate. There is one
 intercept per action (the per-class bias of vector scaling in Guo et al., 2017) because the hit
-rate depends mostly on which action was chosen: with long-only targets (0, 0.5, 1) the half
-position is almost never the best in hindsight, while full or no exposure is right about half the
-time. At slope 1 and zero intercepts the map is the uncalibrated softmax, PPO's policy probability.
+rate depends on which action was chosen: flat is right when the market falls, a long target when
+it rises, and markets rise more often than they fall. At slope 1 and zero intercepts the map is
+the uncalibrated softmax, PPO's policy probability.
 
-A few hundred validation bars must be enough, so the fit is kept robust. The loss is convex in
+A few hundred hold-out bars must be enough, so the fit is kept robust. The loss is convex in
 (slope, intercepts): no local minima and no search grid. Platt's smoothed targets keep the slope
 finite when the scores separate the outcomes. A Gaussian prior ties each intercept to their mean,
 so an action chosen a handful of times borrows strength from the others and one never chosen gets
@@ -35,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
+from scipy.stats import rankdata
 
 from agents.errors import AgentError, field_path, validation_message
 
@@ -81,16 +83,17 @@ class PlattMap(_Record):
     def confidence(self, scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
         """Calibrated probability that each row's chosen action is right."""
         scores, chosen = _checked_scores(scores, chosen)
-        if scores.shape[1] != len(self.intercepts):
+        if scores.shape[-1] != len(self.intercepts):
             raise AgentError(
-                f"scores have {scores.shape[1]} actions, the calibration has {len(self.intercepts)}"
+                f"scores have {scores.shape[-1]} actions, the calibration has"
+                f" {len(self.intercepts)}"
             )
         intercepts = np.asarray(self.intercepts)[chosen]
         return expit(self.slope * chosen_log_odds(scores, chosen) + intercepts)
 
 
 class ConfidenceCalibration(_Record):
-    """The fitted map and the evidence that it works, as measured on the validation split.
+    """The fitted map and the evidence that it works, as measured on the bars it was fitted on.
 
     `ece`, `log_loss` and `reliability` describe the calibrated confidences; `ece_uncalibrated` is
     the ECE of the plain softmax, so the gain of calibrating is on record. `hit_rate` is the
@@ -128,8 +131,15 @@ class ConfidenceCalibration(_Record):
 
 def chosen_log_odds(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)) with p = softmax(scores)[chosen]: the chosen score minus the
-    log-sum-exp of the others, which stays finite for scores of any size."""
+    log-sum-exp of the others, which stays finite for scores of any size.
+
+    `scores` of a seed ensemble, (n_models, n, n_actions), give the mean over its members of each
+    member's log-odds of the ensemble's choice: members that prefer another action pull it down,
+    so their disagreement lowers the confidence.
+    """
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 3:
+        return np.mean([chosen_log_odds(member, chosen) for member in scores], axis=0)
     rows = np.arange(len(scores))
     others = scores.copy()
     others[rows, chosen] = -np.inf
@@ -148,7 +158,7 @@ def fit_platt_map(
     and the result is stated back in raw units.
     """
     scores, chosen, correct = _checked(scores, chosen, correct)
-    n_actions = scores.shape[1]
+    n_actions = scores.shape[-1]
     log_odds = chosen_log_odds(scores, chosen)
     centre, spread = float(log_odds.mean()), float(log_odds.std())
     if spread <= _TIE_SPREAD * max(1.0, abs(centre)):
@@ -212,6 +222,20 @@ def log_loss(confidence: np.ndarray, correct: np.ndarray) -> float:
     return float(-np.mean(np.where(correct, np.log(confidence), np.log1p(-confidence))))
 
 
+def auc(confidence: np.ndarray, correct: np.ndarray) -> float | None:
+    """Area under the ROC curve: the probability that a right decision got a higher confidence
+    than a wrong one (ties count half), the Mann-Whitney statistic over average ranks. 0.5 is no
+    better than chance; None when every decision was right or every one wrong."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    n_right = int(correct.sum())
+    n_wrong = len(correct) - n_right
+    if n_right == 0 or n_wrong == 0:
+        return None
+    ranks = rankdata(confidence)
+    return float((ranks[correct].sum() - n_right * (n_right + 1) / 2.0) / (n_right * n_wrong))
+
+
 def reliability_table(
     confidence: np.ndarray, correct: np.ndarray, n_bins: int = DEFAULT_N_BINS
 ) -> tuple[ReliabilityBin, ...]:
@@ -243,7 +267,7 @@ def calibrate(
 ) -> ConfidenceCalibration:
     """Fit the map and record how calibrated the confidences are, before and after."""
     scores, chosen, correct = _checked(scores, chosen, correct)
-    n_actions = scores.shape[1]
+    n_actions = scores.shape[-1]
     fitted = fit_platt_map(scores, chosen, correct)
     confidence = fitted.confidence(scores, chosen)
     raw_confidence = PlattMap.uncalibrated(n_actions).confidence(scores, chosen)
@@ -276,18 +300,19 @@ def _logit(p: float) -> float:
 
 
 def _checked_scores(scores: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of one model (n, n_actions) or of an ensemble's members (n_models, n, n_actions)."""
     scores = np.asarray(scores, dtype=np.float64)
     chosen = np.asarray(chosen, dtype=np.int64)
-    if scores.ndim != 2 or len(scores) == 0 or scores.shape[1] < 2:
+    if scores.ndim not in {2, 3} or 0 in scores.shape or scores.shape[-1] < 2:
         raise AgentError(
-            f"scores must be a non-empty (n, n_actions >= 2) array, got {scores.shape}"
+            f"scores must be a non-empty ([n_models,] n, n_actions >= 2) array, got {scores.shape}"
         )
-    if chosen.shape != (len(scores),):
+    if chosen.shape != (scores.shape[-2],):
         raise AgentError("chosen must hold one action per row of scores")
     if not np.all(np.isfinite(scores)):
         raise AgentError("scores must be finite to calibrate a confidence")
-    if np.any(chosen < 0) or np.any(chosen >= scores.shape[1]):
-        raise AgentError(f"chosen actions must be in [0, {scores.shape[1]})")
+    if np.any(chosen < 0) or np.any(chosen >= scores.shape[-1]):
+        raise AgentError(f"chosen actions must be in [0, {scores.shape[-1]})")
     return scores, chosen
 
 
@@ -296,6 +321,6 @@ def _checked(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scores, chosen = _checked_scores(scores, chosen)
     correct = np.asarray(correct, dtype=bool)
-    if correct.shape != (len(scores),):
+    if correct.shape != chosen.shape:
         raise AgentError("correct must hold one value per row of scores")
     return scores, chosen, correct

@@ -14,9 +14,11 @@ class DRLDecision:
     """One deterministic decision of a trained agent; out-of-range numbers are a ValueError.
 
     `target_position` is the action's target position fraction in [-1, 1] (the env's action map),
-    which the hybrid trader reads as the DRL signal. `confidence` is calibrated on the validation
-    split: among decisions made with confidence c, about a fraction c turned out right.
-    `q_values` (DQN) or `action_probs` (PPO) are the raw numbers the confidence came from.
+    which the hybrid trader reads as the DRL signal. `confidence` is calibrated on the
+    calibration hold-out (the last train bars, unseen in training): among decisions made with
+    confidence c, about a fraction c turned out right, that is, their direction paid over the next
+    5 bars (`agents.outcomes`). `q_values` (DQN) or `action_probs` (PPO) are the raw numbers the
+    confidence came from: for a seed ensemble, its members' mean Q-values or mean probabilities.
 
     A pydantic dataclass rather than a model: decisions keep identity equality (their arrays have
     no single truth value) and positional construction. Checking costs ~3 us of the ~600 us of a

@@ -11,21 +11,33 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from agents.decision import DRLDecision
 from agents.errors import AgentError
 from agents.manifest import AgentManifest, env_config_from_dict
-from agents.policy_scores import observation_shape, policy_scores, uses_log_probabilities
-from agents.storage import AgentPaths, load_model, read_manifest, write_manifest
+from agents.policy_scores import (
+    ensemble_scores,
+    member_scores,
+    observation_shape,
+    sticky_actions,
+    uses_log_probabilities,
+)
+from agents.storage import load_model, read_manifest, write_manifest
 from envs import EnvConfig, FeatureNormalizer, MarketDataError
 
 
 class DRLAgent:
-    """An SB3 DQN or PPO model with its manifest; every decision is deterministic.
+    """SB3 DQN or PPO models (one, or a seed ensemble) with their manifest; every decision is
+    deterministic.
 
     DQN acts greedily on its Q-values, PPO takes the mode of its action distribution; both are the
-    argmax of the scores in `agents.policy_scores`. The confidence is the calibration map of the
-    manifest applied to those scores at the chosen action (see `agents.confidence`).
+    argmax of the scores in `agents.policy_scores`, an ensemble's being the mean Q-values or mean
+    probabilities of its members, after the manifest's switch margin is added to the score of the
+    action held (the position the observation shows). The confidence is the calibration map of
+    the manifest applied to the members' scores at the chosen action (see `agents.confidence`), so
+    that the members' disagreement lowers it.
     """
 
-    def __init__(self, model: BaseAlgorithm, manifest: AgentManifest, source: str) -> None:
-        self.model = model
+    def __init__(
+        self, models: Sequence[BaseAlgorithm], manifest: AgentManifest, source: str
+    ) -> None:
+        self.models = tuple(models)
         self.manifest = manifest
         self.source = source  # where it was loaded from, named in errors
         self.env_config: EnvConfig = env_config_from_dict(manifest.env_config, where=source)
@@ -40,34 +52,42 @@ class DRLAgent:
                 f"{source}: manifest has {manifest.n_actions} actions but its confidence"
                 f" calibration has {len(manifest.calibration.map.intercepts)} intercepts"
             )
-        if getattr(model.action_space, "n", None) != manifest.n_actions:
+        if len(self.models) != len(manifest.model_files):
             raise AgentError(
-                f"{source}: the model has action space {model.action_space}, the manifest says"
-                f" {manifest.n_actions} actions"
+                f"{source}: the manifest lists {len(manifest.model_files)} model(s)"
+                f" ({', '.join(manifest.model_files)}), {len(self.models)} were given"
             )
-        if observation_shape(model) != manifest.observation_shape:
-            raise AgentError(
-                f"{source}: the model expects observations of shape"
-                f" {observation_shape(model)}, the manifest says {manifest.observation_shape}"
-            )
+        for model, name in zip(self.models, manifest.model_files, strict=True):
+            if getattr(model.action_space, "n", None) != manifest.n_actions:
+                raise AgentError(
+                    f"{source}: {name} has action space {model.action_space}, the manifest says"
+                    f" {manifest.n_actions} actions"
+                )
+            if observation_shape(model) != manifest.observation_shape:
+                raise AgentError(
+                    f"{source}: {name} expects observations of shape"
+                    f" {observation_shape(model)}, the manifest says {manifest.observation_shape}"
+                )
 
     def save(self, directory: str | Path) -> None:
-        """Write the model and the manifest into `directory`, as `load` reads them back.
+        """Write the models and the manifest into `directory`, as `load` reads them back.
 
         Training writes its other files (checkpoints, logs, the test evaluation) beside them.
         """
-        paths = AgentPaths(Path(directory))
-        paths.root.mkdir(parents=True, exist_ok=True)
-        self.model.save(paths.model)
-        write_manifest(paths.root, self.manifest)
+        root = Path(directory)
+        for model, name in zip(self.models, self.manifest.model_files, strict=True):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            model.save(root / name)
+        write_manifest(root, self.manifest)
 
     @classmethod
     def load(cls, directory: str | Path) -> DRLAgent:
-        """Load an agent directory written by `save`; any problem is an AgentError."""
-        paths = AgentPaths(Path(directory))
-        manifest = read_manifest(paths.root)
-        model = load_model(paths.model, manifest.algorithm)
-        return cls(model, manifest, source=str(paths.root))
+        """Load an agent directory written by `save`; any problem is an AgentError, a model
+        file that the manifest lists but the directory lacks included."""
+        root = Path(directory)
+        manifest = read_manifest(root)
+        models = [load_model(root / name, manifest.algorithm) for name in manifest.model_files]
+        return cls(models, manifest, source=str(root))
 
     @property
     def algorithm(self) -> str:
@@ -81,8 +101,13 @@ class DRLAgent:
     def observation_shape(self) -> tuple[int, ...]:
         return self.manifest.observation_shape
 
-    def feature_normalizer(self) -> FeatureNormalizer:
-        """The normalisation fitted on the agent's training split, to apply to any new data."""
+    def feature_normalizer(self) -> FeatureNormalizer | None:
+        """The normalisation fitted on the agent's training split, to apply to any new data; None
+        for an agent trained on several sources, each normalised on its own train split: pass
+        None on (`envs.prepare_market(..., normalizer=None)`) and new data is normalised on its
+        own train split too."""
+        if self.manifest.normalizer is None:
+            return None
         try:
             return FeatureNormalizer.from_dict(self.manifest.normalizer)
         except MarketDataError as exc:
@@ -123,10 +148,11 @@ class DRLAgent:
                 f"{self.source}: observations have shape {observations.shape}, the agent expects"
                 f" (n, {', '.join(map(str, self.observation_shape))})"
             )
-        scores = policy_scores(self.model, observations)
-        actions = scores.argmax(axis=1)
-        confidences = self.manifest.calibration.confidence(scores, actions)
-        log_probs = uses_log_probabilities(self.model)
+        members = member_scores(self.models, observations)
+        log_probs = uses_log_probabilities(self.models[0])  # all members share the algorithm
+        scores = ensemble_scores(members, log_probs)
+        actions = sticky_actions(scores, observations, self._targets, self.manifest.switch_margin)
+        confidences = self.manifest.calibration.confidence(members, actions)
         return [
             DRLDecision(
                 action=int(action),

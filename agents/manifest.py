@@ -2,33 +2,79 @@
 
 It records what the model expects (features, their normalisation, the observation shape, the
 action map and costs of the env), where it came from (data source and hash, split dates, seed,
-training options, library versions) and how good and how calibrated it was on validation data.
+training options, library versions), how good it was on validation data, its switch margin, and
+how calibrated its confidence was on the calibration hold-out.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import asdict, fields
-from typing import Any, Literal
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    ValidationError,
+    model_validator,
+)
 
 from agents.confidence import ConfidenceCalibration
 from agents.config import Algorithm
 from agents.errors import AgentError, Loc, field_path, validation_message
 from envs import CostModel, EnvConfig, EnvSetupError
 
-MANIFEST_FORMAT_VERSION: Literal[2] = 2
+MANIFEST_FORMAT_VERSION: Literal[3] = 3
 _RETIRED_FORMATS = {  # formats that older versions wrote, and why they no longer load
     1: "its confidence calibration is a single softmax temperature, which cannot express a hit"
     " rate above 1 / n_actions; retrain the agent (python train.py ...) to fit the per-action"
     " calibration map of format 2",
+    2: "its confidence is calibrated to the old one-bar 'best action' outcome and its env had no"
+    " rebalance band; retrain the agent (python train.py ...) for format 3",
 }
 _VERSIONED_LIBRARIES = ("torch", "stable-baselines3", "gymnasium", "numpy")
 
 
+def _relative_files(files: tuple[str, ...]) -> tuple[str, ...]:
+    for name in files:
+        path = PurePosixPath(name)
+        if path.is_absolute() or ".." in path.parts or not name.endswith(".zip"):
+            raise ValueError(f"must be .zip paths inside the agent directory, got {name!r}")
+    if len(set(files)) != len(files):
+        raise ValueError("must name each model file once")
+    return files
+
+
+class MarginTrial(BaseModel):
+    """One switch margin tried on the validation split (`agents.training.selection`): the margin
+    as a multiple of the typical score gap and in score units, and what it did there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    multiple: NonNegativeFloat
+    margin: NonNegativeFloat
+    validation_sharpe: float | None
+    validation_trades_per_year: NonNegativeFloat
+
+
 class AgentManifest(BaseModel):
-    """What `manifest.json` holds. `splits` maps a split name to its [first, last] bar date."""
+    """What `manifest.json` holds. `splits` maps a split name to its [first, last] bar date.
+
+    `seeds` are the training seeds of the agent's models and `model_files` their files, relative
+    to the agent directory, in the same order: one of each for a single agent, K for a seed
+    ensemble (`agents.storage`). `switch_margin` (score units: Q-value for DQN, log-probability
+    for PPO) is added to the held action's score before the argmax (`agents.policy_scores`);
+    `switch_margin_search` records the margins tried on validation and what each did.
+    `training_sources` are the sources pooled in training; `data_source` and `data_hash` are the
+    first's, whose splits validated, calibrated and tested the agent. `normalizer` is the feature
+    normalisation fitted on that source's train split, or None for a pooled agent: each of its
+    sources was normalised on its own train split, and so is any source it runs on.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,17 +82,30 @@ class AgentManifest(BaseModel):
     feature_names: tuple[str, ...]
     observation_shape: tuple[int, ...]
     n_actions: int
-    normalizer: dict[str, Any]
+    normalizer: dict[str, Any] | None
+    training_sources: Annotated[tuple[str, ...], Field(min_length=1)]
     env_config: dict[str, Any]
     data_source: str
     data_hash: str
     splits: dict[str, tuple[str, str]]
-    seed: int
+    seeds: Annotated[tuple[NonNegativeInt, ...], Field(min_length=1)]
+    model_files: Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(_relative_files)]
+    switch_margin: NonNegativeFloat
+    switch_margin_search: tuple[MarginTrial, ...]
     train_config: dict[str, Any]
     library_versions: dict[str, str]
     validation_metrics: dict[str, float | int | None]  # counts (n_trades) stay integers
     calibration: ConfidenceCalibration
-    format_version: Literal[2]  # MANIFEST_FORMAT_VERSION
+    format_version: Literal[3]  # MANIFEST_FORMAT_VERSION
+
+    @model_validator(mode="after")
+    def _one_file_per_seed(self) -> Self:
+        if len(self.model_files) != len(self.seeds):
+            raise ValueError(
+                f"must list one model file per seed, got {len(self.seeds)} seeds and"
+                f" {len(self.model_files)} model files"
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of `manifest.json`."""

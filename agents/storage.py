@@ -1,15 +1,18 @@
 """The agent directory on disk: where each file lives, and reading it back with clear errors.
 
     DIR/model.zip          the SB3 model (the best on validation)
-    DIR/manifest.json      `AgentManifest`: features, normalisation, env, data, seed, calibration
+    DIR/manifest.json      `AgentManifest`: features, normalisation, env, data, seeds, the model
+                           files, calibration
     DIR/evaluation.json    out-of-sample test evaluation beside buy-and-hold
     DIR/best/              EvalCallback's best model during training
     DIR/checkpoints/       periodic checkpoints
     DIR/eval/              EvalCallback's evaluations.npz
     DIR/tensorboard/       TensorBoard logs
 
-Training several seeds writes one such directory per seed, `DIR/seed_<n>/`, and
-`DIR/seeds_summary.json` with the mean and std of their metrics.
+Training several seeds writes one such directory per seed, `DIR/seed_<n>/`, and makes `DIR`
+itself the seed ensemble of their models: `DIR/models/seed_<n>.zip` in place of `DIR/model.zip`,
+its manifest listing them, its own calibration and `evaluation.json`; `DIR/seeds_summary.json`
+holds the members' mean and std of their metrics beside the ensemble's.
 """
 
 from __future__ import annotations
@@ -76,6 +79,14 @@ class AgentPaths:
 
 def seed_dir(root: Path, seed: int) -> Path:
     return root / f"{SEED_DIR_PREFIX}{seed}"
+
+
+def model_files(seeds: tuple[int, ...]) -> tuple[str, ...]:
+    """The manifest's `model_files`: `model.zip` for one seed, `models/seed_<n>.zip` for each
+    member of an ensemble."""
+    if len(seeds) == 1:
+        return (MODEL_FILE,)
+    return tuple(f"models/{SEED_DIR_PREFIX}{seed}.zip" for seed in seeds)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

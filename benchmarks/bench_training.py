@@ -2,10 +2,10 @@
 
     python -m benchmarks.bench_training --out benchmarks/bench_training.md
 
-Quality: `train_agents` with the default settings of `python train.py` (train 1999-2012,
-validation 2013-2014 for the best-model choice and the calibration, test 2015-2018), costs on,
-one run per seed; the test split's metrics after costs, mean +- sample std over seeds, beside
-buy-and-hold through the same env and costs.
+Quality: `train_agents` with the default settings of `python train.py` (train 1999-2010,
+calibration hold-out 2011-2012, validation 2013-2014 for the best-model and switch-margin
+choices, test 2015-2018), costs on, one run per seed; the test split's metrics after costs, mean
++- sample std over seeds, beside buy-and-hold through the same env and costs.
 
 Speed: SB3 `learn()` timesteps per second, our batched env (VecMonitor, as in training) against
 `CartPole-v1` (`make_vec_env`: Monitor + DummyVecEnv), with the same algorithm, hyperparameters,
@@ -30,11 +30,11 @@ import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
-from agents import SeedResult, TrainConfig, train_agents
+from agents import AgentResult, TrainConfig, train_agents
 from agents.config import ALGORITHMS
 from agents.manifest import library_versions
 from agents.training.evaluation import AGENT, BUY_AND_HOLD
-from agents.training.market_data import prepare_training_market
+from agents.training.market_data import prepare_training_markets
 from agents.training.sb3_models import build_model
 from agents.training.seed_summary import format_mean_std, mean_std
 from agents.training.trainer import training_env_config
@@ -47,12 +47,14 @@ _QUALITY_COLUMNS = (
     ("total_return", "Test total return"),
     ("max_drawdown", "Test max drawdown"),
     ("n_trades", "Test trades"),
+    ("trades_per_year", "Test trades/yr"),
+    ("auc", "Test confidence AUC"),
 )
 
 
-def quality_row(config: TrainConfig) -> tuple[str, list[SeedResult]]:
+def quality_row(config: TrainConfig) -> tuple[str, list[AgentResult]]:
     """The Markdown row of one algorithm over its seeds, and the raw results."""
-    results = train_agents(config, progress_bar=False)
+    results = train_agents(config, progress_bar=False).members
     cells = [
         format_mean_std(mean_std([r.test.strategies[AGENT][key] for r in results]))
         for key, _ in _QUALITY_COLUMNS
@@ -61,9 +63,9 @@ def quality_row(config: TrainConfig) -> tuple[str, list[SeedResult]]:
     return f"| {config.algo.upper()} | " + " | ".join([*cells, validation]) + " |", results
 
 
-def buy_and_hold_row(result: SeedResult) -> str:
+def buy_and_hold_row(result: AgentResult) -> str:
     hold = result.test.strategies[BUY_AND_HOLD]
-    cells = [f"{hold[key]:.3f}" for key, _ in _QUALITY_COLUMNS]
+    cells = ["-" if hold.get(key) is None else f"{hold[key]:.3f}" for key, _ in _QUALITY_COLUMNS]
     return "| Buy and hold | " + " | ".join([*cells, "-"]) + " |"
 
 
@@ -91,8 +93,9 @@ def steps_per_second(config: TrainConfig, env: VecEnv, timesteps: int) -> float:
 
 def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> str:
     """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm."""
-    prepared = prepare_training_market(config)
-    env_config = training_env_config(config, prepared.split("train"))
+    markets = prepare_training_markets(config)
+    prepared = markets[0]
+    env_config = training_env_config(config, markets)
     rates: dict[str, list[float]] = {"ours": [], "cartpole": [], "padded": []}
     for _ in range(repeats):  # interleaved, so a slow moment of the machine hits every side
         trading = VecMonitor(BatchedTradingEnv(prepared.split("train"), env_config, config.n_envs))
@@ -151,7 +154,7 @@ def report(args: argparse.Namespace) -> str:
             lines.append(row)
             hold_row = buy_and_hold_row(results[0])
             per_seed = ", ".join(
-                f"seed {r.seed}: {r.test.strategies[AGENT]['sharpe']:.2f}" for r in results
+                f"{r.label}: {r.test.strategies[AGENT]['sharpe']:.2f}" for r in results
             )
             print(f"{algo}: test Sharpe per seed {per_seed}", flush=True)
     lines += [hold_row, ""]

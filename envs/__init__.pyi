@@ -70,6 +70,9 @@ from .trading.execution import (
     market_order as market_order,
 )
 from .trading.execution import (
+    order_needed as order_needed,
+)
+from .trading.execution import (
     rebalance as rebalance,
 )
 from .trading.observation import (

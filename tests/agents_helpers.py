@@ -50,6 +50,7 @@ def tiny_config(out: Path, algo: str, **changes: object) -> TrainConfig:
         "net_arch": (16,),
         "eval_freq": 256,
         "checkpoint_freq": 256,
+        "calibration_bars": 120,  # short test markets (synthetic up to 2007) keep bars to train
         "dqn": DQNParams(
             learning_starts=64, buffer_size=2_000, batch_size=32, target_update_interval=64
         ),

@@ -53,9 +53,9 @@ def test_a_manifest_that_is_not_json(agent_copy: AgentPaths) -> None:
 
 def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
     data = json.loads(agent_copy.manifest.read_text())
-    del data["calibration"], data["seed"]
+    del data["calibration"], data["seeds"]
     agent_copy.manifest.write_text(json.dumps(data))
-    with pytest.raises(AgentError, match="seed is missing; calibration is missing"):
+    with pytest.raises(AgentError, match="seeds is missing; calibration is missing"):
         DRLAgent.load(agent_copy.root)
 
 
@@ -63,8 +63,13 @@ def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
     ("changes", "message"),
     [
         ({"algorithm": "a2c"}, "algorithm must be 'dqn' or 'ppo', got 'a2c'"),
-        ({"format_version": 99}, "format_version must be 2, got 99"),
-        ({"observation_shape": [7]}, r"the model expects observations of shape \(452,\)"),
+        ({"format_version": 99}, "format_version must be 3, got 99"),
+        ({"observation_shape": [7]}, r"model.zip expects observations of shape \(452,\)"),
+        (
+            {"seeds": [0, 1], "model_files": ["model.zip"]},
+            "must list one model file per seed, got 2 seeds and 1 model files",
+        ),
+        ({"model_files": ["../elsewhere.zip"]}, "model_files must be .zip paths inside"),
         ({"n_actions": 5}, "manifest has 5 actions but its env config maps 3"),
         ({"env_config": {"window_size": 0}}, "env_config is malformed"),
         ({"splits": 3}, "splits is malformed"),
@@ -124,6 +129,18 @@ def test_a_missing_model_file(agent_copy: AgentPaths) -> None:
     agent_copy.model.unlink()
     with pytest.raises(AgentError, match=r"model.zip: model file not found"):
         DRLAgent.load(agent_copy.root)
+
+
+def test_an_ensemble_whose_listed_model_is_missing(agent_copy: AgentPaths) -> None:
+    _edit_manifest(agent_copy, seeds=[0, 1], model_files=["model.zip", "models/seed_1.zip"])
+    with pytest.raises(AgentError, match=r"models/seed_1.zip: model file not found"):
+        DRLAgent.load(agent_copy.root)
+
+
+def test_models_that_do_not_match_the_manifest_count(agent_copy: AgentPaths) -> None:
+    agent = DRLAgent.load(agent_copy.root)
+    with pytest.raises(AgentError, match=r"the manifest lists 1 model\(s\) \(model.zip\), 2 were"):
+        DRLAgent([*agent.models, *agent.models], agent.manifest, source="here")
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])

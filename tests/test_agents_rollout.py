@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from agents import split_with_history
-from agents.outcomes import chosen_was_best, one_step_equities
+from agents.outcomes import (
+    HORIZON_BARS,
+    direction_was_right,
+    equity_after_holding,
+    horizon_bar,
+)
 from agents.training.market_data import concatenate
 from agents.training.rollout import Policy, run_policy
 from envs import CostModel, EnvConfig, TradingEnv, buy_and_hold, prepare_market
@@ -24,56 +29,59 @@ def hold_policy(config: EnvConfig) -> Policy:
 def test_counterfactual_equity_of_the_chosen_action_is_what_the_env_books() -> None:
     market = random_market(seed=0, n_bars=80)
     env = TradingEnv(market, LONG_SHORT)
-    targets = np.asarray(LONG_SHORT.target_positions)
+    targets = LONG_SHORT.target_positions
     rng = np.random.default_rng(1)
     _, info = env.reset()
     for _ in range(60):
         bar, action = info["bar"], int(rng.integers(len(targets)))
-        equities = one_step_equities(
+        equity = equity_after_holding(
             info["cash"],
             info["shares"],
-            info["target_position"],
-            targets,
+            info["position"],
+            targets[action],
             close_now=market.close[bar],
             open_next=market.open[bar + 1],
-            close_next=market.close[bar + 1],
-            cost_model=LONG_SHORT.cost_model,
+            close_later=market.close[bar + 1],
+            config=LONG_SHORT,
         )
         _, _, _, _, info = env.step(action)
-        assert equities[action] == pytest.approx(info["equity"], rel=1e-12)
+        assert equity == pytest.approx(info["equity"], rel=1e-12)
 
 
-def _from_cash(
-    targets: np.ndarray, open_next: float, close_next: float, costs: CostModel
-) -> np.ndarray:
-    """One-step equities of each target from 1000 in cash and no position, decided at a close
-    equal to the next open (no gap)."""
-    return one_step_equities(
+def _right_from_cash(target: float, open_next: float, close_later: float, costs: CostModel) -> bool:
+    """Whether `target`, chosen from 1000 in cash at a close equal to the next open (no gap),
+    was right by `close_later`."""
+    config = EnvConfig(cost_model=costs)
+    return direction_was_right(
         1000.0,
         0.0,
         0.0,
-        targets,
+        target,
         close_now=open_next,
         open_next=open_next,
-        close_next=close_next,
-        cost_model=costs,
+        close_later=close_later,
+        config=config,
     )
 
 
-def test_hindsight_best_counts_costs() -> None:
+def test_direction_outcome_counts_costs_and_judges_flat_against_long() -> None:
     costs = CostModel(commission_bps=10.0, slippage_bps=10.0)  # about 20 bp a side
-    targets = np.array([0.0, 1.0])
-    # From flat, the next bar opens at 100 and closes at 100.1: +10 bp does not pay 20 bp of costs.
-    small_rise = _from_cash(targets, 100.0, 100.1, costs)
-    assert chosen_was_best(small_rise, 0) and not chosen_was_best(small_rise, 1)
-    # A +1% bar pays for them: going long was right.
-    big_rise = _from_cash(targets, 100.0, 101.0, costs)
-    assert chosen_was_best(big_rise, 1) and not chosen_was_best(big_rise, 0)
-    # Hand-computed: buy 1000 / (100 * 1.001 * 1.001) shares, worth that * 101 at the close.
-    assert big_rise[1] == pytest.approx(1000.0 / (100.0 * 1.001 * 1.001) * 101.0)
+    # From flat, the price opens at 100 and closes k bars later at 100.1: +10 bp does not pay
+    # 20 bp of costs, so flat was right and long, or half long, was wrong.
+    assert _right_from_cash(0.0, 100.0, 100.1, costs)
+    assert not _right_from_cash(1.0, 100.0, 100.1, costs)
+    assert not _right_from_cash(0.5, 100.0, 100.1, costs)
+    # A +1% move pays for them: any long target was right, flat wrong.
+    assert _right_from_cash(1.0, 100.0, 101.0, costs) and _right_from_cash(0.5, 100.0, 101.0, costs)
+    assert not _right_from_cash(0.0, 100.0, 101.0, costs)
     # Ties are right: with no move and no costs every action ends with the same equity.
-    flat = _from_cash(targets, 100.0, 100.0, CostModel(0.0, 0.0))
-    assert chosen_was_best(flat, 0) and chosen_was_best(flat, 1)
+    assert _right_from_cash(0.0, 100.0, 100.0, CostModel(0.0, 0.0))
+    assert _right_from_cash(1.0, 100.0, 100.0, CostModel(0.0, 0.0))
+
+
+def test_outcomes_look_k_bars_ahead_and_stop_at_the_last_bar() -> None:
+    assert horizon_bar(10, 100) == 10 + HORIZON_BARS
+    assert horizon_bar(97, 100) == 99
 
 
 def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
@@ -92,8 +100,9 @@ def test_buy_and_hold_rollout_is_the_price_ratio_less_one_entry_cost() -> None:
     assert len(rollout.actions) == 4
     np.testing.assert_array_equal(rollout.decision_bars, [1, 2, 3, 4])
     np.testing.assert_array_equal(rollout.positions, [1.0, 1.0, 1.0, 1.0])
-    # Holding through bar 3 (open 12.4, close 11) was wrong: selling at its open was better.
-    np.testing.assert_array_equal(rollout.correct, [True, False, True, True])
+    # Each long decision is judged at close[5] = 15 (the horizon cut at the last bar), above every
+    # open it could have sold at: all right, even the one held through bar 3's fall (12.4 -> 11).
+    np.testing.assert_array_equal(rollout.correct, [True, True, True, True])
     assert rollout.reward_sum == pytest.approx(np.log(expected_final / config.initial_cash))
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agents import AgentError, DRLAgent, SeedResult, TrainConfig, split_with_history, train_agents
+from agents import AgentResult, DRLAgent, TrainConfig, split_with_history, train_agents
 from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths
 from agents.training.evaluation import AGENT, BUY_AND_HOLD, evaluate_agent, rollout_metrics
+from agents.training.market_data import hold_out_calibration
 from agents.training.rollout import run_policy
+from agents.training.selection import MARGIN_MULTIPLES, choose_switch_margin
 from envs import FEATURE_NAMES, PreparedMarket, prepare_market
 from tests.agents_helpers import tiny_config
 
@@ -22,22 +25,22 @@ def synthetic() -> PreparedMarket:
 
 
 @pytest.fixture(scope="module")
-def dqn_run(tmp_path_factory: pytest.TempPathFactory) -> SeedResult:
+def dqn_run(tmp_path_factory: pytest.TempPathFactory) -> AgentResult:
     out = tmp_path_factory.mktemp("dqn") / "agent"
-    return train_agents(tiny_config(out, "dqn"), progress_bar=False)[0]
+    return train_agents(tiny_config(out, "dqn"), progress_bar=False).agent
 
 
 @pytest.fixture(scope="module")
-def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> SeedResult:
+def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> AgentResult:
     out = tmp_path_factory.mktemp("ppo") / "agent"
-    return train_agents(tiny_config(out, "ppo"), progress_bar=False)[0]
+    return train_agents(tiny_config(out, "ppo"), progress_bar=False).agent
 
 
 @pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
 def test_training_writes_a_complete_agent_directory(
     run_name: str, request: pytest.FixtureRequest, synthetic: PreparedMarket
 ) -> None:
-    run: SeedResult = request.getfixturevalue(run_name)
+    run: AgentResult = request.getfixturevalue(run_name)
     paths = AgentPaths(run.directory)
     manifest = json.loads(paths.manifest.read_text())
     window = manifest["env_config"]["window_size"]
@@ -56,15 +59,21 @@ def test_training_writes_a_complete_agent_directory(
     assert manifest["normalizer"] == synthetic.normalizer.to_dict()
     assert manifest["splits"]["test"][0] == str(synthetic.test.dates[0])[:10]
     assert set(manifest["library_versions"]) == {"torch", "stable-baselines3", "gymnasium", "numpy"}
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     calibration = manifest["calibration"]
     assert calibration["map"]["slope"] >= 0.0
     assert len(calibration["map"]["intercepts"]) == 3
     assert 0.0 <= calibration["ece"] <= 1.0
     assert calibration["log_loss"] > 0.0
-    assert calibration["n_decisions"] == synthetic.validation.n_bars
-    assert sum(calibration["action_counts"]) == synthetic.validation.n_bars
-    assert sum(b["count"] for b in calibration["reliability"]) == synthetic.validation.n_bars
+    # Fitted on the calibration hold-out, the last train bars, not on the validation split.
+    held_out = manifest["train_config"]["calibration_bars"]
+    assert manifest["splits"]["calibration"] == [
+        str(synthetic.train.dates[-held_out])[:10],
+        str(synthetic.train.dates[-1])[:10],
+    ]
+    assert calibration["n_decisions"] == held_out
+    assert sum(calibration["action_counts"]) == held_out
+    assert sum(b["count"] for b in calibration["reliability"]) == held_out
     evaluation = json.loads(paths.evaluation.read_text())
     assert set(evaluation["strategies"]) == {AGENT, BUY_AND_HOLD}
     assert evaluation["first_date"] == str(synthetic.test.dates[0])[:10]
@@ -72,22 +81,31 @@ def test_training_writes_a_complete_agent_directory(
     assert agent_test["n_bars"] == synthetic.test.n_bars
     assert 0.0 <= agent_test["ece"] <= 1.0
     assert agent_test["confidence_log_loss"] > 0.0
+    assert agent_test["auc"] is None or 0.0 <= agent_test["auc"] <= 1.0
+    assert agent_test["trades_per_year"] == pytest.approx(
+        agent_test["n_trades"] * 252 / agent_test["n_bars"]
+    )
+    assert sum(b["count"] for b in evaluation["reliability"]) == synthetic.test.n_bars
 
 
 @pytest.mark.parametrize("run_name", ["dqn_run", "ppo_run"])
 def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
     run_name: str, request: pytest.FixtureRequest, synthetic: PreparedMarket
 ) -> None:
-    run: SeedResult = request.getfixturevalue(run_name)
+    run: AgentResult = request.getfixturevalue(run_name)
     agent = DRLAgent.load(run.directory)
     validation = split_with_history(synthetic, "validation", agent.env_config.window_size)
     test = split_with_history(synthetic, "test", agent.env_config.window_size)
 
-    replay = run_policy(validation, agent.env_config, agent.act)
+    _, held_out = hold_out_calibration(
+        synthetic, agent.manifest.train_config["calibration_bars"], agent.env_config.window_size
+    )
 
+    replay = run_policy(validation, agent.env_config, agent.act)
     assert rollout_metrics(replay, validation.periods_per_year) == agent.manifest.validation_metrics
     assert evaluate_agent(agent, test, "test") == run.test
     calibration = agent.manifest.calibration
+    replay = run_policy(held_out, agent.env_config, agent.act)
     assert calibration.action_counts == tuple(np.bincount(replay.actions, minlength=3))
     for action, hit_rate in enumerate(calibration.action_hit_rates):
         chosen = replay.actions == action
@@ -95,7 +113,7 @@ def test_a_reloaded_agent_reproduces_its_recorded_validation_and_test_results(
 
 
 def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
-    dqn_run: SeedResult, ppo_run: SeedResult, synthetic: PreparedMarket
+    dqn_run: AgentResult, ppo_run: AgentResult, synthetic: PreparedMarket
 ) -> None:
     for run in (dqn_run, ppo_run):
         agent = DRLAgent.load(run.directory)
@@ -103,7 +121,9 @@ def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
         observations = run_policy(market, agent.env_config, agent.act).observations
         decisions = agent.decide_many(observations)
         again = [agent.decide(obs) for obs in observations]
-        for first, second in zip(decisions, again, strict=True):
+        held = [int(np.abs(obs[-2] - np.array([0.0, 0.5, 1.0])).argmin()) for obs in observations]
+        margin = agent.manifest.switch_margin
+        for first, second, holding in zip(decisions, again, held, strict=True):
             assert first.action == second.action
             # A batch and a single row may round differently in float32 matmuls.
             assert first.confidence == pytest.approx(second.confidence, rel=1e-4)
@@ -111,15 +131,17 @@ def test_decisions_are_deterministic_greedy_and_carry_their_raw_scores(
             assert first.target_position == agent.env_config.target_positions[first.action]
             if agent.algorithm == "dqn":
                 assert first.action_probs is None
-                assert first.action == int(np.argmax(first.q_values))
+                scores = first.q_values.copy()
             else:
                 assert first.q_values is None
                 assert first.action_probs.sum() == pytest.approx(1.0)
-                assert first.action == int(np.argmax(first.action_probs))
+                scores = np.log(first.action_probs)
+            scores[holding] += margin  # the held action must be beaten by the switch margin
+            assert first.action == int(np.argmax(scores))
 
 
 def test_save_writes_what_load_reads(
-    dqn_run: SeedResult, synthetic: PreparedMarket, tmp_path: Path
+    dqn_run: AgentResult, synthetic: PreparedMarket, tmp_path: Path
 ) -> None:
     agent = DRLAgent.load(dqn_run.directory)
     agent.save(tmp_path / "copy")
@@ -133,9 +155,9 @@ def test_save_writes_what_load_reads(
 
 
 def test_the_same_seed_gives_the_same_actions(
-    dqn_run: SeedResult, tmp_path: Path, synthetic: PreparedMarket
+    dqn_run: AgentResult, tmp_path: Path, synthetic: PreparedMarket
 ) -> None:
-    again = train_agents(tiny_config(tmp_path / "again", "dqn"), progress_bar=False)[0]
+    again = train_agents(tiny_config(tmp_path / "again", "dqn"), progress_bar=False).agent
     first, second = DRLAgent.load(dqn_run.directory), DRLAgent.load(again.directory)
     market = split_with_history(synthetic, "test", first.env_config.window_size)
     observations = run_policy(market, first.env_config, first.act).observations
@@ -148,22 +170,49 @@ def test_the_same_seed_gives_the_same_actions(
     assert again.validation == dqn_run.validation
 
 
-def test_several_seeds_write_one_directory_each_and_a_summary(tmp_path: Path) -> None:
+def test_several_seeds_write_one_directory_each_and_their_ensemble(tmp_path: Path) -> None:
     config = tiny_config(tmp_path / "multi", "ppo", seeds=(3, 4))
 
-    results = train_agents(config, progress_bar=False)
+    run = train_agents(config, progress_bar=False)
 
+    assert [m.seeds for m in run.members] == [(3,), (4,)]
+    assert run.ensemble is not None and run.agent is run.ensemble
     summary = json.loads((config.out / SEEDS_SUMMARY_FILE).read_text())
     assert summary["seeds"] == [3, 4]
-    sharpes = [r.test.strategies[AGENT]["sharpe"] for r in results]
+    sharpes = [r.test.strategies[AGENT]["sharpe"] for r in run.members]
     assert summary["test"]["sharpe"]["mean"] == pytest.approx(np.mean(sharpes))
     assert summary["test"]["sharpe"]["std"] == pytest.approx(np.std(sharpes, ddof=1))
-    assert DRLAgent.load(config.out / "seed_4").manifest.seed == 4
-    with pytest.raises(AgentError, match="pick one of seed_3, seed_4"):
-        DRLAgent.load(config.out)
+    assert summary["ensemble"]["test"]["sharpe"] == run.ensemble.test.strategies[AGENT]["sharpe"]
+    assert DRLAgent.load(config.out / "seed_4").manifest.seeds == (4,)
+    ensemble = DRLAgent.load(config.out)
+    assert ensemble.manifest.seeds == (3, 4)
+    assert ensemble.manifest.model_files == ("models/seed_3.zip", "models/seed_4.zip")
+    assert json.loads(AgentPaths(config.out).evaluation.read_text()) == run.ensemble.test.to_dict()
 
 
-def test_an_agent_runs_on_another_source_whose_features_match(dqn_run: SeedResult) -> None:
+def test_an_ensemble_decides_by_its_members_mean_probabilities(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path / "multi", "ppo", seeds=(3, 4))
+    train_agents(config, progress_bar=False)
+    ensemble = DRLAgent.load(config.out)
+    members = [DRLAgent.load(config.out / f"seed_{seed}") for seed in (3, 4)]
+    market = split_with_history(prepare_market("synthetic"), "test", 30)
+    observations = run_policy(market, ensemble.env_config, ensemble.act).observations
+
+    decisions = ensemble.decide_many(observations)
+
+    probabilities = np.mean(
+        [[d.action_probs for d in member.decide_many(observations)] for member in members], axis=0
+    )
+    np.testing.assert_allclose([d.action_probs for d in decisions], probabilities, rtol=1e-6)
+    margin = ensemble.manifest.switch_margin
+    for decision, observation in zip(decisions, observations, strict=True):
+        held = int(np.abs(observation[-2] - np.array([0.0, 0.5, 1.0])).argmin())
+        scores = np.log(decision.action_probs)
+        scores[held] += margin
+        assert decision.action == int(scores.argmax())
+
+
+def test_an_agent_runs_on_another_source_whose_features_match(dqn_run: AgentResult) -> None:
     agent = DRLAgent.load(dqn_run.directory)
     sp500 = prepare_market("sp500", normalizer=agent.feature_normalizer())
     market = split_with_history(sp500, "test", agent.env_config.window_size)
@@ -180,8 +229,60 @@ def test_an_agent_runs_on_another_source_whose_features_match(dqn_run: SeedResul
 def test_default_settings_are_deterministic_at_full_scale(algo: str, tmp_path: Path) -> None:
     config = TrainConfig(algo=algo, data="synthetic", out=tmp_path / "a", timesteps=20_000)
 
-    first = train_agents(config, progress_bar=False)[0]
-    second = train_agents(config.model_copy(update={"out": tmp_path / "b"}), progress_bar=False)[0]
+    first = train_agents(config, progress_bar=False).agent
+    again = config.model_copy(update={"out": tmp_path / "b"})
+    second = train_agents(again, progress_bar=False).agent
 
     assert first.test == second.test
     assert first.validation == second.validation
+
+
+def test_confidence_at_decision_time_never_reads_a_later_bar(
+    dqn_run: AgentResult, synthetic: PreparedMarket
+) -> None:
+    """The outcome labels look ahead (they are training targets); the decision and its
+    confidence must not: rewriting every bar after t leaves the decisions up to t unchanged."""
+    agent = DRLAgent.load(dqn_run.directory)
+    market = split_with_history(synthetic, "test", agent.env_config.window_size)
+    cut = market.n_bars // 2
+    rng = np.random.default_rng(7)
+    future = rng.uniform(0.5, 1.5, market.n_bars - cut)
+    rewritten = dataclasses.replace(
+        market,
+        open=np.concatenate([market.open[:cut], market.open[cut:] * future]),
+        close=np.concatenate([market.close[:cut], market.close[cut:] * future]),
+        features=np.concatenate(
+            [market.features[:cut], rng.normal(size=market.features[cut:].shape)]
+        ).astype(market.features.dtype),
+    )
+    runs = [run_policy(m, agent.env_config, agent.act) for m in (market, rewritten)]
+    known = runs[0].decision_bars < cut  # decided at a close before the rewritten bars
+    decisions = [agent.decide_many(run.observations[known]) for run in runs]
+    assert [d.action for d in decisions[0]] == [d.action for d in decisions[1]]
+    assert [d.confidence for d in decisions[0]] == [d.confidence for d in decisions[1]]
+    assert not np.array_equal(runs[0].correct[known], runs[1].correct[known])  # labels do look
+
+
+def test_the_switch_margin_is_chosen_on_validation_within_the_turnover_budget(
+    dqn_run: AgentResult, synthetic: PreparedMarket
+) -> None:
+    agent = DRLAgent.load(dqn_run.directory)
+    validation = split_with_history(synthetic, "validation", agent.env_config.window_size)
+    budget = agent.manifest.train_config["max_trades_per_year"]
+
+    chosen, trials, rollout = choose_switch_margin(
+        agent.models, validation, agent.env_config, budget
+    )
+
+    assert trials == agent.manifest.switch_margin_search  # what training recorded
+    assert chosen.margin == agent.manifest.switch_margin
+    assert rollout_metrics(rollout) == agent.manifest.validation_metrics
+    assert [t.multiple for t in trials] == list(MARGIN_MULTIPLES)
+    within = [t for t in trials if t.validation_trades_per_year <= budget]
+    if within:  # the best Sharpe among the margins within the budget
+        assert chosen.validation_trades_per_year <= budget
+        assert chosen.validation_sharpe == max(t.validation_sharpe or -np.inf for t in within)
+    else:  # else the margin that trades least
+        assert chosen.validation_trades_per_year == min(
+            t.validation_trades_per_year for t in trials
+        )

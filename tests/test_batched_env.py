@@ -18,6 +18,10 @@ CONFIGS = {
     "long_short_random_starts": replace(BASE, mode="long_short"),
     "full_pass": replace(BASE, episode_length=None),
     "differential_sharpe": replace(BASE, mode="long_short", reward="differential_sharpe"),
+    # 0.45 <-> 0.5 lies inside the band: orders skipped, drift rebalanced, trades penalised.
+    "band_and_penalty": replace(
+        BASE, long_only_positions=(0.0, 0.45, 0.5), rebalance_band=0.1, turnover_penalty=0.003
+    ),
 }
 
 

@@ -299,6 +299,6 @@ def test_a_source_that_no_longer_gives_the_validation_dates_is_refused(
             "splits": {**trained_agent.manifest.splits, "validation": ("2006-08-19", "2006-12-29")}
         }
     )
-    moved = DRLAgent(trained_agent.model, manifest, source=str(tmp_path))
+    moved = DRLAgent(trained_agent.models, manifest, source=str(tmp_path))
     with pytest.raises(AgentError, match="calibrated on"):
         validation_confidences(moved)

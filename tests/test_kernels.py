@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-from envs import BatchedTradingEnv, CostModel, EnvConfig, ObservationBuilder, TradingEnv, rebalance
+from envs import (
+    BatchedTradingEnv,
+    CostModel,
+    EnvConfig,
+    ObservationBuilder,
+    TradingEnv,
+    order_needed,
+    rebalance,
+)
 from envs.trading import kernels
 from envs.trading.batched_env import RunningEpisodeInfo
 from envs.trading.kernels import differential_sharpe
@@ -48,10 +56,19 @@ def test_compiled_differential_sharpe_is_the_python_one_bit_for_bit() -> None:
         assert (compiled, compiled_mean, compiled_second) == (reward, mean, second)
 
 
+def test_compiled_order_needed_is_the_python_one() -> None:
+    rng = np.random.default_rng(33)
+    values = np.concatenate([rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 500), rng.uniform(-1, 1, 500)])
+    bands = rng.uniform(0.0, 0.5, len(values))
+    for current, target, band in zip(values, rng.permutation(values), bands, strict=True):
+        assert kernels._order_needed(current, target, band) == order_needed(current, target, band)
+
+
 @pytest.mark.parametrize("reward", ["log_return", "differential_sharpe"])
 def test_batched_state_and_rewards_are_trading_env_bit_for_bit(reward: str) -> None:
     market = random_walk_market(n_bars=150, n_features=2, seed=32)
-    config = replace(CONFIG, reward=reward)
+    # A band wide enough to skip some orders, and a turnover penalty in the reward.
+    config = replace(CONFIG, reward=reward, rebalance_band=0.6, turnover_penalty=0.002)
     batched = BatchedTradingEnv(market, config, n_envs=5, seed=3)
     reference = DummyVecEnv([lambda: TradingEnv(market, config) for _ in range(5)])
     reference.seed(3)

@@ -284,7 +284,7 @@ def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(
         if item.is_file():
             (other / item.name).write_bytes(item.read_bytes())
     manifest = json.loads((other / "manifest.json").read_text())
-    manifest["seed"] += 1
+    manifest["seeds"] = [manifest["seeds"][0] + 1]
     (other / "manifest.json").write_text(json.dumps(manifest))
     before = journal.read_bytes()
     result = run_cli(capsys, *paper_args(other, journal))

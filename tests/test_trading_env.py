@@ -12,7 +12,15 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from envs import TRADING_ENV_ID, CostModel, EnvConfig, EnvSetupError, MarketArrays, TradingEnv
+from envs import (
+    TRADING_ENV_ID,
+    CostModel,
+    EnvConfig,
+    EnvSetupError,
+    MarketArrays,
+    TradingEnv,
+    order_needed,
+)
 from tests.env_helpers import make_market, random_walk_market
 
 COSTS = CostModel(commission_bps=10.0, slippage_bps=20.0)
@@ -88,6 +96,47 @@ def test_equity_is_cash_plus_shares_at_close_and_rewards_sum_to_log_growth(
     assert total_reward == pytest.approx(math.log(final_equity / 10_000.0), rel=1e-9)
     total_costs = sum(t[4]["commission"] + t[4]["slippage_cost"] for t in transitions)
     assert total_costs > 0.0
+
+
+def test_order_needed_trades_outside_the_band_and_never_blocks_an_exit() -> None:
+    assert not order_needed(0.5, 0.55, 0.1)  # inside the band: no order
+    assert order_needed(0.5, 0.65, 0.1)  # outside it
+    assert order_needed(0.5, 0.0, 0.9)  # an exit to flat trades whatever the band
+    assert order_needed(-0.05, 0.0, 0.1)
+    assert not order_needed(0.0, 0.0, 0.0)  # flat to flat: nothing to do
+    assert order_needed(0.5, 0.5 + 1e-12, 0.0) and not order_needed(0.5, 0.5, 0.0)
+    assert not order_needed(-1.0, -0.95, 0.1) and order_needed(-1.0, 1.0, 1.5)
+
+
+def test_rebalance_band_skips_small_orders_and_rebalances_drift_beyond_it() -> None:
+    # Targets 0, 0.45, 0.5: 0.45 -> 0.5 lies inside a 0.1 band, the exit to 0 never does.
+    config = replace(LONG_ONLY, long_only_positions=(0.0, 0.45, 0.5), rebalance_band=0.1)
+    market = make_market(open_=[10] * 5 + [20] * 3, close=[10] * 5 + [20] * 3)
+    env = TradingEnv(market, config)
+    env.reset()
+    _, _, _, _, info = env.step(1)  # to 0.45 from flat: trades
+    assert info["traded"] and info["target_position"] == 0.45
+    _, _, _, _, info = env.step(2)  # to 0.5: within the band of 0.45, no order
+    assert not info["traded"] and info["target_position"] == 0.45
+    assert info["position"] == pytest.approx(0.45, rel=1e-3)
+    _, _, _, _, info = env.step(1)  # the price doubles at bar 5: the position drifts to ~0.62
+    assert not info["traded"] and info["position"] > 0.6
+    _, _, _, _, info = env.step(1)  # 0.45 is now outside the band: rebalanced back
+    assert info["traded"] and info["position"] == pytest.approx(0.45, rel=1e-9)
+
+
+def test_turnover_penalty_lowers_the_reward_of_a_trade_and_never_the_equity() -> None:
+    market = random_walk_market(n_bars=60, seed=5)
+    actions = [FULL_LONG, FULL_LONG, 0, 1, 1, FULL_LONG]
+    plain = run(TradingEnv(market, LONG_ONLY), actions)
+    penalised = run(TradingEnv(market, replace(LONG_ONLY, turnover_penalty=0.01)), actions)
+    previous_position = 0.0
+    for before, after in zip(plain[1:], penalised[1:], strict=True):
+        info = after[4]
+        assert info["equity"] == before[4]["equity"]
+        traded = abs(info["target_position"] - previous_position) if info["traded"] else 0.0
+        assert after[1] == pytest.approx(before[1] - 0.01 * traded, abs=1e-4 * 0.01)
+        previous_position = info["position"]
 
 
 def test_long_only_never_holds_a_short_and_borrows_only_an_overnight_gap() -> None:
@@ -296,6 +345,8 @@ def test_misuse_gets_clear_errors() -> None:
         ({"episode_length": 0}, "episode_length"),
         ({"initial_cash": -1.0}, "initial_cash"),
         ({"observation_clip": 0.5}, "observation_clip"),
+        ({"rebalance_band": -0.1}, "rebalance_band"),
+        ({"turnover_penalty": float("nan")}, "turnover_penalty"),
         ({"cost_model": None}, "cost_model"),
         ({"window_size": True}, "window_size"),
         ({"initial_cash": "100"}, "initial_cash"),

@@ -16,14 +16,17 @@ from .evaluation import (
     BUY_AND_HOLD as BUY_AND_HOLD,
 )
 from .market_data import (
-    prepare_training_market as prepare_training_market,
+    prepare_training_markets as prepare_training_markets,
 )
 from .market_data import (
     split_with_history as split_with_history,
 )
 from .sb3_models import build_model as build_model
 from .seed_summary import (
-    SeedResult as SeedResult,
+    AgentResult as AgentResult,
+)
+from .seed_summary import (
+    TrainingRun as TrainingRun,
 )
 from .seed_summary import (
     format_mean_std as format_mean_std,

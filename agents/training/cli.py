@@ -34,7 +34,7 @@ from agents.errors import AgentError
 from envs import EnvSetupError, MarketDataError
 
 if TYPE_CHECKING:
-    from agents.training.seed_summary import SeedResult
+    from agents.training.seed_summary import TrainingRun
 
 USER_ERRORS: tuple[type[Exception], ...] = (AgentError, MarketDataError, EnvSetupError)
 USER_ERROR_EXIT_CODE = 2
@@ -161,8 +161,7 @@ def _train(options: dict[str, Any]) -> None:
     config = config_from_options(options)
     from agents.training.trainer import train_agents  # torch and SB3 load only when training runs
 
-    results = train_agents(config, progress_bar=progress)
-    print_results(results, Console())
+    print_results(train_agents(config, progress_bar=progress), Console())
 
 
 class GeneratedCommand:
@@ -187,16 +186,18 @@ class GeneratedCommand:
 train_command = GeneratedCommand("train_command", _train, _parameters())
 
 
-def print_results(results: list[SeedResult], console: Console) -> None:
-    """Each seed's test table and where its agent went, then the summary over seeds if several."""
-    from agents.training.evaluation import evaluation_table
+def print_results(run: TrainingRun, console: Console) -> None:
+    """Each agent's test table, its confidence's reliability and where it went (every seed, then
+    the ensemble), then the summary over seeds if several."""
+    from agents.training.evaluation import evaluation_table, reliability_report
     from agents.training.seed_summary import summarize_seeds, summary_table
 
-    for result in results:
-        console.print(evaluation_table(result.test, label=f"seed {result.seed}: "))
+    for result in [*run.members, *([run.ensemble] if run.ensemble else [])]:
+        console.print(evaluation_table(result.test, label=f"{result.label}: "))
+        console.print(reliability_report(result.test, label=f"{result.label}: "))
         console.print(f"agent written to {result.directory}", soft_wrap=True)
-    if len(results) > 1:
-        console.print(summary_table(summarize_seeds(results)))
+    if run.ensemble is not None:
+        console.print(summary_table(summarize_seeds(run.members, run.ensemble)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,9 @@
    previous split's last `window_size` bars, whose features are known before the split begins,
    so the first decision is made at the close of the bar before the split and the first bar of
    profit and loss is the split's first bar. Nothing after a decision's bar is read.
+3. The calibration hold-out: the last bars of the train split, kept out of training, on which the
+   confidence map is fitted (`hold_out_calibration`), so that the validation split that selects
+   the model is not also the data the confidence is fitted on.
 """
 
 from __future__ import annotations
@@ -30,33 +33,36 @@ from envs import (
 _PREVIOUS_SPLIT: dict[SplitName, SplitName] = {"validation": "train", "test": "validation"}
 
 
-def prepare_training_market(config: TrainConfig) -> PreparedMarket:
-    """Load, featurise and split the data of `config`, honouring its split-date overrides.
+def prepare_training_markets(config: TrainConfig) -> list[PreparedMarket]:
+    """Load, featurise and split each source of `config`, honouring its split-date overrides;
+    each source is normalised on its own train split.
 
     Every split must hold bars: an empty test split is refused before training, not after.
     """
-    prepared = _with_split_dates(
-        config,
-        prepare_market(
-            config.data,
+    markets = []
+    for source in config.sources:
+        market = prepare_market(
+            source,
             config.start,
             config.end,
             date_format=config.date_format,
             periods_per_year=config.periods_per_year,
-        ),
-    )
-    for name in SPLIT_NAMES:
-        prepared.split(name)  # raises MarketDataError naming the empty split and the dates
-    return prepared
+        )
+        prepared = _with_split_dates(config, market)
+        for name in SPLIT_NAMES:
+            prepared.split(name)  # raises MarketDataError naming the empty split and the dates
+        markets.append(prepared)
+    return markets
 
 
 def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:
     if config.validation_start is None and config.test_start is None:
         return prepared
+    source = prepared.source
     validation_start = parse_date_option(
-        config.validation_start, "--validation-start", config.data, "start"
+        config.validation_start, "--validation-start", source, "start"
     )
-    test_start = parse_date_option(config.test_start, "--test-start", config.data, "start")
+    test_start = parse_date_option(config.test_start, "--test-start", source, "start")
     try:
         splits = Splits(
             validation_start=validation_start or prepared.splits.validation_start,
@@ -86,6 +92,22 @@ def split_with_history(prepared: PreparedMarket, name: SplitName, window_size: i
     return concatenate(history, arrays)
 
 
+def hold_out_calibration(
+    prepared: PreparedMarket, calibration_bars: int, window_size: int
+) -> tuple[MarketArrays, MarketArrays]:
+    """(the train split less its last `calibration_bars` bars, those bars preceded by
+    `window_size` bars of history), the markets of training and of the confidence fit."""
+    train = prepared.split("train")
+    cut = train.n_bars - calibration_bars
+    if cut < window_size + 1:
+        raise AgentError(
+            f"the train split has {train.n_bars} bars: too few to hold out {calibration_bars}"
+            f" for calibration and still train on a {window_size}-bar window"
+            " (lower --calibration-bars)"
+        )
+    return train.slice(0, cut), train.slice(max(0, cut - window_size), train.n_bars)
+
+
 def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
     """`first` then `second`, which must have the same features and follow it in time."""
     if first.feature_names != second.feature_names:
@@ -100,11 +122,15 @@ def concatenate(first: MarketArrays, second: MarketArrays) -> MarketArrays:
     )
 
 
-def split_date_ranges(prepared: PreparedMarket) -> dict[str, tuple[str, str]]:
-    """First and last bar date of every non-empty split, for the manifest."""
+def split_date_ranges(
+    prepared: PreparedMarket, calibration_bars: int
+) -> dict[str, tuple[str, str]]:
+    """First and last bar date of every non-empty split, for the manifest, and of the
+    calibration hold-out (the last `calibration_bars` bars of train, which the model never saw)."""
     ranges: dict[str, tuple[str, str]] = {}
-    for name in SPLIT_NAMES:
-        dates = getattr(prepared, name).dates
+    named: dict[str, np.ndarray] = {name: getattr(prepared, name).dates for name in SPLIT_NAMES}
+    named["calibration"] = prepared.train.dates[-calibration_bars:]
+    for name, dates in named.items():
         if len(dates):
             ranges[name] = (
                 format_date(pd.Timestamp(dates[0])),

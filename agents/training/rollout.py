@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agents.outcomes import chosen_was_best, one_step_equities
+from agents.outcomes import direction_was_right, horizon_bar
 from envs import RUIN_EQUITY, EnvConfig, MarketArrays, TradingEnv
 
 Policy = Callable[[np.ndarray], int]
@@ -23,7 +23,8 @@ class Rollout:
     """Per step i (decided at close of bar `decision_bars[i]`, marked one bar later).
 
     `equity` has one more entry than steps: the initial cash first. `positions[i]` is the target
-    position held over step i; `correct[i]` says whether action i was the best in hindsight.
+    position held over step i; `correct[i]` says whether action i's direction paid in hindsight
+    (`agents.outcomes`).
     """
 
     decision_bars: np.ndarray
@@ -44,8 +45,7 @@ def sequential_config(config: EnvConfig) -> EnvConfig:
 def run_policy(market: MarketArrays, config: EnvConfig, policy: Policy) -> Rollout:
     """Step `policy` through every bar of `market` once and record what happened."""
     env = TradingEnv(market, sequential_config(config))
-    targets = np.asarray(config.target_positions)
-    cost_model = config.cost_model
+    targets = config.target_positions
     observation, info = env.reset()
     bars, dates, observations, actions, positions, correct = [], [], [], [], [], []
     equity = [info["equity"]]
@@ -54,20 +54,20 @@ def run_policy(market: MarketArrays, config: EnvConfig, policy: Policy) -> Rollo
     while not done:
         bar = info["bar"]
         action = int(policy(observation))
-        equities = one_step_equities(
+        right = direction_was_right(
             info["cash"],
             info["shares"],
-            info["target_position"],
-            targets,
-            close_now=market.close[bar],
-            open_next=market.open[bar + 1],
-            close_next=market.close[bar + 1],
-            cost_model=cost_model,
+            info["position"],
+            targets[action],
+            close_now=float(market.close[bar]),
+            open_next=float(market.open[bar + 1]),
+            close_later=float(market.close[horizon_bar(bar, market.n_bars)]),
+            config=config,
         )
         bars.append(bar)
         observations.append(observation)
         actions.append(action)
-        correct.append(chosen_was_best(equities, action))
+        correct.append(right)
         observation, reward, terminated, truncated, info = env.step(action)
         dates.append(info["date"])
         positions.append(info["target_position"])

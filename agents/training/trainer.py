@@ -1,21 +1,27 @@
 """Train one agent per seed and write its agent directory (see `agents.storage`).
 
-For each seed: SB3 learns on the batched env over the train split (random-start episodes), while
-an EvalCallback runs the deterministic policy over the whole validation split (costs on) and keeps
-the best model; the final model replaces it only if it does better there. The kept model is then
-calibrated on validation, saved with its manifest, and evaluated once on the test split beside
-buy-and-hold. Test numbers never feed back into any choice.
+For each seed: SB3 learns on the batched env over the train split less its last
+`calibration_bars` bars (random-start episodes), while an EvalCallback runs the deterministic
+policy over the whole validation split (costs on) and keeps the best model; the final model
+replaces it only if it does better there. Then the agent is finished (`finish_agent`): its switch
+margin is chosen on validation (`agents.training.selection`), its confidence map fitted on the
+held-out calibration bars, which neither trained nor selected it, and it is saved with its
+manifest and evaluated once on the test split beside buy-and-hold. With several seeds, the kept
+models are finished once more together, as the seed ensemble in the output directory. Test
+numbers never feed back into any choice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from agents.confidence import calibrate
 from agents.config import TrainConfig
@@ -27,17 +33,27 @@ from agents.manifest import (
     env_config_to_dict,
     library_versions,
 )
-from agents.policy_scores import greedy_policy, observation_shape, policy_scores
-from agents.storage import SEEDS_SUMMARY_FILE, AgentPaths, load_model, seed_dir, write_json
+from agents.policy_scores import ensemble_policy, member_scores, observation_shape
+from agents.storage import (
+    SEEDS_SUMMARY_FILE,
+    AgentPaths,
+    load_model,
+    model_files,
+    seed_dir,
+    write_json,
+)
 from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
-    prepare_training_market,
+    hold_out_calibration,
+    prepare_training_markets,
     split_date_ranges,
     split_with_history,
 )
-from agents.training.rollout import Rollout, run_policy, sequential_config
+from agents.training.pooled_env import PooledVecEnv, copies_per_source
+from agents.training.rollout import run_policy, sequential_config
 from agents.training.sb3_models import build_model
-from agents.training.seed_summary import SeedResult, summarize_seeds
+from agents.training.seed_summary import AgentResult, TrainingRun, summarize_seeds
+from agents.training.selection import choose_switch_margin
 from envs import (
     BatchedTradingEnv,
     CostModel,
@@ -49,36 +65,54 @@ from envs import (
 )
 
 
-def train_agents(config: TrainConfig, progress_bar: bool = True) -> list[SeedResult]:
-    """Train every seed of `config`; one seed writes `config.out`, several `out/seed_<n>/`."""
-    prepared = prepare_training_market(config)
-    env_config = training_env_config(config, prepared.train)
-    single = len(config.seeds) == 1
-    results = [
+def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
+    """Train every seed of `config`; one seed writes `config.out`, several write `out/seed_<n>/`
+    and their seed ensemble in `out` itself."""
+    markets = prepare_training_markets(config)
+    prepared = markets[0]
+    env_config = training_env_config(config, markets)
+    if len(config.seeds) == 1:
+        member = train_seed(
+            config,
+            markets,
+            env_config=env_config,
+            seed=config.seeds[0],
+            out=config.out,
+            progress_bar=progress_bar,
+        )
+        return TrainingRun([member], None)
+    members = [
         train_seed(
             config,
-            prepared,
+            markets,
             env_config=env_config,
             seed=seed,
-            out=config.out if single else seed_dir(config.out, seed),
+            out=seed_dir(config.out, seed),
             progress_bar=progress_bar,
         )
         for seed in config.seeds
     ]
-    if not single:
-        write_json(config.out / SEEDS_SUMMARY_FILE, summarize_seeds(results))
-    return results
+    models = [load_model(AgentPaths(m.directory).model, config.algo) for m in members]
+    ensemble = finish_agent(
+        config, prepared, env_config=env_config, models=models, seeds=config.seeds, out=config.out
+    )
+    write_json(config.out / SEEDS_SUMMARY_FILE, summarize_seeds(members, ensemble))
+    return TrainingRun(members, ensemble)
 
 
-def training_env_config(config: TrainConfig, train: MarketArrays) -> EnvConfig:
-    """The env of training on `train`: random-start episodes of `episode_length` bars (default: a
-    year of bars, or as many as `train` holds after a window), costs as given."""
-    year = min(train.periods_per_year, train.n_bars - config.window_size)
+def training_env_config(config: TrainConfig, markets: list[PreparedMarket]) -> EnvConfig:
+    """The env of training on `markets`: random-start episodes of `episode_length` bars (default:
+    a year of the first market's bars, or as many as the shortest train split holds after a
+    window), costs as given."""
+    shortest = min(market.train.n_bars for market in markets) - config.window_size
+    year = min(markets[0].periods_per_year, shortest)
     try:
         return EnvConfig(
             window_size=config.window_size,
             mode=config.mode,
             cost_model=CostModel(config.commission_bps, config.slippage_bps),
+            rebalance_band=config.rebalance_band,
+            turnover_penalty=config.turnover_penalty,
             episode_length=config.episode_length or max(1, year),
         )
     except (EnvSetupError, ValueError) as exc:
@@ -87,22 +121,22 @@ def training_env_config(config: TrainConfig, train: MarketArrays) -> EnvConfig:
 
 def train_seed(
     config: TrainConfig,
-    prepared: PreparedMarket,
+    markets: list[PreparedMarket],
     *,
     env_config: EnvConfig,
     seed: int,
     out: Path,
     progress_bar: bool,
-) -> SeedResult:
-    """Train, select, calibrate, save and evaluate the agent of one seed (see module docstring)."""
+) -> AgentResult:
+    """Train and select the model of one seed on `markets` (pooled; the first validates), then
+    finish its agent (see module docstring)."""
     set_random_seed(seed)
     torch.set_num_threads(config.torch_threads)
     paths = AgentPaths(out)
+    prepared = markets[0]
     validation = split_with_history(prepared, "validation", env_config.window_size)
     try:
-        train_env = VecMonitor(
-            BatchedTradingEnv(prepared.split("train"), env_config, config.n_envs)
-        )
+        train_env = VecMonitor(_training_env(config, markets, env_config))
         eval_env = VecMonitor(
             DummyVecEnv([lambda: TradingEnv(validation, sequential_config(env_config))])
         )
@@ -129,7 +163,7 @@ def train_seed(
         progress_bar=progress_bar,
         tb_log_name=config.algo,
     )
-    model, validation_rollout = _best_on_validation(
+    model = _best_on_validation(
         model,
         evaluation.best_mean_reward,
         paths=paths,
@@ -137,21 +171,73 @@ def train_seed(
         env_config=env_config,
         algorithm=config.algo,
     )
-    manifest = _manifest(
-        config,
-        prepared,
-        env_config=env_config,
-        seed=seed,
-        model=model,
-        validation=validation_rollout,
+    return finish_agent(
+        config, prepared, env_config=env_config, models=[model], seeds=(seed,), out=out
     )
-    agent = DRLAgent(model, manifest, source=str(out))
+
+
+def _training_env(
+    config: TrainConfig, markets: list[PreparedMarket], env_config: EnvConfig
+) -> VecEnv:
+    """The batched env over each market's train split less its calibration hold-out (every
+    source's, so that no source trains on the calibration years), pooled if several."""
+    try:
+        counts = copies_per_source(config.n_envs, len(markets))
+    except ValueError as exc:
+        raise AgentError(f"--n-envs: {exc}") from None
+    envs: list[VecEnv] = []
+    for market, n_envs in zip(markets, counts, strict=True):
+        train, _ = hold_out_calibration(market, config.calibration_bars, env_config.window_size)
+        envs.append(BatchedTradingEnv(train, env_config, n_envs))
+    return envs[0] if len(envs) == 1 else PooledVecEnv(envs)
+
+
+def finish_agent(
+    config: TrainConfig,
+    prepared: PreparedMarket,
+    *,
+    env_config: EnvConfig,
+    models: Sequence[BaseAlgorithm],
+    seeds: tuple[int, ...],
+    out: Path,
+) -> AgentResult:
+    """Choose the switch margin on validation, fit the confidence on the calibration hold-out,
+    save the agent directory and evaluate it once on the test split."""
+    window = env_config.window_size
+    validation = split_with_history(prepared, "validation", window)
+    chosen, trials, validation_rollout = choose_switch_margin(
+        models, validation, env_config, config.max_trades_per_year
+    )
+    _, held_out = hold_out_calibration(prepared, config.calibration_bars, window)
+    targets = np.asarray(env_config.target_positions)
+    calibration = run_policy(held_out, env_config, ensemble_policy(models, targets, chosen.margin))
+    scores = member_scores(models, calibration.observations)
+    manifest = AgentManifest(
+        algorithm=config.algo,
+        feature_names=prepared.normalizer.feature_names,
+        observation_shape=observation_shape(models[0]),
+        n_actions=len(targets),
+        normalizer=None if len(config.sources) > 1 else prepared.normalizer.to_dict(),
+        training_sources=config.sources,
+        env_config=env_config_to_dict(env_config),
+        data_source=prepared.source,
+        data_hash=prepared.data_hash,
+        splits=split_date_ranges(prepared, config.calibration_bars),
+        seeds=seeds,
+        model_files=model_files(seeds),
+        switch_margin=chosen.margin,
+        switch_margin_search=trials,
+        train_config=config.model_dump(mode="json"),
+        library_versions=library_versions(),
+        validation_metrics=rollout_metrics(validation_rollout, prepared.periods_per_year),
+        calibration=calibrate(scores, calibration.actions, calibration.correct),
+        format_version=MANIFEST_FORMAT_VERSION,
+    )
+    agent = DRLAgent(models, manifest, source=str(out))
     agent.save(out)
-    test = evaluate_agent(
-        agent, split_with_history(prepared, "test", env_config.window_size), "test"
-    )
-    write_json(paths.evaluation, test.to_dict())
-    return SeedResult(seed, out, manifest.validation_metrics, test)
+    test = evaluate_agent(agent, split_with_history(prepared, "test", window), "test")
+    write_json(AgentPaths(out).evaluation, test.to_dict())
+    return AgentResult(seeds, out, manifest.validation_metrics, test)
 
 
 def _best_on_validation(
@@ -162,39 +248,11 @@ def _best_on_validation(
     validation: MarketArrays,
     env_config: EnvConfig,
     algorithm: str,
-) -> tuple[BaseAlgorithm, Rollout]:
-    """The EvalCallback's best model, or the final one if it did better on validation."""
-    final_rollout = run_policy(validation, env_config, greedy_policy(final))
-    if not paths.best_model.is_file() or final_rollout.reward_sum > best_reward:
-        return final, final_rollout
-    best = load_model(paths.best_model, algorithm)
-    return best, run_policy(validation, env_config, greedy_policy(best))
-
-
-def _manifest(
-    config: TrainConfig,
-    prepared: PreparedMarket,
-    *,
-    env_config: EnvConfig,
-    seed: int,
-    model: BaseAlgorithm,
-    validation: Rollout,
-) -> AgentManifest:
-    scores = policy_scores(model, validation.observations)
-    return AgentManifest(
-        algorithm=config.algo,
-        feature_names=prepared.normalizer.feature_names,
-        observation_shape=observation_shape(model),
-        n_actions=len(env_config.target_positions),
-        normalizer=prepared.normalizer.to_dict(),
-        env_config=env_config_to_dict(env_config),
-        data_source=config.data,
-        data_hash=prepared.data_hash,
-        splits=split_date_ranges(prepared),
-        seed=seed,
-        train_config=config.model_dump(mode="json"),
-        library_versions=library_versions(),
-        validation_metrics=rollout_metrics(validation, prepared.periods_per_year),
-        calibration=calibrate(scores, validation.actions, validation.correct),
-        format_version=MANIFEST_FORMAT_VERSION,
-    )
+) -> BaseAlgorithm:
+    """The EvalCallback's best model, or the final one if it did better on validation (both
+    without a switch margin, as the callback ran it)."""
+    policy = ensemble_policy([final], np.asarray(env_config.target_positions), 0.0)
+    final_reward = run_policy(validation, env_config, policy).reward_sum
+    if not paths.best_model.is_file() or final_reward > best_reward:
+        return final
+    return load_model(paths.best_model, algorithm)

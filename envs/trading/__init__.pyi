@@ -15,6 +15,9 @@ from .execution import (
     execute as execute,
 )
 from .execution import (
+    order_needed as order_needed,
+)
+from .execution import (
     rebalance as rebalance,
 )
 from .observation import (

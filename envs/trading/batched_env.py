@@ -92,6 +92,8 @@ class BatchedTradingEnv(VecEnv):
             dsr_eta=config.dsr_eta,
             use_differential_sharpe=config.reward == "differential_sharpe",
             n_features=self.observation_builder.n_features,
+            rebalance_band=config.rebalance_band,
+            turnover_penalty=config.turnover_penalty,
             targets=config.target_positions,
         )
         super().__init__(

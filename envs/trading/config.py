@@ -42,6 +42,14 @@ class EnvConfig:
         equity held in the asset (-1 fully short .. 1 fully long). The hybrid trader reads the
         target position of the chosen action as the DRL signal in [-1, 1].
     cost_model: commission and slippage, on by default (see `CostModel`).
+    rebalance_band: a fraction of equity. No order is sent when the chosen target lies within the
+        band of the position at the decision's close (`envs.trading.execution.order_needed`); an
+        exit to flat always trades. 0.1 leaves alone the drift of a half position on a move under
+        about 40%, and never blocks a switch between targets 0.5 or more apart.
+    turnover_penalty: reward units (log return) charged per unit of equity traded, on top of the
+        costs already in equity: the reward of a step that trades |target - position| is lowered by
+        `turnover_penalty * |target - position|`. It shapes training (`agents.TrainConfig` sets
+        it); equity never pays it, and at 0, the default, the rewards are the plain log returns.
     reward: "log_return" pays log(V[t+1] / V[t]) net of every cost; "differential_sharpe" pays
         Moody & Saffell's differential Sharpe ratio of those same log returns.
     dsr_eta: adaptation rate of the differential Sharpe's moving moments (about 1 / 100 bars).
@@ -58,6 +66,12 @@ class EnvConfig:
     long_only_positions: LongOnlyPositions = (0.0, 0.5, 1.0)
     long_short_positions: LongShortPositions = (-1.0, 0.0, 1.0)
     cost_model: Annotated[CostModel, Field(description="a CostModel")] = CostModel()
+    rebalance_band: Annotated[
+        float, Field(ge=0.0, lt=2.0, allow_inf_nan=False, description="a fraction in [0, 2)")
+    ] = 0.1
+    turnover_penalty: Annotated[
+        float, Field(ge=0.0, lt=1.0, allow_inf_nan=False, description="in [0, 1)")
+    ] = 0.0
     reward: Annotated[RewardKind, Field(description="'log_return' or 'differential_sharpe'")] = (
         "log_return"
     )

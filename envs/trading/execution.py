@@ -24,10 +24,12 @@ Buy and hold, the benchmark every report shows beside a strategy (the env's eval
 backtest's `buy_and_hold` row, the paper run's summary), is computed here once (`buy_and_hold`):
 one `market_order` at the first decision, then nothing.
 
-The formulas themselves are `envs.trading.kernels.order_shares` and
-`envs.trading.kernels.fill_order`: plain Python that runs unchanged on floats (one portfolio) and on
-NumPy arrays (many), and that the batched env's compiled step calls too, so every fill in the
-package comes from that one source.
+Whether to send an order at all is `order_needed` (the rebalance band): the env, the batched env
+and a broker ask the same question. It and the formulas, `envs.trading.kernels.order_shares` and
+`envs.trading.kernels.fill_order`, are written in `envs.trading.kernels`: plain Python that runs
+unchanged on floats (one portfolio) and on NumPy arrays (many), and that the batched env's
+compiled step calls too (numba's cache sees changes only in the compiled function's own file), so
+every decision to trade and every fill in the package comes from that one source.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ import numpy as np
 from pydantic import Field
 
 from envs.errors import EnvSetupError
-from envs.trading.kernels import Amount, fill_order, order_shares
+from envs.trading.kernels import (
+    Amount,
+    fill_order,
+    order_needed,  # noqa: F401 - exported from here (docstring)
+    order_shares,
+)
 from envs.validated import validated_dataclass
 
 if TYPE_CHECKING:

@@ -1,13 +1,14 @@
-"""The arithmetic of one trading step, written once: order sizing, fills, log returns, differential
-Sharpe, and the compiled (numba) loop that steps N portfolios at once for `BatchedTradingEnv`.
+"""The arithmetic of one trading step, written once: whether to trade, order sizing, fills, log
+returns, differential Sharpe, and the compiled (numba) loop that steps N portfolios at once for
+`BatchedTradingEnv`.
 
-`order_shares`, `fill_order` and `differential_sharpe` use arithmetic operators and `abs()` only,
-so the same source runs as plain Python on floats (`TradingEnv`, the orchestrator), on NumPy arrays
-(`envs.trading.execution.rebalance` over many portfolios) and compiled inside `step_portfolios`;
-`log_growth` runs on floats and compiled. They live in this file, beside the compiled loop, because
-numba's on-disk cache (`cache=True`: the first batched env of a process starts in half a second
-instead of two) is invalidated only when the file of the compiled function changes: a formula kept
-in another module could run stale there.
+`order_needed`, `order_shares`, `fill_order` and `differential_sharpe` use operators and `abs()`
+only, so the same source runs as plain Python on floats (`TradingEnv`, the orchestrator), on NumPy
+arrays (`envs.trading.execution.rebalance` over many portfolios) and compiled inside
+`step_portfolios`; `log_growth` runs on floats and compiled. They live in this file, beside the
+compiled loop, because numba's on-disk cache (`cache=True`: the first batched env of a process
+starts in half a second instead of two) is invalidated only when the file of the compiled function
+changes: a formula kept in another module could run stale there.
 `envs.trading.execution` documents the fill and calls these.
 """
 
@@ -36,6 +37,20 @@ PORTFOLIO_FIELDS = 10
 # Rows of the (2, n) int64 bar state: the bar each copy's portfolio was last marked at, and the
 # last bar of its episode.
 BAR, END_BAR = range(2)
+
+
+def order_needed(current_fraction: float, target_fraction: float, rebalance_band: float) -> bool:
+    """True when the target differs from the current position by more than the band; a target of
+    exactly 0 (flat) from a non-zero position always trades, so an exit is never blocked.
+
+    Positions are fractions of equity (position value / equity, -1 fully short .. 1 fully long),
+    `rebalance_band` a fraction of equity too: with a band of 0.1 a position that drifted from 0.5
+    to 0.55 is left alone, one at 0.65 is brought back. Small orders cost the same basis points as
+    large ones but rarely change the outcome, so the band trades turnover for tracking error.
+    `envs.trading.execution` exports it: the env, the batched env and the broker decide alike.
+    """
+    exit_to_flat = (target_fraction == 0.0) & (current_fraction != 0.0)
+    return bool(exit_to_flat | (abs(target_fraction - current_fraction) > rebalance_band))
 
 
 # The formulas take their arguments positionally: numba binds keyword-only arguments wrongly.
@@ -112,6 +127,7 @@ def differential_sharpe(
 
 # Compiled twins of the formulas above, called inside `step_portfolios`. None of their divisors
 # can be 0 (prices and equity are positive), so numba's zero-division checks are dropped.
+_order_needed = numba.njit(error_model="numpy")(order_needed)
 _order_shares = numba.njit(error_model="numpy")(order_shares)
 _fill_order = numba.njit(error_model="numpy")(fill_order)
 _log_growth = numba.njit(error_model="numpy")(log_growth)
@@ -127,7 +143,7 @@ OUTPUT_TYPES = (
 """The numba types of `step_portfolios`'s outputs: fresh observations, rewards and dones."""
 
 
-_N_SCALAR_PARAMETERS = 9  # the parameters before the targets
+_N_SCALAR_PARAMETERS = 11  # the parameters before the targets
 
 
 def step_parameters(
@@ -141,6 +157,8 @@ def step_parameters(
     dsr_eta: float,
     use_differential_sharpe: bool,
     n_features: int,
+    rebalance_band: float,
+    turnover_penalty: float,
     targets: tuple[float, ...],
 ) -> np.ndarray:
     """The constants of `step_portfolios` as one float64 array, the scalars then the targets:
@@ -155,6 +173,8 @@ def step_parameters(
         dsr_eta,
         float(use_differential_sharpe),
         float(n_features),
+        rebalance_band,
+        turnover_penalty,
     ]
     return np.array(scalars + list(targets), dtype=np.float64)
 
@@ -242,6 +262,7 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     ruin_equity, clip, dsr_eta = parameters[4], parameters[5], parameters[6]
     use_differential_sharpe = parameters[7] != 0.0
     n_features = int(parameters[8])
+    rebalance_band, turnover_penalty = parameters[9], parameters[10]
     cash, shares, held = portfolios[CASH], portfolios[SHARES], portfolios[TARGET]
     equity, peak = portfolios[EQUITY], portfolios[PEAK]
     position, drawdown = portfolios[POSITION], portfolios[DRAWDOWN]
@@ -250,24 +271,27 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     next_open, close = prices[0], prices[1]
 
     # Orders sized at close[t], filled at open[t + 1] (`envs.trading.execution.market_order`). A
-    # held target trades nothing, as in TradingEnv: its order is computed anyway and sized to 0
-    # (which leaves cash and shares bit for bit unchanged), since a loop without branches over
-    # contiguous arrays runs several portfolios per instruction.
+    # target within the rebalance band of the position at close t trades nothing, as in
+    # TradingEnv: its order is computed anyway and sized to 0 (which leaves cash and shares bit for
+    # bit unchanged), since a loop without branches over contiguous arrays runs several portfolios
+    # per instruction. The turnover penalty is charged on the traded fraction.
     fill_target, fill_price = np.empty(n_portfolios), np.empty(n_portfolios)
     decision_price = np.empty(n_portfolios)
+    trade, penalty = np.empty(n_portfolios), np.empty(n_portfolios)  # 1.0 where an order goes
     for i in range(n_portfolios):
         fill_target[i] = targets[actions[i]]
         fill_price[i] = next_open[bar[i]]
         decision_price[i] = close[bar[i]]
+        trade[i] = _order_needed(position[i], fill_target[i], rebalance_band)
+        penalty[i] = turnover_penalty * abs(fill_target[i] - position[i]) * trade[i]
     for i in range(n_portfolios):
-        trade = fill_target[i] != held[i]
         delta: float = _order_shares(
             cash[i], shares[i], fill_target[i], decision_price[i], buy_cost_rate, sell_cost_rate
         )
         cash[i], shares[i], _, _, _ = _fill_order(
-            cash[i], shares[i], delta * trade, fill_price[i], slippage_rate, commission_rate
+            cash[i], shares[i], delta * trade[i], fill_price[i], slippage_rate, commission_rate
         )
-        held[i] = fill_target[i]
+        held[i] = fill_target[i] if trade[i] else held[i]
 
     for i in range(n_portfolios):  # marks at close[t + 1]
         bar[i] += 1
@@ -284,17 +308,14 @@ def step_portfolios(  # noqa: PLR0917 - its compiled entry point takes positiona
     n_done = 0
     for i in range(n_portfolios):  # rewards: the libm calls, kept out of the loop above
         log_return[i] = _log_growth(log_return[i])
+        reward = log_return[i]
         if use_differential_sharpe:
-            rewards[i], portfolios[DSR_MEAN, i], portfolios[DSR_SECOND_MOMENT, i] = (
+            reward, portfolios[DSR_MEAN, i], portfolios[DSR_SECOND_MOMENT, i] = (
                 _differential_sharpe(
-                    log_return[i],
-                    portfolios[DSR_MEAN, i],
-                    portfolios[DSR_SECOND_MOMENT, i],
-                    dsr_eta,
+                    reward, portfolios[DSR_MEAN, i], portfolios[DSR_SECOND_MOMENT, i], dsr_eta
                 )
             )
-        else:
-            rewards[i] = log_return[i]
+        rewards[i] = reward - penalty[i]
         n_done += dones[i]
 
     write_observations(padded_features, n_features, bar, position, drawdown, clip, observations)

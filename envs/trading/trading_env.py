@@ -11,7 +11,7 @@ from gymnasium import spaces
 from envs.data import MarketArrays
 from envs.errors import EnvSetupError
 from envs.trading.config import EnvConfig
-from envs.trading.execution import market_order
+from envs.trading.execution import market_order, order_needed
 from envs.trading.kernels import differential_sharpe, log_growth
 from envs.trading.observation import ObservationBuilder
 
@@ -26,21 +26,23 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
     1. At close t the agent sees the features of bars t-window+1..t and its portfolio state
        (position fraction and drawdown, both marked at close t); see `ObservationBuilder`.
     2. Its action names a target position (fraction of equity, `EnvConfig.target_positions`). If
-       it differs from the target now held, an order sized at close t fills at open[t+1], with
-       slippage and commission (`envs.trading.execution.market_order`, the order a broker gets);
-       repeating the held target trades nothing.
+       it lies outside the rebalance band of the position at close t, or is an exit to flat
+       (`envs.trading.execution.order_needed`), an order sized at close t fills at open[t+1],
+       with slippage and commission (`envs.trading.execution.market_order`, the order a broker
+       gets); otherwise nothing trades.
     3. The portfolio is marked at close[t+1]: equity V = cash + shares * close[t+1].
     4. reward = log(V[t+1] / V[t]) with every cost inside V, so the rewards of an episode sum to
        log(final equity / initial equity); or, optionally, the differential Sharpe of that return.
+       A step that trades then pays `turnover_penalty * |target - position at close t|` more.
 
     Episodes start at a random bar (`episode_length` steps, then truncated) or, with
     `episode_length=None`, at the first bar with a full window and run to the last bar. Equity at
     or below `RUIN_EQUITY` terminates the episode (its reward uses `RUIN_EQUITY` as final equity).
 
     `info` holds the portfolio marked at the bar's close and this step's trade: equity, cash,
-    shares, position (position value / equity, 0 once ruined), target_position (the target held
-    now), commission and slippage_cost (paid by this step's order, if `traded`), log_return
-    (log(equity / previous equity), costs inside), bar and date.
+    shares, position (position value / equity, 0 once ruined), target_position (the target of
+    the last order), commission and slippage_cost (paid by this step's order, if `traded`),
+    log_return (log(equity / previous equity), costs inside), bar and date.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 - gymnasium: not a ClassVar
@@ -98,9 +100,10 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(f"action must be in 0..{n_actions - 1}, got {action!r}")
 
         target = self.config.target_positions[action]
-        traded = target != self._target
-        commission = slippage_cost = 0.0
+        traded = order_needed(self._position, target, self.config.rebalance_band)
+        commission = slippage_cost = penalty = 0.0
         if traded:
+            penalty = self.config.turnover_penalty * abs(target - self._position)
             fill = market_order(
                 self._cash,
                 self._shares,
@@ -131,6 +134,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
             reward, self._dsr_mean, self._dsr_second_moment = differential_sharpe(
                 log_return, self._dsr_mean, self._dsr_second_moment, self.config.dsr_eta
             )
+        reward -= penalty
         truncated = self._bar == self._end_bar
         info = self._info(
             commission=commission, slippage_cost=slippage_cost, traded=traded, log_return=log_return
