@@ -43,28 +43,30 @@ def run(env: TradingEnv, actions: list[int], seed: int | None = None) -> list[tu
 
 
 def test_order_fills_at_next_open_with_hand_computed_costs_and_is_marked_at_next_close() -> None:
-    market = make_market(open_=[10, 11, 12, 20, 21, 22], close=[10.5, 11.5, 12.5, 20.5, 21.5, 22.5])
+    market = make_market(
+        open_=[10, 11, 12, 12.6, 13, 14], close=[10.5, 11.5, 12.5, 12.9, 13.5, 14.5]
+    )
     env = TradingEnv(market, LONG_ONLY)
     _, info = env.reset()
     assert info["bar"] == 2  # first bar with a full window of 3
-    _, reward, _, _, info = env.step(FULL_LONG)  # sized at close[2] = 12.5, fills at open[3] = 20
+    _, reward, _, _, info = env.step(FULL_LONG)  # sized at close[2] = 12.5, fills at open[3]
     shares = 10_000.0 / (12.5 * (1 + S) * (1 + K))
     assert info["bar"] == 3 and info["traded"] is True
     assert info["shares"] == pytest.approx(shares, rel=1e-12)
-    assert info["slippage_cost"] == pytest.approx(shares * 20.0 * S, rel=1e-12)
-    assert info["commission"] == pytest.approx(shares * 20.0 * (1 + S) * K, rel=1e-12)
-    cash = 10_000.0 - shares * 20.0 * (1 + S) * (1 + K)  # the gap up is borrowed
+    assert info["slippage_cost"] == pytest.approx(shares * 12.6 * S, rel=1e-12)
+    assert info["commission"] == pytest.approx(shares * 12.6 * (1 + S) * K, rel=1e-12)
+    cash = 10_000.0 - shares * 12.6 * (1 + S) * (1 + K)  # the gap up (12.5 -> 12.6) is borrowed
     assert info["cash"] == pytest.approx(cash, rel=1e-12)
-    assert info["equity"] == pytest.approx(cash + shares * 20.5, rel=1e-12)  # marked at close[3]
-    assert reward == pytest.approx(math.log((cash + shares * 20.5) / 10_000.0), rel=1e-12)
+    assert info["equity"] == pytest.approx(cash + shares * 12.9, rel=1e-12)  # marked at close[3]
+    assert reward == pytest.approx(math.log((cash + shares * 12.9) / 10_000.0), rel=1e-12)
 
     _, _, _, _, info = env.step(FULL_LONG)  # the held target again: no order, no cost
     assert (info["traded"], info["commission"], info["slippage_cost"]) == (False, 0.0, 0.0)
-    assert info["equity"] == pytest.approx(cash + shares * 21.5, rel=1e-12)
+    assert info["equity"] == pytest.approx(cash + shares * 13.5, rel=1e-12)
 
-    _, _, _, truncated, info = env.step(0)  # sell everything at open[5] = 22
-    assert info["cash"] == pytest.approx(cash + shares * 22.0 * (1 - S) * (1 - K), rel=1e-12)
-    assert info["commission"] == pytest.approx(shares * 22.0 * (1 - S) * K, rel=1e-12)
+    _, _, _, truncated, info = env.step(0)  # sell everything at open[5] = 14
+    assert info["cash"] == pytest.approx(cash + shares * 14.0 * (1 - S) * (1 - K), rel=1e-12)
+    assert info["commission"] == pytest.approx(shares * 14.0 * (1 - S) * K, rel=1e-12)
     assert info["shares"] == pytest.approx(0.0, abs=1e-12)
     assert truncated is True and info["date"] == market.dates[5]
 
