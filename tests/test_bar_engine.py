@@ -112,7 +112,7 @@ def test_an_order_decided_at_t_fills_at_the_next_open_with_exact_costs() -> None
     state2 = bar2.calls[-1][2]["portfolio"]
     assert state2.cash == pytest.approx(cash_after_buy, rel=1e-12) and state2.shares == shares
 
-    # The held target repeats: no order, though the position drifted with the price.
+    # The target repeats: no order, though the position drifted with the price (inside the band).
     for recorder in (bar2, bar3):
         (check,) = recorder.of("risk_check")
         assert check.status is CheckStatus.NO_ORDER and recorder.of("order") == []
@@ -124,7 +124,7 @@ def test_an_order_decided_at_t_fills_at_the_next_open_with_exact_costs() -> None
     final = engine.state.portfolio
     assert final.shares == 0.0
     assert final.cash == pytest.approx(cash_after_buy + shares * 104.0 * (1 - S) * (1 - K))
-    assert engine.state.pending == () and engine.state.held_target == 0.0
+    assert engine.state.pending == ()
 
 
 def test_a_vetoed_order_is_recorded_never_sent_and_asked_again_next_bar() -> None:
@@ -139,7 +139,7 @@ def test_a_vetoed_order_is_recorded_never_sent_and_asked_again_next_bar() -> Non
     assert broker.order(order.client_order_id) is None
     assert bar2.of("fill") == [] and len(bar2.of("order")) == 1
     assert confirmer.asked == [1, 2]
-    assert engine.state.held_target == 0.0 and engine.state.portfolio.shares == 0.0
+    assert engine.state.portfolio.shares == 0.0
 
 
 def test_a_forced_trim_is_not_put_to_the_execution_check() -> None:

@@ -75,7 +75,7 @@ def test_a_target_the_position_limit_clips_is_held_not_reordered_every_bar() -> 
     open_ = close * np.exp(rng.normal(0.0, 0.003, 61))
     market = trading_market(open_=list(open_), close=list(close))
     limits = QUIET.copy_with(max_position_fraction=0.8, stop_loss=math.inf)
-    engine, recorders = run_engine(market, dict.fromkeys(range(61), 1.0), limits)
+    _, recorders = run_engine(market, dict.fromkeys(range(61), 1.0), limits)
 
     assert orders_at(market, recorders) == [1]
     assert len(fills(recorders)) == 1
@@ -83,8 +83,7 @@ def test_a_target_the_position_limit_clips_is_held_not_reordered_every_bar() -> 
     assert first.status is CheckStatus.CLIPPED and first.approved_position == 0.8
     assert all(check.status is CheckStatus.NO_ORDER for check in rest)
     positions = [check.current_position for check in rest[1:]]
-    assert min(positions) < 0.8 < max(positions)  # it did drift, both ways
-    assert engine.state.held_target == 0.8
+    assert min(positions) < 0.8 < max(positions)  # it did drift, both ways, inside the band
 
 
 # A long bought at 100 (the open after bar 1), a 12 % fall at bar 3's close: the stop-loss

@@ -30,7 +30,7 @@ from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
 from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
 from orchestrator.runs.activity import Activity
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine, RebalanceBand
+from orchestrator.runs.bar_engine import BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LLMCallLog
 from orchestrator.runs.recorder import BacktestRecorder, held_frame
@@ -64,12 +64,14 @@ EXECUTION_CHECK = "execution_check"
 class BacktestConfig(Settings):
     """trader: the hybrid's settings (its cadence also paces `llm`); the combiner's long-only
     switch is set from the agent's mode. initial_cash: each strategy's starting equity.
+    rebalance_band: no order for a target within this of the position (`envs.order_needed`);
+    None: the agent's own band, so the drl row trades as the agent's evaluation does.
     strategies: which of `STRATEGY_NAMES` to run, in that order."""
 
     trader: TraderConfig = Field(default_factory=TraderConfig)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     initial_cash: Positive = 100_000.0
-    rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
+    rebalance_band: RebalanceBand | None = None
     snapshot_window: PositiveInt = DEFAULT_WINDOW
     strategies: Annotated[tuple[StrategyName, ...], Field(min_length=1)] = STRATEGY_NAMES
 
@@ -148,7 +150,7 @@ def run_backtest(
             state=EngineState.opening(config.initial_cash),
             confirmer=confirmer if asks_llm else None,
             llm_calls=llm_calls,
-            rebalance_band=config.rebalance_band,
+            rebalance_band=_band(config, agent),
         )
         runs[name] = _Run(engine, BacktestRecorder(), keeper)
     closes = market.arrays.close
@@ -192,6 +194,13 @@ def _pure_runs(
     frame = held_frame(market.arrays.dates[market.first_bar :], hold)
     activity = Activity(orders_sent=1, fills=1)
     return {BUY_AND_HOLD: StrategyResult(BUY_AND_HOLD, frame, activity, llm_asks=0)}
+
+
+def _band(config: BacktestConfig, agent: DRLAgent) -> float:
+    """The run's rebalance band: the configured one, else the band the agent trained with."""
+    if config.rebalance_band is None:
+        return agent.env_config.rebalance_band
+    return config.rebalance_band
 
 
 def _calibrator(strategy: Strategy) -> LLMConfidenceCalibrator | None:

@@ -7,10 +7,11 @@ At bar t, in this order (nothing after bar t's close is read):
 2. the account is marked at close[t];
 3. the strategy learns from the return open[t-1] -> open[t], the interval over which the position
    decided at close t-2 was held (from its fill to the next fill);
-4. the strategy decides at close t; a target within `rebalance_band` of the one already held is
-   not traded (the account holds its position, as the env holds a repeated action); the target
-   is compared as the position limit leaves it (`RiskManager.capped`), so a strategy asking for
-   more than the limit holds the limit rather than re-ordering it every bar;
+4. the strategy decides at close t; a target the env would not trade (`envs.order_needed`: within
+   `rebalance_band` of the position at close t, an exit to flat always trades) is not traded, nor
+   anything while an order is still working; the target is compared as the position limit leaves
+   it (`RiskManager.capped`), so a strategy asking for more than the limit holds the limit rather
+   than re-ordering it every bar;
 5. the risk manager checks the proposal (`RiskManager.check`), told the day the order would fill
    (the next bar's), on which `max_trades_per_day` counts it;
 6. a non-zero order the strategy chose goes to the execution confirmation, where the engine has
@@ -35,7 +36,7 @@ from typing import Annotated, Protocol
 from pydantic import Field
 
 from agents import DRLDecision
-from envs import CostModel
+from envs import CostModel, EnvConfig, order_needed
 from llm import Confirmation, LedgerEntry
 from orchestrator.errors import ConfigError, InvalidInputError
 from orchestrator.execution import (
@@ -65,10 +66,9 @@ REBALANCE_INTENT = "rebalance"
 RISK_EXIT_INTENT = "risk_exit"
 NOT_SENT = "not-sent"
 """The broker order id recorded for an order the execution check vetoed (never sent)."""
-DEFAULT_REBALANCE_BAND = 0.05
-"""Target changes under 5 % of equity are not traded: the hybrid's target moves a little with
-every confidence and weight, and chasing that would only pay costs and confirmation calls."""
 RebalanceBand = Annotated[float, Field(ge=0.0, le=2.0)]
+DEFAULT_REBALANCE_BAND: float = EnvConfig().rebalance_band
+"""The env's default band; the runs pass the band of the agent they trade."""
 """The settings' range of the band: 2 is the widest move there is, from -1 to +1."""
 _NO_COSTS = CostModel(commission_bps=0.0, slippage_bps=0.0)
 
@@ -128,7 +128,8 @@ class BarEngine:
 
     `state` is where to start: `EngineState.opening(cash)` for a new run, or the state after the
     journal's last bar (`engine_state.resume`, which also loads the strategy). `rebalance_band`:
-    a `RebalanceBand`, checked by the run's settings. `confirmer`: the execution check of the
+    a `RebalanceBand`, checked by the run's settings (the runs pass the agent's, the band it
+    trained with, unless told otherwise). `confirmer`: the execution check of the
     strategy's orders; None sends them unconfirmed (a strategy that calls no LLM).
     """
 
@@ -173,7 +174,7 @@ class BarEngine:
         self._check_next(bar, state)
         market, day = self.market.arrays, self.market.day(bar)
         self.broker.on_bar_open(bar, float(market.open[bar]))
-        portfolio, pending, closed_unfilled = self._collect_fills(state, day, recorder)
+        portfolio, pending = self._collect_fills(state, day, recorder)
         close = float(market.close[bar])
         portfolio = portfolio.marked(close, day)
         if state.last_bar is not None:
@@ -186,26 +187,20 @@ class BarEngine:
         if decision.hybrid is not None:
             recorder.record_decision(decision.hybrid, drl=decision.drl, llm=decision.llm_view)
         target = decision.target_position
-        # An order the broker closed unfilled leaves the account short of its target: re-decide.
-        held_target = None if closed_unfilled else state.held_target
+        current = _current_position(portfolio, close)
         wanted = self.risk.capped(target)  # what the account holds for `target`
-        holding = self._within_band(wanted, held_target)
-        proposed = _current_position(portfolio, close) if holding else target
+        holding = bool(pending) or not order_needed(current, wanted, self.rebalance_band)
+        proposed = current if holding else target
         check = self.risk.check(proposed, portfolio, close, day, fill_day=self._fill_day(bar))
         recorder.record_risk_check(check)
         if check.order_shares != 0.0:
             order = self._send(bar, check, recorder)
             if order is not None:
                 pending = (*pending, PendingOrder(order=order))
-                held_target = check.approved_position
-        elif check.status is CheckStatus.NO_ORDER and not holding:
-            held_target = wanted
         if self.llm_calls is not None:
             for entry in self.llm_calls.drain():
                 recorder.record_llm_call(entry)
-        self._state = EngineState(
-            portfolio=check.portfolio, last_bar=bar, held_target=held_target, pending=pending
-        )
+        self._state = EngineState(portfolio=check.portfolio, last_bar=bar, pending=pending)
         recorder.record_state(
             portfolio=check.portfolio,
             weights=self.strategy.weights,
@@ -232,23 +227,15 @@ class BarEngine:
         """The day an order decided at `bar` fills: the next bar's (the last bar's own if none)."""
         return self.market.day(min(bar + 1, self.market.n_bars - 1))
 
-    def _within_band(self, target: float, held: float | None) -> bool:
-        """Whether `target` is close enough to the held target to keep the position as it is."""
-        if held is None:
-            return False
-        if target == 0.0 and held != 0.0:
-            return False  # going flat is a decision of its own, never lost in the band
-        return abs(target - held) < self.rebalance_band or target == held
-
     def _collect_fills(
         self, state: EngineState, day: dt.date, recorder: BarRecorder
-    ) -> tuple[PortfolioState, tuple[PendingOrder, ...], bool]:
+    ) -> tuple[PortfolioState, tuple[PendingOrder, ...]]:
         """Record and apply the new fills of pending orders to the account on `day` (the bar's,
-        so each fill counts on the day it fills); keep the orders still working.
-
-        Also says whether an order was closed (canceled or rejected) before it filled whole."""
+        so each fill counts on the day it fills); keep the orders still working (an order the
+        broker closed before it filled whole leaves the account short of its target, which the
+        next decision sees in the position)."""
         still_pending: list[PendingOrder] = []
-        portfolio, closed_unfilled = state.portfolio.on_day(day), False
+        portfolio = state.portfolio.on_day(day)
         for item in state.pending:
             client_id = item.order.client_order_id
             fills = [f for f in self.broker.fills(client_id) if f.fill_id not in item.fill_ids]
@@ -263,11 +250,10 @@ class BarEngine:
                 )
             if ack.status in (OrderStatus.REJECTED, OrderStatus.CANCELED):
                 recorder.record_order_closed(ack)
-                closed_unfilled = True
             elif ack.status is not OrderStatus.FILLED:
                 fill_ids = item.fill_ids + tuple(f.fill_id for f in fills)
                 still_pending.append(PendingOrder(order=item.order, fill_ids=fill_ids))
-        return portfolio, tuple(still_pending), closed_unfilled
+        return portfolio, tuple(still_pending)
 
     def _send(self, bar: int, check: OrderCheck, recorder: BarRecorder) -> OrderRequest | None:
         """Confirm (unless forced) and submit the order of `check`; None when it was vetoed."""

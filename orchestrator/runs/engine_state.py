@@ -1,9 +1,9 @@
 """The bar engine's state between bars, and how it is saved with each bar and read back.
 
-The state is everything the engine needs to continue after the last completed bar: the account,
-the target it holds and the orders still working at the broker (with the fills already applied).
+The state is everything the engine needs to continue after the last completed bar: the account
+and the orders still working at the broker (with the fills already applied).
 With each bar the journal keeps the account in its own table and, as the bar's loop state, what
-no table holds: the held target, the working orders and the strategy's own state
+no table holds: the working orders and the strategy's own state
 (`loop_state`). `resume` puts the two back together and loads the strategy.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import NonNegativeInt
 
-from orchestrator.checks import Position, Value
+from orchestrator.checks import Value
 from orchestrator.execution import OrderRequest, PortfolioState
 from orchestrator.journal import RestoredState
 from orchestrator.trader import Strategy
@@ -29,13 +29,10 @@ class PendingOrder(Value):
 class EngineState(Value):
     """portfolio: the account after the bar, marked at its close.
     last_bar: the last completed bar (None before the first).
-    held_target: the target position the account holds (the last one sent); None when no target
-        is held (an order was closed unfilled), so the next target is traded whatever it is.
     pending: working orders, oldest first."""
 
     portfolio: PortfolioState
     last_bar: NonNegativeInt | None = None
-    held_target: Position | None = 0.0
     pending: tuple[PendingOrder, ...] = ()
 
     @classmethod
@@ -47,16 +44,13 @@ class EngineState(Value):
 class SavedLoop(Value):
     """The loop state saved with a bar, as JSON values (see the module docstring)."""
 
-    held_target: Position | None
     pending: tuple[PendingOrder, ...]
     strategy: dict[str, Any]
 
 
 def loop_state(state: EngineState, strategy: Strategy) -> dict[str, object]:
     """The JSON values saved with a bar beside the journal's tables (see the module docstring)."""
-    saved = SavedLoop(
-        held_target=state.held_target, pending=state.pending, strategy=strategy.state_dict()
-    )
+    saved = SavedLoop(pending=state.pending, strategy=strategy.state_dict())
     return saved.model_dump(mode="json")
 
 
@@ -69,6 +63,5 @@ def resume(restored: RestoredState, strategy: Strategy) -> EngineState:
     return EngineState(
         portfolio=restored.portfolio,
         last_bar=restored.bar.index,
-        held_target=saved.held_target,
         pending=saved.pending,
     )

@@ -242,7 +242,7 @@ class _Run:
             state=state,
             confirmer=ExecutionConfirmer(team.gateway, snapshots),
             llm_calls=self.llm_calls,
-            rebalance_band=config.rebalance_band,
+            rebalance_band=_resolved_band(config),
         )
 
 
@@ -300,3 +300,10 @@ def _progress(engine: BarEngine, journal: Journal, header: RunHeader, bar: int) 
         drl_weight=engine.strategy.weights.drl_weight,
         activity=Activity.of(journal),
     )
+
+
+def _resolved_band(config: PaperConfig) -> float:
+    """The band `PaperConfig.for_agent` resolved (a config not yet resolved is a bug)."""
+    if config.rebalance_band is None:
+        raise ConfigError("the paper run's rebalance band was not resolved for its agent")
+    return config.rebalance_band

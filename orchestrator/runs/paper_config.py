@@ -38,7 +38,7 @@ from orchestrator.journal import (
     canonical_hash,
     inspect_file,
 )
-from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, RebalanceBand
+from orchestrator.runs.bar_engine import RebalanceBand
 from orchestrator.trader import DEFAULT_WINDOW, TraderConfig, TradingMarket
 
 BrokerName = Literal["paper", "alpaca"]
@@ -61,13 +61,17 @@ class PaperConfig(Settings):
     trader: TraderConfig = Field(default_factory=TraderConfig)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     initial_cash: Positive = 100_000.0
-    rebalance_band: RebalanceBand = DEFAULT_REBALANCE_BAND
+    rebalance_band: RebalanceBand | None = None
     snapshot_window: PositiveInt = DEFAULT_WINDOW
     broker: BrokerName = "paper"
 
     def for_agent(self, agent: DRLAgent) -> PaperConfig:
-        """These settings with the trader's set for `agent` (`TraderConfig.for_agent`)."""
-        return self.copy_with(trader=self.trader.for_agent(agent))
+        """These settings with the trader's set for `agent` (`TraderConfig.for_agent`) and the
+        agent's rebalance band unless one is set."""
+        band = self.rebalance_band
+        if band is None:
+            band = agent.env_config.rebalance_band
+        return self.copy_with(trader=self.trader.for_agent(agent), rebalance_band=band)
 
     def identity_values(self) -> dict[str, object]:
         """JSON values for the run identity; an infinite limit ("no limit") is the string "inf"."""
