@@ -55,7 +55,7 @@ from llm import (
     load_settings,
     snapshot_from_frame,
 )
-from llm.gateway.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
+from llm.gateway.messages import CHARS_PER_TOKEN, estimate_prompt_tokens
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.team.analysts import chart, meta, narrative
 from llm.team.analysts.candlesticks import render_candlestick_png

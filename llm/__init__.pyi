@@ -6,6 +6,7 @@ from .gateway.budget import (
 from .gateway.budget import (
     BudgetStatus as BudgetStatus,
 )
+from .gateway.cache import ResponseCache as ResponseCache
 from .gateway.clients import describe_configuration as describe_configuration
 from .gateway.gateway import Gateway as Gateway
 from .gateway.ledger import (
@@ -37,6 +38,9 @@ from .gateway.types import (
 )
 from .gateway.types import (
     LLMError as LLMError,
+)
+from .gateway.types import (
+    LLMGatewayDownError as LLMGatewayDownError,
 )
 from .gateway.types import (
     LLMRequest as LLMRequest,

@@ -175,10 +175,10 @@ def test_an_unparseable_answer_is_an_error_not_a_zero_signal(
     _answer_for(openai_server, {MODEL_OF[analyst]: lambda: "Looks bullish to me, buy!"})
     result = team.analyse(trend_snapshot(BULL))
     (error,) = result.errors
-    assert (error.node, error.kind) == (analyst, IssueKind.INVALID_ANSWER)
-    assert "contains no JSON object" in error.message
+    assert (error.node, error.kind) == (analyst, IssueKind.CALL_FAILED)
+    assert "invalid_answer: answer contains no JSON object" in error.message
     assert analyst not in {s.analyst for s in result.signals}
-    assert MODEL_OF[analyst] in result.decision.models  # it answered, and was paid
+    assert MODEL_OF[analyst] not in result.decision.models  # paid (the ledger), never used
     team.close()
 
 

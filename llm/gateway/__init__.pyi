@@ -32,11 +32,17 @@ from .ledger import (
 from .ledger import (
     month_start as month_start,
 )
-from .message_facts import (
+from .messages import (
     CHARS_PER_TOKEN as CHARS_PER_TOKEN,
 )
-from .message_facts import (
+from .messages import (
     estimate_prompt_tokens as estimate_prompt_tokens,
+)
+from .messages import (
+    extract_json_object as extract_json_object,
+)
+from .messages import (
+    parse_answer as parse_answer,
 )
 from .model_stack import (
     OFFLINE_MODEL_ID as OFFLINE_MODEL_ID,
@@ -57,6 +63,9 @@ from .settings import (
     load_settings as load_settings,
 )
 from .types import (
+    AnswerParseError as AnswerParseError,
+)
+from .types import (
     Complexity as Complexity,
 )
 from .types import (
@@ -64,6 +73,9 @@ from .types import (
 )
 from .types import (
     LLMError as LLMError,
+)
+from .types import (
+    LLMGatewayDownError as LLMGatewayDownError,
 )
 from .types import (
     LLMRequest as LLMRequest,

@@ -7,7 +7,7 @@ image drops models without vision; models whose context cannot hold the prompt a
 When the budget is low, SIMPLE and MEDIUM calls step one place down the downgrade chain; when it
 is spent, the over-budget policy serves the cheapest capable model or skips the call. A cost cap
 drops models whose worst-case cost exceeds it, and models cooling down after repeated failures
-go last.
+go last. The circuit breaker (`CircuitBreaker`) stops a run whose task keeps failing.
 
 CRITICAL requests skip all of that: `Router.route` returns the task's configured chain as it
 is. That branch is the single place where critical handling is decided.
@@ -21,10 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from llm.gateway.budget import Budget, BudgetStatus
-from llm.gateway.message_facts import estimate_prompt_tokens, has_image
+from llm.gateway.messages import estimate_prompt_tokens, has_image
 from llm.gateway.model_stack import ModelSpec, ModelStack
 from llm.gateway.settings import OverBudgetPolicy
-from llm.gateway.types import Complexity, LLMCallError, LLMRequest, LLMSkippedError
+from llm.gateway.types import (
+    Complexity,
+    LLMCallError,
+    LLMGatewayDownError,
+    LLMRequest,
+    LLMSkippedError,
+)
 
 _DOWNGRADABLE = frozenset({Complexity.SIMPLE, Complexity.MEDIUM})
 
@@ -77,6 +83,36 @@ class CooldownTracker:
     def is_cooling(self, model: str) -> bool:
         with self._lock:
             return self._clock() < self._cool_until.get(model, float("-inf"))
+
+
+class CircuitBreaker:
+    """Counts, per task, calls in a row whose every model failed; `limit` of them stop the run.
+
+    A gateway that is down would otherwise cost each bar its full retry chain, for ever, and the
+    run would end looking like a success.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._streaks: dict[str, int] = {}
+
+    def record_failure(self, task: str, reason: str, where: str) -> None:
+        """Count a call of `task` that failed for `reason` on the endpoint `where` (in words);
+        LLMGatewayDownError when it is the `limit`-th in a row."""
+        with self._lock:
+            streak = self._streaks.get(task, 0) + 1
+            self._streaks[task] = streak
+        if streak >= self._limit:
+            raise LLMGatewayDownError(
+                f"the LLM gateway failed {streak} {task} calls in a row, every model each time "
+                f"({where}); the run stops here and a paper run resumes from its journal. "
+                f"Last failure: {reason}"
+            )
+
+    def record_success(self, task: str) -> None:
+        with self._lock:
+            self._streaks.pop(task, None)
 
 
 @dataclass(frozen=True)

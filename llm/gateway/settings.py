@@ -92,6 +92,10 @@ class LLMSettings(BaseSettings):
     model_stack_path: Path | None = Field(default=None, alias="LLM_MODEL_STACK")
 
     timeout_s: float = Field(default=60.0, gt=0, alias="LLM_TIMEOUT_S")
+    # One call's retries and fallbacks start no new attempt after this many seconds.
+    call_deadline_s: float = Field(default=180.0, gt=0, alias="LLM_CALL_DEADLINE_S")
+    # This many calls of one task in a row with every model failed stop the run.
+    breaker_failures: int = Field(default=3, ge=1, alias="LLM_BREAKER_FAILURES")
     max_attempts_per_model: int = Field(default=2, ge=1, alias="LLM_MAX_ATTEMPTS")
     backoff_base_s: float = Field(default=0.5, ge=0, alias="LLM_BACKOFF_BASE_S")
     max_backoff_s: float = Field(default=20.0, ge=0, alias="LLM_MAX_BACKOFF_S")

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
 class Task(StrEnum):
@@ -56,7 +59,8 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class LLMResponse:
-    """What came back and what it cost. `model_served` is the model that actually answered."""
+    """What came back and what it cost. `model_served` is the model that actually answered;
+    `parsed` is the answer validated against the request's `response_schema` (None without one)."""
 
     content: str
     task: Task
@@ -67,6 +71,13 @@ class LLMResponse:
     cost_usd: float
     latency_s: float
     cache_hit: bool
+    parsed: BaseModel | None = None
+
+    def answer(self, schema: type[SchemaT]) -> SchemaT:
+        """The validated answer as `schema`; AnswerParseError when it was not parsed as one."""
+        if not isinstance(self.parsed, schema):
+            raise AnswerParseError(f"the answer was not validated as {schema.__name__}")
+        return self.parsed
 
 
 class LLMError(Exception):
@@ -79,6 +90,16 @@ class LLMConfigError(LLMError):
 
 class LLMCallError(LLMError):
     """Every allowed attempt and fallback failed; the message says why for each model tried."""
+
+
+class AnswerParseError(LLMError):
+    """A model answer that is not valid JSON for the expected schema."""
+
+
+class LLMGatewayDownError(LLMError):
+    """The gateway cannot serve this run at all: it rejects the key, refuses the endpoint, or
+    every model of a task kept failing (the circuit breaker). Callers must let it propagate and
+    stop the run, never trade on without the models."""
 
 
 class LLMSkippedError(LLMError):
