@@ -60,3 +60,17 @@ def test_bad_configuration_is_an_llm_error(
     result = CliRunner().invoke(cli, ["llm", "status"])
     assert isinstance(result.exception, LLMConfigError)  # the CLI prints it as one line
     assert "ALERT_THRESHOLD" in str(result.exception)
+
+
+def test_cache_clear_forgets_every_answer(cli: typer.Typer) -> None:
+    from llm import ResponseCache
+    from llm.gateway.cache import CachedAnswer
+
+    result = CliRunner().invoke(cli, ["llm", "cache", "clear"])
+    assert result.exit_code == 0 and "nothing to clear" in result.output
+    with ResponseCache(Path("runs/llm/cache.sqlite"), 60.0) as cache:
+        cache.put("k", CachedAnswer("m", "m", "{}", 1, 1, cache.now()))
+    result = CliRunner().invoke(cli, ["llm", "cache", "clear"])
+    assert result.exit_code == 0 and "cleared 1 cached answers" in result.output
+    with ResponseCache(Path("runs/llm/cache.sqlite"), 60.0) as cache:
+        assert cache.get("k") is None

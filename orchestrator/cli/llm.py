@@ -1,7 +1,8 @@
-"""`hybrid-trader llm status`: the routing table, spend against budget, per-model costs, cache.
+"""`hybrid-trader llm status` and `llm cache clear`.
 
-Needs no API key: it reads the configuration and, if the ledger file exists, its totals. It never
-creates files and never calls a model.
+`status` shows the routing table, spend against budget, per-model costs and the cache. Needs no API
+key: it reads the configuration and, if the ledger file exists, its totals. It never creates files
+and never calls a model. `cache clear` forgets every cached answer (the ledger is kept).
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ def status(
         rate = ledger.cache_hit_rate(since)
     shown = "no answered calls yet" if rate is None else f"{rate:.1%}"
     console.print(f"cache hit rate this month: {shown} (mode {settings.cache_mode.value})")
+
+
+def cache_clear() -> None:
+    """Forget every cached answer, so that the next run asks the models again."""
+    from llm import ResponseCache, load_settings  # heavy: keeps `--help` fast
+
+    settings = load_settings()
+    if not settings.cache_path.is_file():
+        print(f"no cache at {settings.cache_path}: nothing to clear")
+        return
+    with ResponseCache(settings.cache_path, settings.cache_ttl_s) as cache:
+        forgotten = cache.clear()
+    print(f"cleared {forgotten} cached answers from {settings.cache_path}")
 
 
 def _routing_table(stack: ModelStack) -> Table:

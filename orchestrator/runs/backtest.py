@@ -125,7 +125,6 @@ def run_backtest(
     snapshots = MarketSnapshots(market, config.snapshot_window)
     gateway = team.gateway
     llm_calls = LLMCallLog.listen_to(gateway)  # calls made before the run belong to no strategy
-    confirmer = ExecutionConfirmer(gateway, snapshots)
     builders = _strategy_builders(agent, market, team, snapshots, config)
     cost_model = agent.env_config.cost_model
     runs: dict[str, _Run] = {}
@@ -145,7 +144,7 @@ def run_backtest(
             RiskManager(config.risk, cost_model),
             run_id=f"backtest-{name}",
             state=EngineState.opening(config.initial_cash),
-            confirmer=confirmer if asks_llm else None,
+            confirmer=ExecutionConfirmer(gateway, snapshots) if asks_llm else None,
             llm_calls=llm_calls,
             rebalance_band=config.rebalance_band,
         )
