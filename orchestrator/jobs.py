@@ -52,13 +52,15 @@ def backtest_agent(
     start: DateLike = None,
     end: DateLike = None,
     settings: LLMSettings | None = None,
+    max_cost_usd: float | None = None,
 ) -> BacktestOutput:
-    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split."""
+    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split; a gateway
+    run first prints its cost estimate and is held to the budgets or to `max_cost_usd`."""
     # The LLM side first: a missing key is reported before any data is loaded.
     with build_analyst_team(llm_mode, settings=settings) as team:
         agent = DRLAgent.load(agent_dir)
         market = load_trading_market(agent, source, start, end)
-        result = run_backtest(agent, market, team)
+        result = run_backtest(agent, market, team, max_cost_usd=max_cost_usd)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
 

@@ -340,9 +340,9 @@ def test_cost_cap_is_shared_and_what_is_left_goes_to_meta(
 def test_a_tight_cost_cap_skips_the_dear_analysts(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    # $0.004 / 4 calls = $0.001 each: vision-v and narrative-n cost up to ~$0.002 with 2048
-    # output tokens, small-s ~$0.0003.
-    team, _ = _team(openai_server, tmp_path, TeamConfig(cost_cap_usd=0.004))
+    # $0.002 / 4 calls = $0.0005 each: vision-v and narrative-n cost ~$0.001 and ~$0.0006 with
+    # the expected 400 output tokens, small-s ~$0.0001.
+    team, _ = _team(openai_server, tmp_path, TeamConfig(cost_cap_usd=0.002))
     result = team.analyse(trend_snapshot(BULL))
     assert [(s.node, s.kind) for s in result.skipped] == [
         ("chart", IssueKind.BUDGET_SKIP),

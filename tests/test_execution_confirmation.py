@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from envs import CostModel
-from llm import Confirmation, build_analyst_team, load_settings
+from llm import Confirmation, LedgerEntry, build_analyst_team, load_settings
 from llm.team.analysts.execution import build_messages
 from llm.team.analysts.offline_rules import execution_rule, trend_z
 from llm.team.prompt_sections import find_sections
@@ -151,11 +151,38 @@ def test_the_critical_model_is_used_even_with_no_budget_left(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     openai_server.responder = lambda _body: CONFIRM
-    confirmation = confirm_over_http(
-        openai_server, tmp_path, DAILY_LLM_BUDGET="0", MONTHLY_LLM_BUDGET="0"
-    )
+    kit = GatewayKit.build(openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0.01"})
+    kit.gateway.ledger.record(LedgerEntry("narrative_analysis", "m", "m", cost_usd=0.02))
+    rising = snapshots_for(0.01)
+    check = order_check(rising, 1.0, PortfolioState.opening(CASH))
+    with kit.gateway:
+        confirmation = ExecutionConfirmer(kit.gateway, rising).confirm(BAR, check, "rebalance")
     assert confirmation.confirmed and confirmation.model == "top-x"
     assert openai_server.models_called() == ["top-x"]  # not downgraded, not skipped
+
+
+def test_a_zero_budget_spends_nothing_even_on_the_critical_task(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    confirmation = confirm_over_http(openai_server, tmp_path, DAILY_LLM_BUDGET="0")
+    assert not confirmation.confirmed and "the LLM budget is $0" in confirmation.reason
+    assert openai_server.models_called() == []
+
+
+def test_past_the_hard_cap_orders_are_not_confirmed(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.responder = lambda _body: CONFIRM
+    kit = GatewayKit.build(openai_server, tmp_path, env={"LLM_CACHE_MODE": "off"})
+    kit.gateway.cap_spend(0.0001)
+    rising = snapshots_for(0.01)
+    check = order_check(rising, 1.0, PortfolioState.opening(CASH))
+    confirmer = ExecutionConfirmer(kit.gateway, rising)
+    with kit.gateway:
+        assert confirmer.confirm(BAR - 1, check, "rebalance").confirmed  # spends past the cap
+        refused = confirmer.confirm(BAR, check, "rebalance")
+    assert not refused.confirmed and "hard cost cap of $0.0001 is spent" in refused.reason
+    assert openai_server.models_called() == ["top-x"]
 
 
 def test_an_unparseable_answer_is_a_veto(openai_server: FakeOpenAIServer, tmp_path: Path) -> None:

@@ -126,8 +126,9 @@ def test_critical_gets_the_top_model_with_no_budget_left(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     kit = GatewayKit.build(
-        openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0", "LLM_OVER_BUDGET_POLICY": "skip"}
+        openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0.01", "LLM_OVER_BUDGET_POLICY": "skip"}
     )
+    kit.gateway.ledger.record(LedgerEntry("narrative_analysis", "m", "m", cost_usd=0.02))
     with pytest.raises(LLMSkippedError):
         kit.gateway.complete(_request())
     response = kit.gateway.complete(_request(Task.TRADE_EXECUTION, high_volume=True))

@@ -1,4 +1,5 @@
-"""A gateway run stops with one clear error when the models cannot serve it, and resumes later.
+"""A gateway run stops with one clear error when the models cannot serve it or its estimated cost
+exceeds what the budgets leave, and resumes later.
 
 The paper command runs in gateway mode against the local OpenAI-compatible server (OpenRouter
 settings pointing at it), through the real gateway, analyst graph, bar engine and journal.
@@ -37,6 +38,8 @@ def gateway_env(
         "LLM_TIMEOUT_S": "0.5",
         "LLM_BACKOFF_BASE_S": "0",
         "LLM_BREAKER_FAILURES": "2",
+        "DAILY_LLM_BUDGET": "100",
+        "MONTHLY_LLM_BUDGET": "1000",
     }.items():
         monkeypatch.setenv(name, value)
     return cli_env
@@ -101,3 +104,43 @@ def test_a_dead_gateway_opens_the_breaker_and_the_run_resumes_from_its_journal(
     code, _stdout, stderr = run_cli(capsys, *gateway_args(agent, journal))
     assert code == 0, stderr
     assert bars_in(journal) == N_BARS
+
+
+def test_a_run_estimated_above_the_budget_stops_before_its_first_call(
+    agent: Path,
+    gateway_env: Path,
+    openai_server: FakeOpenAIServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DAILY_LLM_BUDGET", "1")
+    journal = gateway_env / "journal.sqlite"
+    result = run_cli(capsys, *gateway_args(agent, journal))
+    stopped_with(result, "may cost up to $", "more than the $1.0000", "--max-cost")
+    estimate = result[1]
+    for task in ("chart_analysis", "meta_orchestrator", "trade_execution"):
+        assert f"  {task}: {N_BARS} calls x $" in estimate
+    assert openai_server.requests == []
+
+
+@pytest.mark.parametrize("daily", ["1", "0"])
+def test_under_a_hard_cap_the_run_goes_on_and_confirms_nothing_past_it(  # noqa: PLR0917
+    agent: Path,
+    gateway_env: Path,
+    openai_server: FakeOpenAIServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    daily: str,
+) -> None:
+    monkeypatch.setenv("DAILY_LLM_BUDGET", daily)
+    journal = gateway_env / "journal.sqlite"
+    code, _stdout, stderr = run_cli(capsys, *gateway_args(agent, journal), "--max-cost", "0.05")
+    assert code == 0, stderr
+    with sqlite3.connect(journal) as connection:
+        spent = connection.execute("SELECT TOTAL(cost_usd) FROM llm_calls").fetchone()[0]
+        reasons = [row[0] for row in connection.execute("SELECT reason FROM orders")]
+    if daily == "0":  # a $0 budget spends nothing, whatever the cap
+        assert spent == 0 and openai_server.requests == []
+    else:
+        assert 0.05 <= spent < 0.05 + 0.1  # the call that crossed the cap, nothing after
+    assert reasons and all("execution vetoed" in r for r in reasons[-1:])

@@ -53,6 +53,9 @@ from .model_stack import (
 from .model_stack import (
     load_model_stack as load_model_stack,
 )
+from .router import (
+    Router as Router,
+)
 from .settings import (
     CacheMode as CacheMode,
 )

@@ -62,6 +62,7 @@ from llm.gateway.types import (
     LLMGatewayDownError,
     LLMRequest,
     LLMResponse,
+    LLMSkippedError,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,12 +137,15 @@ class Gateway:
             cooldown,
             budget,
             settings.over_budget_policy,
-            settings.max_output_tokens,
+            max_output_tokens=settings.max_output_tokens,
+            expected_output_tokens=settings.expected_output_tokens,
         )
         self._redact = Redactor(settings.secret_values())
         self._chat_models: dict[str, BaseChatModel] = {}
         self._listeners: tuple[CallListener, ...] = ()
         self._listeners_lock = threading.Lock()
+        self._spend_cap_usd: float | None = None
+        self._spent_usd = 0.0
 
     @classmethod
     def open(
@@ -180,6 +184,18 @@ class Gateway:
         with self._listeners_lock:
             self._listeners = (*self._listeners, listener)
 
+    def cap_spend(self, usd: float | None) -> None:
+        """Make no paid call once this gateway has spent `usd` dollars (None: no cap). Unlike the
+        budgets, the cap binds every task, the critical one included: past it, orders are not
+        confirmed and so not sent."""
+        self._spend_cap_usd = usd
+
+    @property
+    def spent_usd(self) -> float:
+        """Dollars this gateway has been charged since it opened (failed attempts included)."""
+        with self._listeners_lock:
+            return self._spent_usd
+
     # ---- the one public call ------------------------------------------------------------
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer `request`. Raises LLMSkippedError (budget or cost cap), LLMCallError (every
@@ -194,6 +210,7 @@ class Gateway:
         route = self.router.route(request)
         if route.notes:
             logger.info("%s routed to %s (%s)", request.task, route.models, "; ".join(route.notes))
+        self._check_hard_limits()
         try:
             response = self._call_chain(request, route, key)
         except LLMCallError as exc:
@@ -201,6 +218,23 @@ class Gateway:
             raise
         self.breaker.record_success(request.task.value)
         return response
+
+    def _check_hard_limits(self) -> None:
+        """LLMSkippedError for a paid call that a $0 budget or the hard spend cap forbids, for
+        every task (a free stack, the offline analyst's, always passes)."""
+        if self.stack.is_free():
+            return
+        if self.budget.daily_usd == 0 or self.budget.monthly_usd == 0:
+            raise LLMSkippedError(
+                "the LLM budget is $0 (DAILY_LLM_BUDGET or MONTHLY_LLM_BUDGET): no paid call is "
+                "made, and orders that need a confirmation are not sent"
+            )
+        cap, spent = self._spend_cap_usd, self.spent_usd
+        if cap is not None and spent >= cap:
+            raise LLMSkippedError(
+                f"the run's hard cost cap of ${cap:.4f} is spent (${spent:.4f}): no paid call is "
+                "made, and orders that need a confirmation are not sent"
+            )
 
     # ---- cache ------------------------------------------------------------------------------
     def _from_cache(
@@ -479,6 +513,8 @@ class Gateway:
 
     def _record(self, entry: LedgerEntry) -> None:
         stored = self.ledger.record(entry)
+        with self._listeners_lock:
+            self._spent_usd += entry.cost_usd
         for listener in self._listeners:
             listener(stored)
 

@@ -6,7 +6,8 @@ its first fallback; a prompt over the long-context threshold goes to the long-co
 image drops models without vision; models whose context cannot hold the prompt are dropped.
 When the budget is low, SIMPLE and MEDIUM calls step one place down the downgrade chain; when it
 is spent, the over-budget policy serves the cheapest capable model or skips the call. A cost cap
-drops models whose worst-case cost exceeds it, and models cooling down after repeated failures
+drops models whose expected cost (the prompt, and an answer of `LLM_EXPECTED_OUTPUT_TOKENS`)
+exceeds it, and models cooling down after repeated failures
 go last. The circuit breaker (`CircuitBreaker`) stops a run whose task keeps failing.
 
 CRITICAL requests skip all of that: `Router.route` returns the task's configured chain as it
@@ -130,13 +131,18 @@ class Router:
         cooldown: CooldownTracker,
         budget: Budget | None = None,
         over_budget_policy: OverBudgetPolicy = OverBudgetPolicy.CHEAPEST,
-        max_output_tokens: int = 2048,
+        *,
+        max_output_tokens: int = 1024,
+        expected_output_tokens: int = 400,
     ) -> None:
+        """`max_output_tokens`: the hard output limit sent with every call (what a model's context
+        must leave room for); `expected_output_tokens`: the answer length calls are priced at."""
         self.stack = stack
         self.cooldown = cooldown
         self._budget = budget
         self._policy = over_budget_policy
         self._max_output_tokens = max_output_tokens
+        self._expected_output_tokens = expected_output_tokens
 
     def complexity_of(self, request: LLMRequest) -> Complexity:
         """The request's complexity, else its task's tier; a critical task is always critical."""
@@ -191,9 +197,15 @@ class Router:
         long_model = self.stack.routing.long_context_model
         return None if long_model == failed_model else long_model
 
-    def worst_case_cost(self, model_id: str, prompt_tokens: int) -> float:
-        """Dollars if the answer uses every allowed output token."""
-        return self.stack.model(model_id).cost_usd(prompt_tokens, self._max_output_tokens)
+    def expected_cost(self, model_id: str, prompt_tokens: int) -> float:
+        """Dollars for a call of `prompt_tokens` answered at the expected length. Pricing at the
+        hard output limit instead made every fallback dearer than an analyst's share of the
+        decision cap, though our answers are one short JSON object."""
+        return self.stack.model(model_id).cost_usd(prompt_tokens, self._expected_output_tokens)
+
+    def unreachable(self, model_id: str, prompt_tokens: int, cap_usd: float) -> bool:
+        """Whether the cost cap `cap_usd` (dollars) always drops `model_id` for this prompt."""
+        return self.expected_cost(model_id, prompt_tokens) > cap_usd
 
     # ---- steps ------------------------------------------------------------------------------
     def _preferred(
@@ -227,7 +239,7 @@ class Router:
         preferred = [routing.vision_model] if needs.image else []
         if needs.prompt_tokens > routing.long_context_threshold_tokens:
             preferred.append(routing.long_context_model)
-        by_price = sorted(self.stack.models, key=lambda m: self.worst_case_cost(m, 0))
+        by_price = sorted(self.stack.models, key=lambda m: self.expected_cost(m, 0))
         for model_id in _unique([*preferred, *by_price]):
             if self._fits(self.stack.model(model_id), needs):
                 notes.append(f"no routed model fits the input: substituted {model_id}")
@@ -241,7 +253,7 @@ class Router:
         fitting = [m for m in self.stack.models if self._fits(self.stack.model(m), needs)]
         if not fitting:
             return self._capable([], needs, [])[0]
-        return min(fitting, key=lambda m: (self.worst_case_cost(m, needs.prompt_tokens), m))
+        return min(fitting, key=lambda m: (self.expected_cost(m, needs.prompt_tokens), m))
 
     def _within_budget(
         self,
@@ -275,7 +287,7 @@ class Router:
     def _under_cap(
         self, chain: list[str], cap_usd: float, needs: _Needs, notes: list[str]
     ) -> list[str]:
-        affordable = [m for m in chain if self.worst_case_cost(m, needs.prompt_tokens) <= cap_usd]
+        affordable = [m for m in chain if not self.unreachable(m, needs.prompt_tokens, cap_usd)]
         if not affordable:
             raise LLMSkippedError(
                 f"no routed model fits the cost cap of ${cap_usd:.4f} for this call"

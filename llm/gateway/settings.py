@@ -101,7 +101,9 @@ class LLMSettings(BaseSettings):
     max_backoff_s: float = Field(default=20.0, ge=0, alias="LLM_MAX_BACKOFF_S")
     cooldown_failures: int = Field(default=3, ge=1, alias="LLM_COOLDOWN_FAILURES")
     cooldown_s: float = Field(default=300.0, ge=0, alias="LLM_COOLDOWN_S")
-    max_output_tokens: int = Field(default=2048, ge=1, alias="LLM_MAX_OUTPUT_TOKENS")
+    # The hard output limit sent with every call; calls are priced at the expected length.
+    max_output_tokens: int = Field(default=1024, ge=1, alias="LLM_MAX_OUTPUT_TOKENS")
+    expected_output_tokens: int = Field(default=400, ge=1, alias="LLM_EXPECTED_OUTPUT_TOKENS")
     temperature: float = Field(default=0.0, ge=0, le=2, alias="LLM_TEMPERATURE")
 
     @classmethod

@@ -12,6 +12,7 @@ from orchestrator.cli.options import (
     EndOption,
     LLMChoice,
     LLMOption,
+    MaxCostOption,
     SourceOption,
     StartOption,
 )
@@ -27,10 +28,13 @@ def backtest(
     llm: LLMOption = LLMChoice.OFFLINE,
     start: StartOption = None,
     end: EndOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
 
-    output = backtest_agent(agent, data, llm.value, out, start=start, end=end)
+    output = backtest_agent(
+        agent, data, llm.value, out, start=start, end=end, max_cost_usd=max_cost
+    )
     for line in output.summary_lines():
         typer.echo(line)

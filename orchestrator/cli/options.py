@@ -59,3 +59,13 @@ ExpertsOption = Annotated[
     ),
 ]
 DEFAULT_EXPERTS = "drl,llm"
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        min=0.0,
+        help="A hard cap in dollars on this run's LLM calls, the execution check included (past"
+        " it, orders are not confirmed, so not sent). Without it, a gateway run whose estimated"
+        " cost exceeds what the daily and monthly budgets leave stops before its first call.",
+    ),
+]

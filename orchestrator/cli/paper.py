@@ -17,6 +17,7 @@ from orchestrator.cli.options import (
     ExpertsOption,
     LLMChoice,
     LLMOption,
+    MaxCostOption,
     SourceOption,
     StartOption,
 )
@@ -46,6 +47,7 @@ def paper(
     ] = 0.0,
     combiner: CombinerOption = CombinerChoice.MIXTURE,
     experts: ExpertsOption = DEFAULT_EXPERTS,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run."""
     # Heavy imports here, so that `--help` stays fast.
@@ -68,6 +70,7 @@ def paper(
             pace_s=pace,
             display=display,
             config=config,
+            max_cost_usd=max_cost,
         )
     except KeyboardInterrupt:
         typer.echo(

@@ -28,11 +28,12 @@ from agents import DRLAgent
 from envs import CostModel, buy_and_hold
 from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
-from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
+from orchestrator.execution import PaperBroker, PortfolioState, RiskLimits, RiskManager
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import DEFAULT_REBALANCE_BAND, BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import hold_run_to_budget
 from orchestrator.runs.recorder import BacktestRecorder, held_frame
 from orchestrator.trader import (
     DEFAULT_WINDOW,
@@ -119,8 +120,15 @@ def run_backtest(
     market: TradingMarket,
     team: AnalystTeam,
     config: BacktestConfig | None = None,
+    *,
+    max_cost_usd: float | None = None,
+    say: Callable[[str], None] = print,
 ) -> BacktestResult:
-    """Run every configured strategy over `market` (first decision at `market.first_bar`)."""
+    """Run every configured strategy over `market` (first decision at `market.first_bar`).
+
+    A gateway run says its estimated LLM cost through `say` before its first call, and stops
+    there when that exceeds what the budgets leave, unless `max_cost_usd` (dollars) caps it.
+    """
     config = config or BacktestConfig()
     snapshots = MarketSnapshots(market, config.snapshot_window)
     gateway = team.gateway
@@ -150,6 +158,15 @@ def run_backtest(
         )
         runs[name] = _Run(engine, BacktestRecorder(), keeper)
     closes = market.arrays.close
+    first = market.first_bar
+    hold_run_to_budget(
+        team,
+        snapshots.at(first, PortfolioState.opening(config.initial_cash), float(closes[first])),
+        bars=market.n_bars - first,
+        asking_strategies=len(checks[EXECUTION_CHECK]),
+        max_cost_usd=max_cost_usd,
+        say=say,
+    )
     for bar in range(market.first_bar, market.n_bars):
         for run in runs.values():
             run.recorder.begin_bar(market.timestamp(bar), float(closes[bar]))

@@ -35,6 +35,7 @@ from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
 from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import hold_run_to_budget
 from orchestrator.runs.paper_config import PaperConfig, paper_llm_settings, run_identity
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader import (
@@ -60,12 +61,17 @@ def run_paper(
     display: PaperDisplay | None = None,
     config: PaperConfig | None = None,
     settings: LLMSettings | None = None,
+    max_cost_usd: float | None = None,
+    say: Callable[[str], None] = print,
 ) -> PaperResult:
     """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
     journal at `journal_path`, creating it or resuming it; returns the whole run's result.
 
     pace_s: seconds per bar, for a real-time feed (0: as fast as it goes). settings: the LLM
     configuration (default: the environment's), its ledger and cache put beside the journal.
+    A gateway run says its estimated LLM cost for the bars left through `say` before its first
+    call, and stops there when that exceeds what the budgets leave, unless `max_cost_usd`
+    (dollars) caps it.
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
@@ -80,6 +86,18 @@ def run_paper(
         with Journal.open(journal_path, identity) as journal:
             engine = _engine(journal, agent, market, team, config)
             resumed = _bars_done(engine, market)
+            next_bar = min(market.first_bar + resumed, market.n_bars - 1)
+            price = float(market.arrays.close[next_bar])
+            hold_run_to_budget(
+                team,
+                MarketSnapshots(market, config.snapshot_window).at(
+                    next_bar, engine.state.portfolio, price
+                ),
+                bars=market.n_bars - market.first_bar - resumed,
+                asking_strategies=1,
+                max_cost_usd=max_cost_usd,
+                say=say,
+            )
             header = RunHeader(
                 journal=journal_path,
                 symbol=market.symbol,
