@@ -6,6 +6,12 @@ from .gateway.budget import (
 from .gateway.budget import (
     BudgetStatus as BudgetStatus,
 )
+from .gateway.budget import (
+    usd as usd,
+)
+from .gateway.budget import (
+    used_fraction as used_fraction,
+)
 from .gateway.cache import ResponseCache as ResponseCache
 from .gateway.clients import describe_configuration as describe_configuration
 from .gateway.gateway import Gateway as Gateway
@@ -16,7 +22,7 @@ from .gateway.ledger import (
     LedgerEntry as LedgerEntry,
 )
 from .gateway.ledger import (
-    ModelUsage as ModelUsage,
+    Usage as Usage,
 )
 from .gateway.ledger import (
     month_start as month_start,
@@ -27,6 +33,7 @@ from .gateway.model_stack import (
 from .gateway.model_stack import (
     load_model_stack as load_model_stack,
 )
+from .gateway.router import Router as Router
 from .gateway.settings import (
     LLMSettings as LLMSettings,
 )

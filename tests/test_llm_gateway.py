@@ -114,7 +114,7 @@ def test_ledger_totals_equal_usage_times_prices_or_reported_cost(
     kit.gateway.complete(_request(models=["fallback-b"]))
     expected = 3 * (1_000 * 1.0 + 500 * 2.0) / 1e6 + 0.0123  # usage.cost wins when reported
     assert spend_totals(kit.gateway.ledger)[0] == pytest.approx(expected)
-    by_model = {row.model: row for row in kit.gateway.ledger.usage_by_model()}
+    by_model = {row.name: row for row in kit.gateway.ledger.usage_by_model()}
     assert by_model["primary-a"].cost_usd == pytest.approx(0.006)
     assert (by_model["fallback-b"].input_tokens, by_model["fallback-b"].output_tokens) == (
         2000,

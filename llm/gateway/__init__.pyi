@@ -12,6 +12,12 @@ from .budget import (
 from .budget import (
     BudgetStatus as BudgetStatus,
 )
+from .budget import (
+    usd as usd,
+)
+from .budget import (
+    used_fraction as used_fraction,
+)
 from .cache import ResponseCache as ResponseCache
 from .clients import (
     check_every_task_served as check_every_task_served,
@@ -27,7 +33,7 @@ from .ledger import (
     LedgerEntry as LedgerEntry,
 )
 from .ledger import (
-    ModelUsage as ModelUsage,
+    Usage as Usage,
 )
 from .ledger import (
     month_start as month_start,

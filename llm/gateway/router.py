@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from llm.gateway.budget import Budget, BudgetStatus
 from llm.gateway.messages import estimate_prompt_tokens, has_image
 from llm.gateway.model_stack import ModelSpec, ModelStack
-from llm.gateway.settings import OverBudgetPolicy
+from llm.gateway.settings import LLMSettings, OverBudgetPolicy
 from llm.gateway.types import (
     Complexity,
     LLMCallError,
@@ -143,6 +143,17 @@ class Router:
         self._policy = over_budget_policy
         self._max_output_tokens = max_output_tokens
         self._expected_output_tokens = expected_output_tokens
+
+    @classmethod
+    def for_estimates(cls, stack: ModelStack, settings: LLMSettings) -> Router:
+        """A router that routes and prices as a gateway on `settings` would, with no budget and
+        no model cooling down: what a cost estimate needs."""
+        return cls(
+            stack,
+            CooldownTracker(settings.cooldown_failures, settings.cooldown_s),
+            max_output_tokens=settings.max_output_tokens,
+            expected_output_tokens=settings.expected_output_tokens,
+        )
 
     def complexity_of(self, request: LLMRequest) -> Complexity:
         """The request's complexity, else its task's tier; a critical task is always critical."""

@@ -15,6 +15,9 @@ from .estimate import (
 from .estimate import (
     estimate_call_costs as estimate_call_costs,
 )
+from .estimate import (
+    example_snapshot as example_snapshot,
+)
 from .graph import (
     ANALYSTS as ANALYSTS,
 )

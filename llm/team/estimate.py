@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from llm.gateway import (
     Complexity,
     LLMRequest,
@@ -24,7 +27,7 @@ from llm.gateway import (
 from llm.team.analysts.execution import confirm_order
 from llm.team.analysts.offline import OfflineAnalystChatModel
 from llm.team.graph import AnalystTeam, TeamConfig
-from llm.team.snapshot import MarketSnapshot
+from llm.team.snapshot import AccountView, MarketSnapshot, snapshot_from_frame
 
 SAMPLE_ORDER: dict[str, object] = {
     "side": "buy",
@@ -72,6 +75,26 @@ class CallCosts:
     @property
     def usd_per_check(self) -> float:
         return self.check.usd
+
+
+def example_snapshot(n_bars: int = 120, seed: int = 0) -> MarketSnapshot:
+    """A snapshot of `n_bars` seeded random-walk daily bars, for estimates made before any data
+    is loaded (`llm status`): prompt sizes depend on the number of bars, not their values."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n_bars)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.004,
+            "low": np.minimum(open_, close) * 0.996,
+            "close": close,
+            "volume": np.full(n_bars, 1e6),
+        },
+        index=pd.bdate_range("2020-01-01", periods=n_bars),
+    )
+    portfolio = AccountView(equity=1e5)
+    return snapshot_from_frame(frame, frame.index[-1], symbol="EXAMPLE", portfolio=portfolio)
 
 
 class _Recorder:
