@@ -146,6 +146,7 @@ class Gateway:
         self._listeners_lock = threading.Lock()
         self._spend_cap_usd: float | None = None
         self._spent_usd = 0.0
+        self._spend_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -193,7 +194,7 @@ class Gateway:
     @property
     def spent_usd(self) -> float:
         """Dollars this gateway has been charged since it opened (failed attempts included)."""
-        with self._listeners_lock:
+        with self._spend_lock:
             return self._spent_usd
 
     # ---- the one public call ------------------------------------------------------------
@@ -513,7 +514,7 @@ class Gateway:
 
     def _record(self, entry: LedgerEntry) -> None:
         stored = self.ledger.record(entry)
-        with self._listeners_lock:
+        with self._spend_lock:
             self._spent_usd += entry.cost_usd
         for listener in self._listeners:
             listener(stored)

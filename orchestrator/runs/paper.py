@@ -71,7 +71,7 @@ def run_paper(
     configuration (default: the environment's), its ledger and cache put beside the journal.
     A gateway run says its estimated LLM cost for the bars left through `say` before its first
     call, and stops there when that exceeds what the budgets leave, unless `max_cost_usd`
-    (dollars) caps it.
+    (dollars, the whole run's: a resumed run's earlier calls count) caps it.
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
@@ -95,7 +95,7 @@ def run_paper(
                 ),
                 bars=market.n_bars - market.first_bar - resumed,
                 asking_strategies=1,
-                max_cost_usd=max_cost_usd,
+                max_cost_usd=_left_of(max_cost_usd, Activity.of(journal)),
                 say=say,
             )
             header = RunHeader(
@@ -152,6 +152,12 @@ class Pacer:
             self._sleep(self._next - now)
             now = self._next
         self._next = now + self.seconds_per_bar
+
+
+def _left_of(max_cost_usd: float | None, done: Activity) -> float | None:
+    """What a hard cap of `max_cost_usd` dollars on the whole run leaves after the bars `done`
+    (a resumed run's earlier calls count against it)."""
+    return None if max_cost_usd is None else max(0.0, max_cost_usd - done.llm_cost_usd)
 
 
 def _engine(
