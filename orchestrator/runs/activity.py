@@ -56,9 +56,18 @@ class Activity:
             llm_check_cost_usd,
         )
 
+    def llm_line(self) -> str:
+        """The LLM's part of a run, for its summary: answers apart from failed attempts, and
+        dollars apart for the execution checks."""
+        return (
+            f"LLM: {self.llm_calls} answers, {self.llm_failed} failed attempts;"
+            f" {usd(self.llm_cost_usd)}, of which execution checks"
+            f" {usd(self.llm_check_cost_usd)}"
+        )
+
     def describe(self) -> str:
         return (
             f"orders {self.orders_sent} (vetoed {self.orders_vetoed}), fills {self.fills},"
-            f" LLM {usd(self.llm_cost_usd)} ({usd(self.llm_check_cost_usd)} of it execution"
-            f" checks; {self.llm_calls} answers, {self.llm_failed} failed attempts)"
+            f" LLM {usd(self.llm_cost_usd)}"
+            + (f" ({self.llm_failed} failed attempts)" if self.llm_failed else "")
         )
