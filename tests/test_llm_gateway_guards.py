@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
+import openai
 import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from llm import LLMRequest, Task
 from llm.gateway import LLMGatewayDownError
 from llm.gateway.cache import CachedAnswer
+from llm.gateway.failures import FailureKind, classify, retry_after
 from llm.gateway.types import LLMCallError
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from tests.gateway_helpers import TEST_KEY, GatewayKit
@@ -177,3 +181,39 @@ def test_the_circuit_breaker_stops_a_task_that_keeps_failing(
     message = str(caught.value)
     assert "failed 2 narrative_analysis calls in a row" in message
     assert "OpenRouter http://127.0.0.1" in message and "server_error: HTTP 500" in message
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait_s"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"llm_provider-retry-after": "4"}, 4.0),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the finer one wins
+        ({"retry-after": "-3"}, 0.0),  # never negative
+        ({"retry-after": "soon"}, None),  # neither seconds nor a date
+        ({"retry-after-ms": "nan"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_forms(headers: dict[str, str], wait_s: float | None) -> None:
+    assert retry_after(headers) == wait_s
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (401, {"error": {"message": "bad key"}}, FailureKind.AUTH),
+        (403, {"error": {"message": "forbidden"}}, FailureKind.AUTH),
+        (400, {"error": {"message": "Authentication Error, No connected db."}}, FailureKind.AUTH),
+        (400, {"error": {"message": "x", "type": "auth_error"}}, FailureKind.AUTH),
+        (400, {"error": {"message": "unsupported parameter"}}, FailureKind.REJECTED),
+        (503, {"error": {"message": "busy"}}, FailureKind.SERVER_ERROR),
+    ],
+)
+def test_a_refusal_is_auth_whatever_status_the_gateway_uses(
+    status: int, body: dict[str, Any], kind: FailureKind
+) -> None:
+    response = httpx.Response(status, request=httpx.Request("POST", "http://gateway/v1"))
+    error = openai.APIStatusError(body["error"]["message"], response=response, body=body["error"])
+    failure = classify(error)
+    assert failure is not None and failure.kind is kind
