@@ -34,11 +34,15 @@ class BacktestOutput:
     files: dict[str, Path]
 
     def summary_lines(self) -> list[str]:
-        """Each strategy's total return, then the files written."""
+        """Each strategy's total return (with its LLM answers, failed attempts and dollars, for
+        one that asked), then the files written."""
         lines = []
         for name, run in self.result.strategies.items():
             equity = run.frame["equity"]
-            lines.append(f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return")
+            line = f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return"
+            activity = run.activity
+            asked = activity.llm_calls or activity.llm_failed
+            lines.append(f"{line}; {activity.llm_line()}" if asked else line)
         lines.extend(f"wrote {path}" for path in self.files.values())
         return lines
 
