@@ -365,3 +365,15 @@ def test_long_news_goes_to_the_long_context_task(
     assert narrative_request.task is Task.DOCUMENT_ANALYSIS
     assert "long-l" in result.decision.models and "narrative-n" not in result.decision.models
     team.close()
+
+
+def test_a_decision_out_of_time_asks_no_model_and_holds(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    team, _ = _team(openai_server, tmp_path, TeamConfig(decision_deadline_s=1e-9))
+    result = team.analyse(trend_snapshot(BULL))
+    assert openai_server.models_called() == []
+    assert {error.node for error in result.errors} == {"chart", "narrative", "data"}
+    assert all("deadline passed" in error.message for error in result.errors)
+    assert result.decision.action == "HOLD"
+    team.close()

@@ -286,13 +286,15 @@ class Gateway:
     ) -> LLMResponse:
         queue = list(route.models)
         reasons: list[str] = []
-        deadline = self._monotonic() + self._settings.call_deadline_s
+        allowed_s = self._settings.call_deadline_s
+        if request.time_left_s is not None:
+            allowed_s = min(allowed_s, request.time_left_s)
+        deadline = self._monotonic() + allowed_s
         position = 0
         while position < len(queue):
             if self._monotonic() >= deadline:
                 untried = ", ".join(queue[position:])
-                limit = self._settings.call_deadline_s
-                reasons.append(f"call deadline of {limit:g}s passed, not tried: {untried}")
+                reasons.append(f"the call's deadline passed, not tried: {untried}")
                 break
             model_id = queue[position]
             position += 1
@@ -356,8 +358,7 @@ class Gateway:
             if wait is None:
                 return _ModelFailed(failure, attempt)
             if self._monotonic() + wait >= deadline:
-                limit = self._settings.call_deadline_s
-                late = f"{failure.describe()}; no retry within the call deadline of {limit:g}s"
+                late = f"{failure.describe()}; no retry within the call's deadline"
                 return _ModelFailed(Failure(FailureKind.DEADLINE, late), attempt)
             self._sleep(wait)
 

@@ -44,7 +44,9 @@ class LLMRequest:
     `models`, when given, names the models to try in order instead of the routed chain (used by a
     council vote); a CRITICAL request ignores it and always gets the task's top model.
     `max_cost_usd` caps the estimated cost of this call: the gateway downgrades or skips to stay
-    under it (never for CRITICAL).
+    under it (never for CRITICAL). `time_left_s`, when given, is how many seconds from now the call
+    may still start attempts (what its decision has left); the gateway's own per-call deadline
+    applies too, whichever comes first.
     """
 
     task: Task
@@ -55,6 +57,7 @@ class LLMRequest:
     high_volume: bool = False
     models: Sequence[str] | None = None
     max_cost_usd: float | None = None
+    time_left_s: float | None = None
 
 
 @dataclass(frozen=True)
