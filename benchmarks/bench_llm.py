@@ -17,6 +17,15 @@
    gateway estimates them (4 characters per token, 1,000 per image; the answer's length for the
    output), priced on the model that served each call in the default stack, and the same tokens
    all priced on Claude Opus (target: >= 30x cheaper).
+4. Dollars per bar and per four-year backtest. One decision and one execution check rehearsed on
+   sp500 snapshots (`llm.team.estimate_call_costs`: the prompts a paid run sends, answers at the
+   expected length), priced on the default stack and, on the same tokens, all on Claude Opus. A
+   bar costs at most one decision (the strategies share it through the cache) and one execution
+   check per strategy that asks the LLM (four in the default backtest); 1,006 bars is the default
+   four-year sp500 test split.
+5. A dead upstream. Every model slow (answers after the timeout) or down (HTTP 500): how long a
+   run of decisions goes on before the circuit breaker stops it, at scaled-down timeouts, and the
+   bound at the default settings.
 
 Data: the S&P 500 daily bars that `arch` ships; one snapshot (60 bars) per decision, each at a
 different date. Timings are medians (p50) of repeated decisions after a warm-up.
@@ -45,26 +54,30 @@ from llm import (
     CompletionGateway,
     Ledger,
     LedgerEntry,
+    LLMGatewayDownError,
     LLMRequest,
     LLMResponse,
+    LLMSettings,
     MarketSnapshot,
     ModelStack,
+    Router,
     Task,
     build_analyst_team,
     load_model_stack,
     load_settings,
     snapshot_from_frame,
 )
-from llm.gateway.message_facts import CHARS_PER_TOKEN, estimate_prompt_tokens
+from llm.gateway.messages import CHARS_PER_TOKEN, estimate_prompt_tokens
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.team.analysts import chart, meta, narrative
 from llm.team.analysts.candlesticks import render_candlestick_png
 from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.estimate import estimate_call_costs
 from llm.team.graph import ANALYSTS, TeamConfig, build_analyst_graph
 from llm.team.state import initial_state
 from llm.testing.in_process_gateway import InProcessGateway
 from llm.testing.offline_responder import offline_responder
-from llm.testing.openai_server import FakeOpenAIServer
+from llm.testing.openai_server import FakeOpenAIServer, Fault
 
 LATENCY_S = 0.2
 PARALLEL_TARGET = 1.6
@@ -252,6 +265,97 @@ def cost_per_decision(
     return served / decisions, all_opus / decisions
 
 
+BACKTEST_BARS = 1_006  # the default sp500 test split, 2014-12-31 to 2018-12-31
+ASKING_STRATEGIES = 4  # llm, hybrid_fixed, hybrid_learned, hybrid_seed
+
+
+@dataclass(frozen=True)
+class BarCost:
+    """Dollars per decision and per execution check, default stack and all-Opus, same tokens."""
+
+    decision_usd: float
+    check_usd: float
+    opus_decision_usd: float
+    opus_check_usd: float
+
+    def per_bar(self, *, opus: bool = False) -> float:
+        """At most one decision and one check per asking strategy in a bar."""
+        decision, check = (
+            (self.opus_decision_usd, self.opus_check_usd)
+            if opus
+            else (self.decision_usd, self.check_usd)
+        )
+        return decision + ASKING_STRATEGIES * check
+
+
+def bench_bar_cost(frame: pd.DataFrame, cases: int) -> BarCost:
+    """Mean estimated dollars over `cases` sp500 snapshots (see part 4 of the docstring)."""
+    settings = load_settings({}, env_file=None)
+    stack = load_model_stack()
+    router = Router.for_estimates(stack, settings)
+    opus = stack.model(OPUS)
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for snapshot in snapshots(frame, cases):
+        costs = estimate_call_costs(snapshot, router, TeamConfig())
+        on_opus = [
+            cost.calls * opus.cost_usd(cost.prompt_tokens, settings.expected_output_tokens)
+            for cost in (*costs.decision, costs.check)
+        ]
+        parts = (costs.usd_per_decision, costs.usd_per_check, sum(on_opus[:-1]), on_opus[-1])
+        totals = [total + part / cases for total, part in zip(totals, parts, strict=True)]
+    return BarCost(*totals)
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    """A run of decisions against an upstream that never answers in time or always fails."""
+
+    seconds: float
+    decisions: int
+    requests: int
+
+
+def bench_dead_upstream(frame: pd.DataFrame, directory: Path, fault: Fault) -> DeadRun:
+    """Decide until the circuit breaker stops the run, every model answering with `fault`."""
+    with FakeOpenAIServer(offline_responder) as server:
+        server.fail_every_model(fault)
+        settings = load_settings(
+            {
+                "OPENROUTER_API_KEY": BENCH_KEY,
+                "OPENROUTER_BASE_URL": server.base_url,
+                "LLM_LEDGER_PATH": str(directory / f"dead-{fault.kind}.sqlite"),
+                "LLM_CACHE_MODE": "off",
+                **DEAD_RUN_SETTINGS,
+            },
+            env_file=None,
+        )
+        decisions = 0
+        started = time.perf_counter()
+        with build_analyst_team("gateway", settings=settings) as team:
+            try:
+                for case in snapshots(frame, 100):
+                    team.decide(case)
+                    decisions += 1
+            except LLMGatewayDownError:
+                pass
+        return DeadRun(time.perf_counter() - started, decisions, len(server.requests))
+
+
+DEAD_RUN_SETTINGS = {"LLM_TIMEOUT_S": "0.2", "LLM_BACKOFF_BASE_S": "0.05", "LLM_MAX_BACKOFF_S": "1"}
+SLOW_S = 1.0  # how late a slow model answers: well past the scaled timeout
+
+
+def default_stop_bound_s(settings: LLMSettings, chain_length: int) -> float:
+    """Seconds before the breaker stops a run whose every call fails at the worst (each attempt
+    waits out the timeout): `breaker` calls in a row, each bounded by its deadline plus one last
+    attempt, or by every attempt on every model of its chain if that comes first."""
+    attempts = settings.max_attempts_per_model * chain_length
+    waits = settings.max_attempts_per_model - 1
+    every_attempt = attempts * settings.timeout_s + chain_length * waits * settings.max_backoff_s
+    per_call = min(settings.call_deadline_s + settings.timeout_s, every_attempt)
+    return settings.breaker_failures * per_call
+
+
 def verdict(target: str, met: bool) -> str:
     return f"{target}: {'met' if met else 'NOT met'}"
 
@@ -269,6 +373,10 @@ def report(decisions: int, offline_decisions: int, latency_s: float) -> str:
         offline_long_run = bench_offline(frame, str(long_run_ledger), offline_decisions)
         offline_memory = bench_offline(frame, ":memory:", offline_decisions)
         graph_only = bench_offline_graph_only(frame, offline_decisions)
+        slow = bench_dead_upstream(frame, directory, Fault.slow(SLOW_S))
+        down = bench_dead_upstream(frame, directory, Fault.server_error())
+    bar = bench_bar_cost(frame, 20)
+    defaults = load_settings({}, env_file=None)
     stack = load_model_stack()
     default_usd, opus_usd = cost_per_decision(par.decision_calls, stack, decisions)
     ratio = par.parallel_s / (par.analyst_call_s + par.meta_call_s)
@@ -323,6 +431,48 @@ def report(decisions: int, offline_decisions: int, latency_s: float) -> str:
             "all-Opus / default stack",
             f"{opus_usd / default_usd:.0f}x",
             verdict(f">= {CHEAPER_TARGET:g}x", opus_usd / default_usd >= CHEAPER_TARGET),
+        ),
+        (
+            "estimate: dollars per decision / per execution check, default stack",
+            f"${bar.decision_usd:.6f} / ${bar.check_usd:.4f}",
+            "",
+        ),
+        (
+            "estimate: dollars per decision / per execution check, all Opus",
+            f"${bar.opus_decision_usd:.4f} / ${bar.opus_check_usd:.4f}",
+            "",
+        ),
+        (
+            f"dollars per bar at most (1 decision + {ASKING_STRATEGIES} checks), default / Opus",
+            f"${bar.per_bar():.4f} / ${bar.per_bar(opus=True):.4f}",
+            "",
+        ),
+        (
+            f"dollars per four-year backtest at most ({BACKTEST_BARS:,} bars), default / Opus",
+            f"${BACKTEST_BARS * bar.per_bar():,.2f}"
+            f" / ${BACKTEST_BARS * bar.per_bar(opus=True):,.2f}",
+            "",
+        ),
+        (
+            f"of which execution checks, default stack ({BACKTEST_BARS * ASKING_STRATEGIES:,})",
+            f"${BACKTEST_BARS * ASKING_STRATEGIES * bar.check_usd:,.2f}",
+            "",
+        ),
+        (
+            f"every model slow ({SLOW_S:g} s, timeout {DEAD_RUN_SETTINGS['LLM_TIMEOUT_S']} s):"
+            " run stopped after",
+            f"{slow.seconds:.1f} s, {slow.decisions} decisions, {slow.requests} requests",
+            "",
+        ),
+        (
+            "every model down (HTTP 500): run stopped after",
+            f"{down.seconds:.1f} s, {down.decisions} decisions, {down.requests} requests",
+            "",
+        ),
+        (
+            "bound at the default settings, every model slow (3-model chain)",
+            f"{default_stop_bound_s(defaults, 3) / 60:.0f} min",
+            "",
         ),
     ]
     lines = [

@@ -6,6 +6,13 @@ from .gateway.budget import (
 from .gateway.budget import (
     BudgetStatus as BudgetStatus,
 )
+from .gateway.budget import (
+    usd as usd,
+)
+from .gateway.budget import (
+    used_fraction as used_fraction,
+)
+from .gateway.cache import ResponseCache as ResponseCache
 from .gateway.clients import describe_configuration as describe_configuration
 from .gateway.gateway import Gateway as Gateway
 from .gateway.ledger import (
@@ -15,7 +22,7 @@ from .gateway.ledger import (
     LedgerEntry as LedgerEntry,
 )
 from .gateway.ledger import (
-    ModelUsage as ModelUsage,
+    Usage as Usage,
 )
 from .gateway.ledger import (
     month_start as month_start,
@@ -26,6 +33,7 @@ from .gateway.model_stack import (
 from .gateway.model_stack import (
     load_model_stack as load_model_stack,
 )
+from .gateway.router import Router as Router
 from .gateway.settings import (
     LLMSettings as LLMSettings,
 )
@@ -37,6 +45,9 @@ from .gateway.types import (
 )
 from .gateway.types import (
     LLMError as LLMError,
+)
+from .gateway.types import (
+    LLMGatewayDownError as LLMGatewayDownError,
 )
 from .gateway.types import (
     LLMRequest as LLMRequest,

@@ -29,3 +29,7 @@ class JournalLockedError(JournalError):
 
 class JournalCorruptError(JournalError):
     """The file is not a journal of this program: not SQLite, a foreign schema, or damaged."""
+
+
+class CostEstimateError(OrchestratorError):
+    """A gateway run whose estimated LLM cost exceeds what the budgets leave (and no --max-cost)."""

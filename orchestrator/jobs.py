@@ -36,11 +36,15 @@ class BacktestOutput:
     files: dict[str, Path]
 
     def summary_lines(self) -> list[str]:
-        """Each strategy's total return, then the files written."""
+        """Each strategy's total return (with its LLM answers, failed attempts and dollars, for
+        one that asked), then the files written."""
         lines = []
         for name, run in self.result.strategies.items():
             equity = run.frame["equity"]
-            lines.append(f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return")
+            line = f"{name:>15}: {equity.iloc[-1] / equity.iloc[0] - 1.0:+.2%} total return"
+            activity = run.activity
+            asked = activity.llm_calls or activity.llm_failed
+            lines.append(f"{line}; {activity.llm_line()}" if asked else line)
         lines.extend(f"wrote {path}" for path in self.files.values())
         return lines
 
@@ -56,8 +60,10 @@ def backtest_agent(
     settings: LLMSettings | None = None,
     date_format: str | None = None,
     periods_per_year: int | None = None,
+    max_cost_usd: float | None = None,
 ) -> BacktestOutput:
-    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split.
+    """Backtest every strategy of the agent in `agent_dir` on `source`'s test split; a gateway
+    run first prints its cost estimate and is held to the budgets or to `max_cost_usd`.
 
     date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
     in a year, for annualised metrics (None: inferred from the source's dates).
@@ -73,7 +79,7 @@ def backtest_agent(
             date_format=date_format,
             periods_per_year=periods_per_year,
         )
-        result = run_backtest(agent, market, team)
+        result = run_backtest(agent, market, team, max_cost_usd=max_cost_usd)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
 

@@ -149,13 +149,19 @@ class GatewayKit:
             settings.alert_threshold,
             alerts.append,
         )
+
+        def sleep(wait_s: float) -> None:
+            """Record the wait and let that much time pass on the gateway's monotonic clock."""
+            sleeps.append(wait_s)
+            seconds.advance(wait_s)
+
         gateway = Gateway(
             settings,
             stack or small_stack(),
             ledger,
             cache,
             budget,
-            sleep=sleeps.append,
+            sleep=sleep,
             monotonic=seconds,
         )
         return cls(gateway, settings, clock, seconds, sleeps, alerts)

@@ -175,10 +175,10 @@ def test_an_unparseable_answer_is_an_error_not_a_zero_signal(
     _answer_for(openai_server, {MODEL_OF[analyst]: lambda: "Looks bullish to me, buy!"})
     result = team.analyse(trend_snapshot(BULL))
     (error,) = result.errors
-    assert (error.node, error.kind) == (analyst, IssueKind.INVALID_ANSWER)
-    assert "contains no JSON object" in error.message
+    assert (error.node, error.kind) == (analyst, IssueKind.CALL_FAILED)
+    assert "invalid_answer: answer contains no JSON object" in error.message
     assert analyst not in {s.analyst for s in result.signals}
-    assert MODEL_OF[analyst] in result.decision.models  # it answered, and was paid
+    assert MODEL_OF[analyst] not in result.decision.models  # paid (the ledger), never used
     team.close()
 
 
@@ -340,9 +340,9 @@ def test_cost_cap_is_shared_and_what_is_left_goes_to_meta(
 def test_a_tight_cost_cap_skips_the_dear_analysts(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    # $0.004 / 4 calls = $0.001 each: vision-v and narrative-n cost up to ~$0.002 with 2048
-    # output tokens, small-s ~$0.0003.
-    team, _ = _team(openai_server, tmp_path, TeamConfig(cost_cap_usd=0.004))
+    # $0.002 / 4 calls = $0.0005 each: vision-v and narrative-n cost ~$0.001 and ~$0.0006 with
+    # the expected 400 output tokens, small-s ~$0.0001.
+    team, _ = _team(openai_server, tmp_path, TeamConfig(cost_cap_usd=0.002))
     result = team.analyse(trend_snapshot(BULL))
     assert [(s.node, s.kind) for s in result.skipped] == [
         ("chart", IssueKind.BUDGET_SKIP),
@@ -364,4 +364,16 @@ def test_long_news_goes_to_the_long_context_task(
     narrative_request = next(r for r in gateway.requests if r.template_version.startswith("narr"))
     assert narrative_request.task is Task.DOCUMENT_ANALYSIS
     assert "long-l" in result.decision.models and "narrative-n" not in result.decision.models
+    team.close()
+
+
+def test_a_decision_out_of_time_asks_no_model_and_holds(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    team, _ = _team(openai_server, tmp_path, TeamConfig(decision_deadline_s=1e-9))
+    result = team.analyse(trend_snapshot(BULL))
+    assert openai_server.models_called() == []
+    assert {error.node for error in result.errors} == {"chart", "narrative", "data"}
+    assert all("deadline passed" in error.message for error in result.errors)
+    assert result.decision.action == "HOLD"
     team.close()

@@ -56,7 +56,15 @@ def result_of(
     fills: int = 1,
     checks: dict[str, tuple[str, ...]] | None = None,
 ) -> BacktestResult:
-    activity = Activity(fills=fills, llm_calls=3, llm_cost_usd=0.25)
+    activity = Activity(
+        orders_sent=fills,
+        orders_vetoed=1,
+        fills=fills,
+        llm_calls=3,
+        llm_cost_usd=0.25,
+        llm_failed=4,
+        llm_check_cost_usd=0.05,
+    )
     runs = {name: StrategyResult(name, frame, activity, 2) for name, frame in frames.items()}
     return BacktestResult("hand", "TEST", "agent", 100.0, 252, runs, checks or {})
 
@@ -82,6 +90,9 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
     assert entry["turnover"] == 1.0 and entry["n_bars"] == 3
     assert entry["sharpe_ci"] is None and entry["final_equity"] == 108.9  # 3 returns: no CI
     assert entry["llm_calls"] == 3 and entry["llm_cost_usd"] == 0.25 and entry["llm_asks"] == 2
+    assert entry["llm_failed_attempts"] == 4 and entry["llm_check_cost_usd"] == 0.05
+    assert entry["llm_usd_per_ask"] == pytest.approx(0.1)  # ($0.25 - $0.05) / 2 asks
+    assert entry["llm_usd_per_order"] == pytest.approx(0.025)  # $0.05 / (1 sent + 1 vetoed)
 
     metrics = backtest_metrics(result)
     json.dumps(metrics, allow_nan=False)
@@ -89,6 +100,7 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
     table = metrics_markdown(metrics)
     assert "| buy_and_hold | +8.90% |" in table and "| drl | +0.00% |" in table
     assert "| n/a |" in table  # the missing interval
+    assert "| 3 | 4 | $0.2500 | $0.0500 | $0.1000 | $0.0250 |" in table
 
     rows = equity_table(result)
     assert list(rows.columns) == [

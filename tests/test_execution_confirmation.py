@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from envs import CostModel
-from llm import Confirmation, build_analyst_team, load_settings
+from llm import Confirmation, LedgerEntry, build_analyst_team, load_settings
 from llm.team.analysts.execution import build_messages
 from llm.team.analysts.offline_rules import execution_rule, trend_z
 from llm.team.prompt_sections import find_sections
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.execution.risk import OrderCheck, RiskManager
-from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import LLMCallLog
 from orchestrator.trader.confirmation import ExecutionConfirmer, order_facts
 from orchestrator.trader.snapshots import MarketSnapshots
 from tests.engine_helpers import trading_market
@@ -109,6 +109,23 @@ def test_the_offline_team_answers_through_its_gateway_and_the_call_is_tapped(
     assert entry.task == "trade_execution" and entry.error is None and calls.drain() == ()
 
 
+def test_an_unchanged_vetoed_order_is_not_asked_again_the_next_bar(tmp_path: Path) -> None:
+    settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
+    falling = snapshots_for(-0.01)
+    opening = PortfolioState.opening(CASH)
+    with build_analyst_team("offline", settings=settings) as team:
+        calls = LLMCallLog.listen_to(team.gateway)
+        assert calls is not None
+        confirmer = ExecutionConfirmer(team.gateway, falling)
+        first = confirmer.confirm(BAR - 2, order_check(falling, 1.0, opening), "x")
+        again = confirmer.confirm(BAR - 1, order_check(falling, 1.0, opening), "x")
+        assert len(calls.drain()) == 1  # the second bar asked nothing
+        assert not again.confirmed and again.cost_usd == 0.0
+        assert again.reason == f"{first.reason} (unchanged since bar {BAR - 2}, not re-asked)"
+        confirmer.confirm(BAR, order_check(falling, 0.5, opening), "x")  # another order
+        assert len(calls.drain()) == 1
+
+
 # ---- the real gateway over HTTP --------------------------------------------------------------
 
 
@@ -134,18 +151,48 @@ def test_the_critical_model_is_used_even_with_no_budget_left(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     openai_server.responder = lambda _body: CONFIRM
-    confirmation = confirm_over_http(
-        openai_server, tmp_path, DAILY_LLM_BUDGET="0", MONTHLY_LLM_BUDGET="0"
-    )
+    kit = GatewayKit.build(openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0.01"})
+    kit.gateway.ledger.record(LedgerEntry("narrative_analysis", "m", "m", cost_usd=0.02))
+    rising = snapshots_for(0.01)
+    check = order_check(rising, 1.0, PortfolioState.opening(CASH))
+    with kit.gateway:
+        confirmation = ExecutionConfirmer(kit.gateway, rising).confirm(BAR, check, "rebalance")
     assert confirmation.confirmed and confirmation.model == "top-x"
     assert openai_server.models_called() == ["top-x"]  # not downgraded, not skipped
+
+
+def test_a_zero_budget_spends_nothing_even_on_the_critical_task(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    confirmation = confirm_over_http(openai_server, tmp_path, DAILY_LLM_BUDGET="0")
+    assert not confirmation.confirmed and "the LLM budget is $0" in confirmation.reason
+    assert openai_server.models_called() == []
+
+
+def test_past_the_hard_cap_orders_are_not_confirmed(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.responder = lambda _body: CONFIRM
+    kit = GatewayKit.build(openai_server, tmp_path, env={"LLM_CACHE_MODE": "off"})
+    kit.gateway.cap_spend(0.0001)
+    rising = snapshots_for(0.01)
+    check = order_check(rising, 1.0, PortfolioState.opening(CASH))
+    confirmer = ExecutionConfirmer(kit.gateway, rising)
+    with kit.gateway:
+        assert confirmer.confirm(BAR - 1, check, "rebalance").confirmed  # spends past the cap
+        refused = confirmer.confirm(BAR, check, "rebalance")
+    assert not refused.confirmed and "hard cost cap of $0.0001 is spent" in refused.reason
+    assert openai_server.models_called() == ["top-x"]
 
 
 def test_an_unparseable_answer_is_a_veto(openai_server: FakeOpenAIServer, tmp_path: Path) -> None:
     openai_server.responder = lambda _body: "Sure, go ahead and buy!"
     confirmation = confirm_over_http(openai_server, tmp_path)
-    assert not confirmation.confirmed and confirmation.model == "top-x"
-    assert confirmation.reason.startswith("fail closed, unusable answer: answer contains no JSON")
+    assert not confirmation.confirmed and confirmation.model is None
+    assert confirmation.reason.startswith("fail closed, the confirmation call failed: every model")
+    assert "top-x: invalid_answer: answer contains no JSON" in confirmation.reason
+    # retried and passed down its own chain like an HTTP error
+    assert openai_server.models_called() == ["top-x", "top-x", "primary-a", "primary-a"]
 
 
 def test_an_answer_that_breaks_the_schema_is_a_veto(
@@ -154,6 +201,19 @@ def test_an_answer_that_breaks_the_schema_is_a_veto(
     openai_server.responder = lambda _body: json.dumps({"verdict": "MAYBE", "reason": "hmm"})
     confirmation = confirm_over_http(openai_server, tmp_path)
     assert not confirmation.confirmed and "does not fit ExecutionAnswer" in confirmation.reason
+
+
+def test_a_confirmation_served_by_a_model_outside_the_chain_is_a_veto(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.responder = lambda _body: CONFIRM
+    for model in ("top-x", "primary-a"):
+        openai_server.configure(model, served_as="cheap-c")
+    confirmation = confirm_over_http(openai_server, tmp_path)
+    assert not confirmation.confirmed
+    assert "top-x: wrong_model: answered by cheap-c, which is not in the task's chain" in (
+        confirmation.describe()
+    )
 
 
 def test_server_errors_on_every_model_are_a_veto(

@@ -30,7 +30,7 @@ def test_offline_is_the_default_without_keys(tmp_path: Path) -> None:
         usage = team.gateway.ledger.usage_by_model()  # type: ignore[attr-defined]
     assert decision.action is Action.BUY
     assert decision.models == [OFFLINE_MODEL_ID] and decision.cost_usd == 0.0
-    assert [(u.model, u.calls, u.cost_usd) for u in usage] == [(OFFLINE_MODEL_ID, 4, 0.0)]
+    assert [(u.name, u.calls, u.cost_usd) for u in usage] == [(OFFLINE_MODEL_ID, 4, 0.0)]
     assert not (tmp_path / "cache.sqlite").exists()  # offline answers are not cached
 
 

@@ -114,7 +114,7 @@ def test_ledger_totals_equal_usage_times_prices_or_reported_cost(
     kit.gateway.complete(_request(models=["fallback-b"]))
     expected = 3 * (1_000 * 1.0 + 500 * 2.0) / 1e6 + 0.0123  # usage.cost wins when reported
     assert spend_totals(kit.gateway.ledger)[0] == pytest.approx(expected)
-    by_model = {row.model: row for row in kit.gateway.ledger.usage_by_model()}
+    by_model = {row.name: row for row in kit.gateway.ledger.usage_by_model()}
     assert by_model["primary-a"].cost_usd == pytest.approx(0.006)
     assert (by_model["fallback-b"].input_tokens, by_model["fallback-b"].output_tokens) == (
         2000,
@@ -126,8 +126,9 @@ def test_critical_gets_the_top_model_with_no_budget_left(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     kit = GatewayKit.build(
-        openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0", "LLM_OVER_BUDGET_POLICY": "skip"}
+        openai_server, tmp_path, env={"DAILY_LLM_BUDGET": "0.01", "LLM_OVER_BUDGET_POLICY": "skip"}
     )
+    kit.gateway.ledger.record(LedgerEntry("narrative_analysis", "m", "m", cost_usd=0.02))
     with pytest.raises(LLMSkippedError):
         kit.gateway.complete(_request())
     response = kit.gateway.complete(_request(Task.TRADE_EXECUTION, high_volume=True))

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from llm import LLMRequest, Task
-from llm.gateway.types import LLMCallError
+from llm.gateway.types import LLMGatewayDownError
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from tests.gateway_helpers import GatewayKit
 from tests.llm_helpers import ledger_rows
@@ -91,15 +91,15 @@ def test_transient_faults_retry_then_fall_back(
     assert errors[2] is None
 
 
-def test_401_is_not_retried_and_its_endpoint_is_not_asked_again(
+def test_401_is_not_retried_and_stops_the_run_at_once(
     kit: GatewayKit, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.configure("primary-a", always=Fault.unauthorized())
-    with pytest.raises(LLMCallError) as error:
+    with pytest.raises(LLMGatewayDownError) as error:
         kit.gateway.complete(REQUEST)
     assert openai_server.models_called() == ["primary-a"]  # one request in all
     assert kit.sleeps == []
-    assert "fallback-b: auth: skipped" in str(error.value)
+    assert "refused us (primary-a: auth: HTTP 401" in str(error.value)
 
 
 def test_context_length_error_goes_to_the_long_context_model(

@@ -28,7 +28,7 @@ def test_spend_is_summed_per_utc_day_and_month(tmp_path: Path) -> None:
         ledger.record(_paid(0.125, model="m2"))
         assert spend_totals(ledger) == (pytest.approx(0.625), pytest.approx(0.625))
         assert ledger.spend_since(datetime(2026, 3, 1, tzinfo=UTC)) == pytest.approx(0.875)
-        usage = {row.model: row for row in ledger.usage_by_model()}
+        usage = {row.name: row for row in ledger.usage_by_model()}
         assert (usage["m1"].calls, usage["m1"].cost_usd) == (2, pytest.approx(0.75))
         assert (usage["m2"].calls, usage["m2"].input_tokens) == (1, 100)
 

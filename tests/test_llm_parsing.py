@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm import Action, AgentSignal
-from llm.team.parsing import AnswerParseError, extract_json_object, parse_answer
+from llm.gateway import AnswerParseError, extract_json_object, parse_answer
 from llm.team.schemas import MetaAnswer
 
 VALID = '{"action": "BUY", "size": 0.5, "confidence": 0.7, "risk_level": "LOW", "reasoning": "r"}'

@@ -34,7 +34,9 @@ def _router(
         ledger.record(LedgerEntry("narrative_analysis", "primary-a", "primary-a", cost_usd=spent))
     budget = Budget(ledger, daily_usd=daily, monthly_usd=100.0, alert_threshold=0.8)
     cooldown = CooldownTracker(failures=2, cooldown_s=60.0, clock=seconds or ManualSeconds())
-    return Router(small_stack(), cooldown, budget, policy, max_output_tokens=1000)
+    return Router(
+        small_stack(), cooldown, budget, policy, max_output_tokens=1000, expected_output_tokens=1000
+    )
 
 
 def _models(router: Router, task: Task, messages=SHORT, **fields) -> tuple[str, ...]:
@@ -109,8 +111,8 @@ def test_caller_models_replace_the_chain_and_must_exist() -> None:
 
 def test_cost_cap_drops_dear_models_or_skips() -> None:
     router = _router()
-    # Worst case for primary-a: ~8 prompt tokens x $1/M + 1000 output x $2/M = ~$0.002008.
-    assert router.worst_case_cost("primary-a", 8) == pytest.approx(0.002008)
+    # primary-a: ~8 prompt tokens x $1/M + 1000 expected output x $2/M = ~$0.002008.
+    assert router.expected_cost("primary-a", 8) == pytest.approx(0.002008)
     assert _models(router, Task.NARRATIVE_ANALYSIS, max_cost_usd=0.0015) == ("fallback-b",)
     with pytest.raises(LLMSkippedError, match="cost cap"):
         _models(router, Task.NARRATIVE_ANALYSIS, max_cost_usd=0.0001)

@@ -60,3 +60,46 @@ def test_bad_configuration_is_an_llm_error(
     result = CliRunner().invoke(cli, ["llm", "status"])
     assert isinstance(result.exception, LLMConfigError)  # the CLI prints it as one line
     assert "ALERT_THRESHOLD" in str(result.exception)
+
+
+def test_cache_clear_forgets_every_answer(cli: typer.Typer) -> None:
+    from llm import ResponseCache
+    from llm.gateway.cache import CachedAnswer
+
+    result = CliRunner().invoke(cli, ["llm", "cache", "clear"])
+    assert result.exit_code == 0 and "nothing to clear" in result.output
+    with ResponseCache(Path("runs/llm/cache.sqlite"), 60.0) as cache:
+        cache.put("k", CachedAnswer("m", "m", "{}", 1, 1, cache.now()))
+    result = CliRunner().invoke(cli, ["llm", "cache", "clear"])
+    assert result.exit_code == 0 and "cleared 1 cached answers" in result.output
+    with ResponseCache(Path("runs/llm/cache.sqlite"), 60.0) as cache:
+        assert cache.get("k") is None
+
+
+def test_status_prices_each_task_and_marks_what_a_cap_makes_unreachable(
+    cli: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("expected cost per task") :]
+    chart = next(line for line in table.splitlines() if "chart_analysis" in line)
+    assert chart.rstrip(" │").endswith("-")  # every fallback reachable at the default length
+    assert "an execution check" in table
+
+    monkeypatch.setenv("LLM_EXPECTED_OUTPUT_TOKENS", "2048")  # the old worst-case pricing
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    table = result.output[result.output.index("expected cost per task") :]
+    chart = next(line for line in table.splitlines() if "chart_analysis" in line)
+    assert "mistralai/mistral-medium-3.1" in chart
+
+
+def test_status_counts_answers_apart_from_failed_attempts_per_task(cli: typer.Typer) -> None:
+    with Ledger(Path("runs/llm/ledger.sqlite")) as ledger:
+        ledger.record(LedgerEntry("trade_execution", "m", "m", 10, 5, cost_usd=0.025))
+        ledger.record(LedgerEntry("trade_execution", "m", "m", 10, 5, cost_usd=0.02, error="x"))
+        ledger.record(LedgerEntry("trade_execution", "m", None, error="server_error"))
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    table = result.output[result.output.index("calls per task this month") :]
+    row = next(line for line in table.splitlines() if "trade_execution" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")][1:4] == ["1", "2", "0"]
+    assert "$0.0450" in row and "$0.0450" in row.split("│")[-2]  # per usable answer

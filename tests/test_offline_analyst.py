@@ -8,6 +8,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from llm import AccountView, Action, AgentSignal, AnalystTeam, MarketSnapshot
+from llm.gateway import parse_answer
 from llm.gateway.model_stack import OFFLINE_MODEL_ID
 from llm.team import prompt_sections
 from llm.team.analysts import chart, data, meta, narrative
@@ -15,7 +16,6 @@ from llm.team.analysts.candlesticks import image_block
 from llm.team.analysts.offline import OfflineAnalystChatModel
 from llm.team.analysts.offline_rules import OfflineRuleError, answer_prompt, data_rule, meta_rule
 from llm.team.graph import TeamConfig
-from llm.team.parsing import parse_answer
 from llm.team.schemas import ChartAnswer, DataAnswer, NarrativeAnswer, RiskLevel
 from llm.team.snapshot import Trade
 from llm.testing.in_process_gateway import InProcessGateway

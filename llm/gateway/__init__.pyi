@@ -12,6 +12,12 @@ from .budget import (
 from .budget import (
     BudgetStatus as BudgetStatus,
 )
+from .budget import (
+    usd as usd,
+)
+from .budget import (
+    used_fraction as used_fraction,
+)
 from .cache import ResponseCache as ResponseCache
 from .clients import (
     check_every_task_served as check_every_task_served,
@@ -27,16 +33,22 @@ from .ledger import (
     LedgerEntry as LedgerEntry,
 )
 from .ledger import (
-    ModelUsage as ModelUsage,
+    Usage as Usage,
 )
 from .ledger import (
     month_start as month_start,
 )
-from .message_facts import (
+from .messages import (
     CHARS_PER_TOKEN as CHARS_PER_TOKEN,
 )
-from .message_facts import (
+from .messages import (
     estimate_prompt_tokens as estimate_prompt_tokens,
+)
+from .messages import (
+    extract_json_object as extract_json_object,
+)
+from .messages import (
+    parse_answer as parse_answer,
 )
 from .model_stack import (
     OFFLINE_MODEL_ID as OFFLINE_MODEL_ID,
@@ -46,6 +58,9 @@ from .model_stack import (
 )
 from .model_stack import (
     load_model_stack as load_model_stack,
+)
+from .router import (
+    Router as Router,
 )
 from .settings import (
     CacheMode as CacheMode,
@@ -57,6 +72,9 @@ from .settings import (
     load_settings as load_settings,
 )
 from .types import (
+    AnswerParseError as AnswerParseError,
+)
+from .types import (
     Complexity as Complexity,
 )
 from .types import (
@@ -64,6 +82,9 @@ from .types import (
 )
 from .types import (
     LLMError as LLMError,
+)
+from .types import (
+    LLMGatewayDownError as LLMGatewayDownError,
 )
 from .types import (
     LLMRequest as LLMRequest,

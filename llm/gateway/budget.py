@@ -85,6 +85,24 @@ def _fraction(spent: float, limit: float) -> float:
 AlertCallback = Callable[[BudgetAlert], None]
 
 
+def usd(amount: float) -> str:
+    """Dollars with the precision they need: cents from $10, four decimals from a cent, six below
+    (a call costs a fraction of a cent; a two-decimal $0.00 hides it)."""
+    if amount == 0:
+        return "$0"
+    if abs(amount) >= 10:
+        return f"${amount:,.2f}"
+    return f"${amount:.4f}" if abs(amount) >= 0.01 else f"${amount:.6f}"
+
+
+def used_fraction(spent: float, limit: float) -> str:
+    """`spent` as a share of `limit` for people: a percentage, or how many times over."""
+    if limit <= 0:
+        return "no budget" if spent > 0 else "-"
+    share = spent / limit
+    return f"{share:.1%}" if share < 10 else f"{share:,.0f}x the budget"
+
+
 class Budget:
     """Budgets in US dollars per UTC day and per UTC month, checked against the ledger."""
 

@@ -3,8 +3,10 @@
 The key covers everything that changes the answer's meaning: the requested model, the prompt
 template version, the response schema's version (a hash of its JSON schema) and a canonical hash
 of the messages (images included). Only the answer and its token counts are stored: no request
-headers, so no keys. In replay mode the gateway serves from here only (expired entries too) and a
-miss is a `ReplayMissError`, which makes a backtest re-run free and bit-reproducible.
+headers, so no keys. Only answers that parsed as their request's schema are stored (the gateway
+checks before it stores, and drops a stored answer that no longer parses). In replay mode the
+gateway serves from here only (expired entries too) and a miss is a `ReplayMissError`, which makes
+a backtest re-run free and bit-reproducible.
 """
 
 from __future__ import annotations
@@ -119,9 +121,25 @@ class ResponseCache:
                 ),
             )
 
+    def delete(self, key: str) -> None:
+        """Forget the answer stored under `key` (one that no longer parses)."""
+        with self._lock, self._connection:
+            self._connection.execute("DELETE FROM responses WHERE key = ?", (key,))
+
+    def clear(self) -> int:
+        """Forget every stored answer; the number forgotten."""
+        with self._lock, self._connection:
+            return self._connection.execute("DELETE FROM responses").rowcount
+
     def now(self) -> float:
         return self._clock()
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -2,9 +2,16 @@
 
 For each request: look in the cache (a hit is free and sends nothing); otherwise ask the router
 for the chain of models, then try them in order with the only retry loop (the SDK's retries are
-off). Every attempt, failed or not, and every cache hit is a ledger row, also handed to the
-gateway's listeners (`add_listener`); the budget alerts after charged calls. Thread-safe: the
-analyst graph calls it from parallel threads.
+off). An answer counts only once it is usable: it parses as the request's schema and, for a
+critical task, was served by a model of the task's own chain; otherwise it is a failed attempt
+like an HTTP error (charged, retried, then the next model) and is never cached. Every attempt,
+failed or not, and every cache hit is a ledger row, also handed to the gateway's listeners
+(`add_listener`); the budget alerts after charged calls.
+
+Bounded failure: one call starts no attempt after `LLM_CALL_DEADLINE_S`; an endpoint that refuses
+the key stops the run at once, and `LLM_BREAKER_FAILURES` calls of one task in a row with every
+model failed stop it too (`LLMGatewayDownError`). Thread-safe: the analyst graph calls it from
+parallel threads.
 """
 
 from __future__ import annotations
@@ -28,10 +35,15 @@ from llm.gateway.cache import (
     cache_key,
     schema_version,
 )
-from llm.gateway.clients import ChatModelFactory, OpenAIChatFactory, check_every_task_served
+from llm.gateway.clients import (
+    ChatModelFactory,
+    OpenAIChatFactory,
+    check_every_task_served,
+    describe_configuration,
+)
 from llm.gateway.failures import Failure, FailureKind, Redactor, classify
 from llm.gateway.ledger import Ledger, LedgerEntry
-from llm.gateway.message_facts import messages_digest
+from llm.gateway.messages import messages_digest, parse_answer
 from llm.gateway.model_stack import (
     ModelSpec,
     ModelStack,
@@ -41,9 +53,17 @@ from llm.gateway.model_stack import (
     price_list_for,
     reported_cost,
 )
-from llm.gateway.router import CooldownTracker, Route, Router
+from llm.gateway.router import CircuitBreaker, CooldownTracker, Route, Router
 from llm.gateway.settings import CacheMode, LLMSettings
-from llm.gateway.types import LLMCallError, LLMConfigError, LLMRequest, LLMResponse
+from llm.gateway.types import (
+    AnswerParseError,
+    LLMCallError,
+    LLMConfigError,
+    LLMGatewayDownError,
+    LLMRequest,
+    LLMResponse,
+    LLMSkippedError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,18 +129,24 @@ class Gateway:
         self.budget = budget
         self._factory = chat_model_factory or OpenAIChatFactory(settings)
         self._sleep = sleep
+        self._monotonic = monotonic
+        self.breaker = CircuitBreaker(settings.breaker_failures)
         cooldown = CooldownTracker(settings.cooldown_failures, settings.cooldown_s, monotonic)
         self.router = Router(
             stack,
             cooldown,
             budget,
             settings.over_budget_policy,
-            settings.max_output_tokens,
+            max_output_tokens=settings.max_output_tokens,
+            expected_output_tokens=settings.expected_output_tokens,
         )
         self._redact = Redactor(settings.secret_values())
         self._chat_models: dict[str, BaseChatModel] = {}
         self._listeners: tuple[CallListener, ...] = ()
         self._listeners_lock = threading.Lock()
+        self._spend_cap_usd: float | None = None
+        self._spent_usd = 0.0
+        self._spend_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -159,10 +185,23 @@ class Gateway:
         with self._listeners_lock:
             self._listeners = (*self._listeners, listener)
 
+    def cap_spend(self, usd: float | None) -> None:
+        """Make no paid call once this gateway has spent `usd` dollars (None: no cap). Unlike the
+        budgets, the cap binds every task, the critical one included: past it, orders are not
+        confirmed and so not sent."""
+        self._spend_cap_usd = usd
+
+    @property
+    def spent_usd(self) -> float:
+        """Dollars this gateway has been charged since it opened (failed attempts included)."""
+        with self._spend_lock:
+            return self._spent_usd
+
     # ---- the one public call ------------------------------------------------------------
     def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer `request`. Raises LLMSkippedError (budget or cost cap), LLMCallError (every
-        model failed; `ReplayMissError` in replay mode) or LLMConfigError (unknown model)."""
+        model failed; `ReplayMissError` in replay mode), LLMConfigError (unknown model) or
+        LLMGatewayDownError (the endpoint refuses us, or the circuit breaker opened)."""
         key = None
         if self.cache is not None and self._settings.cache_mode is not CacheMode.OFF:
             key = _RequestKey.of(request)
@@ -172,7 +211,31 @@ class Gateway:
         route = self.router.route(request)
         if route.notes:
             logger.info("%s routed to %s (%s)", request.task, route.models, "; ".join(route.notes))
-        return self._call_chain(request, route, key)
+        self._check_hard_limits()
+        try:
+            response = self._call_chain(request, route, key)
+        except LLMCallError as exc:
+            self.breaker.record_failure(request.task.value, str(exc), self._where())
+            raise
+        self.breaker.record_success(request.task.value)
+        return response
+
+    def _check_hard_limits(self) -> None:
+        """LLMSkippedError for a paid call that a $0 budget or the hard spend cap forbids, for
+        every task (a free stack, the offline analyst's, always passes)."""
+        if self.stack.is_free():
+            return
+        if self.budget.daily_usd == 0 or self.budget.monthly_usd == 0:
+            raise LLMSkippedError(
+                "the LLM budget is $0 (DAILY_LLM_BUDGET or MONTHLY_LLM_BUDGET): no paid call is "
+                "made, and orders that need a confirmation are not sent"
+            )
+        cap, spent = self._spend_cap_usd, self.spent_usd
+        if cap is not None and spent >= cap:
+            raise LLMSkippedError(
+                f"the run's hard cost cap of ${cap:.4f} is spent (${spent:.4f}): no paid call is "
+                "made, and orders that need a confirmation are not sent"
+            )
 
     # ---- cache ------------------------------------------------------------------------------
     def _from_cache(
@@ -183,6 +246,11 @@ class Gateway:
         for model_id in self.router.cache_candidates(request, any_model=replay):
             answer = cache.get(key.for_model(model_id), ignore_ttl=replay)
             if answer is not None:
+                try:
+                    parsed = self._parsed(request, answer.content)
+                except AnswerParseError:
+                    cache.delete(key.for_model(model_id))  # stored before answers were checked
+                    continue
                 latency = time.perf_counter() - started
                 self._record(
                     LedgerEntry(
@@ -203,6 +271,7 @@ class Gateway:
                     cost_usd=0.0,
                     latency_s=latency,
                     cache_hit=True,
+                    parsed=parsed,
                 )
         if replay:
             raise ReplayMissError(
@@ -217,12 +286,22 @@ class Gateway:
     ) -> LLMResponse:
         queue = list(route.models)
         reasons: list[str] = []
-        dead_endpoints: set[str] = set()
+        allowed_s = self._settings.call_deadline_s
+        if request.time_left_s is not None:
+            allowed_s = min(allowed_s, request.time_left_s)
+        deadline = self._monotonic() + allowed_s
         position = 0
         while position < len(queue):
+            if self._monotonic() >= deadline:
+                untried = ", ".join(queue[position:])
+                reasons.append(f"the call's deadline passed, not tried: {untried}")
+                break
             model_id = queue[position]
             position += 1
-            outcome = self._try_model(request, model_id, queue[position:], dead_endpoints, key)
+            allowed = route.models if route.critical else None
+            outcome = self._try_model(
+                request, model_id, queue[position:], allowed=allowed, deadline=deadline, key=key
+            )
             if isinstance(outcome, LLMResponse):
                 return outcome
             plural = "s" if outcome.attempts != 1 else ""
@@ -243,18 +322,19 @@ class Gateway:
         request: LLMRequest,
         model_id: str,
         later: Sequence[str],
-        dead_endpoints: set[str],
+        *,
+        allowed: Sequence[str] | None,
+        deadline: float,
         key: _RequestKey | None,
     ) -> LLMResponse | _ModelFailed:
+        """`model_id`'s answer, retried up to the attempt limit and the call's `deadline`
+        (monotonic seconds); `allowed`, for a critical task, the models that may serve it."""
         spec = self.stack.model(model_id)
         try:
             chat = self._chat_model(spec)
         except LLMConfigError as exc:
             return _ModelFailed(Failure(FailureKind.NOT_CONFIGURED, self._redact(str(exc))), 0)
-        endpoint_url, alias, options = self._request_setup(spec, request, later)
-        if endpoint_url in dead_endpoints:
-            skipped = Failure(FailureKind.AUTH, "skipped: its endpoint rejected the key")
-            return _ModelFailed(skipped, 0)
+        alias, options = self._request_setup(spec, request, later)
 
         attempt = 0
         while True:
@@ -263,23 +343,32 @@ class Gateway:
             try:
                 message = chat.invoke(list(request.messages), **options)
             except Exception as exc:
+                failure = self._failed_attempt(
+                    request, model_id, exc, time.perf_counter() - started
+                )
+            else:
                 latency = time.perf_counter() - started
-                failure, wait = self._after_failure(request, model_id, exc, latency, attempt)
-                if failure.kind is FailureKind.AUTH and endpoint_url is not None:
-                    dead_endpoints.add(endpoint_url)
-                if wait is None:
-                    return _ModelFailed(failure, attempt)
-                self._sleep(wait)
-                continue
-            latency = time.perf_counter() - started
-            return self._charge(request, spec, alias, message, latency, key=key)
+                answered = self._charge(
+                    request, spec, alias, message, latency, allowed=allowed, key=key
+                )
+                if isinstance(answered, LLMResponse):
+                    return answered
+                failure = answered
+            wait = self._after_failure(request, model_id, failure, attempt)
+            if wait is None:
+                return _ModelFailed(failure, attempt)
+            if self._monotonic() + wait >= deadline:
+                late = f"{failure.describe()}; no retry within the call's deadline"
+                return _ModelFailed(Failure(FailureKind.DEADLINE, late), attempt)
+            self._sleep(wait)
 
-    def _after_failure(
-        self, request: LLMRequest, model_id: str, exc: Exception, latency: float, attempt: int
-    ) -> tuple[Failure, float | None]:
-        """Record and log a failed attempt; return it with the wait before a retry (None: don't).
+    def _failed_attempt(
+        self, request: LLMRequest, model_id: str, exc: Exception, latency: float
+    ) -> Failure:
+        """Record the attempt that raised `exc` and say what it stands for.
 
-        An exception that is not a model failure is recorded, then re-raised unchanged.
+        An exception that is not a model failure is recorded, then re-raised unchanged; an
+        endpoint that refuses us stops the run (`LLMGatewayDownError`).
         """
         failure = classify(exc)
         if failure is None:
@@ -287,8 +376,20 @@ class Gateway:
             raise exc
         failure = Failure(failure.kind, self._redact(failure.detail), failure.retry_after_s)
         self._record_failure(request, model_id, failure.describe(), latency)
+        if failure.kind is FailureKind.AUTH:
+            raise LLMGatewayDownError(
+                f"the LLM endpoint refused us ({model_id}: {failure.describe()}); check the key "
+                f"and the endpoint: {self._where()}"
+            ) from None
+        return failure
+
+    def _after_failure(
+        self, request: LLMRequest, model_id: str, failure: Failure, attempt: int
+    ) -> float | None:
+        """Log a failed attempt (at info level: the caller sees the summary) and return the
+        wait in seconds before a retry (None: move on to the next model)."""
         attempts = self._settings.max_attempts_per_model
-        logger.warning(
+        logger.info(
             "%s: %s attempt %d/%d failed: %s",
             request.task.value,
             model_id,
@@ -298,10 +399,10 @@ class Gateway:
         )
         cooled = failure.transient and self.router.cooldown.record_failure(model_id)
         if cooled:
-            logger.warning("%s cooled down after repeated failures", model_id)
+            logger.info("%s cooled down after repeated failures", model_id)
         if cooled or attempt >= attempts:
-            return failure, None
-        return failure, self._retry_wait(failure, attempt)
+            return None
+        return self._retry_wait(failure, attempt)
 
     def _retry_wait(self, failure: Failure, attempt: int) -> float | None:
         """Seconds before retrying the same model, or None to move on to the next one."""
@@ -322,9 +423,12 @@ class Gateway:
         message: Any,
         latency: float,
         *,
+        allowed: Sequence[str] | None,
         key: _RequestKey | None,
-    ) -> LLMResponse:
-        """Ledger row, cache entry (`key` is None when the cache is off) and budget alerts."""
+    ) -> LLMResponse | Failure:
+        """Charge an answered call (a ledger row, budget alerts), then accept it: the answer, also
+        cached (`key` is None when the cache is off); or the reason it is unusable, charged but
+        neither cached nor returned. `allowed`: the models that may serve a critical task."""
         usage = message.usage_metadata or {}
         input_tokens = int(usage.get("input_tokens", 0))
         output_tokens = int(usage.get("output_tokens", 0))
@@ -337,6 +441,17 @@ class Gateway:
             price_list_for(self.stack, served),
         )
         content = str(message.text)
+        parsed, failure = None, None
+        if allowed is not None and served not in allowed:
+            detail = (
+                f"answered by {served}, which is not in the task's chain ({', '.join(allowed)})"
+            )
+            failure = Failure(FailureKind.WRONG_MODEL, self._redact(detail))
+        else:
+            try:
+                parsed = self._parsed(request, content)
+            except AnswerParseError as exc:
+                failure = Failure(FailureKind.INVALID_ANSWER, self._redact(str(exc)))
         self._record(
             LedgerEntry(
                 task=request.task.value,
@@ -346,8 +461,13 @@ class Gateway:
                 output_tokens=output_tokens,
                 cost_usd=cost,
                 latency_s=latency,
+                error=None if failure is None else failure.describe(),
             )
         )
+        if cost > 0:
+            self.budget.check_alerts()
+        if failure is not None:
+            return failure
         self.router.cooldown.record_success(spec.id)
         writes_cache = self._settings.cache_mode is CacheMode.READ_WRITE
         if key is not None and self.cache is not None and writes_cache:
@@ -357,8 +477,6 @@ class Gateway:
                     spec.id, served, content, input_tokens, output_tokens, self.cache.now()
                 ),
             )
-        if cost > 0:
-            self.budget.check_alerts()
         logger.info(
             "%s served by %s (asked %s): %d+%d tokens, $%.6f, %.2fs",
             request.task.value,
@@ -379,10 +497,26 @@ class Gateway:
             cost_usd=cost,
             latency_s=latency,
             cache_hit=False,
+            parsed=parsed,
         )
+
+    @staticmethod
+    def _parsed(request: LLMRequest, content: str) -> BaseModel | None:
+        """`content` validated as the request's schema (None without one); AnswerParseError."""
+        if request.response_schema is None:
+            return None
+        return parse_answer(content, request.response_schema)
+
+    def _where(self) -> str:
+        """The endpoint in words, for errors that stop a run (names variables, never keys)."""
+        if isinstance(self._factory, OpenAIChatFactory):
+            return describe_configuration(self._settings)
+        return repr(self._factory)
 
     def _record(self, entry: LedgerEntry) -> None:
         stored = self.ledger.record(entry)
+        with self._spend_lock:
+            self._spent_usd += entry.cost_usd
         for listener in self._listeners:
             listener(stored)
 
@@ -409,17 +543,17 @@ class Gateway:
 
     def _request_setup(
         self, spec: ModelSpec, request: LLMRequest, later: Sequence[str]
-    ) -> tuple[str | None, str, dict[str, Any]]:
-        """(endpoint URL or None, the endpoint's id for the model, invoke() keyword options)."""
+    ) -> tuple[str, dict[str, Any]]:
+        """(the endpoint's id for the model, invoke() keyword options)."""
         if not isinstance(self._factory, OpenAIChatFactory):
-            return None, spec.id, {}
+            return spec.id, {}
         endpoint = self._factory.endpoint(spec)
         options: dict[str, Any] = {}
         if request.response_schema is not None and spec.structured_output:
             options["response_format"] = _json_schema_format(request.response_schema)
         if endpoint.supports_fallback_list and later:
             options["extra_body"] = {"models": list(later[:_OPENROUTER_MAX_FALLBACKS])}
-        return endpoint.base_url, endpoint.model_id, options
+        return endpoint.model_id, options
 
     # ---- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:

@@ -86,12 +86,13 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
-class ModelUsage:
-    """Totals for one model (the serving model, or the requested one for failed attempts)."""
+class Usage:
+    """Totals for one model (the serving model, or the requested one for failed attempts) or one
+    task: `name` is which."""
 
-    model: str
-    calls: int  # answered by the model, cache hits excluded
-    errors: int
+    name: str
+    calls: int  # answered and usable, cache hits excluded
+    errors: int  # failed attempts: HTTP errors, timeouts, unusable answers (paid or not)
     cache_hits: int
     input_tokens: int
     output_tokens: int
@@ -155,17 +156,25 @@ class Ledger:
         query = "SELECT TOTAL(cost_usd) FROM calls WHERE at >= ? AND cost_usd != 0"
         return float(self._rows(query, start)[0][0])  # TOTAL: a SUM that is 0.0 over no rows
 
-    def usage_by_model(self, since: datetime | None = None) -> list[ModelUsage]:
+    def usage_by_model(self, since: datetime | None = None) -> list[Usage]:
         """Per-model totals since `since` (all time when None), most expensive first."""
+        return self._usage("COALESCE(model_served, model_requested)", since)
+
+    def usage_by_task(self, since: datetime | None = None) -> list[Usage]:
+        """Per-task totals since `since` (all time when None), most expensive first."""
+        return self._usage("task", since)
+
+    def _usage(self, group: str, since: datetime | None) -> list[Usage]:
+        """Totals grouped by the SQL expression `group` (one of the two above, never user text)."""
         query = (
-            "SELECT COALESCE(model_served, model_requested) AS model, "
+            f"SELECT {group} AS name, "
             "SUM(error IS NULL AND cache_hit = 0), SUM(error IS NOT NULL), SUM(cache_hit), "
             "SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) "
-            "FROM calls WHERE at >= ? GROUP BY model ORDER BY SUM(cost_usd) DESC, model"
+            "FROM calls WHERE at >= ? GROUP BY name ORDER BY SUM(cost_usd) DESC, name"
         )
         return [
-            ModelUsage(
-                model=str(model),
+            Usage(
+                name=str(name),
                 calls=int(calls),
                 errors=int(errors),
                 cache_hits=int(hits),
@@ -173,7 +182,7 @@ class Ledger:
                 output_tokens=int(tokens_out),
                 cost_usd=float(cost),
             )
-            for model, calls, errors, hits, tokens_in, tokens_out, cost in self._rows(query, since)
+            for name, calls, errors, hits, tokens_in, tokens_out, cost in self._rows(query, since)
         ]
 
     def cache_hit_rate(self, since: datetime | None = None) -> float | None:

@@ -155,6 +155,10 @@ class ModelStack(BaseModel):
     def task(self, task: Task) -> TaskRoute:
         return self.tasks[task]
 
+    def is_free(self) -> bool:
+        """Every model costs nothing (the offline stack): no estimate, budget or cap applies."""
+        return all(m.input_per_million == m.output_per_million == 0 for m in self.models.values())
+
     def most_expensive(self) -> ModelSpec:
         """The priciest model, charged when a call's serving model has no known price."""
         return max(

@@ -6,8 +6,9 @@ its first fallback; a prompt over the long-context threshold goes to the long-co
 image drops models without vision; models whose context cannot hold the prompt are dropped.
 When the budget is low, SIMPLE and MEDIUM calls step one place down the downgrade chain; when it
 is spent, the over-budget policy serves the cheapest capable model or skips the call. A cost cap
-drops models whose worst-case cost exceeds it, and models cooling down after repeated failures
-go last.
+drops models whose expected cost (the prompt, and an answer of `LLM_EXPECTED_OUTPUT_TOKENS`)
+exceeds it, and models cooling down after repeated failures
+go last. The circuit breaker (`CircuitBreaker`) stops a run whose task keeps failing.
 
 CRITICAL requests skip all of that: `Router.route` returns the task's configured chain as it
 is. That branch is the single place where critical handling is decided.
@@ -21,10 +22,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from llm.gateway.budget import Budget, BudgetStatus
-from llm.gateway.message_facts import estimate_prompt_tokens, has_image
+from llm.gateway.messages import estimate_prompt_tokens, has_image
 from llm.gateway.model_stack import ModelSpec, ModelStack
-from llm.gateway.settings import OverBudgetPolicy
-from llm.gateway.types import Complexity, LLMCallError, LLMRequest, LLMSkippedError
+from llm.gateway.settings import LLMSettings, OverBudgetPolicy
+from llm.gateway.types import (
+    Complexity,
+    LLMCallError,
+    LLMGatewayDownError,
+    LLMRequest,
+    LLMSkippedError,
+)
 
 _DOWNGRADABLE = frozenset({Complexity.SIMPLE, Complexity.MEDIUM})
 
@@ -79,6 +86,36 @@ class CooldownTracker:
             return self._clock() < self._cool_until.get(model, float("-inf"))
 
 
+class CircuitBreaker:
+    """Counts, per task, calls in a row whose every model failed; `limit` of them stop the run.
+
+    A gateway that is down would otherwise cost each bar its full retry chain, for ever, and the
+    run would end looking like a success.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._streaks: dict[str, int] = {}
+
+    def record_failure(self, task: str, reason: str, where: str) -> None:
+        """Count a call of `task` that failed for `reason` on the endpoint `where` (in words);
+        LLMGatewayDownError when it is the `limit`-th in a row."""
+        with self._lock:
+            streak = self._streaks.get(task, 0) + 1
+            self._streaks[task] = streak
+        if streak >= self._limit:
+            raise LLMGatewayDownError(
+                f"the LLM gateway failed {streak} {task} calls in a row, every model each time "
+                f"({where}); the run stops here and a paper run resumes from its journal. "
+                f"Last failure: {reason}"
+            )
+
+    def record_success(self, task: str) -> None:
+        with self._lock:
+            self._streaks.pop(task, None)
+
+
 @dataclass(frozen=True)
 class _Needs:
     image: bool
@@ -94,13 +131,29 @@ class Router:
         cooldown: CooldownTracker,
         budget: Budget | None = None,
         over_budget_policy: OverBudgetPolicy = OverBudgetPolicy.CHEAPEST,
-        max_output_tokens: int = 2048,
+        *,
+        max_output_tokens: int = 1024,
+        expected_output_tokens: int = 400,
     ) -> None:
+        """`max_output_tokens`: the hard output limit sent with every call (what a model's context
+        must leave room for); `expected_output_tokens`: the answer length calls are priced at."""
         self.stack = stack
         self.cooldown = cooldown
         self._budget = budget
         self._policy = over_budget_policy
         self._max_output_tokens = max_output_tokens
+        self._expected_output_tokens = expected_output_tokens
+
+    @classmethod
+    def for_estimates(cls, stack: ModelStack, settings: LLMSettings) -> Router:
+        """A router that routes and prices as a gateway on `settings` would, with no budget and
+        no model cooling down: what a cost estimate needs."""
+        return cls(
+            stack,
+            CooldownTracker(settings.cooldown_failures, settings.cooldown_s),
+            max_output_tokens=settings.max_output_tokens,
+            expected_output_tokens=settings.expected_output_tokens,
+        )
 
     def complexity_of(self, request: LLMRequest) -> Complexity:
         """The request's complexity, else its task's tier; a critical task is always critical."""
@@ -155,9 +208,15 @@ class Router:
         long_model = self.stack.routing.long_context_model
         return None if long_model == failed_model else long_model
 
-    def worst_case_cost(self, model_id: str, prompt_tokens: int) -> float:
-        """Dollars if the answer uses every allowed output token."""
-        return self.stack.model(model_id).cost_usd(prompt_tokens, self._max_output_tokens)
+    def expected_cost(self, model_id: str, prompt_tokens: int) -> float:
+        """Dollars for a call of `prompt_tokens` answered at the expected length. Pricing at the
+        hard output limit instead made every fallback dearer than an analyst's share of the
+        decision cap, though our answers are one short JSON object."""
+        return self.stack.model(model_id).cost_usd(prompt_tokens, self._expected_output_tokens)
+
+    def unreachable(self, model_id: str, prompt_tokens: int, cap_usd: float) -> bool:
+        """Whether the cost cap `cap_usd` (dollars) always drops `model_id` for this prompt."""
+        return self.expected_cost(model_id, prompt_tokens) > cap_usd
 
     # ---- steps ------------------------------------------------------------------------------
     def _preferred(
@@ -191,7 +250,7 @@ class Router:
         preferred = [routing.vision_model] if needs.image else []
         if needs.prompt_tokens > routing.long_context_threshold_tokens:
             preferred.append(routing.long_context_model)
-        by_price = sorted(self.stack.models, key=lambda m: self.worst_case_cost(m, 0))
+        by_price = sorted(self.stack.models, key=lambda m: self.expected_cost(m, 0))
         for model_id in _unique([*preferred, *by_price]):
             if self._fits(self.stack.model(model_id), needs):
                 notes.append(f"no routed model fits the input: substituted {model_id}")
@@ -205,7 +264,7 @@ class Router:
         fitting = [m for m in self.stack.models if self._fits(self.stack.model(m), needs)]
         if not fitting:
             return self._capable([], needs, [])[0]
-        return min(fitting, key=lambda m: (self.worst_case_cost(m, needs.prompt_tokens), m))
+        return min(fitting, key=lambda m: (self.expected_cost(m, needs.prompt_tokens), m))
 
     def _within_budget(
         self,
@@ -239,7 +298,7 @@ class Router:
     def _under_cap(
         self, chain: list[str], cap_usd: float, needs: _Needs, notes: list[str]
     ) -> list[str]:
-        affordable = [m for m in chain if self.worst_case_cost(m, needs.prompt_tokens) <= cap_usd]
+        affordable = [m for m in chain if not self.unreachable(m, needs.prompt_tokens, cap_usd)]
         if not affordable:
             raise LLMSkippedError(
                 f"no routed model fits the cost cap of ${cap_usd:.4f} for this call"

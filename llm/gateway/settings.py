@@ -92,12 +92,18 @@ class LLMSettings(BaseSettings):
     model_stack_path: Path | None = Field(default=None, alias="LLM_MODEL_STACK")
 
     timeout_s: float = Field(default=60.0, gt=0, alias="LLM_TIMEOUT_S")
+    # One call's retries and fallbacks start no new attempt after this many seconds.
+    call_deadline_s: float = Field(default=180.0, gt=0, alias="LLM_CALL_DEADLINE_S")
+    # This many calls of one task in a row with every model failed stop the run.
+    breaker_failures: int = Field(default=3, ge=1, alias="LLM_BREAKER_FAILURES")
     max_attempts_per_model: int = Field(default=2, ge=1, alias="LLM_MAX_ATTEMPTS")
     backoff_base_s: float = Field(default=0.5, ge=0, alias="LLM_BACKOFF_BASE_S")
     max_backoff_s: float = Field(default=20.0, ge=0, alias="LLM_MAX_BACKOFF_S")
     cooldown_failures: int = Field(default=3, ge=1, alias="LLM_COOLDOWN_FAILURES")
     cooldown_s: float = Field(default=300.0, ge=0, alias="LLM_COOLDOWN_S")
-    max_output_tokens: int = Field(default=2048, ge=1, alias="LLM_MAX_OUTPUT_TOKENS")
+    # The hard output limit sent with every call; calls are priced at the expected length.
+    max_output_tokens: int = Field(default=1024, ge=1, alias="LLM_MAX_OUTPUT_TOKENS")
+    expected_output_tokens: int = Field(default=400, ge=1, alias="LLM_EXPECTED_OUTPUT_TOKENS")
     temperature: float = Field(default=0.0, ge=0, le=2, alias="LLM_TEMPERATURE")
 
     @classmethod

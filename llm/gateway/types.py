@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
 class Task(StrEnum):
@@ -41,7 +44,9 @@ class LLMRequest:
     `models`, when given, names the models to try in order instead of the routed chain (used by a
     council vote); a CRITICAL request ignores it and always gets the task's top model.
     `max_cost_usd` caps the estimated cost of this call: the gateway downgrades or skips to stay
-    under it (never for CRITICAL).
+    under it (never for CRITICAL). `time_left_s`, when given, is how many seconds from now the call
+    may still start attempts (what its decision has left); the gateway's own per-call deadline
+    applies too, whichever comes first.
     """
 
     task: Task
@@ -52,11 +57,13 @@ class LLMRequest:
     high_volume: bool = False
     models: Sequence[str] | None = None
     max_cost_usd: float | None = None
+    time_left_s: float | None = None
 
 
 @dataclass(frozen=True)
 class LLMResponse:
-    """What came back and what it cost. `model_served` is the model that actually answered."""
+    """What came back and what it cost. `model_served` is the model that actually answered;
+    `parsed` is the answer validated against the request's `response_schema` (None without one)."""
 
     content: str
     task: Task
@@ -67,6 +74,13 @@ class LLMResponse:
     cost_usd: float
     latency_s: float
     cache_hit: bool
+    parsed: BaseModel | None = None
+
+    def answer(self, schema: type[SchemaT]) -> SchemaT:
+        """The validated answer as `schema`; AnswerParseError when it was not parsed as one."""
+        if not isinstance(self.parsed, schema):
+            raise AnswerParseError(f"the answer was not validated as {schema.__name__}")
+        return self.parsed
 
 
 class LLMError(Exception):
@@ -79,6 +93,16 @@ class LLMConfigError(LLMError):
 
 class LLMCallError(LLMError):
     """Every allowed attempt and fallback failed; the message says why for each model tried."""
+
+
+class AnswerParseError(LLMError):
+    """A model answer that is not valid JSON for the expected schema."""
+
+
+class LLMGatewayDownError(LLMError):
+    """The gateway cannot serve this run at all: it rejects the key, refuses the endpoint, or
+    every model of a task kept failing (the circuit breaker). Callers must let it propagate and
+    stop the run, never trade on without the models."""
 
 
 class LLMSkippedError(LLMError):

@@ -6,6 +6,18 @@ from .build import (
 from .build import (
     build_analyst_team as build_analyst_team,
 )
+from .estimate import (
+    CallCosts as CallCosts,
+)
+from .estimate import (
+    TaskCost as TaskCost,
+)
+from .estimate import (
+    estimate_call_costs as estimate_call_costs,
+)
+from .estimate import (
+    example_snapshot as example_snapshot,
+)
 from .graph import (
     ANALYSTS as ANALYSTS,
 )

@@ -11,7 +11,8 @@ spend more than the cap and the gateway downgrades or skips calls that would.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from functools import partial
 from types import TracebackType
 from typing import Annotated, ClassVar, Protocol
@@ -21,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import Field, InstanceOf
 
-from llm.gateway import LLMConfigError, LLMError
+from llm.gateway import LLMConfigError, LLMError, LLMRequest, LLMResponse
 from llm.team.analysts import chart, data, meta, narrative
 from llm.team.analysts.base import CompletionGateway
 from llm.team.checked import CHECKED, Checked
@@ -31,6 +32,7 @@ from llm.team.snapshot import MarketSnapshot
 from llm.team.state import AnalystState, DecisionSource, NodeIssue, StateUpdate, initial_state
 
 DEFAULT_COST_CAP_USD = 0.01
+DEFAULT_DECISION_DEADLINE_S = 300.0  # seconds after which a decision's calls start no attempt
 ANALYSTS = (chart.NODE, narrative.NODE, data.NODE)
 
 
@@ -38,6 +40,9 @@ ANALYSTS = (chart.NODE, narrative.NODE, data.NODE)
 class TeamConfig(Checked):
     """How the team works. `chart_images=False` sends the chart analyst the bar table only (the
     offline analyst cannot see images, so rendering one for it would be wasted time).
+
+    `decision_deadline_s`: seconds from the start of a decision after which none of its calls
+    starts a new attempt (the meta call then falls back to the analysts' signals).
 
     `parallel_analysts=False` chains the analysts (chart, narrative, data, then meta) on the
     caller's thread instead of running them at once. Parallel is what model calls want: they wait
@@ -53,6 +58,7 @@ class TeamConfig(Checked):
     council: InstanceOf[Council] | None = None
     long_document_tokens: Annotated[int, Field(gt=0)] = narrative.LONG_DOCUMENT_TOKENS
     parallel_analysts: bool = True
+    decision_deadline_s: Annotated[float, Field(gt=0)] = DEFAULT_DECISION_DEADLINE_S
 
     def analyst_cap_usd(self) -> float:
         meta_calls = len(self.council.models) if self.council else 1
@@ -120,6 +126,23 @@ class AnalysisResult:
     skipped: tuple[NodeIssue, ...]
 
 
+class _DeadlineGateway:
+    """Stamps every request of the decision in progress with the time its decision has left;
+    the graph's nodes are bound to it once, the deadline (`time.monotonic()` seconds) is set
+    per decision."""
+
+    def __init__(self, inner: CompletionGateway) -> None:
+        self.inner = inner
+        self.deadline_s = float("inf")
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        left = max(0.0, self.deadline_s - time.monotonic())
+        return self.inner.complete(replace(request, time_left_s=left))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class AnalystTeam:
     """A compiled analyst graph behind two calls: `analyse` (everything) and `decide`.
 
@@ -130,9 +153,12 @@ class AnalystTeam:
         config = config or TeamConfig()
         self.gateway = gateway
         self.config = config
-        self._graph = build_analyst_graph(gateway, config)
+        self._timed = _DeadlineGateway(gateway)
+        self._graph = build_analyst_graph(self._timed, config)
 
     def analyse(self, snapshot: MarketSnapshot) -> AnalysisResult:
+        """Every analyst's view and the decision; the decision's calls share its deadline."""
+        self._timed.deadline_s = time.monotonic() + self.config.decision_deadline_s
         state = self._graph.invoke(initial_state(snapshot))
         return AnalysisResult(
             decision=state["decision"],

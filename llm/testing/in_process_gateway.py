@@ -10,11 +10,12 @@ import time
 
 from langchain_core.language_models import BaseChatModel
 
-from llm.gateway import LLMRequest, LLMResponse
+from llm.gateway import LLMRequest, LLMResponse, parse_answer
 
 
 class InProcessGateway:
-    """Answers with `model`, records every request, charges nothing."""
+    """Answers with `model`, records every request, charges nothing; parses the answer as the
+    request's schema, as the gateway does (AnswerParseError when it does not fit)."""
 
     def __init__(self, model: BaseChatModel) -> None:
         self.model = model
@@ -26,6 +27,7 @@ class InProcessGateway:
         message = self.model.invoke(list(request.messages))
         usage = message.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
         served = str(message.response_metadata.get("model_name", "unknown"))
+        schema = request.response_schema
         return LLMResponse(
             content=message.text,
             task=request.task,
@@ -36,6 +38,7 @@ class InProcessGateway:
             cost_usd=0.0,
             latency_s=time.perf_counter() - started,
             cache_hit=False,
+            parsed=None if schema is None else parse_answer(message.text, schema),
         )
 
     def close(self) -> None:

@@ -41,6 +41,8 @@ class FaultKind(StrEnum):
     DROP = "drop"  # close the connection without any response
     CONTEXT_LENGTH = "context_length"  # 400 context_length_exceeded
     UNAUTHORIZED = "unauthorized"  # 401 echoing the bearer token, as careless servers do
+    PROSE = "prose"  # 200 whose answer is a sentence, not the JSON the prompt asked for
+    NO_CONNECTED_DB = "no_connected_db"  # LiteLLM's 400 for a wrong key when it has no database
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,12 @@ class Fault:
     kind: FaultKind
     retry_after_s: float | None = None
     delay_s: float = 0.0
+    retry_after_header: str = "Retry-After"
 
     @classmethod
-    def rate_limited(cls, retry_after: float | None = 1.0) -> Fault:
-        return cls(FaultKind.RATE_LIMITED, retry_after_s=retry_after)
+    def rate_limited(cls, retry_after: float | None = 1.0, header: str = "Retry-After") -> Fault:
+        """429 asking to wait `retry_after` seconds in the header `header` (proxies rename it)."""
+        return cls(FaultKind.RATE_LIMITED, retry_after_s=retry_after, retry_after_header=header)
 
     @classmethod
     def server_error(cls) -> Fault:
@@ -78,6 +82,14 @@ class Fault:
     @classmethod
     def unauthorized(cls) -> Fault:
         return cls(FaultKind.UNAUTHORIZED)
+
+    @classmethod
+    def prose(cls) -> Fault:
+        return cls(FaultKind.PROSE)
+
+    @classmethod
+    def no_connected_db(cls) -> Fault:
+        return cls(FaultKind.NO_CONNECTED_DB)
 
 
 @dataclass
@@ -127,6 +139,7 @@ class FakeOpenAIServer:
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, latency_s=latency_s
         )
         self._behaviours: dict[str, ModelBehaviour] = {}
+        self._every_model: Fault | None = None
         self._received: list[ReceivedRequest] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -194,6 +207,12 @@ class FakeOpenAIServer:
                 if value is not None:
                     setattr(behaviour, name, value)
 
+    def fail_every_model(self, fault: Fault | None) -> None:
+        """`fault` on every call to every model, configured or not (None: stop it); a model's
+        own `always` fault still comes first."""
+        with self._lock:
+            self._every_model = fault
+
     def clear_fault(self, model: str) -> None:
         """Stop the persistent fault of `model` (scripted faults are kept)."""
         with self._lock:
@@ -238,12 +257,16 @@ class FakeOpenAIServer:
         with self._lock:
             behaviour = self._behaviour(model)
             fault = behaviour.scripted.popleft() if behaviour.scripted else behaviour.always
+            fault = fault or self._every_model
             self._received.append(
                 ReceivedRequest(model, body, headers, fault.kind if fault else None)
             )
             return behaviour, fault
 
-    def _completion(self, model: str, behaviour: ModelBehaviour, body: dict[str, Any]) -> bytes:
+    def _completion(
+        self, model: str, behaviour: ModelBehaviour, body: dict[str, Any], text: str | None = None
+    ) -> bytes:
+        """A normal answer; `text` replaces what the responder would say."""
         usage: dict[str, Any] = {
             "prompt_tokens": behaviour.prompt_tokens,
             "completion_tokens": behaviour.completion_tokens,
@@ -259,7 +282,10 @@ class FakeOpenAIServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.responder(body)},
+                    "message": {
+                        "role": "assistant",
+                        "content": self.responder(body) if text is None else text,
+                    },
                     "finish_reason": "stop",
                 }
             ],
@@ -305,7 +331,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if kind is FaultKind.RATE_LIMITED:
                 extra = {}
                 if fault.retry_after_s is not None:
-                    extra["Retry-After"] = f"{fault.retry_after_s:g}"
+                    extra[fault.retry_after_header] = f"{fault.retry_after_s:g}"
                 self._send(429, _error_body("rate limited", "rate_limit_error", 429), extra)
             elif kind is FaultKind.SERVER_ERROR:
                 self._send(500, _error_body("upstream failure", "server_error", 500))
@@ -327,6 +353,12 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 message = f"Incorrect API key provided: {token}"
                 self._send(401, _error_body(message, "invalid_request_error", "invalid_api_key"))
+            elif kind is FaultKind.PROSE:
+                prose = "The market looks constructive; I would lean towards buying."
+                self._send(200, server._completion(model, behaviour, body, prose))
+            elif kind is FaultKind.NO_CONNECTED_DB:
+                message = "Authentication Error, No connected db."
+                self._send(400, _error_body(message, "auth_error", "400"))
 
         def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
             try:

@@ -32,6 +32,9 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
     )
     llm_app.command("status")(llm.status)
+    cache_app = typer.Typer(name="cache", help="The LLM response cache.", no_args_is_help=True)
+    cache_app.command("clear")(llm.cache_clear)
+    llm_app.add_typer(cache_app, name="cache")
     app.add_typer(llm_app, name="llm")
     app.command("weights")(weights.weights)
     app.command("backtest")(backtest.backtest)

@@ -13,6 +13,7 @@ from orchestrator.cli.options import (
     EndOption,
     LLMChoice,
     LLMOption,
+    MaxCostOption,
     PeriodsPerYearOption,
     SourceOption,
     StartOption,
@@ -31,6 +32,7 @@ def backtest(
     end: EndOption = None,
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
@@ -44,6 +46,7 @@ def backtest(
         end=end,
         date_format=date_format,
         periods_per_year=periods_per_year,
+        max_cost_usd=max_cost,
     )
     for line in output.summary_lines():
         typer.echo(line)

@@ -1,7 +1,8 @@
-"""`hybrid-trader llm status`: the routing table, spend against budget, per-model costs, cache.
+"""`hybrid-trader llm status` and `llm cache clear`.
 
-Needs no API key: it reads the configuration and, if the ledger file exists, its totals. It never
-creates files and never calls a model.
+`status` shows the routing table, spend against budget, per-model costs and the cache. Needs no API
+key: it reads the configuration and, if the ledger file exists, its totals. It never creates files
+and never calls a model. `cache clear` forgets every cached answer (the ledger is kept).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from llm import BudgetStatus, LLMSettings, ModelStack, ModelUsage
+    from llm import BudgetStatus, LLMSettings, ModelStack, Usage
 
 
 def status(
@@ -21,7 +22,8 @@ def status(
         bool, typer.Option("--offline", help="Show the offline stack (every task at $0).")
     ] = False,
 ) -> None:
-    """Show the routing table, today's and this month's spend, per-model costs, cache hit rate."""
+    """Show the routing table, the expected cost per task, spend against budget, and this month's
+    calls per task and per model (usable answers apart from failed attempts), cache hit rate."""
     from llm import (  # heavy: keeps `--help` fast
         Budget,
         Ledger,
@@ -37,6 +39,7 @@ def status(
     console = Console()
     console.print(f"endpoint: {describe_configuration(settings)}")
     console.print(_routing_table(stack))
+    console.print(_cost_table(stack, settings))
     if not settings.ledger_path.is_file():
         console.print(f"no ledger yet at {settings.ledger_path}: $0 spent")
         console.print(_budget_table(_zero_spend(settings)))
@@ -47,10 +50,28 @@ def status(
         )
         console.print(_budget_table(budget.status()))
         since = month_start(ledger.now())
-        console.print(_usage_table(ledger.usage_by_model(since)))
+        console.print(
+            _usage_table("calls per task this month", "task", ledger.usage_by_task(since))
+        )
+        console.print(
+            _usage_table("calls per model this month", "model", ledger.usage_by_model(since))
+        )
         rate = ledger.cache_hit_rate(since)
     shown = "no answered calls yet" if rate is None else f"{rate:.1%}"
     console.print(f"cache hit rate this month: {shown} (mode {settings.cache_mode.value})")
+
+
+def cache_clear() -> None:
+    """Forget every cached answer, so that the next run asks the models again."""
+    from llm import ResponseCache, load_settings  # heavy: keeps `--help` fast
+
+    settings = load_settings()
+    if not settings.cache_path.is_file():
+        print(f"no cache at {settings.cache_path}: nothing to clear")
+        return
+    with ResponseCache(settings.cache_path, settings.cache_ttl_s) as cache:
+        forgotten = cache.clear()
+    print(f"cleared {forgotten} cached answers from {settings.cache_path}")
 
 
 def _routing_table(stack: ModelStack) -> Table:
@@ -79,34 +100,73 @@ def _routing_table(stack: ModelStack) -> Table:
     return table
 
 
+def _cost_table(stack: ModelStack, settings: LLMSettings) -> Table:
+    """One decision and one execution check rehearsed on an example snapshot and priced; the
+    models that a task's share of the decision cost cap always drops are marked unreachable."""
+    from llm import Router, usd
+    from llm.team import TeamConfig, estimate_call_costs, example_snapshot
+
+    costs = estimate_call_costs(
+        example_snapshot(), Router.for_estimates(stack, settings), TeamConfig()
+    )
+    table = Table(title="expected cost per task (one decision, one execution check)")
+    table.add_column("task")
+    for column in ("calls", "prompt tokens", "$ per call"):
+        table.add_column(column, justify="right")
+    table.add_column("priced on", overflow="fold")
+    table.add_column("unreachable under the cost cap", overflow="fold")
+    for cost in (*costs.decision, costs.check):
+        table.add_row(
+            cost.task.value,
+            str(cost.calls),
+            f"{cost.prompt_tokens:,}",
+            usd(cost.usd_per_call),
+            cost.model,
+            ", ".join(cost.unreachable) or "-",
+        )
+    table.caption = (
+        f"{usd(costs.usd_per_decision)} a decision, {usd(costs.usd_per_check)} an execution check"
+        f" (one per order sent); answers priced at {settings.expected_output_tokens} tokens"
+        f" (hard limit {settings.max_output_tokens})"
+    )
+    return table
+
+
 def _budget_table(status: BudgetStatus) -> Table:
+    from llm import usd, used_fraction
+
     table = Table(title="spend against budget (UTC)")
-    for column in ("period", "spent $", "budget $", "used"):
+    for column in ("period", "spent", "budget", "used"):
         table.add_column(column, justify="left" if column == "period" else "right")
     for period, spent, limit in (
         ("today", status.spent_today_usd, status.daily_limit_usd),
         ("this month", status.spent_month_usd, status.monthly_limit_usd),
     ):
-        used = f"{spent / limit:.1%}" if limit > 0 else "-"
-        table.add_row(period, f"{spent:.4f}", f"{limit:.2f}", used)
+        table.add_row(period, usd(spent), usd(limit), used_fraction(spent, limit))
     table.caption = f"alert at {status.alert_threshold:.0%} of either budget"
     return table
 
 
-def _usage_table(usage: list[ModelUsage]) -> Table:
-    table = Table(title="calls per model this month")
-    table.add_column("model", overflow="fold")
-    for column in ("calls", "errors", "cache hits", "tokens in", "tokens out", "$"):
+def _usage_table(title: str, key: str, usage: list[Usage]) -> Table:
+    """Usable answers, failed attempts (HTTP errors, timeouts, unusable answers) and cache hits,
+    with what they cost; `key`: what a row is (task or model)."""
+    from llm import usd
+
+    table = Table(title=title)
+    table.add_column(key, overflow="fold")
+    for column in ("answers", "failed attempts", "cache hits", "tokens in", "tokens out", "cost"):
         table.add_column(column, justify="right")
+    table.add_column("per answer", justify="right")
     for row in usage:
         table.add_row(
-            row.model,
+            row.name,
             str(row.calls),
             str(row.errors),
             str(row.cache_hits),
             f"{row.input_tokens:,}",
             f"{row.output_tokens:,}",
-            f"{row.cost_usd:.4f}",
+            usd(row.cost_usd),
+            usd(row.cost_usd / row.calls) if row.calls else "-",
         )
     if not usage:
         table.caption = "no calls this month"

@@ -74,3 +74,13 @@ PeriodsPerYearOption = Annotated[
         " daily, 365 for markets open at weekends, bars a day times that for intraday bars)",
     ),
 ]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        min=0.0,
+        help="A hard cap in dollars on this run's LLM calls, the execution check included (past"
+        " it, orders are not confirmed, so not sent). Without it, a gateway run whose estimated"
+        " cost exceeds what the daily and monthly budgets leave stops before its first call.",
+    ),
+]

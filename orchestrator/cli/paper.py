@@ -19,6 +19,7 @@ from orchestrator.cli.options import (
     ExpertsOption,
     LLMChoice,
     LLMOption,
+    MaxCostOption,
     PeriodsPerYearOption,
     SourceOption,
     StartOption,
@@ -85,6 +86,7 @@ def paper(
             " (default: never).",
         ),
     ] = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
 
@@ -114,6 +116,7 @@ def paper(
             periods_per_year=periods_per_year,
             follow=IdlePoller(poll, max_idle) if follow else None,
             config=config,
+            max_cost_usd=max_cost,
         )
     except KeyboardInterrupt:
         typer.echo(

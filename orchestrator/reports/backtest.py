@@ -6,18 +6,22 @@ equity at each close from the first decision on and the target held over each ba
 trims too, and a re-sent order that leaves the held target unchanged). The Sharpe ratio gets a
 seeded stationary-bootstrap confidence interval, so its noise is on the page: four years of daily
 returns rarely tell two Sharpe ratios apart. `run.order_checks` says which strategies' orders
-passed through the risk manager and which through the LLM execution check.
+passed through the risk manager and which through the LLM execution check. LLM figures: usable
+answers apart from failed attempts; dollars in all, of which execution checks, per decision the
+team was asked for and per order the strategy proposed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
+from llm import usd
 from orchestrator.reports.plots import save_plots
 from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
@@ -44,8 +48,12 @@ _TABLE = (
     ("win_rate", "Win rate", "{:.1%}"),
     ("turnover", "Turnover", "{:.1f}"),
     ("n_trades", "Trades", "{:d}"),
-    ("llm_calls", "LLM calls", "{:d}"),
-    ("llm_cost_usd", "LLM $", "{:.4f}"),
+    ("llm_calls", "LLM answers", "{:d}"),
+    ("llm_failed_attempts", "LLM failed attempts", "{:d}"),
+    ("llm_cost_usd", "LLM $", usd),
+    ("llm_check_cost_usd", "of which execution checks", usd),
+    ("llm_usd_per_ask", "LLM $ per decision", usd),
+    ("llm_usd_per_order", "check $ per order", usd),
 )
 
 
@@ -80,7 +88,13 @@ def strategy_metrics(
         "n_bars": base["n_bars"],
         "final_equity": float(equity[-1]),
         "llm_calls": activity.llm_calls,
+        "llm_failed_attempts": activity.llm_failed,
         "llm_cost_usd": activity.llm_cost_usd,
+        "llm_check_cost_usd": activity.llm_check_cost_usd,
+        "llm_usd_per_ask": _per(activity.llm_cost_usd - activity.llm_check_cost_usd, run.llm_asks),
+        "llm_usd_per_order": _per(
+            activity.llm_check_cost_usd, activity.orders_sent + activity.orders_vetoed
+        ),
         "llm_asks": run.llm_asks,
         "orders_sent": activity.orders_sent,
         "orders_vetoed": activity.orders_vetoed,
@@ -231,9 +245,16 @@ def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Pa
     return files
 
 
-def _cell(value: Any, fmt: str) -> str:
+def _per(dollars: float, count: int) -> float | None:
+    """`dollars` per one of `count` (None when there were none)."""
+    return dollars / count if count else None
+
+
+def _cell(value: Any, fmt: str | Callable[[float], str]) -> str:
     if value is None:
         return "n/a"
+    if callable(fmt):
+        return fmt(value)
     if isinstance(value, list):
         return fmt.format(*value)
     return fmt.format(value)

@@ -28,11 +28,11 @@ from agents import DRLAgent
 from envs import CostModel, buy_and_hold
 from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
-from orchestrator.execution import PaperBroker, RiskLimits, RiskManager
+from orchestrator.execution import PaperBroker, PortfolioState, RiskLimits, RiskManager
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
-from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import LLMCallLog, hold_run_to_budget
 from orchestrator.runs.recorder import BacktestRecorder, held_frame
 from orchestrator.trader import (
     DEFAULT_WINDOW,
@@ -122,13 +122,19 @@ def run_backtest(
     market: TradingMarket,
     team: AnalystTeam,
     config: BacktestConfig | None = None,
+    *,
+    max_cost_usd: float | None = None,
+    say: Callable[[str], None] = print,
 ) -> BacktestResult:
-    """Run every configured strategy over `market` (first decision at `market.first_bar`)."""
+    """Run every configured strategy over `market` (first decision at `market.first_bar`).
+
+    A gateway run says its estimated LLM cost through `say` before its first call, and stops
+    there when that exceeds what the budgets leave, unless `max_cost_usd` (dollars) caps it.
+    """
     config = config or BacktestConfig()
     snapshots = MarketSnapshots(market, config.snapshot_window)
     gateway = team.gateway
     llm_calls = LLMCallLog.listen_to(gateway)  # calls made before the run belong to no strategy
-    confirmer = ExecutionConfirmer(gateway, snapshots)
     builders = _strategy_builders(agent, market, team, snapshots, config)
     cost_model = agent.env_config.cost_model
     runs: dict[str, _Run] = {}
@@ -148,12 +154,21 @@ def run_backtest(
             RiskManager(config.risk, cost_model),
             run_id=f"backtest-{name}",
             state=EngineState.opening(config.initial_cash),
-            confirmer=confirmer if asks_llm else None,
+            confirmer=ExecutionConfirmer(gateway, snapshots) if asks_llm else None,
             llm_calls=llm_calls,
             rebalance_band=_band(config, agent),
         )
         runs[name] = _Run(engine, BacktestRecorder(), keeper)
     closes = market.arrays.close
+    first = market.first_bar
+    hold_run_to_budget(
+        team,
+        snapshots.at(first, PortfolioState.opening(config.initial_cash), float(closes[first])),
+        bars=market.n_bars - first,
+        asking_strategies=len(checks[EXECUTION_CHECK]),
+        max_cost_usd=max_cost_usd,
+        say=say,
+    )
     for bar in range(market.first_bar, market.n_bars):
         for run in runs.values():
             run.recorder.begin_bar(market.timestamp(bar), float(closes[bar]))

@@ -52,7 +52,7 @@ from orchestrator.execution import (
     client_order_id,
 )
 from orchestrator.runs.engine_state import EngineState, PendingOrder, loop_state
-from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import LLMCallLog
 from orchestrator.trader import (
     HedgeWeights,
     HybridDecision,

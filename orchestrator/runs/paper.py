@@ -37,7 +37,7 @@ from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
 from orchestrator.runs.follow import FileFeed, IdlePoller
-from orchestrator.runs.llm_calls import LLMCallLog
+from orchestrator.runs.llm_cost import LLMCallLog, hold_run_to_budget
 from orchestrator.runs.paper_config import (
     PaperConfig,
     check_past,
@@ -72,6 +72,8 @@ def run_paper(
     date_format: str | None = None,
     periods_per_year: int | None = None,
     follow: IdlePoller | None = None,
+    max_cost_usd: float | None = None,
+    say: Callable[[str], None] = print,
 ) -> PaperResult:
     """Paper trade `agent_dir`'s agent over `source`'s test split (cut to [start, end]) into the
     journal at `journal_path`, creating it or resuming it; returns the whole run's result.
@@ -82,6 +84,9 @@ def run_paper(
     in a year (None: inferred from the source's dates); it sets the LLM's weekly cadence.
     follow: treat the file as a feed that grows, trading each new bar as it arrives, looking at
     the file as often and as long as it says (None: trade the bars there are, then return).
+    A gateway run says its estimated LLM cost for the bars left through `say` before its first
+    call, and stops there when that exceeds what the budgets leave, unless `max_cost_usd`
+    (dollars, the whole run's: a resumed run's earlier calls count) caps it.
     """
     pacer = Pacer(pace_s)
     config = config or PaperConfig()
@@ -109,6 +114,18 @@ def run_paper(
             run = _Run(agent, team, config, LLMCallLog.listen_to(team.gateway), account)
             engine = run.engine(journal, market)
             resumed = _bars_done(engine, market)
+            next_bar = min(market.first_bar + resumed, market.n_bars - 1)
+            price = float(market.arrays.close[next_bar])
+            hold_run_to_budget(
+                team,
+                MarketSnapshots(market, config.snapshot_window).at(
+                    next_bar, engine.state.portfolio, price
+                ),
+                bars=market.n_bars - market.first_bar - resumed,
+                asking_strategies=1,
+                max_cost_usd=_left_of(max_cost_usd, Activity.of(journal)),
+                say=say,
+            )
             header = _header(journal_path, market, llm_mode, resumed)
             _replay(engine, journal, header, pacer, display)
             first_decision = market.timestamp(market.first_bar)
@@ -119,6 +136,12 @@ def run_paper(
                     header = _header(journal_path, grown, llm_mode, _bars_done(engine, grown))
                     _replay(engine, journal, header, pacer, display)
             return _result(engine, journal, agent, config, resumed)
+
+
+def _left_of(max_cost_usd: float | None, done: Activity) -> float | None:
+    """What a hard cap of `max_cost_usd` dollars on the whole run leaves after the bars `done`
+    (a resumed run's earlier calls count against it)."""
+    return None if max_cost_usd is None else max(0.0, max_cost_usd - done.llm_cost_usd)
 
 
 def _account(config: PaperConfig, symbol: str) -> Broker | None:

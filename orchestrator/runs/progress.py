@@ -94,6 +94,7 @@ class PaperResult:
             f" ({self._return(self.buy_and_hold_equity):+.2%})",
             f"final weights DRL {self.drl_weight:.3f} / LLM {1.0 - self.drl_weight:.3f};"
             f" {self.activity.describe()}",
+            self.activity.llm_line(),
             f"journal {self.journal}",
         ]
         return lines

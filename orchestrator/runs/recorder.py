@@ -16,7 +16,7 @@ import pandas as pd
 
 from agents import DRLDecision
 from envs import BuyAndHoldRun
-from llm import LedgerEntry
+from llm import LedgerEntry, Task
 from orchestrator.execution import BrokerFill, OrderAck, OrderCheck, OrderRequest, PortfolioState
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import NOT_SENT
@@ -74,10 +74,14 @@ class BacktestRecorder:
 
     def record_llm_call(self, entry: LedgerEntry) -> None:
         activity = self.activity
+        answered = entry.error is None
+        check = entry.task == Task.TRADE_EXECUTION
         self.activity = replace(
             activity,
-            llm_calls=activity.llm_calls + 1,
+            llm_calls=activity.llm_calls + answered,
+            llm_failed=activity.llm_failed + (not answered),
             llm_cost_usd=activity.llm_cost_usd + entry.cost_usd,
+            llm_check_cost_usd=activity.llm_check_cost_usd + entry.cost_usd * check,
         )
 
     def record_state(

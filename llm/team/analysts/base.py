@@ -9,9 +9,15 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from llm.gateway import LLMError, LLMRequest, LLMResponse, LLMSkippedError
+from llm.gateway import (
+    AnswerParseError,
+    LLMError,
+    LLMGatewayDownError,
+    LLMRequest,
+    LLMResponse,
+    LLMSkippedError,
+)
 from llm.team import prompt_sections
-from llm.team.parsing import AnswerParseError, parse_answer
 from llm.team.prompt_sections import PromptId
 from llm.team.schemas import SIGNAL_SCALE, AnalystAnswer
 from llm.team.snapshot import MarketSnapshot
@@ -66,20 +72,25 @@ def skip(node: str, reason: str) -> StateUpdate:
 def ask_model(
     gateway: CompletionGateway, request: LLMRequest, schema: type[AnswerT], node: str
 ) -> tuple[AnswerT | None, StateUpdate]:
-    """One gateway call, parsed; the update records cost and model even when parsing fails."""
+    """One gateway call, parsed; the update records the answer's cost and model.
+
+    The gateway retries and falls back on an answer that fails the schema, so a failure here is a
+    call that failed (its paid attempts are in the ledger). An `AnswerParseError` comes only from
+    a stand-in gateway that parses without retrying. A gateway that is down
+    (`LLMGatewayDownError`) is not one analyst's error: it stops the run.
+    """
     try:
         response = gateway.complete(request)
+        answer = response.answer(schema)
+    except LLMGatewayDownError:
+        raise
     except LLMSkippedError as exc:
         return None, {"skipped": [NodeIssue(node, IssueKind.BUDGET_SKIP, str(exc))]}
+    except AnswerParseError as exc:
+        return None, {"errors": [NodeIssue(node, IssueKind.INVALID_ANSWER, str(exc))]}
     except LLMError as exc:
         return None, {"errors": [NodeIssue(node, IssueKind.CALL_FAILED, str(exc))]}
-    update: StateUpdate = {"costs": [response.cost_usd], "models": [response.model_served]}
-    try:
-        answer = parse_answer(response.content, schema)
-    except AnswerParseError as exc:
-        issue = NodeIssue(node, IssueKind.INVALID_ANSWER, f"{response.model_served}: {exc}")
-        return None, {**update, "errors": [issue]}
-    return answer, update
+    return answer, {"costs": [response.cost_usd], "models": [response.model_served]}
 
 
 def analyse(

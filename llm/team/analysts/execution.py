@@ -3,8 +3,10 @@
 The call goes through the one gateway as `Task.TRADE_EXECUTION` at `Complexity.CRITICAL`, where the
 router alone decides what critical means (the task's top model, never downgraded, no budget check).
 
-Fail closed: a call that errs or times out (the gateway's own timeout and retries), or an answer
-that does not parse as `ExecutionAnswer`, is a veto whose reason says what went wrong. The prompt
+Fail closed: a call that errs or times out (the gateway's own timeout and retries), an answer
+that does not parse as `ExecutionAnswer`, or one served by a model outside the task's chain (the
+gateway retries and falls back on both, then fails), is a veto whose reason says what went wrong.
+A gateway that is down (`LLMGatewayDownError`) stops the run instead. The prompt
 is tagged `(prompt trade-execution/v1)` and carries the order, the account, the bars and the
 indicators as `prompt_sections` sections, so the offline analyst can answer it with a rule
 (`offline_rules.execution_rule`) from exactly what a paid model would read.
@@ -19,10 +21,16 @@ from typing import Literal
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm.gateway import Complexity, LLMError, LLMRequest, Task
+from llm.gateway import (
+    AnswerParseError,
+    Complexity,
+    LLMError,
+    LLMGatewayDownError,
+    LLMRequest,
+    Task,
+)
 from llm.team import prompt_sections
 from llm.team.analysts.base import CompletionGateway, market_header
-from llm.team.parsing import AnswerParseError, parse_answer
 from llm.team.snapshot import MarketSnapshot
 
 PROMPT_ID = prompt_sections.PromptId.EXECUTION.value
@@ -90,7 +98,8 @@ def build_messages(snapshot: MarketSnapshot, facts: dict[str, object]) -> list[B
 def confirm_order(
     gateway: CompletionGateway, snapshot: MarketSnapshot, order: dict[str, object]
 ) -> Confirmation:
-    """The trade-execution model's verdict on `order` at `snapshot`; never raises."""
+    """The trade-execution model's verdict on `order` at `snapshot`; raises only
+    LLMGatewayDownError (the run must stop), every other failure is a veto."""
     request = LLMRequest(
         task=Task.TRADE_EXECUTION,
         messages=build_messages(snapshot, order),
@@ -100,14 +109,15 @@ def confirm_order(
     )
     try:
         response = gateway.complete(request)
+        answer = response.answer(ExecutionAnswer)
+    except LLMGatewayDownError:
+        raise
+    except AnswerParseError as exc:
+        return Confirmation(False, f"fail closed, unusable answer: {exc}")
     except LLMError as exc:
         return Confirmation(False, f"fail closed, the confirmation call failed: {exc}")
     except Exception as exc:  # any failure at all must stop the order, not let it through
         reason = f"fail closed, the confirmation call raised {type(exc).__name__}"
         return Confirmation(False, reason)
-    served, cost = response.model_served, response.cost_usd
-    try:
-        answer = parse_answer(response.content, ExecutionAnswer)
-    except AnswerParseError as exc:
-        return Confirmation(False, f"fail closed, unusable answer: {exc}", served, cost)
-    return Confirmation(answer.verdict == "CONFIRM", answer.reason, served, cost)
+    confirmed = answer.verdict == "CONFIRM"
+    return Confirmation(confirmed, answer.reason, response.model_served, response.cost_usd)

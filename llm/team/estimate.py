@@ -1,0 +1,147 @@
+"""What gateway calls will cost before any is made: one decision and one execution check
+rehearsed with the offline analyst, their prompts measured, priced from the model stack.
+
+The rehearsal builds exactly the requests a paid run sends (chart image included), so the token
+counts come from the prompts themselves (4 characters a token, 1,000 an image), and each call is
+priced at the first model its route keeps under its cost cap, answering at the expected length.
+A model that the cap always drops for that prompt is listed as unreachable.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from llm.gateway import (
+    Complexity,
+    LLMRequest,
+    LLMResponse,
+    Router,
+    Task,
+    estimate_prompt_tokens,
+    parse_answer,
+)
+from llm.team.analysts.execution import confirm_order
+from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.graph import AnalystTeam, TeamConfig
+from llm.team.snapshot import AccountView, MarketSnapshot, snapshot_from_frame
+
+SAMPLE_ORDER: dict[str, object] = {
+    "side": "buy",
+    "shares": 100.0,
+    "price": 100.0,
+    "notional": 10_000.0,
+    "notional_fraction_of_equity": 0.1,
+    "current_position": 0.0,
+    "target_position": 0.1,
+    "risk_check": "approved",
+    "intent": "rebalance",
+}
+"""An order as `orchestrator.trader.order_facts` describes one: its prompt is what is measured."""
+
+
+@dataclass(frozen=True)
+class TaskCost:
+    """One task's calls: `calls` per decision (analysts) or per order (the execution check),
+    each of about `prompt_tokens` priced on `model` at `usd_per_call` dollars; `unreachable`:
+    the task's models that its cost cap always drops."""
+
+    task: Task
+    calls: int
+    prompt_tokens: int
+    model: str
+    usd_per_call: float
+    unreachable: tuple[str, ...]
+
+    @property
+    def usd(self) -> float:
+        return self.calls * self.usd_per_call
+
+
+@dataclass(frozen=True)
+class CallCosts:
+    """Dollars per decision (the analyst team) and per execution check, task by task."""
+
+    decision: tuple[TaskCost, ...]
+    check: TaskCost
+
+    @property
+    def usd_per_decision(self) -> float:
+        return sum(cost.usd for cost in self.decision)
+
+    @property
+    def usd_per_check(self) -> float:
+        return self.check.usd
+
+
+def example_snapshot(n_bars: int = 120, seed: int = 0) -> MarketSnapshot:
+    """A snapshot of `n_bars` seeded random-walk daily bars, for estimates made before any data
+    is loaded (`llm status`): prompt sizes depend on the number of bars, not their values."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n_bars)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.004,
+            "low": np.minimum(open_, close) * 0.996,
+            "close": close,
+            "volume": np.full(n_bars, 1e6),
+        },
+        index=pd.bdate_range("2020-01-01", periods=n_bars),
+    )
+    portfolio = AccountView(equity=1e5)
+    return snapshot_from_frame(frame, frame.index[-1], symbol="EXAMPLE", portfolio=portfolio)
+
+
+class _Recorder:
+    """A free stand-in gateway that answers as the offline analyst and keeps every request."""
+
+    def __init__(self) -> None:
+        self._model = OfflineAnalystChatModel()
+        self.requests: list[LLMRequest] = []
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        self.requests.append(request)
+        text = str(self._model.invoke(list(request.messages)).text)
+        schema = request.response_schema
+        parsed = None if schema is None else parse_answer(text, schema)
+        return LLMResponse(
+            text, request.task, "rehearsal", "rehearsal", 0, 0, 0.0, 0.0, False, parsed
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def estimate_call_costs(snapshot: MarketSnapshot, router: Router, config: TeamConfig) -> CallCosts:
+    """Rehearse one decision on `snapshot` and one execution check, and price their calls with
+    `router` (the run's gateway's: its stack and output lengths); `config`: the run's team."""
+    recorder = _Recorder()
+    AnalystTeam(recorder, config).analyse(snapshot)
+    decision_requests = list(recorder.requests)
+    confirm_order(recorder, snapshot, SAMPLE_ORDER)
+    check_request = recorder.requests[-1]
+    calls = Counter(request.task for request in decision_requests)
+    first = {request.task: request for request in reversed(decision_requests)}
+    decision = tuple(
+        _priced(router, first[task], calls[task]) for task in sorted(calls, key=list(Task).index)
+    )
+    return CallCosts(decision, _priced(router, check_request, 1))
+
+
+def _priced(router: Router, request: LLMRequest, calls: int) -> TaskCost:
+    tokens = estimate_prompt_tokens(request.messages)
+    chain = router.route(request, spend_checks=False).models
+    cap = request.max_cost_usd
+    dropped: tuple[str, ...] = ()
+    if cap is not None and router.complexity_of(request) is not Complexity.CRITICAL:
+        dropped = tuple(m for m in chain if router.unreachable(m, tokens, cap))
+    kept = [m for m in chain if m not in dropped] or list(chain)
+    model = kept[0]
+    return TaskCost(
+        request.task, calls, tokens, model, router.expected_cost(model, tokens), dropped
+    )
