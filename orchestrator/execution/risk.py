@@ -77,8 +77,8 @@ class RiskLimits(Settings):
         out, and a strategy that still wants the position after it gets back in without having to
         flip first. 0: no latch).
     max_position_drift: how far past max_position_fraction a held position may drift with the
-        price before it is trimmed back to the max (0.05, the bar engine's rebalance band:
-        trimming every tick of drift would send an order, and pay its costs, at every bar the
+        price before it is trimmed back to the max (0.05, about a large overnight gap: trimming
+        every tick of drift would send an order, and pay its costs, at every bar the
         price moves the position up; orders themselves never go past max_position_fraction).
     min_order_notional: currency; an order or trim smaller than this is not sent (1.0: the
         smallest order a broker such as Alpaca accepts); an order to go flat always goes, whatever

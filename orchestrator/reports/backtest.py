@@ -3,7 +3,7 @@
 Metrics come from `envs.performance` (the same code as the agents' evaluation), computed on the
 equity at each close from the first decision on and the target held over each bar, except
 `n_trades`, which is the number of fills (every fill counts, the risk manager's forced exits and
-trims too, and a re-sent order that leaves the held target unchanged). The Sharpe ratio gets a
+trims too). The Sharpe ratio gets a
 seeded stationary-bootstrap confidence interval, so its noise is on the page: four years of daily
 returns rarely tell two Sharpe ratios apart. `run.order_checks` says which strategies' orders
 passed through the risk manager and which through the LLM execution check. LLM figures: usable
