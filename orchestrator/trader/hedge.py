@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, NonNegativeInt
 
@@ -46,7 +46,8 @@ from orchestrator.checks import Finite, NonNegative, Position, Value, checked_ar
 from orchestrator.errors import InvalidInputError
 
 SOURCES = ("drl", "llm")
-EXTRA_EXPERTS = ("market", "cash")
+ExtraExpertName = Literal["market", "cash"]
+EXTRA_EXPERTS: tuple[ExtraExpertName, ...] = get_args(ExtraExpertName)
 """Experts a user may add beside the two sources: `market` holds the asset fully (buy and hold, at
 the combiner's position cap) and `cash` holds nothing. With them the regret bound holds against
 the market and against staying out too: the hybrid's log-wealth is never much below either."""

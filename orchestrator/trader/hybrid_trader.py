@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field, NonNegativeInt, model_validator
@@ -49,7 +49,7 @@ from orchestrator.trader.combiner import (
     combine,
 )
 from orchestrator.trader.drl_advisor import DRLAdvisor
-from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
+from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, WeightUpdate
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import (
@@ -58,8 +58,6 @@ from orchestrator.trader.votes import (
     vote_from_drl,
     vote_from_llm,
 )
-
-ExtraExpertName = Literal["market", "cash"]
 
 
 class TraderConfig(Settings):
