@@ -144,7 +144,7 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert sum(row["n"] for row in reliability) > 0
     assert "llm_reliability" not in strategies["llm"]
     assert "How reliable the LLM's stated confidence was (hybrid_learned)" in table
-    for plot in ("equity.png", "drawdowns.png", "weights.png"):
+    for plot in ("equity.png", "positions.png", "drawdowns.png", "weights.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout
 
