@@ -105,6 +105,7 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert code == 0, stderr
 
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["in_sample"] is False  # the test split: after the agent's validation
     strategies = metrics["strategies"]
     assert tuple(strategies) == STRATEGY_NAMES
     for values in strategies.values():

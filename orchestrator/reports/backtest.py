@@ -22,7 +22,7 @@ import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
 from llm import usd
-from orchestrator.reports.plots import save_plots
+from orchestrator.reports.plots import IN_SAMPLE, save_plots
 from orchestrator.reports.trades import trade_metrics, trades_table
 from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
@@ -31,6 +31,11 @@ RISK_MANAGER, EXECUTION_CHECK = "risk_manager", "execution_check"
 TRADES_DEFINITION = (
     "Fills: every fill counts, entries, exits, rebalances and the risk"
     " manager's forced exits and trims alike."
+)
+
+IN_SAMPLE_WARNING = (
+    "**In-sample**: the agent trained or was selected on some of these bars, so its figures (and"
+    " the hybrids') flatter it; judge it on bars after its validation split."
 )
 
 BOOTSTRAP_REPS = 1000
@@ -150,6 +155,7 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "first_decision": format_date(dates[0]),
             "last_bar": format_date(dates[-1]),
             "n_bars": len(dates) - 1,
+            "in_sample": result.in_sample,
             "initial_cash": result.initial_cash,
             "periods_per_year": result.periods_per_year,
             "order_checks": {
@@ -189,22 +195,24 @@ def _as_text(dates: pd.Series) -> pd.Series:
 
 def metrics_markdown(metrics: dict[str, Any]) -> str:
     run = metrics["run"]
+    mark = IN_SAMPLE if run["in_sample"] else ""
     lines = [
-        f"# Backtest: {run['source']} ({run['symbol']}), {run['first_decision']} to"
+        f"# Backtest{mark}: {run['source']} ({run['symbol']}), {run['first_decision']} to"
         f" {run['last_bar']}",
         "",
+        *([IN_SAMPLE_WARNING, ""] if mark else []),
         f"{run['n_bars']} bars after the first decision, {run['initial_cash']:,.0f} starting"
         " equity per strategy; every figure after costs, the same fill model for all.",
         "",
         _order_checks_line(run["order_checks"], list(metrics["strategies"])),
         "",
-        "## Per bar",
+        f"## Per bar{mark}",
         "",
         *_table(_TABLE, metrics["strategies"]),
         "",
         TRADES_DEFINITION,
         "",
-        "## Per trade (the list: trades.csv)",
+        f"## Per trade{mark} (the list: trades.csv)",
         "",
         *_table(_TRADE_TABLE, metrics["strategies"]),
         "",
@@ -213,7 +221,7 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
         *(f"- {label}: {definition}." for _, label, _, definition in _TABLE + _TRADE_TABLE),
         "",
     ]
-    lines += _reliability_section(metrics["strategies"])
+    lines += _reliability_section(metrics["strategies"], mark)
     return "\n".join(lines)
 
 
@@ -229,7 +237,7 @@ def _table(columns: tuple[tuple[str, str, Any, str], ...], strategies: dict[str,
     return lines
 
 
-def _reliability_section(strategies: dict[str, Any]) -> list[str]:
+def _reliability_section(strategies: dict[str, Any], mark: str) -> list[str]:
     """The LLM's stated confidence against its realized hit rate, from the learned hybrid's
     calibrator (the hybrids see the same views, so one is shown)."""
     named = [name for name, values in strategies.items() if "llm_reliability" in values]
@@ -237,7 +245,7 @@ def _reliability_section(strategies: dict[str, Any]) -> list[str]:
         return []
     name = "hybrid_learned" if "hybrid_learned" in named else named[0]
     return [
-        f"## How reliable the LLM's stated confidence was ({name})",
+        f"## How reliable the LLM's stated confidence was ({name}){mark}",
         "",
         *reliability_table(strategies[name]["llm_reliability"]),
         "",

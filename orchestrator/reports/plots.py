@@ -16,6 +16,8 @@ from matplotlib.figure import Figure
 from envs import format_date
 from orchestrator.runs import BacktestResult
 
+IN_SAMPLE = " (IN-SAMPLE)"  # in every title of a run the agent trained on part of
+
 _DPI = 120
 _HYBRIDS = ("hybrid_fixed", "hybrid_learned")
 _MARKED = "hybrid_learned"  # the strategy whose fills the equity plot marks
@@ -40,7 +42,8 @@ def save_plots(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
 def _title(result: BacktestResult, what: str) -> str:
     """The symbol and the period, then `what`: every plot says what it covers."""
     dates = next(iter(result.strategies.values())).frame.index
-    return f"{result.symbol} {format_date(dates[0])} to {format_date(dates[-1])}: {what}"
+    period = f"{format_date(dates[0])} to {format_date(dates[-1])}"
+    return f"{result.symbol} {period}{IN_SAMPLE if result.in_sample else ''}: {what}"
 
 
 def _equity_figure(result: BacktestResult) -> Figure:

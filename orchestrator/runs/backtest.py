@@ -111,6 +111,7 @@ class BacktestResult:
     order_checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Which strategies' orders passed through what: `RISK_MANAGER` and `EXECUTION_CHECK` (the
     LLM's), each to the names it checked, in run order."""
+    in_sample: bool = False  # the agent trained or was selected on some of these bars
 
 
 @dataclass
@@ -200,6 +201,7 @@ def run_backtest(
             },
         ),
         order_checks={check: tuple(names) for check, names in checks.items()},
+        in_sample=market.in_sample,
     )
 
 
