@@ -22,6 +22,7 @@ import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
 from llm import usd
+from orchestrator.reports.html import save_html
 from orchestrator.reports.plots import IN_SAMPLE, save_plots
 from orchestrator.reports.trades import trade_metrics, trades_table
 from orchestrator.reports.weights import ReportError, reliability_table
@@ -269,7 +270,8 @@ def _names(names: list[str]) -> str:
 
 
 def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
-    """Write metrics.json, equity.csv, trades.csv, metrics.md and the PNG plots into `out_dir`."""
+    """Write metrics.json, equity.csv, trades.csv, metrics.md, the PNG plots and report.html into
+    `out_dir`."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -289,6 +291,7 @@ def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Pa
         trades.to_csv(files["trades"], index=False)
         files["table"].write_text(metrics_markdown(metrics))
         files.update(save_plots(result, out_dir))
+        files["html"] = save_html(result, out_dir / "report.html")
     except OSError as exc:
         raise ReportError(f"cannot write the backtest report into {out_dir}: {exc}") from None
     return files

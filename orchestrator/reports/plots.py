@@ -20,7 +20,7 @@ IN_SAMPLE = " (IN-SAMPLE)"  # in every title of a run the agent trained on part 
 
 _DPI = 120
 _HYBRIDS = ("hybrid_fixed", "hybrid_learned")
-_MARKED = "hybrid_learned"  # the strategy whose fills the equity plot marks
+MARKED = "hybrid_learned"  # the strategy whose fills the equity plot marks
 
 
 def save_plots(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
@@ -39,7 +39,7 @@ def save_plots(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
     return files
 
 
-def _title(result: BacktestResult, what: str) -> str:
+def title(result: BacktestResult, what: str) -> str:
     """The symbol and the period, then `what`: every plot says what it covers."""
     dates = next(iter(result.strategies.values())).frame.index
     period = f"{format_date(dates[0])} to {format_date(dates[-1])}"
@@ -51,15 +51,15 @@ def _equity_figure(result: BacktestResult) -> Figure:
     axes = figure.add_subplot()
     for name, run in result.strategies.items():
         axes.plot(run.frame.index, run.frame["equity"], label=name, linewidth=1.2)
-    if _MARKED in result.strategies:
-        run = result.strategies[_MARKED]
+    if MARKED in result.strategies:
+        run = result.strategies[MARKED]
         for side, marker, color in ((1.0, "^", "green"), (-1.0, "v", "red")):
             dates = [fill.date for fill in run.fills if fill.shares * side > 0.0]
-            label = f"{_MARKED} {'buys' if side > 0 else 'sells'}"
+            label = f"{MARKED} {'buys' if side > 0 else 'sells'}"
             equity = run.frame["equity"].loc[dates]
             axes.scatter(dates, equity, marker=marker, color=color, s=24, zorder=3, label=label)
     axes.set_ylabel("equity")
-    axes.set_title(_title(result, "equity after costs"))
+    axes.set_title(title(result, "equity after costs"))
     axes.legend(fontsize="small")
     figure.autofmt_xdate()
     return figure
@@ -71,7 +71,7 @@ def _position_figure(result: BacktestResult) -> Figure:
     for name, run in result.strategies.items():
         axes.step(run.frame.index, run.frame["held_position"], where="post", label=name)
     axes.set_ylabel("position held (x equity)")
-    axes.set_title(_title(result, "exposure, the position held over each bar"))
+    axes.set_title(title(result, "exposure, the position held over each bar"))
     axes.legend(fontsize="small")
     figure.autofmt_xdate()
     return figure
@@ -84,7 +84,7 @@ def _drawdown_figure(result: BacktestResult) -> Figure:
         equity = run.frame["equity"]
         axes.plot(run.frame.index, 100.0 * (equity / equity.cummax() - 1.0), label=name)
     axes.set_ylabel("drawdown from peak (%)")
-    axes.set_title(_title(result, "drawdowns"))
+    axes.set_title(title(result, "drawdowns"))
     axes.legend()
     figure.autofmt_xdate()
     return figure
@@ -100,7 +100,7 @@ def _weights_figure(result: BacktestResult) -> Figure:
     axes.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
     axes.set_ylim(0.0, 1.0)
     axes.set_ylabel("DRL weight (LLM weight = 1 - DRL weight)")
-    axes.set_title(_title(result, "hybrid weights over time"))
+    axes.set_title(title(result, "hybrid weights over time"))
     if hybrids:
         axes.legend()
     figure.autofmt_xdate()
