@@ -11,6 +11,7 @@ exactly the rules a user's file does.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 from importlib import resources
@@ -119,7 +120,6 @@ def _load_source(source: str, date_format: str | None) -> pd.DataFrame:
 
 def _did_you_mean(source: str) -> str:
     """A hint for a name close to a source's (`SP500`, `sp5000`: "did you mean `sp500`? ")."""
-    import difflib  # only for a name that is no source
     close = difflib.get_close_matches(source.lower(), SOURCE_NAMES, n=1, cutoff=0.75)
     return f"did you mean `{close[0]}`? " if close else ""
 
