@@ -141,7 +141,7 @@ def load_trading_market(
         history=history,
         first_bar=window - 1,
         data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
-        in_sample=_in_sample(agent, source, arrays.dates[window - 1], arrays.dates[-1]),
+        in_sample=_in_sample(agent, source, arrays.dates[window], arrays.dates[-1]),
     )
 
 
@@ -156,8 +156,9 @@ def _from_start(prepared: PreparedMarket, start: DateLike, window: int) -> bool:
 
 
 def _in_sample(agent: DRLAgent, source: str, first: object, last: object) -> bool:
-    """Whether the bars from `first` to `last` of `source` overlap the agent's train or
-    validation split (the manifest's dates for its own sources)."""
+    """Whether the bars traded, `first` to `last` of `source`, overlap the agent's train or
+    validation split (the manifest's dates for its own sources). The first decision's bar is
+    not traded: on the test split it is validation's last bar."""
     manifest = agent.manifest
     if source not in manifest.training_sources:
         return False
