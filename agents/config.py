@@ -202,6 +202,11 @@ class TrainConfig(TrainingOptions):
     out: Annotated[
         Path, Field(description="Agent directory to write."), OnCommandLine(TRAINING_PANEL)
     ] = Path("runs/agent")
+    force: Annotated[
+        bool,
+        Field(description="Overwrite --out when it already holds files."),
+        OnCommandLine(TRAINING_PANEL),
+    ] = False
     timesteps: Annotated[
         int,
         Field(ge=1, description="Env steps per seed, over all envs."),

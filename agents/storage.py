@@ -77,6 +77,19 @@ class AgentPaths:
         return self.root / "tensorboard"
 
 
+def check_output_directory(path: Path, option: str, *, force: bool) -> None:
+    """Refuse, before any work, an output folder that is a file, or that already holds files and
+    `force` was not given: earlier results are never overwritten silently. `option` names the
+    flag the user typed (`--out`)."""
+    if path.exists() and not path.is_dir():
+        raise AgentError(f"{option} {path}: a file, not a folder; give a folder to write into")
+    if not force and path.is_dir() and any(path.iterdir()):
+        raise AgentError(
+            f"{option} {path}: the folder already holds files; give a new folder, or pass"
+            " --force to overwrite them"
+        )
+
+
 def seed_dir(root: Path, seed: int) -> Path:
     return root / f"{SEED_DIR_PREFIX}{seed}"
 

@@ -6,13 +6,11 @@ prepared market) -> `features` (indicators, normalisation); `performance`, `erro
 (settings checked by pydantic, raising those errors) serve all.
 
 The exported names are listed in `__init__.pyi` and imported on first use, so importing one
-part of the package never loads the others (the trading env alone would pull in torch).
+part of the package never loads the others (the trading env alone would pull in torch). The env is
+registered with gymnasium when `TRADING_ENV_ID` is first imported, so that `hybrid-trader --help`,
+which reads `envs`' error types, loads neither gymnasium nor NumPy.
 """
 
 import lazy_loader
-
-from envs.trading.registration import register_trading_env
-
-register_trading_env()
 
 __getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from agents import DRLAgent, TrainConfig, train_agents
-from envs import DateLike, parse_date_option
+from agents import DRLAgent, TrainConfig, check_output_directory, train_agents
+from envs import DateLike, describe_market, parse_date_option
 from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
@@ -61,24 +61,23 @@ def backtest_agent(
     date_format: str | None = None,
     periods_per_year: int | None = None,
     max_cost_usd: float | None = None,
+    force: bool = False,
 ) -> BacktestOutput:
     """Backtest every strategy of the agent in `agent_dir` on `source`'s test split; a gateway
     run first prints its cost estimate and is held to the budgets or to `max_cost_usd`.
 
     date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
-    in a year, for annualised metrics (None: inferred from the source's dates).
+    in a year, for annualised metrics (None: inferred from the source's dates). force: write into
+    `out_dir` even when it already holds files (else refused before anything runs).
     """
-    # The LLM side first: a missing key is reported before any data is loaded.
+    check_output_directory(out_dir, "--out", force=force)
+    # Everything the user named is read before the analyst team opens its ledger, so that a
+    # mistake leaves no file behind.
+    agent = DRLAgent.load(agent_dir)
+    market = load_trading_market(
+        agent, source, start, end, date_format=date_format, periods_per_year=periods_per_year
+    )
     with build_analyst_team(llm_mode, settings=settings) as team:
-        agent = DRLAgent.load(agent_dir)
-        market = load_trading_market(
-            agent,
-            source,
-            start,
-            end,
-            date_format=date_format,
-            periods_per_year=periods_per_year,
-        )
         result = run_backtest(agent, market, team, max_cost_usd=max_cost_usd)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
@@ -135,8 +134,15 @@ class PipelineFolders:
 
     @classmethod
     def new(cls, out: Path, now: dt.datetime | None = None) -> PipelineFolders:
+        """A folder named by the time under `out` (a file there is refused), never one that
+        exists: a second run in the same second gets `-2`."""
+        check_output_directory(out, "--out", force=True)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-        return cls(out / stamp)
+        root, number = out / stamp, 1
+        while root.exists():
+            number += 1
+            root = out / f"{stamp}-{number}"
+        return cls(root)
 
     @property
     def agent(self) -> Path:
@@ -162,7 +168,16 @@ def run_pipeline(
     paper_display: PaperDisplay | None = None,
     progress_bar: bool = True,
 ) -> None:
-    """Train -> backtest -> paper trade -> weights report, telling `say` where each result is."""
+    """Train -> backtest -> paper trade -> weights report, telling `say` where each result is.
+
+    Every input is checked before step 1 (the data source and dates, the LLM key in gateway
+    mode), so that a mistake is not found after minutes of training.
+    """
+    describe_market(
+        config.data, date_format=config.date_format, periods_per_year=config.periods_per_year
+    )
+    with build_analyst_team(config.llm_mode):
+        pass  # gateway mode without a key is refused here
     say(f"1/4 training a {config.algo.upper()} agent on {config.data} into {folders.agent}")
     train_agents(
         TrainConfig(

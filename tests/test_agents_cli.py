@@ -26,8 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
         (["--gamma", "1.5"], "error: --gamma must be in (0, 1]"),
         (["--algo", "ppo", "--learning-rate", "0"], "error: --learning-rate must be positive"),
         (["--ppo-batch-size", "1"], "error: --ppo-batch-size must be at least 2"),
-        (["--slippage-bps", "-1"], "error: CostModel.slippage_bps must be in [0, 1000)"),
-        (["--window-size", "0"], "error: EnvConfig.window_size must be an int >= 1"),
+        (["--slippage-bps", "-1"], "error: --slippage-bps must be in [0, 1000)"),
+        (["--window-size", "0"], "error: --window-size must be an int >= 1"),
         (["--data", "missing.csv"], "error: missing.csv"),
         (
             ["--data", "synthetic", "--test-start", "03/04/2015"],

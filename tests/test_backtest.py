@@ -105,6 +105,7 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert code == 0, stderr
 
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["in_sample"] is False  # the test split: after the agent's validation
     strategies = metrics["strategies"]
     assert tuple(strategies) == STRATEGY_NAMES
     for values in strategies.values():
@@ -144,8 +145,10 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     assert sum(row["n"] for row in reliability) > 0
     assert "llm_reliability" not in strategies["llm"]
     assert "How reliable the LLM's stated confidence was (hybrid_learned)" in table
-    for plot in ("equity.png", "drawdowns.png", "weights.png"):
+    for plot in ("equity.png", "positions.png", "drawdowns.png", "weights.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "report.html").read_text()  # interactive, and whole: plotly.js is inside
+    assert "SYNTHETIC" in page and "hybrid_learned buys" in page and '<script src="' not in page
     assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -16,8 +17,10 @@ from orchestrator.reports.backtest import (
     metrics_markdown,
     strategy_metrics,
 )
+from orchestrator.reports.trades import round_trips, trade_metrics, trades_table
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestResult, StrategyResult
+from orchestrator.runs.recorder import TradeFill
 
 
 def test_calmar_and_win_rate_match_hand_computation() -> None:
@@ -130,4 +133,43 @@ def test_every_fill_is_a_trade_and_the_report_says_what_checked_whose_orders() -
         "Orders through the risk manager: drl; through the LLM execution check: none; through"
         " neither (pure, the same fills and costs): buy_and_hold."
     ) in table
-    assert any(line.startswith("Trades: the number of fills;") for line in table)
+    assert any(line.startswith("Fills: every fill counts") for line in table)
+
+
+def test_fills_read_as_round_trips_with_per_trade_statistics() -> None:
+    held = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    dates = frame([100.0] * 6, held).index
+    fills = (
+        TradeFill(dates[1], 10.0, 100.0, 1.0),  # a long of 10 at 100
+        TradeFill(dates[2], 5.0, 110.0, 0.5),  # 5 more at 110
+        TradeFill(dates[3], -15.0, 120.0, 1.5),  # all out at 120: the first trade closes
+        TradeFill(dates[4], 10.0, 100.0, 1.0),  # still open at the last close, 90
+    )
+    trades = round_trips(fills, dates, last_close=90.0)
+    assert trades[["entry_price", "exit_price", "shares", "bars_held"]].to_numpy().tolist() == [
+        [1550.0 / 15, 120.0, 15.0, 2],
+        [100.0, 90.0, 10.0, 1],
+    ]
+    assert trades["net_return"].tolist() == pytest.approx([247.0 / 1550.0, -101.0 / 1000.0])
+    assert trades["open"].tolist() == [False, True]
+
+    run = StrategyResult("drl", frame([100.0] * 6, held), Activity(), 0, fills=fills)
+    run = dataclasses.replace(run, last_close=90.0)
+    metrics = trade_metrics(run)
+    assert metrics["round_trips"] == 2 and metrics["trade_win_rate"] == 0.5
+    assert metrics["profit_factor"] == pytest.approx(247.0 / 101.0)
+    assert metrics["avg_bars_held"] == 1.5 and metrics["exposure"] == 0.8
+    table = trades_table(_one(run))
+    assert list(table["strategy"]) == ["drl", "drl"] and list(table["side"]) == ["long", "long"]
+
+
+def test_a_fill_that_flips_the_side_closes_one_trade_and_opens_the_next() -> None:
+    dates = frame([100.0] * 3, [0.0, 1.0, -1.0]).index
+    fills = (TradeFill(dates[1], 10.0, 100.0, 1.0), TradeFill(dates[2], -20.0, 110.0, 2.0))
+    trades = round_trips(fills, dates, last_close=100.0)
+    assert trades["side"].tolist() == ["long", "short"]
+    assert trades["net_return"].tolist() == pytest.approx([(100.0 - 2.0) / 1000.0, 99.0 / 1100.0])
+
+
+def _one(run: StrategyResult) -> BacktestResult:
+    return BacktestResult("hand", "TEST", "agent", 100.0, 252, {run.name: run})

@@ -64,9 +64,15 @@ def test_bad_file_prints_one_error_line_and_exits_2(tmp_path: Path) -> None:
 def test_unknown_source_is_one_line() -> None:
     assert_one_error_line(
         run_data("--data", "sp5000"),
-        "sp5000: unknown source: expected one of sp500, nasdaq, aapl, amzn, nvda, msft, synthetic"
-        " or a path to a .csv/.txt/.parquet/.pq file",
+        "sp5000: unknown source: did you mean `sp500`? expected one of sp500, nasdaq, aapl, amzn,"
+        " nvda, msft, synthetic or a path to a .csv/.txt/.parquet/.pq file",
     )
+
+
+def test_a_source_name_with_a_typo_gets_a_suggestion() -> None:
+    result = run_data("--data", "SP500")
+    assert result.returncode == 2
+    assert "SP500: unknown source: did you mean `sp500`?" in result.stderr
 
 
 def test_hourly_bars_show_their_bar_size_and_periods_per_year(tmp_path: Path) -> None:

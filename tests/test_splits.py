@@ -71,5 +71,8 @@ def test_tiny_selection_still_splits_without_error() -> None:
 
 
 def test_boundaries_must_be_in_order() -> None:
-    with pytest.raises(EnvSetupError, match="test_start must not come before validation_start"):
+    with pytest.raises(
+        EnvSetupError,
+        match=r"--test-start 2013-01-01 comes before the validation split's start, 2015-01-01",
+    ):
         Splits(pd.Timestamp("2015-01-01"), pd.Timestamp("2013-01-01"), scheme="bad")

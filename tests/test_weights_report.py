@@ -218,7 +218,14 @@ def test_the_command_writes_json_plots_and_summary(tiny_journal: Path, tmp_path:
     for name in ("weights.png", "pnl.png", "fixed_weights.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
-    assert "| LLM alone | 66.7% (2/3) |" in summary
+    assert "| LLM alone (hypothetical) | 66.7% (2/3) |" in summary
+    sections = [line for line in summary.splitlines() if line.startswith("## ")]
+    assert sections[:3] == [
+        "## What the account earned",
+        "## The learned mix (hypothetical)",
+        "## Each source alone (hypothetical)",
+    ]
+    assert result.stdout.startswith("the account earned ")
     assert "best fixed DRL weight, 0.00" in summary
     assert math.isclose(saved["final_weights"]["drl"], 0.45)
 

@@ -21,6 +21,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from agents.config import (
     TRAINING_PANEL,
@@ -201,15 +202,28 @@ def print_results(run: TrainingRun, console: Console) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python train.py`, handling errors as `hybrid-trader` does.
-
-    A user error (bad data, bad option value, unusable agent directory) prints one line and exits
-    with USER_ERROR_EXIT_CODE; an option Typer itself cannot parse gets Typer's usage message.
-    """
+    """Entry point of `python train.py`, handling errors as `hybrid-trader` does."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(train_command)
+    run_command_line(app, argv, lambda: USER_ERRORS)
+
+
+def run_command_line(
+    app: typer.Typer,
+    argv: list[str] | None,
+    user_errors: Callable[[], tuple[type[BaseException], ...]],
+) -> None:
+    """Run `app` as a console script: a user error (of the types `user_errors` returns, asked
+    only once something failed, so `--help` imports none of them) or one of Typer's own usage
+    errors (an unknown or missing option, a bad choice) prints one `error: ...` line and exits
+    with USER_ERROR_EXIT_CODE, without a traceback or Typer's boxed usage message."""
     try:
-        app(args=argv, standalone_mode=True)
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+        status = app(args=argv, standalone_mode=False)
+    except user_errors() as exc:
+        message = str(exc)
+    except TyperException as exc:
+        message = exc.format_message()
+    else:
+        raise SystemExit(status if isinstance(status, int) else 0)
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(USER_ERROR_EXIT_CODE)

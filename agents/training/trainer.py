@@ -13,6 +13,7 @@ numbers never feed back into any choice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from agents.confidence import calibrate
-from agents.config import TrainConfig
+from agents.config import TrainConfig, option_flag
 from agents.drl_agent import DRLAgent
 from agents.errors import AgentError
 from agents.manifest import (
@@ -37,6 +38,7 @@ from agents.policy_scores import ensemble_policy, member_scores, observation_sha
 from agents.storage import (
     SEEDS_SUMMARY_FILE,
     AgentPaths,
+    check_output_directory,
     load_model,
     model_files,
     seed_dir,
@@ -68,6 +70,7 @@ from envs import (
 def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
     """Train every seed of `config`; one seed writes `config.out`, several write `out/seed_<n>/`
     and their seed ensemble in `out` itself."""
+    check_output_directory(config.out, "--out", force=config.force)
     markets = prepare_training_markets(config)
     prepared = markets[0]
     env_config = training_env_config(config, markets)
@@ -116,7 +119,17 @@ def training_env_config(config: TrainConfig, markets: list[PreparedMarket]) -> E
             episode_length=config.episode_length or max(1, year),
         )
     except (EnvSetupError, ValueError) as exc:
-        raise AgentError(str(exc)) from None
+        raise AgentError(_named_as_options(str(exc))) from None
+
+
+def _named_as_options(message: str) -> str:
+    """`EnvConfig.window_size must be ...` as `--window-size must be ...`: the option the user
+    typed, not the class that checked it."""
+    return re.sub(
+        r"\b(?:EnvConfig|CostModel)\.(\w+)",
+        lambda match: option_flag(match[1], TrainConfig.model_fields.get(match[1])),
+        message,
+    )
 
 
 def train_seed(

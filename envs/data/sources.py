@@ -11,6 +11,7 @@ exactly the rules a user's file does.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 from importlib import resources
@@ -110,11 +111,17 @@ def _load_source(source: str, date_format: str | None) -> pd.DataFrame:
     if path.suffix.lower() in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
         return load_file(path, date_format)
     raise MarketDataError(
-        f"expected one of {', '.join(SOURCE_NAMES)} or a path to a"
+        f"{_did_you_mean(source)}expected one of {', '.join(SOURCE_NAMES)} or a path to a"
         f" {'/'.join(CSV_SUFFIXES + PARQUET_SUFFIXES)} file",
         source=source,
         rule="unknown source",
     )
+
+
+def _did_you_mean(source: str) -> str:
+    """A hint for a name close to a source's (`SP500`, `sp5000`: "did you mean `sp500`? ")."""
+    close = difflib.get_close_matches(source.lower(), SOURCE_NAMES, n=1, cutoff=0.75)
+    return f"did you mean `{close[0]}`? " if close else ""
 
 
 def _load_arch(name: str) -> pd.DataFrame:

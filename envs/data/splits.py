@@ -44,8 +44,8 @@ class Splits:
     def _in_order(self) -> Self:
         if self.test_start < self.validation_start:
             raise ValueError(
-                f"Splits.test_start must not come before validation_start, got"
-                f" {format_date(self.test_start)} < {format_date(self.validation_start)}"
+                f"--test-start {format_date(self.test_start)} comes before the validation"
+                f" split's start, {format_date(self.validation_start)} (--validation-start)"
             )
         return self
 

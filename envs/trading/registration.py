@@ -1,4 +1,5 @@
-"""Registers the trading env with gymnasium, so `gymnasium.make(TRADING_ENV_ID, ...)` works."""
+"""Registers the trading env with gymnasium on import, so that `gymnasium.make(TRADING_ENV_ID,
+...)` works for whoever imported `TRADING_ENV_ID`."""
 
 from __future__ import annotations
 
@@ -19,3 +20,6 @@ def register_trading_env() -> None:
             entry_point="envs.trading.trading_env:TradingEnv",
             order_enforce=False,
         )
+
+
+register_trading_env()

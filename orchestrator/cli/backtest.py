@@ -11,6 +11,7 @@ from orchestrator.cli.options import (
     AgentOption,
     DateFormatOption,
     EndOption,
+    ForceOption,
     LLMChoice,
     LLMOption,
     MaxCostOption,
@@ -33,6 +34,7 @@ def backtest(
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
     max_cost: MaxCostOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
@@ -47,6 +49,7 @@ def backtest(
         date_format=date_format,
         periods_per_year=periods_per_year,
         max_cost_usd=max_cost,
+        force=force,
     )
     for line in output.summary_lines():
         typer.echo(line)

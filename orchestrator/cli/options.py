@@ -84,3 +84,6 @@ MaxCostOption = Annotated[
         " cost exceeds what the daily and monthly budgets leave stops before its first call.",
     ),
 ]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Overwrite --out when it already holds files.")
+]

@@ -23,6 +23,11 @@ def weights(
     files = write_weights_report(report, out)
     drl, llm = report.final_weights["drl"], report.final_weights["llm"]
     regret = report.regret_net_return
+    account, mix = report.attribution["hybrid"], report.attribution["hedge_mix"]
+    typer.echo(
+        f"the account earned {account.net_return:+.2%}; the learned mix (hypothetical)"
+        f" {mix.net_return:+.2%}"
+    )
     typer.echo(
         f"{report.n_updates} weight updates; final weights DRL {drl:.3f} / LLM {llm:.3f}; regret"
         f" against the best fixed weight ({regret.best_fixed_drl_weight:.2f}):"

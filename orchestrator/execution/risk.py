@@ -343,6 +343,10 @@ class RiskManager:
                 f" > max {limits.max_order_notional:.2f}"
             )
         low, high = max(low, current - width), min(high, current + width)
+        if low > high:  # drifted past the cap by more than one order may trade: no order can
+            # end within both limits, so the position is held (within the drift allowed)
+            reasons.append(f"position {current:+.4f} is past the cap by more than one order")
+            return current, False
         return min(high, max(low, proposed)), False
 
 

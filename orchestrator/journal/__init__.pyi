@@ -21,4 +21,7 @@ from .schema import (
 from .schema import (
     inspect_file as inspect_file,
 )
+from .schema import (
+    lock_path_for as lock_path_for,
+)
 from .writer import Journal as Journal

@@ -43,6 +43,35 @@ _PENDING_ORDERS = f"""
 """
 
 
+_DECISION_LOG = """
+SELECT b.bar_index AS bar, b.timestamp AS date, b.close,
+    d.drl_signal, d.drl_confidence, d.drl_weight,
+    d.llm_signal, d.llm_confidence, d.llm_weight,
+    d.action, d.target_position, d.reasoning AS hybrid_reasoning,
+    json_extract(v.decision_json, '$.action') AS llm_action,
+    json_extract(v.decision_json, '$.size') AS llm_size,
+    d.llm_asked_at_bar, json_extract(v.decision_json, '$.reasoning') AS llm_reasoning,
+    r.status AS risk_check, o.orders, f.fills, p.equity
+FROM bars AS b
+LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
+LEFT JOIN llm_views AS v ON v.asked_at_bar = d.llm_asked_at_bar
+LEFT JOIN risk_checks AS r ON r.bar_index = b.bar_index
+LEFT JOIN (
+    SELECT bar_index, group_concat(
+        intent || ' ' || printf('%+.4f', quantity) || ' shares ' || status
+        || coalesce(' (' || reason || ')', ''), '; ') AS orders
+    FROM orders GROUP BY bar_index
+) AS o ON o.bar_index = b.bar_index
+LEFT JOIN (
+    SELECT bar_index, group_concat(
+        printf('%+.4f', shares) || ' @ ' || printf('%.4f', price), '; ') AS fills
+    FROM fills GROUP BY bar_index
+) AS f ON f.bar_index = b.bar_index
+LEFT JOIN positions AS p ON p.bar_index = b.bar_index
+ORDER BY b.bar_index
+"""
+
+
 class JournalQueries:
     """What a journal holds, for resuming and for reports. Subclasses open the connection."""
 
@@ -103,6 +132,13 @@ class JournalQueries:
         if name not in TABLES:
             raise JournalError(f"journal has no table {name!r}; tables: {', '.join(TABLES)}")
         return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", self.connection)
+
+    def decision_log(self) -> pd.DataFrame:
+        """One row per bar, in order: the close; each source's vote (signal, confidence) and
+        weight; the hybrid's action, target and reasoning; the LLM view it used (action, size,
+        the bar that asked it and the analysts' reasoning); the risk check; the orders placed at
+        the bar and the fills in it ("; "-separated); the equity at the close."""
+        return pd.read_sql_query(_DECISION_LOG, self.connection)
 
     def weight_history(self) -> tuple[WeightUpdate, ...]:
         """Every Hedge update, oldest first."""

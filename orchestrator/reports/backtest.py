@@ -22,38 +22,56 @@ import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
 from llm import usd
-from orchestrator.reports.plots import save_plots
+from orchestrator.reports.html import save_html
+from orchestrator.reports.plots import IN_SAMPLE, save_plots
+from orchestrator.reports.trades import trade_metrics, trades_table
 from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
 
 RISK_MANAGER, EXECUTION_CHECK = "risk_manager", "execution_check"
 TRADES_DEFINITION = (
-    "Trades: the number of fills; every fill counts, entries, exits, rebalances and the risk"
+    "Fills: every fill counts, entries, exits, rebalances and the risk"
     " manager's forced exits and trims alike."
+)
+
+IN_SAMPLE_WARNING = (
+    "**In-sample**: the agent trained or was selected on some of these bars, so its figures (and"
+    " the hybrids') flatter it; judge it on bars after its validation split."
 )
 
 BOOTSTRAP_REPS = 1000
 BOOTSTRAP_LEVEL = 0.95
 BOOTSTRAP_SEED = 0
 
+# Each table column: metrics.json key, label, format, and the definition metrics.md prints.
 _TABLE = (
-    ("total_return", "Total return", "{:+.2%}"),
-    ("cagr", "CAGR", "{:+.2%}"),
-    ("annual_volatility", "Ann. vol", "{:.2%}"),
-    ("sharpe", "Sharpe", "{:.2f}"),
-    ("sharpe_ci", "Sharpe 95% CI", "[{:.2f}, {:.2f}]"),
-    ("sortino", "Sortino", "{:.2f}"),
-    ("max_drawdown", "Max drawdown", "{:.2%}"),
-    ("calmar", "Calmar", "{:.2f}"),
-    ("win_rate", "Win rate", "{:.1%}"),
-    ("turnover", "Turnover", "{:.1f}"),
-    ("n_trades", "Trades", "{:d}"),
-    ("llm_calls", "LLM answers", "{:d}"),
-    ("llm_failed_attempts", "LLM failed attempts", "{:d}"),
-    ("llm_cost_usd", "LLM $", usd),
-    ("llm_check_cost_usd", "of which execution checks", usd),
-    ("llm_usd_per_ask", "LLM $ per decision", usd),
-    ("llm_usd_per_order", "check $ per order", usd),
+    ("total_return", "Total return", "{:+.2%}", "equity at the end over the start, less 1 (%)"),
+    ("cagr", "CAGR", "{:+.2%}", "total return compounded to a year of bars (%/year)"),
+    ("annual_volatility", "Ann. vol", "{:.2%}", "std of bar returns x sqrt(bars a year) (%)"),
+    ("sharpe", "Sharpe", "{:.2f}", "mean over std of bar returns, annualised (no risk-free rate)"),
+    ("sharpe_ci", "Sharpe 95% CI", "[{:.2f}, {:.2f}]", "stationary-bootstrap 95% interval"),
+    ("sortino", "Sortino", "{:.2f}", "mean bar return over downside deviation, annualised"),
+    ("max_drawdown", "Max drawdown", "{:.2%}", "worst fall of equity from a running peak (%)"),
+    ("calmar", "Calmar", "{:.2f}", "CAGR over the max drawdown's size"),
+    ("win_rate", "Win rate (bars)", "{:.1%}", "share of bars in the market whose return was > 0"),
+    ("turnover", "Turnover (x equity)", "{:.1f}", "sum of position changes, in equity multiples"),
+    ("n_trades", "Fills", "{:d}", "orders filled (see below)"),
+    ("llm_calls", "LLM answers", "{:d}", "usable LLM answers"),
+    ("llm_failed_attempts", "LLM failed attempts", "{:d}", "LLM attempts that failed"),
+    ("llm_cost_usd", "LLM $", usd, "dollars spent on LLM calls"),
+    ("llm_check_cost_usd", "of which execution checks", usd, "dollars of execution checks"),
+    ("llm_usd_per_ask", "LLM $ per decision", usd, "decision dollars per decision asked"),
+    ("llm_usd_per_order", "check $ per order", usd, "check dollars per order proposed"),
+)
+_TRADE_TABLE = (
+    ("round_trips", "Trades", "{:d}", "round trips: flat to a position and back (trades.csv)"),
+    ("trade_win_rate", "Win rate (trades)", "{:.1%}", "share of trades with a profit (%)"),
+    ("avg_win", "Avg win", "{:+.2%}", "mean net return of the winning trades (%)"),
+    ("avg_loss", "Avg loss", "{:+.2%}", "mean net return of the losing trades (%)"),
+    ("profit_factor", "Profit factor", "{:.2f}", "winning trades' profit over losers' loss"),
+    ("avg_bars_held", "Avg bars held", "{:.1f}", "bars from a trade's entry fill to its exit"),
+    ("exposure", "Time in market", "{:.1%}", "share of bars with a position held (%)"),
+    ("avg_abs_position", "Avg exposure", "{:.2f}", "mean |position| held, x equity"),
 )
 
 
@@ -99,6 +117,7 @@ def strategy_metrics(
         "orders_sent": activity.orders_sent,
         "orders_vetoed": activity.orders_vetoed,
         "fills": activity.fills,
+        **trade_metrics(run),
         **_learner_metrics(run),
     }
 
@@ -137,6 +156,7 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "first_decision": format_date(dates[0]),
             "last_bar": format_date(dates[-1]),
             "n_bars": len(dates) - 1,
+            "in_sample": result.in_sample,
             "initial_cash": result.initial_cash,
             "periods_per_year": result.periods_per_year,
             "order_checks": {
@@ -164,35 +184,61 @@ def equity_table(result: BacktestResult) -> pd.DataFrame:
         run.frame.reset_index().assign(strategy=name) for name, run in result.strategies.items()
     ]
     table = pd.concat(parts, ignore_index=True)
-    daily = bool((table["date"] == table["date"].dt.normalize()).all())
-    table["date"] = table["date"].dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S")
+    table["date"] = _as_text(table["date"])
     return table[["date", "strategy", "position", "equity", "held_position", "drl_weight"]]
+
+
+def _as_text(dates: pd.Series) -> pd.Series:
+    """Dates as the CSVs write them: with the time of day only for intraday bars."""
+    daily = bool((dates == dates.dt.normalize()).all())
+    return dates.dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S")
 
 
 def metrics_markdown(metrics: dict[str, Any]) -> str:
     run = metrics["run"]
-    header = [label for _, label, _ in _TABLE]
+    mark = IN_SAMPLE if run["in_sample"] else ""
     lines = [
-        f"# Backtest: {run['source']} ({run['symbol']}), {run['first_decision']} to"
+        f"# Backtest{mark}: {run['source']} ({run['symbol']}), {run['first_decision']} to"
         f" {run['last_bar']}",
         "",
+        *([IN_SAMPLE_WARNING, ""] if mark else []),
         f"{run['n_bars']} bars after the first decision, {run['initial_cash']:,.0f} starting"
         " equity per strategy; every figure after costs, the same fill model for all.",
         "",
         _order_checks_line(run["order_checks"], list(metrics["strategies"])),
         "",
-        "| Strategy | " + " | ".join(header) + " |",
-        "|---|" + "---|" * len(header),
+        f"## Per bar{mark}",
+        "",
+        *_table(_TABLE, metrics["strategies"]),
+        "",
+        TRADES_DEFINITION,
+        "",
+        f"## Per trade{mark} (the list: trades.csv)",
+        "",
+        *_table(_TRADE_TABLE, metrics["strategies"]),
+        "",
+        "## What each figure means",
+        "",
+        *(f"- {label}: {definition}." for _, label, _, definition in _TABLE + _TRADE_TABLE),
+        "",
     ]
-    for name, values in metrics["strategies"].items():
-        cells = [_cell(values[key], fmt) for key, _, fmt in _TABLE]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", TRADES_DEFINITION, ""]
-    lines += _reliability_section(metrics["strategies"])
+    lines += _reliability_section(metrics["strategies"], mark)
     return "\n".join(lines)
 
 
-def _reliability_section(strategies: dict[str, Any]) -> list[str]:
+def _table(columns: tuple[tuple[str, str, Any, str], ...], strategies: dict[str, Any]) -> list[str]:
+    """A markdown table, one row per strategy."""
+    lines = [
+        "| Strategy | " + " | ".join(label for _, label, _, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for name, values in strategies.items():
+        cells = [_cell(values[key], fmt) for key, _, fmt, _ in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _reliability_section(strategies: dict[str, Any], mark: str) -> list[str]:
     """The LLM's stated confidence against its realized hit rate, from the learned hybrid's
     calibrator (the hybrids see the same views, so one is shown)."""
     named = [name for name, values in strategies.items() if "llm_reliability" in values]
@@ -200,7 +246,7 @@ def _reliability_section(strategies: dict[str, Any]) -> list[str]:
         return []
     name = "hybrid_learned" if "hybrid_learned" in named else named[0]
     return [
-        f"## How reliable the LLM's stated confidence was ({name})",
+        f"## How reliable the LLM's stated confidence was ({name}){mark}",
         "",
         *reliability_table(strategies[name]["llm_reliability"]),
         "",
@@ -224,7 +270,8 @@ def _names(names: list[str]) -> str:
 
 
 def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
-    """Write metrics.json, equity.csv, metrics.md and the PNG plots into `out_dir`."""
+    """Write metrics.json, equity.csv, trades.csv, metrics.md, the PNG plots and report.html into
+    `out_dir`."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -233,13 +280,18 @@ def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Pa
     files = {
         "metrics": out_dir / "metrics.json",
         "equity": out_dir / "equity.csv",
+        "trades": out_dir / "trades.csv",
         "table": out_dir / "metrics.md",
     }
     try:
         files["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
         equity_table(result).to_csv(files["equity"], index=False)
+        trades = trades_table(result)
+        trades[["entry_date", "exit_date"]] = trades[["entry_date", "exit_date"]].apply(_as_text)
+        trades.to_csv(files["trades"], index=False)
         files["table"].write_text(metrics_markdown(metrics))
         files.update(save_plots(result, out_dir))
+        files["html"] = save_html(result, out_dir / "report.html")
     except OSError as exc:
         raise ReportError(f"cannot write the backtest report into {out_dir}: {exc}") from None
     return files

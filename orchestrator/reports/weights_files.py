@@ -16,10 +16,10 @@ from orchestrator.reports.weights import ReportError, WeightsReport, reliability
 
 _DPI = 120
 _LABELS = {
-    "drl": "DRL alone",
-    "llm": "LLM alone",
-    "hedge_mix": "Hedge-weighted mix",
-    "hybrid": "hybrid (journal equity)",
+    "hybrid": "hybrid (the account)",
+    "hedge_mix": "learned mix (hypothetical)",
+    "drl": "DRL alone (hypothetical)",
+    "llm": "LLM alone (hypothetical)",
 }
 
 
@@ -52,11 +52,26 @@ _EXPERT_LABELS = {"drl": "DRL", "llm": "LLM"}
 
 def summary_markdown(report: WeightsReport) -> str:
     """The report's figures as a short markdown page."""
+    account, mix = report.attribution["hybrid"], report.attribution["hedge_mix"]
+    first, last = report.cumulative["timestamp"].iloc[[0, -1]]
     lines = [
         "# Learned DRL/LLM weights",
         "",
         f"Journal `{report.journal}`: run {report.run['run_id']}, data"
-        f" {report.run['data_source']}, {report.n_updates} weight updates.",
+        f" {report.run['data_source']}, {report.n_updates} weight updates, from the first scored"
+        f" decision on {first:%Y-%m-%d} to {last:%Y-%m-%d} (the bars journaled so far: a run"
+        " still going or cut short covers fewer than its data).",
+        "",
+        "## What the account earned",
+        "",
+        f"The hybrid account (the journal's equity, after the combiner, the risk manager and real"
+        f" fills): {account.net_return:+.2%} ({account.pnl:+,.2f} on {report.start_equity:,.2f}).",
+        "",
+        "## The learned mix (hypothetical)",
+        "",
+        f"The learned weights applied to the two sources' own books, w x DRL + (1 - w) x LLM:"
+        f" {mix.net_return:+.2%}. Nothing traded this mix as such; it is what the weights"
+        " learned about, and what the regret below is measured on.",
         "",
         "Final weights: "
         + ", ".join(
@@ -64,6 +79,8 @@ def summary_markdown(report: WeightsReport) -> str:
             for name, weight in report.final_weights.items()
         )
         + ".",
+        "",
+        "## Each source alone (hypothetical)",
         "",
         "| strategy | hit rate | net return | PnL |",
         "|---|---|---|---|",
@@ -73,15 +90,19 @@ def summary_markdown(report: WeightsReport) -> str:
         hit_text = "-" if hit is None else _hit_text(hit.hits, hit.calls, hit.rate)
         part = report.attribution[name]
         lines.append(f"| {label} | {hit_text} | {part.net_return:+.2%} | {part.pnl:+,.2f} |")
+    lines += [
+        "",
+        f"PnL is on the equity at the first scored decision, {report.start_equity:,.2f}. Each"
+        " source alone is its own book as the learner scores it: its position held from open to"
+        " open, net of its own costs, with no risk manager or execution check, so it differs"
+        " from the backtest's `drl` and `llm` rows, which trade through both.",
+    ]
     net, loss = report.regret_net_return, report.regret_hedge_loss
     lines += [
         "",
-        f"PnL is on the equity at the first scored decision, {report.start_equity:,.2f}. Sources"
-        " are net of their own trading costs; the hybrid is the account itself.",
-        "",
         "## Regret against the best fixed weight in hindsight",
         "",
-        f"- Net return: the learned weights earned {net.learned:+.2%}; the best fixed DRL weight,"
+        f"- Net return: the learned mix earned {net.learned:+.2%}; the best fixed DRL weight,"
         f" {net.best_fixed_drl_weight:.2f}, earned {net.best_fixed:+.2%}: regret"
         f" {net.regret:+.2%}.",
         f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"

@@ -20,3 +20,4 @@ from .display import (
 )
 from .follow import IdlePoller as IdlePoller
 from .paper import run_paper as run_paper
+from .recorder import TradeFill as TradeFill

@@ -33,7 +33,7 @@ from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_cost import LLMCallLog, hold_run_to_budget
-from orchestrator.runs.recorder import BacktestRecorder, held_frame
+from orchestrator.runs.recorder import BacktestRecorder, TradeFill, held_frame
 from orchestrator.trader import (
     DEFAULT_WINDOW,
     EXTRA_EXPERTS,
@@ -86,8 +86,9 @@ class BacktestConfig(Settings):
 @dataclass(frozen=True)
 class StrategyResult:
     """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, how many
-    times it asked the analyst team, its weight learner at the end (None if it learns none) and
-    the LLM's confidence calibrator at the end (a hybrid's; None for the others)."""
+    times it asked the analyst team, its weight learner at the end (None if it learns none), the
+    LLM's confidence calibrator at the end (a hybrid's; None for the others), its fills in order
+    and the last close (for the trade list; a trade still open is marked there)."""
 
     name: str
     frame: pd.DataFrame
@@ -95,6 +96,8 @@ class StrategyResult:
     llm_asks: int
     learner: HedgeWeights | None = None
     llm_calibrator: LLMConfidenceCalibrator | None = None
+    fills: tuple[TradeFill, ...] = ()
+    last_close: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class BacktestResult:
     order_checks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Which strategies' orders passed through what: `RISK_MANAGER` and `EXECUTION_CHECK` (the
     LLM's), each to the names it checked, in run order."""
+    in_sample: bool = False  # the agent trained or was selected on some of these bars
 
 
 @dataclass
@@ -190,11 +194,14 @@ def run_backtest(
                     0 if run.keeper is None else run.keeper.asks,
                     run.engine.strategy.weights if run.engine.strategy.weights.n_updates else None,
                     _calibrator(run.engine.strategy),
+                    tuple(run.recorder.fills),
+                    run.recorder.last_close,
                 )
                 for name, run in runs.items()
             },
         ),
         order_checks={check: tuple(names) for check, names in checks.items()},
+        in_sample=market.in_sample,
     )
 
 
@@ -208,7 +215,19 @@ def _pure_runs(
     hold = buy_and_hold(market.arrays, market.first_bar, config.initial_cash, cost_model)
     frame = held_frame(market.arrays.dates[market.first_bar :], hold)
     activity = Activity(orders_sent=1, fills=1)
-    return {BUY_AND_HOLD: StrategyResult(BUY_AND_HOLD, frame, activity, llm_asks=0)}
+    shares = float(hold.fill.shares)
+    fill = TradeFill(
+        market.timestamp(market.first_bar + 1),
+        shares,
+        float(hold.fill.traded_notional) / abs(shares) if shares else 0.0,
+        float(hold.fill.commission),
+    )
+    last_close = float(market.arrays.close[-1])
+    return {
+        BUY_AND_HOLD: StrategyResult(
+            BUY_AND_HOLD, frame, activity, 0, fills=(fill,) if shares else (), last_close=last_close
+        )
+    }
 
 
 def _band(config: BacktestConfig, agent: DRLAgent) -> float:

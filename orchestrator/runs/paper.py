@@ -17,7 +17,8 @@ progress, which is decided again, the same way, on resume (see `orchestrator.jou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,7 @@ from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_sett
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
 from orchestrator.execution import Broker, PaperBroker, RiskManager, resubmit_pending
-from orchestrator.journal import Journal, RestoredState
+from orchestrator.journal import Journal, RestoredState, lock_path_for
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
@@ -93,9 +94,21 @@ def run_paper(
     journal_path = Path(journal_path)
     settings = paper_llm_settings(settings or load_settings(), journal_path)
     feed = None if follow is None else FileFeed.of(source, follow)  # watching before any read
+    # What the user named is checked before any file is made: a file that is not a journal is
+    # refused here, a bad agent directory next.
+    journaled = journaled_first_decision(journal_path)
+    agent = DRLAgent.load(agent_dir)
+    run_files = (
+        journal_path,
+        lock_path_for(journal_path),
+        settings.ledger_path,
+        settings.cache_path,
+    )
     # The LLM side first: a missing key is reported before any data is loaded or journal opened.
-    with build_analyst_team(llm_mode, settings=settings) as team:
-        agent = DRLAgent.load(agent_dir)
+    with (
+        _removed_on_failure(run_files) as keep_files,
+        build_analyst_team(llm_mode, settings=settings) as team,
+    ):
         load = partial(
             load_trading_market,
             agent,
@@ -105,10 +118,10 @@ def run_paper(
             date_format=date_format,
             periods_per_year=periods_per_year,
         )
-        market = load(first_decision=journaled_first_decision(journal_path))
+        market = load(first_decision=journaled)
         config = config.for_agent(agent)
         identity = run_identity(agent, market, llm_mode, config)
-        account = _account(config, market.symbol)  # before the journal: a missing key leaves none
+        account = _account(config, market.symbol)  # before the journal, as a missing key
         with Journal.open(journal_path, identity) as journal:
             # One call log for the whole run: calls before a bar belong to none.
             run = _Run(agent, team, config, LLMCallLog.listen_to(team.gateway), account)
@@ -126,6 +139,7 @@ def run_paper(
                 max_cost_usd=_left_of(max_cost_usd, Activity.of(journal)),
                 say=say,
             )
+            keep_files()  # from here on, the journal is a run to resume
             header = _header(journal_path, market, llm_mode, resumed)
             _replay(engine, journal, header, pacer, display)
             first_decision = market.timestamp(market.first_bar)
@@ -136,6 +150,32 @@ def run_paper(
                     header = _header(journal_path, grown, llm_mode, _bars_done(engine, grown))
                     _replay(engine, journal, header, pacer, display)
             return _result(engine, journal, agent, config, resumed)
+
+
+@contextmanager
+def _removed_on_failure(paths: Iterable[Path]) -> Iterator[Callable[[], None]]:
+    """Remove those of `paths` (and their SQLite side files) that the block created, if it fails
+    before it calls the function it is given: a refused run leaves nothing behind, while a
+    journal that the run has begun to trade stays to be resumed."""
+    created = [
+        path
+        for main in paths
+        for path in (main, Path(f"{main}-wal"), Path(f"{main}-shm"), Path(f"{main}-journal"))
+        if not path.exists()
+    ]
+    kept = False
+
+    def keep() -> None:
+        nonlocal kept
+        kept = True
+
+    try:
+        yield keep
+    except BaseException:
+        if not kept:
+            for path in created:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _left_of(max_cost_usd: float | None, done: Activity) -> float | None:

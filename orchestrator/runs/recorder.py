@@ -9,7 +9,7 @@ filled), the DRL weight, and counts of LLM calls and dollars, orders, vetoes and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,17 @@ from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpd
 FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight")
 
 
+@dataclass(frozen=True)
+class TradeFill:
+    """One fill as the trade list reads it: the bar it filled in (its open), signed shares, the
+    price per share with slippage, and the commission in currency."""
+
+    date: pd.Timestamp
+    shares: float
+    price: float
+    commission: float
+
+
 class BacktestRecorder:
     """Collects one strategy's bars; call `begin_bar` before each `BarEngine.step`."""
 
@@ -36,6 +47,7 @@ class BacktestRecorder:
         self._held = 0.0
         self._last_check: OrderCheck | None = None
         self._approved: dict[str, float] = {}
+        self.fills: list[TradeFill] = []
 
     def begin_bar(self, timestamp: pd.Timestamp, close: float) -> None:
         self._dates.append(timestamp)
@@ -68,6 +80,7 @@ class BacktestRecorder:
     def record_fill(self, fill: BrokerFill) -> None:
         self.activity = replace(self.activity, fills=self.activity.fills + 1)
         self._held = self._approved.get(fill.client_order_id, self._held)
+        self.fills.append(TradeFill(self._dates[-1], fill.shares, fill.price, fill.commission))
 
     def record_weight_update(self, update: WeightUpdate, *, decision_bar: int) -> None:
         """Nothing to keep: the weights come with the state."""
@@ -96,6 +109,11 @@ class BacktestRecorder:
         equity = portfolio.equity(close)
         position = portfolio.position_fraction(close) if equity > 0.0 else 0.0
         self._rows.append((equity, position, self._held, weights.drl_weight))
+
+    @property
+    def last_close(self) -> float:
+        """The close of the last bar begun: where a trade still open at the end is marked."""
+        return self._close
 
     def frame(self) -> pd.DataFrame:
         """One row per bar, indexed by date: equity and position at the close, the target held

@@ -49,6 +49,8 @@ class TradingMarket:
     first_bar: the first bar with a full feature window: the first decision.
     data_hash: hash of the source's bars up to the first decision (`market_data_hash`): the past
     a run starts from, which bars appended later leave as it is.
+    in_sample: whether the agent trained or was selected on some of these bars (its own source,
+    dates within its train and validation splits), so that reports can say so.
     """
 
     source: str
@@ -57,6 +59,7 @@ class TradingMarket:
     history: pd.DataFrame
     first_bar: int
     data_hash: str
+    in_sample: bool = False
 
     @property
     def n_bars(self) -> int:
@@ -117,6 +120,8 @@ def load_trading_market(
         date_format=date_format,
         periods_per_year=periods_per_year,
     )
+    if first_decision is None and _from_start(prepared, start, window):
+        first_decision = prepared.bars.index[window - 1]  # the period --start names, whole
     if first_decision is not None:
         prepared = _pinned(prepared, first_decision, window)
         split = "test"
@@ -136,7 +141,32 @@ def load_trading_market(
         history=history,
         first_bar=window - 1,
         data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
+        in_sample=_in_sample(agent, source, arrays.dates[window], arrays.dates[-1]),
     )
+
+
+def _from_start(prepared: PreparedMarket, start: DateLike, window: int) -> bool:
+    """Whether to trade from `--start` on rather than the test split: a start was given and the
+    selection holds bars before its test split (or no test split at all), so the user asked for a
+    period the test split alone would not cover."""
+    if start is None or len(prepared.bars) < window:
+        return False
+    test = prepared.test.dates
+    return len(test) == 0 or prepared.bars.index[window - 1] < pd.Timestamp(test[0])
+
+
+def _in_sample(agent: DRLAgent, source: str, first: object, last: object) -> bool:
+    """Whether the bars traded, `first` to `last` of `source`, overlap the agent's train or
+    validation split (the manifest's dates for its own sources). The first decision's bar is
+    not traded: on the test split it is validation's last bar."""
+    manifest = agent.manifest
+    if source not in manifest.training_sources:
+        return False
+    seen = [manifest.splits[name] for name in ("train", "validation") if name in manifest.splits]
+    if not seen:
+        return False
+    begin, end = pd.Timestamp(seen[0][0]), pd.Timestamp(seen[-1][1])
+    return bool(pd.Timestamp(first) <= end and pd.Timestamp(last) >= begin)
 
 
 def _pinned(prepared: PreparedMarket, first_decision: pd.Timestamp, window: int) -> PreparedMarket:

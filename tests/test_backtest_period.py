@@ -1,0 +1,34 @@
+"""A backtest of any period: `--start` before the test split trades from there, and a period the
+agent trained on is called in-sample in the title and every table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llm import load_settings
+from orchestrator.jobs import backtest_agent
+from tests.paper_helpers import tiny_agent
+
+
+def test_a_period_the_agent_trained_on_is_traded_and_called_in_sample(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    agent = tiny_agent(tmp_path_factory)  # trained on synthetic 2005 to mid-2006
+    settings = load_settings({}, env_file=None)
+    out = tmp_path / "bt"
+    backtest_agent(
+        agent, "synthetic", "offline", out, start="2005-06", end="2005-12", settings=settings
+    )
+    run = json.loads((out / "metrics.json").read_text())["run"]
+    assert run["in_sample"] is True
+    assert run["first_decision"].startswith("2005-07") and run["last_bar"] == "2005-12-30"
+    table = (out / "metrics.md").read_text()
+    assert table.splitlines()[0].startswith("# Backtest (IN-SAMPLE): synthetic")
+    headings = [line for line in table.splitlines() if line.startswith("## ")]
+    assert headings[:2] == [
+        "## Per bar (IN-SAMPLE)",
+        "## Per trade (IN-SAMPLE) (the list: trades.csv)",
+    ]
