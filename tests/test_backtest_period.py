@@ -3,6 +3,7 @@ agent trained on is called in-sample in the title and every table."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,11 @@ import pytest
 
 from llm import load_settings
 from orchestrator.jobs import backtest_agent
+from orchestrator.journal import JournalReader
+from orchestrator.reports import build_weights_report
+from orchestrator.reports.weights_files import summary_markdown
+from orchestrator.runs.display import LineDisplay
+from orchestrator.runs.paper import run_paper
 from tests.paper_helpers import tiny_agent
 
 
@@ -32,3 +38,28 @@ def test_a_period_the_agent_trained_on_is_traded_and_called_in_sample(
         "## Per bar (IN-SAMPLE)",
         "## Per trade (IN-SAMPLE) (the list: trades.csv)",
     ]
+
+
+def test_a_paper_run_of_such_a_period_and_its_weights_report_say_in_sample(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    agent = tiny_agent(tmp_path_factory)
+    settings = load_settings({}, env_file=None)
+    journal = tmp_path / "j.sqlite"
+    shown = io.StringIO()
+    run_paper(
+        agent,
+        "synthetic",
+        "offline",
+        journal,
+        start="2005-06",
+        end="2005-09",
+        settings=settings,
+        display=LineDisplay(stream=shown),
+    )
+    header = shown.getvalue().splitlines()[0]
+    assert "(IN-SAMPLE: the agent trained or was selected on some of these bars)" in header
+    with JournalReader.open(journal) as reader:
+        summary = summary_markdown(build_weights_report(reader))
+    assert summary.splitlines()[0] == "# Learned DRL/LLM weights (IN-SAMPLE)"
+    assert "**In-sample**" in summary

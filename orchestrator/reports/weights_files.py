@@ -12,7 +12,10 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from orchestrator.reports.backtest import IN_SAMPLE_WARNING
+from orchestrator.reports.plots import IN_SAMPLE as IN_SAMPLE_MARK
 from orchestrator.reports.weights import ReportError, WeightsReport, reliability_table
+from orchestrator.runs.paper_config import IN_SAMPLE
 
 _DPI = 120
 _LABELS = {
@@ -54,9 +57,12 @@ def summary_markdown(report: WeightsReport) -> str:
     """The report's figures as a short markdown page."""
     account, mix = report.attribution["hybrid"], report.attribution["hedge_mix"]
     first, last = report.cumulative["timestamp"].iloc[[0, -1]]
+    bars = report.run["config"].get("bars", {}) if isinstance(report.run["config"], dict) else {}
+    in_sample = isinstance(bars, dict) and bars.get(IN_SAMPLE) is True
     lines = [
-        "# Learned DRL/LLM weights",
+        f"# Learned DRL/LLM weights{IN_SAMPLE_MARK if in_sample else ''}",
         "",
+        *([IN_SAMPLE_WARNING, ""] if in_sample else []),
         f"Journal `{report.journal}`: run {report.run['run_id']}, data"
         f" {report.run['data_source']}, {report.n_updates} weight updates, from the first scored"
         f" decision on {first:%Y-%m-%d} to {last:%Y-%m-%d} (the bars journaled so far: a run"

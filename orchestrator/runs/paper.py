@@ -206,6 +206,7 @@ def _header(journal: Path, market: TradingMarket, llm_mode: LLMMode, resumed: in
         last_day=market.day(market.n_bars - 1),
         total=market.n_bars - market.first_bar,
         resumed=resumed,
+        in_sample=market.in_sample,
     )
 
 

@@ -80,14 +80,23 @@ class PaperConfig(Settings):
         return values
 
 
+IN_SAMPLE = "in_sample"
+"""Key of the run identity's bars: the period overlaps the agent's train or validation dates."""
+
+
 def run_identity(
     agent: DRLAgent, market: TradingMarket, llm_mode: LLMMode, config: PaperConfig
 ) -> RunIdentity:
     """The identity of a paper run of `agent` over `market` (see the module docstring).
 
     The first decision is named by its date, so `--start 2015` and `--start 2015-01-01` are the
-    same run when they select the same bars (the data hash covers the bars up to it)."""
-    bars = {FIRST_DECISION: format_date(market.timestamp(market.first_bar))}
+    same run when they select the same bars (the data hash covers the bars up to it). Whether the
+    agent trained or was selected on some of the bars traded is kept beside it (`IN_SAMPLE`), so
+    the weights report, which reads the journal only, can say so."""
+    bars = {
+        FIRST_DECISION: format_date(market.timestamp(market.first_bar)),
+        IN_SAMPLE: market.in_sample,
+    }
     return RunIdentity(
         agent_hash=canonical_hash(agent.manifest.to_dict(), "agent manifest"),
         data_source=source_label(market.source),

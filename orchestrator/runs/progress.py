@@ -24,9 +24,12 @@ class RunHeader:
     last_day: dt.date
     total: int
     resumed: int
+    in_sample: bool = False  # the agent trained or was selected on some of these bars
 
     def describe(self) -> str:
         where = f"paper trading {self.symbol} {self.first_day} to {self.last_day}"
+        if self.in_sample:
+            where += " (IN-SAMPLE: the agent trained or was selected on some of these bars)"
         done = (
             f"resuming after {self.resumed} of {self.total} bars"
             if self.resumed
