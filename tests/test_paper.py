@@ -24,6 +24,9 @@ from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
 from orchestrator.execution.broker import client_order_id
 from orchestrator.jobs import trader_choices
+from orchestrator.journal import JournalReader
+from orchestrator.reports import build_weights_report
+from orchestrator.reports.weights_files import summary_markdown
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestConfig, run_backtest
 from orchestrator.runs.display import LineDisplay, LiveDisplay
@@ -269,6 +272,42 @@ def test_every_default_threshold_of_the_seed_rule_fires_on_a_trained_agent(
     }
     for name, holds in conditions.items():
         assert 0 < holds.sum() < len(decisions), name
+
+
+class StopAfter(LineDisplay):
+    """A display that stops the run after `bars` bars, as a kill would."""
+
+    def __init__(self, bars: int) -> None:
+        super().__init__(stream=io.StringIO())
+        self.bars = bars
+
+    def update(self, progress: BarProgress) -> None:
+        if progress.done == self.bars:
+            raise KeyboardInterrupt
+
+
+def test_the_weights_report_of_an_unfinished_run_says_how_much_it_covers(
+    agent: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "cut.sqlite"
+    settings = load_settings({}, env_file=None)
+    with pytest.raises(KeyboardInterrupt):
+        run_paper(
+            agent,
+            "synthetic",
+            "offline",
+            journal,
+            end=END,
+            settings=settings,
+            display=StopAfter(40),
+        )
+    with JournalReader.open(journal) as reader:
+        report = build_weights_report(reader)
+    assert (report.bars_traded, report.bars_to_trade, report.unfinished) == (40, N_BARS, True)
+    assert (
+        f"**Unfinished run**: the journal holds 40 of the {N_BARS} bars its data held to trade"
+        in summary_markdown(report)
+    )
 
 
 def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(

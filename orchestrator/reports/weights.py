@@ -90,6 +90,13 @@ class WeightsReport:
     trajectory: pd.DataFrame  # per update: step, bar_index, timestamp, weights before and after
     cumulative: pd.DataFrame  # from the first scored decision (all 0), then one row per update
     llm_reliability: tuple[ReliabilityRow, ...]  # the LLM's calibrator at the journal's last bar
+    bars_traded: int  # bars the journal holds
+    bars_to_trade: int | None  # bars its data held to trade when the last one was traded
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the run stopped before the last bar its data held when it last traded."""
+        return self.bars_to_trade is not None and self.bars_traded < self.bars_to_trade
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready values (the trajectory as one record per update)."""
@@ -110,6 +117,8 @@ class WeightsReport:
             "llm_spend_usd": self.llm_spend_usd,
             "hybrid_costs_paid": self.hybrid_costs_paid,
             "llm_reliability": [row.model_dump() for row in self.llm_reliability],
+            "bars_traded": self.bars_traded,
+            "bars_to_trade": self.bars_to_trade,
             "trajectory": trajectory.to_dict(orient="records"),
         }
 
@@ -123,6 +132,7 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
     equity = journal.table("positions").set_index("bar_index")["equity"]
     targets = journal.table("decisions").set_index("bar_index")["target_position"]
     fills = journal.table("fills")
+    saved_loop = _last_loop_state(journal)
 
     bar_return = updates["bar_return"].to_numpy()
     positions = {
@@ -182,7 +192,9 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
             }
         ),
         cumulative=_from_zero(bars, updates["decision_bar"].iloc[0], timestamps, cumulative),
-        llm_reliability=_llm_reliability(journal),
+        llm_reliability=_llm_reliability(saved_loop),
+        bars_traded=len(bars),
+        bars_to_trade=saved_loop.get("bars_to_trade"),
     )
 
 
@@ -204,16 +216,20 @@ def reliability_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _llm_reliability(journal: JournalQueries) -> tuple[ReliabilityRow, ...]:
-    """The reliability table of the LLM's confidence calibrator as the last bar saved it."""
+def _last_loop_state(journal: JournalQueries) -> dict[str, Any]:
+    """The loop state the journal's last bar saved (empty before the first bar)."""
     row = journal.connection.execute(
         "SELECT loop_state_json FROM states ORDER BY bar_index DESC LIMIT 1"
     ).fetchone()
+    return {} if row is None else dict(json.loads(row[0]))
+
+
+def _llm_reliability(saved_loop: dict[str, Any]) -> tuple[ReliabilityRow, ...]:
+    """The reliability table of the LLM's confidence calibrator as the last bar saved it."""
     calibrator = LLMConfidenceCalibrator()
-    if row is not None:
-        saved = json.loads(row[0]).get("strategy", {}).get("llm_calibrator")
-        if saved is not None:
-            calibrator.load_state_dict(saved)
+    saved = saved_loop.get("strategy", {}).get("llm_calibrator")
+    if saved is not None:
+        calibrator.load_state_dict(saved)
     return calibrator.reliability()
 
 

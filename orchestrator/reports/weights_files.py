@@ -50,6 +50,14 @@ def write_weights_report(report: WeightsReport, out_dir: Path) -> dict[str, Path
     return files
 
 
+def _unfinished_line(report: WeightsReport) -> str:
+    return (
+        f"**Unfinished run**: the journal holds {report.bars_traded:,} of the"
+        f" {report.bars_to_trade:,} bars its data held to trade; every figure below covers only"
+        " those (run the same `paper` command again to finish it)."
+    )
+
+
 _EXPERT_LABELS = {"drl": "DRL", "llm": "LLM"}
 
 
@@ -65,9 +73,9 @@ def summary_markdown(report: WeightsReport) -> str:
         *([IN_SAMPLE_WARNING, ""] if in_sample else []),
         f"Journal `{report.journal}`: run {report.run['run_id']}, data"
         f" {report.run['data_source']}, {report.n_updates} weight updates, from the first scored"
-        f" decision on {first:%Y-%m-%d} to {last:%Y-%m-%d} (the bars journaled so far: a run"
-        " still going or cut short covers fewer than its data).",
+        f" decision on {first:%Y-%m-%d} to {last:%Y-%m-%d}.",
         "",
+        *([_unfinished_line(report), ""] if report.unfinished else []),
         "## What the account earned",
         "",
         f"The hybrid account (the journal's equity, after the combiner, the risk manager and real"

@@ -205,7 +205,9 @@ class BarEngine:
             portfolio=check.portfolio,
             weights=self.strategy.weights,
             llm_view=self.strategy.llm_view,
-            loop_state=loop_state(self._state, self.strategy),
+            loop_state=loop_state(
+                self._state, self.strategy, self.market.n_bars - self.market.first_bar
+            ),
         )
         return self._state
 
