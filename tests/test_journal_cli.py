@@ -35,6 +35,8 @@ def test_export_writes_every_bar_s_votes_reasoning_orders_and_fills(
     assert len(decided) == N_BARS
     assert (decided["drl_weight"] + decided["llm_weight"]).round(9).eq(1.0).all()
     assert decided["llm_reasoning"].str.startswith("offline meta:").all()
+    asked = log["analyst_signals"].dropna()
+    assert len(asked) > 0 and asked.str.contains('"reasoning"').all()
     assert log["orders"].notna().sum() > 0 and log["fills"].notna().sum() > 0
 
     result = run_cli(capsys, "journal", "export", "--journal", str(journal), "--out", str(out))
@@ -51,6 +53,9 @@ def test_show_prints_a_line_a_bar_with_the_llm_s_reasoning_where_it_was_asked(
     lines = stdout.splitlines()
     assert sum(not line.startswith("    ") for line in lines) == N_BARS
     assert any(line.startswith("    LLM ") and "offline meta:" in line for line in lines)
+    # Each analyst's own view and reasoning, under the meta decision that weighed it.
+    analysts = {line.split()[0] for line in lines if line.startswith("      ")}
+    assert analysts >= {"chart", "data", "narrative"}, analysts
     assert any(line.startswith("    fills: ") for line in lines)
     last = run_cli(capsys, "journal", "show", "--journal", str(journal), "--last", "3")[1]
     assert sum(not line.startswith("    ") for line in last.splitlines()) == 3

@@ -169,7 +169,9 @@ class AnalystTeam:
         )
 
     def decide(self, snapshot: MarketSnapshot) -> TradingDecision:
-        return self.analyse(snapshot).decision
+        """The decision, with the analysts' signals it weighed attached."""
+        analysis = self.analyse(snapshot)
+        return analysis.decision.model_copy(update={"signals": list(analysis.signals)})
 
     def close(self) -> None:
         self.gateway.close()

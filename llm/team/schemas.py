@@ -83,6 +83,9 @@ class TradingDecision(_SizedAction):
 
     models: list[str] = Field(default_factory=list)
     cost_usd: float = Field(ge=0.0)
+    signals: list[AgentSignal] = Field(default_factory=list)
+    """Each analyst's view the decision weighed (`AnalystTeam.decide` attaches them), so that a
+    journal keeps every analyst's reasoning, not only the meta decision's."""
 
 
 class AnalystAnswer(_Strict, ABC):

@@ -3,6 +3,7 @@ votes and weights, the hybrid's target, the analysts' reasoning, the orders and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,6 +77,12 @@ def _lines(row: object) -> list[str]:
         lines.append(
             f"    LLM {values['llm_action']} {values['llm_size']:.2f}: {values['llm_reasoning']}"
         )
+        signals = values["analyst_signals"]
+        for signal in [] if pd.isna(signals) else json.loads(signals):
+            lines.append(
+                f"      {signal['analyst']} {signal['signal']:+.2f}"
+                f" ({signal['confidence']:.2f}): {signal['reasoning']}"
+            )
     for name in ("orders", "fills"):
         if not pd.isna(values[name]):
             lines.append(f"    {name}: {values[name]}")

@@ -51,6 +51,7 @@ SELECT b.bar_index AS bar, b.timestamp AS date, b.close,
     json_extract(v.decision_json, '$.action') AS llm_action,
     json_extract(v.decision_json, '$.size') AS llm_size,
     d.llm_asked_at_bar, json_extract(v.decision_json, '$.reasoning') AS llm_reasoning,
+    json_extract(v.decision_json, '$.signals') AS analyst_signals,
     r.status AS risk_check, o.orders, f.fills, p.equity
 FROM bars AS b
 LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
