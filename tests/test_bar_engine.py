@@ -283,8 +283,7 @@ def test_the_loop_state_reads_back_the_engine_and_the_strategy() -> None:
             break
     state = engine.state
     assert state.pending
-    bars_to_trade = market.n_bars - market.first_bar
-    saved = json.loads(json.dumps(loop_state(state, engine.strategy, bars_to_trade)))
+    saved = json.loads(json.dumps(loop_state(state, engine.strategy)))
     restored = RestoredState(
         bar=market.bar_seen(last),
         portfolio=state.portfolio,

@@ -97,6 +97,11 @@ class JournalQueries:
             raise JournalError(f"journal {self.path} is closed")
         return self._connection
 
+    def bars_to_trade(self) -> int | None:
+        """The bars the run's data held to trade when it last traded (None before its first bar)."""
+        row = self.connection.execute("SELECT bars_to_trade FROM run WHERE id = 1").fetchone()
+        return None if row is None else row[0]
+
     def last_completed_bar(self) -> int | None:
         """Index of the last bar committed whole, or None before the first."""
         return self.connection.execute("SELECT MAX(bar_index) FROM bars").fetchone()[0]

@@ -86,7 +86,8 @@ def _read_holder(descriptor: int) -> str:
 APPLICATION_ID = 0x48545231  # "HTR1"
 SCHEMA_VERSION = 4  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
 # 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored,
-# and each weight update the extra experts' scores (`extras_json`, {} without extra experts)
+# and each weight update the extra experts' scores (`extras_json`, {} without extra experts); the
+# run record the bars its data held to trade when it last traded (`bars_to_trade`)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in
@@ -101,7 +102,8 @@ SCHEMA = (
         data_source TEXT NOT NULL,
         data_hash TEXT NOT NULL,
         config_json TEXT NOT NULL,
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        bars_to_trade INTEGER
     ) STRICT""",
     """CREATE TABLE bars (
         bar_index INTEGER PRIMARY KEY,

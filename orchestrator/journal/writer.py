@@ -482,6 +482,7 @@ class BarWriter:
         weights: HedgeWeights,
         llm_view: LLMView | None,
         loop_state: Mapping[str, object] | None = None,
+        bars_to_trade: int | None = None,
     ) -> None:
         """The state after this bar, marked at its close: what `restore_state` gives back.
 
@@ -489,6 +490,9 @@ class BarWriter:
         their updates must all be recorded (`record_weight_update`); the count is kept to check
         the history on restore. llm_view: the view held after the bar (stored once, at the bar
         that asked it). loop_state: the loop's other JSON values, the ones no table holds.
+        bars_to_trade: the bars the run's data held to trade (from its first decision on) when
+        this bar was traded, kept in the run record, so a report on the journal alone can say how
+        much of its data a run covered (a followed file grows, so it is no part of the bar's state).
         """
         self._require_open()
         recorded = self._connection.execute("SELECT COUNT(*) FROM weight_updates").fetchone()[0]
@@ -523,6 +527,10 @@ class BarWriter:
                 "loop_state_json": canonical_json(dict(loop_state or {}), "loop_state"),
             },
         )
+        if bars_to_trade is not None:
+            self._connection.execute(
+                "UPDATE run SET bars_to_trade = ? WHERE id = 1", (bars_to_trade,)
+            )
         self._state_recorded = True
 
     def _record_llm_view(self, view: LLMView) -> None:

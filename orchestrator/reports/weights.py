@@ -194,7 +194,7 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
         cumulative=_from_zero(bars, updates["decision_bar"].iloc[0], timestamps, cumulative),
         llm_reliability=_llm_reliability(saved_loop),
         bars_traded=len(bars),
-        bars_to_trade=saved_loop.get("bars_to_trade"),
+        bars_to_trade=journal.bars_to_trade(),
     )
 
 

@@ -103,6 +103,7 @@ class BarRecorder(Protocol):
         weights: HedgeWeights,
         llm_view: LLMView | None,
         loop_state: Mapping[str, object] | None = None,
+        bars_to_trade: int | None = None,
     ) -> None: ...
 
 
@@ -205,9 +206,8 @@ class BarEngine:
             portfolio=check.portfolio,
             weights=self.strategy.weights,
             llm_view=self.strategy.llm_view,
-            loop_state=loop_state(
-                self._state, self.strategy, self.market.n_bars - self.market.first_bar
-            ),
+            loop_state=loop_state(self._state, self.strategy),
+            bars_to_trade=self.market.n_bars - self.market.first_bar,
         )
         return self._state
 

@@ -42,22 +42,15 @@ class EngineState(Value):
 
 
 class SavedLoop(Value):
-    """The loop state saved with a bar, as JSON values (see the module docstring).
-
-    bars_to_trade: the bars the run's data held to trade (from the first decision on) when this
-    bar was traded, so a report on the journal alone can say how much of its data a run covered.
-    """
+    """The loop state saved with a bar, as JSON values (see the module docstring)."""
 
     pending: tuple[PendingOrder, ...]
     strategy: dict[str, Any]
-    bars_to_trade: NonNegativeInt
 
 
-def loop_state(state: EngineState, strategy: Strategy, bars_to_trade: int) -> dict[str, object]:
+def loop_state(state: EngineState, strategy: Strategy) -> dict[str, object]:
     """The JSON values saved with a bar beside the journal's tables (see the module docstring)."""
-    saved = SavedLoop(
-        pending=state.pending, strategy=strategy.state_dict(), bars_to_trade=bars_to_trade
-    )
+    saved = SavedLoop(pending=state.pending, strategy=strategy.state_dict())
     return saved.model_dump(mode="json")
 
 

@@ -104,6 +104,7 @@ class BacktestRecorder:
         weights: HedgeWeights,
         llm_view: LLMView | None,
         loop_state: Mapping[str, object] | None = None,
+        bars_to_trade: int | None = None,
     ) -> None:
         close = self._close
         equity = portfolio.equity(close)
