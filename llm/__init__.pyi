@@ -65,12 +65,15 @@ from .team.analysts.execution import (
 from .team.analysts.execution import (
     confirm_order as confirm_order,
 )
+from .team.analysts.reflection import reflect as reflect
 from .team.build import (
     LLMMode as LLMMode,
 )
 from .team.build import (
     build_analyst_team as build_analyst_team,
 )
+from .team.embedding import Embedder as Embedder
+from .team.embedding import HashingEmbedder as HashingEmbedder
 from .team.graph import AnalystTeam as AnalystTeam
 from .team.schemas import (
     Action as Action,
@@ -78,6 +81,7 @@ from .team.schemas import (
 from .team.schemas import (
     AgentSignal as AgentSignal,
 )
+from .team.schemas import Lesson as Lesson
 from .team.schemas import (
     TradingDecision as TradingDecision,
 )
@@ -87,6 +91,9 @@ from .team.snapshot import (
 from .team.snapshot import (
     MarketSnapshot as MarketSnapshot,
 )
+from .team.snapshot import PastTrade as PastTrade
+from .team.snapshot import RecalledLesson as RecalledLesson
+from .team.snapshot import TradeMemoryView as TradeMemoryView
 from .team.snapshot import (
     snapshot_from_frame as snapshot_from_frame,
 )

@@ -23,6 +23,7 @@ from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.journal import JournalReader
+from orchestrator.memory import MemoryConfig
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
 from orchestrator.runs import BacktestResult, IdlePoller, PaperDisplay, run_backtest, run_paper
 from orchestrator.trader import COMBINER_RULES, EXTRA_EXPERTS, TraderConfig, load_trading_market
@@ -82,9 +83,12 @@ def backtest_agent(
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
 
-def trader_choices(combiner: str = "mixture", experts: str = "drl,llm") -> TraderConfig:
-    """The hybrid's settings from the command line's `--combiner` and `--experts` (comma-separated:
-    drl and llm, optionally market and cash); a bad choice is a ConfigError naming the option."""
+def trader_choices(
+    combiner: str = "mixture", experts: str = "drl,llm", *, memory: bool = False
+) -> TraderConfig:
+    """The hybrid's settings from the command line's `--combiner`, `--experts` (comma-separated:
+    drl and llm, optionally market and cash) and `--memory` (a trade memory with its default
+    settings); a bad choice is a ConfigError naming the option."""
     names = [name.strip() for name in experts.split(",")]
     extras = [name for name in names if name not in ("drl", "llm")]
     unknown = [name for name in extras if name not in EXTRA_EXPERTS]
@@ -102,7 +106,9 @@ def trader_choices(combiner: str = "mixture", experts: str = "drl,llm") -> Trade
         raise ConfigError(f"--combiner {combiner!r}: choose one of {', '.join(COMBINER_RULES)}")
     default = TraderConfig()
     return default.copy_with(
-        combiner=default.combiner.copy_with(rule=combiner), extra_experts=tuple(extras)
+        combiner=default.combiner.copy_with(rule=combiner),
+        extra_experts=tuple(extras),
+        memory=MemoryConfig() if memory else None,
     )
 
 

@@ -104,6 +104,9 @@ class ListRecorder:
     def record_llm_call(self, entry: object) -> None:
         self._keep("llm_call", entry)
 
+    def record_memory(self, records: object) -> None:
+        self._keep("memory", records)
+
     def record_state(self, **keywords: object) -> None:
         self._keep("state", None, **keywords)
 

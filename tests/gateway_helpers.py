@@ -66,6 +66,7 @@ def small_stack_data() -> dict[str, Any]:
                 "fallbacks": ["primary-a"],
                 "tier": "critical",
             },
+            "reflection": {"primary": "cheap-c", "tier": "simple"},
         },
         "models": {
             "primary-a": model(1.0, 2.0, structured_output=True),

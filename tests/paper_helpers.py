@@ -25,6 +25,7 @@ CLI = Path(sys.executable).with_name("hybrid-trader")
 _LLM_VARIABLES = ("LLM_", "TETRATE_", "OPENROUTER_")
 # Columns that record when or how fast something happened, not what: they differ between runs.
 _TIMING_COLUMNS = {"bars": ["recorded_at"], "llm_calls": ["id", "at", "latency_s"]}
+_BINARY_COLUMNS = {"lessons": ["vector"]}  # bytes: compared as they are, no run tag in them
 
 
 def tiny_agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -69,6 +70,7 @@ def comparable_tables(journal: Path) -> dict[str, pd.DataFrame]:
             table = pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", connection)
             table = table.drop(columns=_TIMING_COLUMNS.get(name, []))
             text = table.select_dtypes(include=["object", "string"]).columns
+            text = text.difference(_BINARY_COLUMNS.get(name, []))
             table[text] = table[text].apply(lambda column: column.str.replace(tag, "TAG"))
             if name == "llm_calls":  # the analysts run in parallel: any order within a bar
                 table = table.sort_values(list(table.columns)).reset_index(drop=True)

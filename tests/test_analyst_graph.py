@@ -66,6 +66,7 @@ def graph_stack() -> ModelStack:
             "meta_orchestrator": {"primary": "meta-m", "tier": "complex"},
             "document_analysis": {"primary": "long-l"},
             "trade_execution": {"primary": "top-x", "tier": "critical"},
+            "reflection": {"primary": "small-s", "tier": "simple"},
         },
         "models": {
             "vision-v": _model(0.3, 0.6, vision=True),

@@ -28,7 +28,9 @@ from agents import DRLAgent
 from envs import execute
 from llm import load_settings
 from orchestrator.execution.broker import client_order_id
+from orchestrator.jobs import trader_choices
 from orchestrator.runs.paper import run_paper
+from orchestrator.runs.paper_config import PaperConfig
 from tests.paper_helpers import (
     CLI,
     END,
@@ -51,10 +53,22 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    journal = tmp_path_factory.mktemp("uninterrupted") / "journal.sqlite"
-    run_paper(agent, "synthetic", "offline", journal, end=END, settings=load_settings({}, None))
-    return journal
+def uninterrupted(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], Path]:
+    """The journal of the run never interrupted, without or with a trade memory (made once)."""
+    journals: dict[bool, Path] = {}
+
+    def journal_of(memory: bool) -> Path:
+        if memory not in journals:
+            journal = tmp_path_factory.mktemp("uninterrupted") / "journal.sqlite"
+            config = PaperConfig(trader=trader_choices(memory=memory))
+            settings = load_settings({}, None)
+            run_paper(
+                agent, "synthetic", "offline", journal, end=END, settings=settings, config=config
+            )
+            journals[memory] = journal
+        return journals[memory]
+
+    return journal_of
 
 
 def committed_bars(journal: Path) -> int:
@@ -71,11 +85,13 @@ def committed_bars(journal: Path) -> int:
         connection.close()
 
 
-def start_command(agent: Path, journal: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_command(
+    agent: Path, journal: Path, log: Path, extra: tuple[str, ...]
+) -> subprocess.Popen[bytes]:
     assert CLI.is_file(), f"{CLI} is missing: run `pip install -e .` first"
     with log.open("ab") as output:
         return subprocess.Popen(
-            [str(CLI), *paper_args(agent, journal)],
+            [str(CLI), *paper_args(agent, journal, *extra)],
             cwd=journal.parent,
             env=clean_environment(),
             stdout=output,
@@ -95,8 +111,9 @@ def kill_when(process: subprocess.Popen[bytes], due: Callable[[], bool], delay_s
     assert process.wait(timeout=60) == -signal.SIGKILL
 
 
-def crash_until_complete(agent: Path, journal: Path, kills: int) -> list[int]:
-    """Kill the command `kills` times, then let it finish; the bars committed at each kill.
+def crash_until_complete(agent: Path, journal: Path, kills: int, *extra: str) -> list[int]:
+    """Kill the command (with the `extra` options) `kills` times, then let it finish; the bars
+    committed at each kill.
 
     The first kill comes as soon as the journal file appears; the others once the journal holds
     a seeded random number of bars (each launch at least one bar further than the last), plus a
@@ -109,7 +126,7 @@ def crash_until_complete(agent: Path, journal: Path, kills: int) -> list[int]:
         done = committed_bars(journal)
         if done >= N_BARS - 1:
             break  # too little left to kill the run before it ends
-        process = start_command(agent, journal, log)
+        process = start_command(agent, journal, log, extra)
         if kill == 0:
             kill_when(process, journal.exists, delay_s=0.0)
         else:
@@ -118,7 +135,7 @@ def crash_until_complete(agent: Path, journal: Path, kills: int) -> list[int]:
             kill_when(process, lambda target=target: committed_bars(journal) >= target, delay_s)
         committed.append(committed_bars(journal))
     done = committed_bars(journal)
-    process = start_command(agent, journal, log)
+    process = start_command(agent, journal, log, extra)
     assert process.wait(timeout=TIMEOUT_S) == 0, log.read_text()
     assert f"{N_BARS} bars: {N_BARS - done} traded now, {done} resumed" in log.read_text()
     return committed
@@ -165,15 +182,21 @@ def assert_consistent(journal: Path, agent: Path) -> None:
         assert (journal_cash, journal_shares) == (cash, held), f"bar {bar}"
 
 
-@pytest.mark.parametrize("kills", [4, pytest.param(12, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    ("kills", "memory"), [(4, True), pytest.param(12, False, marks=pytest.mark.slow)]
+)
 def test_a_run_killed_at_random_points_ends_exactly_as_an_uninterrupted_one(
-    agent: Path, uninterrupted: Path, tmp_path: Path, kills: int
+    agent: Path, uninterrupted: Callable[[bool], Path], tmp_path: Path, kills: int, memory: bool
 ) -> None:
+    """With a trade memory (the default run: every table written), its closed trades, lessons
+    (vectors too) and recalls commit with their bar: the resumed run holds exactly the lessons
+    of the uninterrupted one."""
     journal = tmp_path / "journal.sqlite"
-    committed = crash_until_complete(agent, journal, kills)
+    committed = crash_until_complete(agent, journal, kills, *(["--memory"] if memory else []))
     assert committed[-1] < N_BARS and max(committed) > 0  # the kills landed inside the run
 
     assert_consistent(journal, agent)
-    expected = comparable_tables(uninterrupted)
+    expected = comparable_tables(uninterrupted(memory))
+    assert (len(expected["lessons"]) > 0) == memory
     for name, table in comparable_tables(journal).items():
         assert table.equals(expected[name]), name  # the whole equity curve among them

@@ -26,6 +26,7 @@ class Task(StrEnum):
     META_ORCHESTRATOR = "meta_orchestrator"
     DOCUMENT_ANALYSIS = "document_analysis"
     TRADE_EXECUTION = "trade_execution"
+    REFLECTION = "reflection"
 
 
 class Complexity(StrEnum):

@@ -6,6 +6,8 @@ from .build import (
 from .build import (
     build_analyst_team as build_analyst_team,
 )
+from .embedding import Embedder as Embedder
+from .embedding import HashingEmbedder as HashingEmbedder
 from .estimate import (
     CallCosts as CallCosts,
 )
@@ -36,6 +38,7 @@ from .schemas import (
 from .schemas import (
     AgentSignal as AgentSignal,
 )
+from .schemas import Lesson as Lesson
 from .schemas import (
     TradingDecision as TradingDecision,
 )
@@ -45,6 +48,9 @@ from .snapshot import (
 from .snapshot import (
     MarketSnapshot as MarketSnapshot,
 )
+from .snapshot import PastTrade as PastTrade
+from .snapshot import RecalledLesson as RecalledLesson
+from .snapshot import TradeMemoryView as TradeMemoryView
 from .snapshot import (
     snapshot_from_frame as snapshot_from_frame,
 )

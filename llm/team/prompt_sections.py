@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
-from llm.team.snapshot import AccountView, Bar, Trade
+from llm.team.snapshot import AccountView, Bar, Trade, TradeMemoryView
 
 
 class BarRow(NamedTuple):
@@ -46,6 +46,7 @@ class PromptId(StrEnum):
     DATA = "data-analyst"
     META = "meta-orchestrator"
     EXECUTION = "trade-execution"
+    REFLECTION = "reflection"
 
 
 BARS = "Bars"
@@ -54,6 +55,13 @@ TRADES = "Trades"
 PORTFOLIO = "Portfolio"
 SIGNALS = "Analyst signals"
 NEWS = "News"
+MEMORY = "Similar past trades"
+LESSONS = "Lessons"
+TRADE = "Closed trade"
+MEMORY_PREFACE = (
+    "The desk's trade memory: trades closed before now in the situations most like this one,"
+    " and the lessons written when earlier trades closed. Weigh them; do not copy them."
+)
 
 _TAG = re.compile(r"\(prompt (?P<id>[a-z-]+)/(?P<version>v\d+)\)")
 
@@ -123,6 +131,33 @@ def news_section(news: str) -> str:
     return section(NEWS, "text", news.strip())
 
 
+def memory_sections(memory: TradeMemoryView | None) -> str:
+    """The trade memory's two blocks (similar past trades with their win rate and mean net
+    return, then the lessons), or "" without a memory: prompts without one stay as they were."""
+    if memory is None:
+        return ""
+    summary = {
+        "count": len(memory.similar),
+        "win_rate": memory.win_rate,
+        "mean_net_return": memory.mean_net_return,
+        "trades": [
+            {
+                "known_at": t.known_at.isoformat(),
+                "side": t.side,
+                "regime": t.regime,
+                "net_return": t.net_return,
+                "bars_held": t.bars_held,
+                "distance": t.distance,
+            }
+            for t in memory.similar
+        ],
+    }
+    lessons = "\n".join(f"- {lesson.text}" for lesson in memory.lessons) or "none yet"
+    memory_block = section(MEMORY, "json", json.dumps(summary, sort_keys=True))
+    lessons_block = section(LESSONS, "text", lessons)
+    return f"\n\n{MEMORY_PREFACE}\n{memory_block}\n\n{lessons_block}"
+
+
 def find_sections(text: str) -> dict[str, str]:
     """Title -> body of every section in `text` (the last one wins if a title repeats).
 
@@ -184,3 +219,8 @@ def read_portfolio(body: str) -> AccountView:
 
 def read_signals(body: str) -> list[dict[str, object]]:
     return list(json.loads(body))
+
+
+def read_memory(body: str) -> list[dict[str, object]]:
+    """The similar past trades of a `## Similar past trades` body, nearest first."""
+    return list(json.loads(body)["trades"])

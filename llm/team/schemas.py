@@ -179,3 +179,20 @@ class MetaAnswer(_SizedAction):
             models=models,
             cost_usd=cost_usd,
         )
+
+
+class Lesson(_Strict):
+    """What a closed trade teaches, as the reflection task writes it: the situation, what was
+    decided and why, what happened, and what to do next time in a situation like it."""
+
+    situation: ShortText
+    decision: ShortText
+    outcome: ShortText
+    next_time: ShortText
+
+    def text(self) -> str:
+        """The lesson as one line: what is embedded for retrieval and shown in prompts."""
+        return (
+            f"{self.situation} Decided: {self.decision} Outcome: {self.outcome}"
+            f" Next time: {self.next_time}"
+        )

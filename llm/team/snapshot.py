@@ -1,8 +1,9 @@
 """A point-in-time view of one market: the only thing the analyst graph ever sees.
 
 Frozen pydantic dataclasses (`llm.team.checked`; no frames) so that `llm` serves any caller and a
-snapshot is checked at construction: prices positive, numbers finite, and every bar and trade at
-or before the snapshot's timestamp, so nothing that reads a snapshot can look ahead. A value that
+snapshot is checked at construction: prices positive, numbers finite, and every bar, trade, past
+trade recalled from the caller's memory and lesson at or before the snapshot's timestamp, so
+nothing that reads a snapshot can look ahead. A value that
 breaks a rule raises `SnapshotError` naming it. `snapshot_from_frame` builds one from an OHLCV
 frame, cutting the frame at `t` BEFORE computing anything.
 """
@@ -17,7 +18,7 @@ from typing import Annotated, ClassVar, Literal, Self
 import numpy as np
 import pandas as pd
 import talib
-from pydantic import Field, InstanceOf, model_validator
+from pydantic import Field, InstanceOf, NonNegativeInt, model_validator
 from pydantic.dataclasses import dataclass
 
 from llm.gateway import LLMError
@@ -79,6 +80,50 @@ class AccountView(_SnapshotPart):
 
 
 @dataclass(frozen=True, slots=True, config=CHECKED)
+class PastTrade(_SnapshotPart):
+    """A closed trade of the caller's memory as the analysts see it: when its outcome became known
+    (`known_at`, its exit fill), its side, the regime at entry, its net return (a fraction of the
+    position, costs paid), the bars it was held, and its distance from the current situation."""
+
+    known_at: datetime
+    side: Literal["long", "short"]
+    regime: str
+    net_return: float
+    bars_held: NonNegativeInt
+    distance: NonNegative
+
+
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class RecalledLesson(_SnapshotPart):
+    """A lesson written when an earlier trade closed (`written_at`), retrieved for this snapshot."""
+
+    written_at: datetime
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+@dataclass(frozen=True, slots=True, config=CHECKED)
+class TradeMemoryView(_SnapshotPart):
+    """What the caller's trade memory recalls for a snapshot: the most similar past situations
+    (nearest first) and the lessons that apply (most relevant first)."""
+
+    similar: tuple[InstanceOf[PastTrade], ...] = ()
+    lessons: tuple[InstanceOf[RecalledLesson], ...] = ()
+
+    @property
+    def win_rate(self) -> float | None:
+        """The share of the similar trades that made money after costs (None: none recalled)."""
+        if not self.similar:
+            return None
+        return sum(t.net_return > 0.0 for t in self.similar) / len(self.similar)
+
+    @property
+    def mean_net_return(self) -> float | None:
+        if not self.similar:
+            return None
+        return float(np.mean([t.net_return for t in self.similar]))
+
+
+@dataclass(frozen=True, slots=True, config=CHECKED)
 class MarketSnapshot(_SnapshotPart):
     """Everything known about `symbol` at `timestamp`, and nothing after it."""
 
@@ -89,11 +134,21 @@ class MarketSnapshot(_SnapshotPart):
     trades: tuple[InstanceOf[Trade], ...] = ()
     news: str | None = None
     portfolio: InstanceOf[AccountView] = field(default_factory=AccountView)
+    memory: InstanceOf[TradeMemoryView] | None = None
 
     @model_validator(mode="after")
     def _nothing_after_timestamp(self) -> Self:
         self._check_times(self.bars, "bar", strictly=True)
         self._check_times(self.trades, "trade", strictly=False)
+        if self.memory is not None:
+            recalled = [(t.known_at, "past trade") for t in self.memory.similar]
+            recalled += [(lesson.written_at, "lesson") for lesson in self.memory.lessons]
+            for time, kind in recalled:
+                if time > self.timestamp:
+                    raise SnapshotError(
+                        f"{kind} known at {time.isoformat()} is after the snapshot timestamp "
+                        f"{self.timestamp.isoformat()} (look-ahead)"
+                    )
         return self
 
     def _check_times(self, items: Sequence[Bar | Trade], kind: str, *, strictly: bool) -> None:

@@ -87,6 +87,14 @@ def paper(
         ),
     ] = None,
     max_cost: MaxCostOption = None,
+    memory: Annotated[
+        bool,
+        typer.Option(
+            help="Keep a trade memory in the journal: each closed trade with its context and"
+            " outcome and the lesson written on it; the analysts see the most similar past trades"
+            " and the lessons that apply."
+        ),
+    ] = False,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
 
@@ -99,7 +107,9 @@ def paper(
     from orchestrator.runs.paper import run_paper
     from orchestrator.runs.paper_config import PaperConfig
 
-    config = PaperConfig(trader=trader_choices(combiner.value, experts), broker=broker.value)
+    config = PaperConfig(
+        trader=trader_choices(combiner.value, experts, memory=memory), broker=broker.value
+    )
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)
     try:

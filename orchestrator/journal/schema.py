@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
@@ -33,6 +33,7 @@ from orchestrator.errors import (
     OrchestratorError,
 )
 from orchestrator.execution import OrderRequest, PortfolioState
+from orchestrator.memory import MEMORY_SCHEMA, MEMORY_TABLES, MemoryRecords
 from orchestrator.trader import BarSeen, LLMView, WeightUpdate
 
 
@@ -84,10 +85,12 @@ def _read_holder(descriptor: int) -> str:
 
 
 APPLICATION_ID = 0x48545231  # "HTR1"
-SCHEMA_VERSION = 4  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
+SCHEMA_VERSION = 5  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
 # 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored,
 # and each weight update the extra experts' scores (`extras_json`, {} without extra experts); the
-# run record the bars its data held to trade when it last traded (`bars_to_trade`)
+# run record the bars its data held to trade when it last traded (`bars_to_trade`);
+# 5: the trade memory's tables (`orchestrator.memory.MEMORY_SCHEMA`), its state in the hybrid's
+# saved state
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in
@@ -223,6 +226,7 @@ SCHEMA = (
         llm_asked_at_bar INTEGER REFERENCES llm_views (asked_at_bar),
         loop_state_json TEXT NOT NULL
     ) STRICT""",
+    *MEMORY_SCHEMA,
 )
 
 TABLES = (
@@ -237,6 +241,7 @@ TABLES = (
     "weight_updates",
     "llm_calls",
     "states",
+    *MEMORY_TABLES,
 )
 
 
@@ -392,7 +397,8 @@ class RestoredState:
     bar: the last completed bar. portfolio: the account after it (as `record_state` saved it).
     weight_history: every weight update so far, oldest first. llm_view: the LLM view held after
     the bar, if any. pending_orders: orders sent and not yet (fully) filled: hand them to
-    `resubmit_pending`. loop_state: the loop's own JSON values saved with the bar.
+    `resubmit_pending`. loop_state: the loop's own JSON values saved with the bar. memory: the
+    trade memory's closed trades, lessons and recalls so far (empty for a run without one).
     """
 
     bar: BarSeen
@@ -401,6 +407,7 @@ class RestoredState:
     llm_view: LLMView | None
     pending_orders: tuple[OrderRequest, ...]
     loop_state: JsonObject
+    memory: MemoryRecords = field(default_factory=MemoryRecords)
 
 
 def drl_record(decision: DRLDecision) -> dict[str, object]:

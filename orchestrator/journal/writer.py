@@ -57,6 +57,7 @@ from orchestrator.journal.schema import (
     drl_record,
     inspect_file,
 )
+from orchestrator.memory import MemoryRecords, insert_records, read_records
 from orchestrator.trader import BarSeen, HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
 Clock = Callable[[], dt.datetime]
@@ -162,6 +163,7 @@ class Journal(JournalQueries):
             llm_view=None if llm_asked_at_bar is None else self._llm_view(llm_asked_at_bar),
             pending_orders=self.pending_orders(),
             loop_state=json.loads(loop_state_json),
+            memory=read_records(self.connection),
         )
 
     def _portfolio_after(self, bar_index: int) -> PortfolioState:
@@ -474,6 +476,12 @@ class BarWriter:
                 "error": entry.error,
             },
         )
+
+    def record_memory(self, records: MemoryRecords) -> None:
+        """The trades the memory closed in this bar, their lessons and the recall shown to the
+        analysts: in this bar's transaction, so they survive exactly as the bar does."""
+        self._require_open()
+        insert_records(self._connection, records)
 
     def record_state(
         self,

@@ -14,6 +14,7 @@ team was asked for and per order the strategy proposed.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
 from llm import usd
+from orchestrator.memory import MEMORY_FILE, write_memory_file
 from orchestrator.reports.html import save_html
 from orchestrator.reports.plots import IN_SAMPLE, save_plots
 from orchestrator.reports.trades import trade_metrics, trades_table
@@ -119,6 +121,25 @@ def strategy_metrics(
         "fills": activity.fills,
         **trade_metrics(run),
         **_learner_metrics(run),
+        **_memory_metrics(run),
+    }
+
+
+def _memory_metrics(run: StrategyResult) -> dict[str, Any]:
+    """For a strategy with a trade memory: the trades it closed and the lessons written, with
+    the memory's win rate and mean net return (the memory's own trades: a run of decisions on
+    one side, see `orchestrator.memory`), and the recalls shown to the analysts."""
+    if run.memory is None:
+        return {}
+    returns = [trade.net_return for trade in run.memory.trades]
+    return {
+        "memory": {
+            "trades": len(returns),
+            "lessons": len(run.memory.lessons),
+            "recalls": len(run.memory.recalls),
+            "win_rate": sum(r > 0.0 for r in returns) / len(returns) if returns else None,
+            "mean_net_return": sum(returns) / len(returns) if returns else None,
+        }
     }
 
 
@@ -271,7 +292,8 @@ def _names(names: list[str]) -> str:
 
 def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
     """Write metrics.json, equity.csv, trades.csv, metrics.md, the PNG plots and report.html into
-    `out_dir`."""
+    `out_dir`, and the trade memory's trades and lessons into memory.sqlite (when a strategy kept
+    one)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -292,7 +314,11 @@ def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Pa
         files["table"].write_text(metrics_markdown(metrics))
         files.update(save_plots(result, out_dir))
         files["html"] = save_html(result, out_dir / "report.html")
-    except OSError as exc:
+        for run in result.strategies.values():
+            if run.memory is not None:  # hybrid_memory's: the only strategy keeping one
+                files["memory"] = out_dir / MEMORY_FILE
+                write_memory_file(files["memory"], run.memory)
+    except (OSError, sqlite3.Error) as exc:
         raise ReportError(f"cannot write the backtest report into {out_dir}: {exc}") from None
     return files
 

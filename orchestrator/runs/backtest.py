@@ -8,7 +8,9 @@ and hybrid_learned (Hedge weights), gets its own account, `PaperBroker` and `Ris
 `BarEngine`, all with the agent's cost model and the same limits. hybrid_seed is the first
 hybrid's rule (`CombinerConfig.rule == "seed"`) with learned weights; hybrid_market is
 hybrid_learned with the extra experts `market` and `cash` beside the two sources, so its
-log-wealth stays within its printed regret bound of buy and hold's. Only the strategies that ask the
+log-wealth stays within its printed regret bound of buy and hold's; hybrid_memory is
+hybrid_learned with a trade memory (`BacktestConfig.memory`): beside hybrid_learned, it measures
+what the memory is worth. Only the strategies that ask the
 analysts (those with an LLM view keeper) put their orders to the LLM execution check: drl alone
 never calls an LLM. `BacktestResult.order_checks` says which strategy passed through which. The
 engine runs step through the bars in lockstep, so the snapshot of a bar is built once and shared
@@ -29,6 +31,7 @@ from envs import CostModel, buy_and_hold
 from llm import AnalystTeam
 from orchestrator.checks import Positive, Settings
 from orchestrator.execution import PaperBroker, PortfolioState, RiskLimits, RiskManager
+from orchestrator.memory import MemoryConfig, MemoryRecords
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
@@ -50,10 +53,18 @@ from orchestrator.trader import (
     Strategy,
     TraderConfig,
     TradingMarket,
+    trade_memory,
 )
 
 StrategyName = Literal[
-    "buy_and_hold", "drl", "llm", "hybrid_fixed", "hybrid_learned", "hybrid_seed", "hybrid_market"
+    "buy_and_hold",
+    "drl",
+    "llm",
+    "hybrid_fixed",
+    "hybrid_learned",
+    "hybrid_seed",
+    "hybrid_market",
+    "hybrid_memory",
 ]
 STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
 BUY_AND_HOLD: StrategyName = "buy_and_hold"
@@ -66,7 +77,8 @@ class BacktestConfig(Settings):
     switch is set from the agent's mode. initial_cash: each strategy's starting equity.
     rebalance_band: no order for a target within this of the position (`envs.order_needed`);
     None: the agent's own band, so the drl row trades as the agent's evaluation does.
-    strategies: which of `STRATEGY_NAMES` to run, in that order."""
+    strategies: which of `STRATEGY_NAMES` to run, in that order. memory: the trade memory's
+    settings for hybrid_memory."""
 
     trader: TraderConfig = Field(default_factory=TraderConfig)
     risk: RiskLimits = Field(default_factory=RiskLimits)
@@ -74,6 +86,7 @@ class BacktestConfig(Settings):
     rebalance_band: RebalanceBand | None = None
     snapshot_window: PositiveInt = DEFAULT_WINDOW
     strategies: Annotated[tuple[StrategyName, ...], Field(min_length=1)] = STRATEGY_NAMES
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @field_validator("strategies")
     @classmethod
@@ -88,7 +101,8 @@ class StrategyResult:
     """One strategy's run: per-bar `frame` (see `BacktestRecorder.frame`), its activity, how many
     times it asked the analyst team, its weight learner at the end (None if it learns none), the
     LLM's confidence calibrator at the end (a hybrid's; None for the others), its fills in order
-    and the last close (for the trade list; a trade still open is marked there)."""
+    and the last close (for the trade list; a trade still open is marked there); and what its
+    trade memory holds at the end (None without one)."""
 
     name: str
     frame: pd.DataFrame
@@ -98,6 +112,7 @@ class StrategyResult:
     llm_calibrator: LLMConfidenceCalibrator | None = None
     fills: tuple[TradeFill, ...] = ()
     last_close: float | None = None
+    memory: MemoryRecords | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ def run_backtest(
         if name == BUY_AND_HOLD:
             continue
         strategy, keeper = builders[name]()
+        memory = strategy.memory if isinstance(strategy, HybridDRLLLMTrader) else None
         asks_llm = keeper is not None  # only a strategy that asks the analysts pays for a check
         checks[RISK_MANAGER].append(name)
         if asks_llm:
@@ -161,6 +177,7 @@ def run_backtest(
             confirmer=ExecutionConfirmer(gateway, snapshots) if asks_llm else None,
             llm_calls=llm_calls,
             rebalance_band=_band(config, agent),
+            memory=memory,
         )
         runs[name] = _Run(engine, BacktestRecorder(), keeper)
     closes = market.arrays.close
@@ -196,6 +213,7 @@ def run_backtest(
                     _calibrator(run.engine.strategy),
                     tuple(run.recorder.fills),
                     run.recorder.last_close,
+                    None if run.engine.memory is None else run.recorder.memory,
                 )
                 for name, run in runs.items()
             },
@@ -264,11 +282,23 @@ def _strategy_builders(
     cost_model = agent.env_config.cost_model
 
     def hybrid(
-        learn: bool, rule: CombinerRule | None = None, extras: tuple[str, ...] = ()
+        learn: bool,
+        rule: CombinerRule | None = None,
+        extras: tuple[str, ...] = (),
+        memory: MemoryConfig | None = None,
     ) -> tuple[Strategy, LLMViewKeeper]:
         combiner = trader.combiner.copy_with(rule=rule or trader.combiner.rule)
-        settings = trader.copy_with(learn_weights=learn, combiner=combiner, extra_experts=extras)
-        strategy = HybridDRLLLMTrader(drl, team, snapshots, cost_model=cost_model, config=settings)
+        settings = trader.copy_with(
+            learn_weights=learn, combiner=combiner, extra_experts=extras, memory=memory
+        )
+        strategy = HybridDRLLLMTrader(
+            drl,
+            team,
+            snapshots,
+            cost_model=cost_model,
+            config=settings,
+            memory=trade_memory(settings, market, team.gateway, cost_model),
+        )
         return strategy, strategy.llm
 
     def llm_alone() -> tuple[Strategy, LLMViewKeeper]:
@@ -282,4 +312,5 @@ def _strategy_builders(
         "hybrid_learned": lambda: hybrid(learn=True),
         "hybrid_seed": lambda: hybrid(learn=True, rule="seed"),
         "hybrid_market": lambda: hybrid(learn=True, rule="mixture", extras=EXTRA_EXPERTS),
+        "hybrid_memory": lambda: hybrid(learn=True, memory=config.memory),
     }

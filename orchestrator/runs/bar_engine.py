@@ -19,7 +19,9 @@ At bar t, in this order (nothing after bar t's close is read):
    go: a model must never keep open what the hard limits close); a veto is recorded as a
    rejected order with its reason, a confirmed order is submitted with
    `client_order_id(run_id, t, intent)` and recorded with the broker's ack;
-7. the LLM calls made during the bar are recorded, then the state after the bar.
+7. what the strategy's trade memory added during the bar (trades closed, lessons, the recall the
+   analysts were shown) is recorded, then the LLM calls made during the bar, then the state after
+   the bar.
 
 Everything goes through a `BarRecorder` (the journal's `BarWriter` is one; the backtest passes an
 in-memory one). The engine's own state is a plain value, `EngineState`, saved with every bar
@@ -51,6 +53,7 @@ from orchestrator.execution import (
     RiskManager,
     client_order_id,
 )
+from orchestrator.memory import MemoryRecords, TradeMemory
 from orchestrator.runs.engine_state import EngineState, PendingOrder, loop_state
 from orchestrator.runs.llm_cost import LLMCallLog
 from orchestrator.trader import (
@@ -96,6 +99,8 @@ class BarRecorder(Protocol):
 
     def record_llm_call(self, entry: LedgerEntry) -> None: ...
 
+    def record_memory(self, records: MemoryRecords) -> None: ...
+
     def record_state(
         self,
         *,
@@ -131,7 +136,8 @@ class BarEngine:
     journal's last bar (`engine_state.resume`, which also loads the strategy). `rebalance_band`:
     a `RebalanceBand`, checked by the run's settings (the runs pass the agent's, the band it
     trained with, unless told otherwise). `confirmer`: the execution check of the
-    strategy's orders; None sends them unconfirmed (a strategy that calls no LLM).
+    strategy's orders; None sends them unconfirmed (a strategy that calls no LLM). `memory`: the
+    strategy's trade memory, whose additions each bar records (None: the strategy keeps none).
     """
 
     def __init__(
@@ -146,6 +152,7 @@ class BarEngine:
         confirmer: OrderConfirmer | None = None,
         llm_calls: LLMCallLog | None = None,
         rebalance_band: float = DEFAULT_REBALANCE_BAND,
+        memory: TradeMemory | None = None,
     ) -> None:
         broker_costs = getattr(broker, "cost_model", risk.cost_model)
         if broker_costs != risk.cost_model:
@@ -162,6 +169,7 @@ class BarEngine:
         self.confirmer = confirmer
         self.llm_calls = llm_calls
         self.rebalance_band = rebalance_band
+        self.memory = memory
         self._state = state
 
     @property
@@ -198,6 +206,8 @@ class BarEngine:
             order = self._send(bar, check, recorder)
             if order is not None:
                 pending = (*pending, PendingOrder(order=order))
+        if self.memory is not None and not (added := self.memory.drain()).empty:
+            recorder.record_memory(added)
         if self.llm_calls is not None:
             for entry in self.llm_calls.drain():
                 recorder.record_llm_call(entry)

@@ -16,6 +16,7 @@ from pydantic import NonNegativeInt
 from orchestrator.checks import Value
 from orchestrator.execution import OrderRequest, PortfolioState
 from orchestrator.journal import RestoredState
+from orchestrator.memory import TradeMemory
 from orchestrator.trader import Strategy
 
 
@@ -54,12 +55,17 @@ def loop_state(state: EngineState, strategy: Strategy) -> dict[str, object]:
     return saved.model_dump(mode="json")
 
 
-def resume(restored: RestoredState, strategy: Strategy) -> EngineState:
-    """The engine state after the journal's last bar, with `strategy` loaded as it was then."""
+def resume(
+    restored: RestoredState, strategy: Strategy, memory: TradeMemory | None = None
+) -> EngineState:
+    """The engine state after the journal's last bar, with `strategy` loaded as it was then, and
+    its trade `memory` (if it keeps one) given back the trades and lessons the journal holds."""
     saved = SavedLoop.from_mapping(restored.loop_state)
     strategy.load_state_dict(
         saved.strategy, weight_history=restored.weight_history, llm_view=restored.llm_view
     )
+    if memory is not None:
+        memory.load(restored.memory)
     return EngineState(
         portfolio=restored.portfolio,
         last_bar=restored.bar.index,

@@ -33,6 +33,7 @@ from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
 from orchestrator.execution import Broker, PaperBroker, RiskManager, resubmit_pending
 from orchestrator.journal import Journal, RestoredState, lock_path_for
+from orchestrator.memory import TradeMemory
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
@@ -55,6 +56,7 @@ from orchestrator.trader import (
     Strategy,
     TradingMarket,
     load_trading_market,
+    trade_memory,
 )
 
 
@@ -277,18 +279,20 @@ class _Run:
         agent, team, config = self.agent, self.team, self.config
         cost_model = agent.env_config.cost_model
         snapshots = MarketSnapshots(market, config.snapshot_window)
+        memory = trade_memory(config.trader, market, team.gateway, cost_model)
         trader = HybridDRLLLMTrader(
             DRLAdvisor(agent, market.arrays.features, agent.env_config),
             team,
             snapshots,
             cost_model=cost_model,
             config=config.trader,
+            memory=memory,
         )
         restored = journal.restore_state()
         if restored is None:
             state = EngineState.opening(config.initial_cash)
         else:
-            state = _resumed(journal, restored, trader)
+            state = _resumed(journal, restored, trader, memory)
         broker = self.account or PaperBroker(
             state.portfolio.cash,
             shares=state.portfolio.shares,
@@ -307,14 +311,18 @@ class _Run:
             confirmer=ExecutionConfirmer(team.gateway, snapshots),
             llm_calls=self.llm_calls,
             rebalance_band=_resolved_band(config),
+            memory=memory,
         )
 
 
-def _resumed(journal: Journal, restored: RestoredState, strategy: Strategy) -> EngineState:
-    """The engine state after the journal's last bar, `strategy` loaded; a saved state that does
-    not read back means the file was tampered with or damaged, and is refused as such."""
+def _resumed(
+    journal: Journal, restored: RestoredState, strategy: Strategy, memory: TradeMemory | None
+) -> EngineState:
+    """The engine state after the journal's last bar, `strategy` (and its `memory`) loaded; a
+    saved state that does not read back means the file was tampered with or damaged, and is
+    refused as such."""
     try:
-        return resume(restored, strategy)
+        return resume(restored, strategy, memory)
     except InvalidInputError as exc:
         raise JournalCorruptError(f"journal {journal.path}: {exc}; left untouched") from None
 

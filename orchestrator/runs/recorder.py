@@ -18,6 +18,7 @@ from agents import DRLDecision
 from envs import BuyAndHoldRun
 from llm import LedgerEntry, Task
 from orchestrator.execution import BrokerFill, OrderAck, OrderCheck, OrderRequest, PortfolioState
+from orchestrator.memory import MemoryRecords
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import NOT_SENT
 from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpdate
@@ -48,6 +49,7 @@ class BacktestRecorder:
         self._last_check: OrderCheck | None = None
         self._approved: dict[str, float] = {}
         self.fills: list[TradeFill] = []
+        self._memory: list[MemoryRecords] = []
 
     def begin_bar(self, timestamp: pd.Timestamp, close: float) -> None:
         self._dates.append(timestamp)
@@ -95,6 +97,19 @@ class BacktestRecorder:
             llm_failed=activity.llm_failed + (not answered),
             llm_cost_usd=activity.llm_cost_usd + entry.cost_usd,
             llm_check_cost_usd=activity.llm_check_cost_usd + entry.cost_usd * check,
+        )
+
+    def record_memory(self, records: MemoryRecords) -> None:
+        self._memory.append(records)
+
+    @property
+    def memory(self) -> MemoryRecords:
+        """Everything the strategy's trade memory added, in bar order (for the memory file)."""
+        parts = self._memory
+        return MemoryRecords(
+            trades=tuple(t for part in parts for t in part.trades),
+            lessons=tuple(lesson for part in parts for lesson in part.lessons),
+            recalls=tuple(r for part in parts for r in part.recalls),
         )
 
     def record_state(

@@ -53,6 +53,7 @@ from .hybrid_trader import (
 from .hybrid_trader import (
     TraderConfig as TraderConfig,
 )
+from .hybrid_trader import trade_memory as trade_memory
 from .market import (
     BarSeen as BarSeen,
 )

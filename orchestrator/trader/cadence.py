@@ -30,7 +30,7 @@ In between asks, the last view is reused as it stands, with the bar it was asked
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Protocol
 
@@ -40,7 +40,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from agents import AgentError, split_with_history
 from envs import MarketArrays, Splits, TradingEnv, assemble_market, prepare_market
-from llm import MarketSnapshot, TradingDecision
+from llm import MarketSnapshot, TradeMemoryView, TradingDecision
 from orchestrator.checks import Settings, UnitInterval, Value
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
@@ -164,8 +164,10 @@ class LLMViewKeeper:
         portfolio: PortfolioState,
         price: float,
         drl_confidence: float | None = None,
+        recall: Callable[[], TradeMemoryView] | None = None,
     ) -> tuple[LLMView, bool]:
-        """The view to use at `bar` and whether it was asked for just now."""
+        """The view to use at `bar` and whether it was asked for just now; `recall`, when given,
+        is what the caller's trade memory shows the analysts (asked only when they are)."""
         if self.view is not None and bar < self.view.asked_at_bar:
             raise InvalidInputError(
                 f"bar {bar} comes before the LLM view asked at bar {self.view.asked_at_bar}"
@@ -178,7 +180,10 @@ class LLMViewKeeper:
             bar, self.first_bar, self.view, drl_confidence
         ):
             return self.view, False
-        decision = self.analyst.decide(self.snapshots.at(bar, portfolio, price))
+        snapshot = self.snapshots.at(bar, portfolio, price)
+        if recall is not None:
+            snapshot = replace(snapshot, memory=recall())
+        decision = self.analyst.decide(snapshot)
         self.view = LLMView(asked_at_bar=bar, decision=decision)
         self.asks += 1
         return self.view, True

@@ -19,6 +19,11 @@ Per bar, in the bar engine's order:
 
 A source's recommended position is its vote as the account could hold it: capped at the
 combiner's `max_position`, and flat instead of short in long-only mode.
+
+With a trade memory (`orchestrator.memory.TradeMemory`, settings in `TraderConfig.memory`), each
+decision first closes the trade whose exit filled by this bar's open (and has its lesson
+written), the analysts, when asked, see the similar past trades and the lessons that apply, and
+the decided target opens or closes the memory's trades.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from pydantic import Field, NonNegativeInt, model_validator
 
 from agents import DRLAgent
 from envs import CostModel, market_order, rebalance
+from llm import CompletionGateway, HashingEmbedder, TradeMemoryView
 from orchestrator.checks import Position, Positive, Settings, UnitInterval, Value
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
+from orchestrator.memory import UNKNOWN_REGIME, MemoryConfig, TradeMemory
 from orchestrator.trader.cadence import (
     Analyst,
     LLMCadence,
@@ -50,6 +57,7 @@ from orchestrator.trader.combiner import (
 )
 from orchestrator.trader.drl_advisor import DRLAdvisor
 from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, WeightUpdate
+from orchestrator.trader.market import TradingMarket
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
 from orchestrator.trader.votes import (
@@ -66,12 +74,14 @@ class TraderConfig(Settings):
     extra_experts: experts the learner weighs beside the DRL and the LLM (`hedge.EXTRA_EXPERTS`):
         `market` (fully invested) and `cash` (flat); none by default. With `market`, the hybrid's
         log-wealth stays within the printed regret bound of buy and hold's.
+    memory: the trade memory's settings; None trades without one.
     """
 
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
     extra_experts: tuple[ExtraExpertName, ...] = ()
+    memory: MemoryConfig | None = None
 
     @model_validator(mode="after")
     def _extras_need_the_mixture(self) -> TraderConfig:
@@ -121,8 +131,14 @@ class HybridDRLLLMTrader:
         *,
         cost_model: CostModel,
         config: TraderConfig | None = None,
+        memory: TradeMemory | None = None,
     ) -> None:
         self.config = config or TraderConfig()
+        if (memory is None) != (self.config.memory is None):
+            raise InvalidInputError(
+                "a hybrid with memory settings needs a TradeMemory, and one without none"
+            )
+        self.memory = memory
         self.drl = drl
         self.drl_book = SourceBook(snapshots.market.arrays.open, snapshots.market.arrays.close)
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
@@ -179,8 +195,17 @@ class HybridDRLLLMTrader:
         # The agent decides from its own book, as in training and as DRL-alone does, not from the
         # hybrid's account, which holds positions it never chose.
         drl = self.drl.decide_for(bar, *self.drl_book.at_close(bar, self.cost_model))
-        view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence)
         drl_vote = vote_from_drl(drl)
+        recall = None
+        if self.memory is not None:
+            memory, held = self.memory, self.llm.view
+            memory.close_due(bar)
+            held_signal = 0.0 if held is None else vote_from_llm(held.decision).signal
+
+            def recall() -> TradeMemoryView:
+                return memory.recall(bar, regime_of(held), drl_vote.signal, held_signal)
+
+        view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence, recall)
         llm_vote = vote_from_llm(view.decision, self.llm_calibrator)
         combiner = self.config.combiner
         extra_positions: dict[str, float] = {
@@ -201,6 +226,17 @@ class HybridDRLLLMTrader:
         freshness = "asked now" if asked else f"reused from bar {view.asked_at_bar}"
         hybrid = replace(hybrid, reasoning=f"{hybrid.reasoning}; LLM view {freshness}")
         drl_position = account_position(drl_vote.signal, combiner)
+        if self.memory is not None:
+            self.memory.observe(
+                bar,
+                hybrid.target_position,
+                {
+                    "regime": regime_of(view),
+                    "drl_signal": drl_vote.signal,
+                    "llm_signal": llm_vote.signal,
+                    "drl_weight": self._weights.drl_weight,
+                },
+            )
         self._unscored.append(
             UnscoredDecision(
                 drl=drl_position,
@@ -229,6 +265,7 @@ class HybridDRLLLMTrader:
             held=self._held,
             drl_book=self.drl_book.state_dict(),
             llm_calibrator=self.llm_calibrator.state_dict(),
+            memory=None if self.memory is None else self.memory.state_dict(),
         ).model_dump(mode="json")
 
     def load_state_dict(
@@ -250,6 +287,37 @@ class HybridDRLLLMTrader:
         self._held = dict(saved.held)
         self.drl_book.load_state_dict(saved.drl_book)
         self.llm_calibrator.load_state_dict(saved.llm_calibrator)
+        if (self.memory is None) != (saved.memory is None):
+            raise InvalidInputError("the saved trader and this one differ in having a memory")
+        if self.memory is not None and saved.memory is not None:
+            self.memory.load_state_dict(saved.memory)
+
+
+def trade_memory(
+    config: TraderConfig, market: TradingMarket, gateway: CompletionGateway, cost_model: CostModel
+) -> TradeMemory | None:
+    """The trade memory `config` asks for over `market` (None: it asks for none): lessons written
+    through `gateway`, embedded by the deterministic local embedder."""
+    if config.memory is None:
+        return None
+    return TradeMemory(
+        market.arrays,
+        market.symbol,
+        cost_model,
+        gateway=gateway,
+        embedder=HashingEmbedder(),
+        config=config.memory,
+    )
+
+
+def regime_of(view: LLMView | None) -> str:
+    """The narrative analyst's regime in `view` (`regime=...` among its key features)."""
+    if view is not None:
+        for signal in view.decision.signals:
+            for feature in signal.key_features:
+                if feature.startswith("regime="):
+                    return feature.removeprefix("regime=")
+    return UNKNOWN_REGIME
 
 
 class UnscoredDecision(Value):
@@ -273,6 +341,8 @@ class TraderState(Value):
     held: each expert's own position before the oldest of those, to cost the move to it.
     drl_book: the DRL agent's own book (`SourceBook.state_dict`).
     llm_calibrator: `LLMConfidenceCalibrator.state_dict`.
+    memory: the trade memory's open trades (`TradeMemory.state_dict`; its closed trades and
+    lessons are saved apart, in the journal's tables), None without a memory.
     """
 
     weights: dict[str, Any]
@@ -281,6 +351,7 @@ class TraderState(Value):
     held: dict[str, Position]
     drl_book: dict[str, Any]
     llm_calibrator: dict[str, Any]
+    memory: dict[str, Any] | None = None
 
 
 class BookState(Value):

@@ -43,7 +43,7 @@ Missing analysts: {missing}
 
 {portfolio}
 
-{indicators}"""
+{indicators}{memory}"""
 
 
 def build_messages(
@@ -56,6 +56,7 @@ def build_messages(
         signals=prompt_sections.signals_section([s.model_dump() for s in signals]),
         portfolio=prompt_sections.portfolio_section(snapshot.portfolio),
         indicators=prompt_sections.indicators_section(snapshot.indicators),
+        memory=prompt_sections.memory_sections(snapshot.memory),
     )
     system = system_prompt(PromptId.META, PROMPT_VERSION, ROLE, INSTRUCTIONS_V1, MetaAnswer)
     return SystemMessage(system), HumanMessage(text)

@@ -32,7 +32,7 @@ HUMAN_TEMPLATE_V1 = """{header}
 
 {indicators}
 
-{news}"""
+{news}{memory}"""
 
 
 def build_request(
@@ -43,6 +43,7 @@ def build_request(
         bars=prompt_sections.bars_section(snapshot.bars),
         indicators=prompt_sections.indicators_section(snapshot.indicators),
         news=prompt_sections.news_section(snapshot.news or "") if snapshot.has_news else "No news.",
+        memory=prompt_sections.memory_sections(snapshot.memory),
     )
     system = system_prompt(
         PromptId.NARRATIVE, PROMPT_VERSION, ROLE, INSTRUCTIONS_V1, NarrativeAnswer

@@ -20,9 +20,11 @@ from llm.team.analysts.execution import ORDER_SECTION, ExecutionAnswer
 from llm.team.consensus import combine_signals, population_std
 from llm.team.prompt_sections import BarRow, PromptId, TradeRow
 from llm.team.schemas import (
+    Action,
     AgentSignal,
     ChartAnswer,
     DataAnswer,
+    Lesson,
     MetaAnswer,
     NarrativeAnswer,
     Regime,
@@ -35,6 +37,7 @@ LEVEL_WINDOW = 20
 VOLUME_SPIKE_RATIO = 2.0
 BLOCK_TRADE_MEDIANS = 10.0
 LOSS_ALERT_FRACTION = 0.05
+MEMORY_MIN_TRADES = 3  # similar trades on one side before the memory sizes a decision down
 
 _POSITIVE_LEXICON = (
     "beat beats upgrade upgraded growth record surge surges rally strong bullish raise "
@@ -48,7 +51,7 @@ _POSITIVE_WORDS = frozenset(_POSITIVE_LEXICON.split())
 _NEGATIVE_WORDS = frozenset(_NEGATIVE_LEXICON.split())
 _WORD = re.compile(r"[a-z]+")
 
-Answer = ChartAnswer | NarrativeAnswer | DataAnswer | MetaAnswer | ExecutionAnswer
+Answer = ChartAnswer | NarrativeAnswer | DataAnswer | MetaAnswer | ExecutionAnswer | Lesson
 Rule = Callable[[Mapping[str, str]], Answer]
 
 
@@ -337,21 +340,39 @@ def data_rule(sections: Mapping[str, str]) -> DataAnswer:
 
 
 def meta_rule(sections: Mapping[str, str]) -> MetaAnswer:
-    """The confidence-weighted vote of the signals, sized down when the book is losing."""
+    """The confidence-weighted vote of the signals, sized down when the book is losing, and
+    again when the trade memory shows that trades on the same side in similar situations lost."""
     signals = [
         AgentSignal.model_validate(raw)
         for raw in prompt_sections.read_signals(_section(sections, prompt_sections.SIGNALS))
     ]
     portfolio = prompt_sections.read_portfolio(_section(sections, prompt_sections.PORTFOLIO))
     answer = combine_signals(signals, source="offline meta")
-    losing = portfolio.unrealized_pnl < -LOSS_ALERT_FRACTION * portfolio.equity
-    if not losing:
-        return answer
+    if portfolio.unrealized_pnl < -LOSS_ALERT_FRACTION * portfolio.equity:
+        answer = _halved(answer, "book is losing")
+    memory = sections.get(prompt_sections.MEMORY)
+    if memory is not None and answer.action is not Action.HOLD:
+        side = "long" if answer.action is Action.BUY else "short"
+        same_side = [
+            float(str(t["net_return"]))
+            for t in prompt_sections.read_memory(memory)
+            if t["side"] == side
+        ]
+        if len(same_side) >= MEMORY_MIN_TRADES and statistics.fmean(same_side) < 0.0:
+            answer = _halved(
+                answer,
+                f"{len(same_side)} similar {side} trades lost"
+                f" {statistics.fmean(same_side):+.2%} on average",
+            )
+    return answer
+
+
+def _halved(answer: MetaAnswer, why: str) -> MetaAnswer:
     return answer.model_copy(
         update={
             "size": round(answer.size / 2, 4),
             "risk_level": RiskLevel.HIGH,
-            "reasoning": answer.reasoning + "; book is losing, size halved",
+            "reasoning": f"{answer.reasoning}; {why}, size halved",
         }
     )
 
@@ -419,12 +440,44 @@ def execution_rule(sections: Mapping[str, str]) -> ExecutionAnswer:
     )
 
 
+def reflection_rule(sections: Mapping[str, str]) -> Lesson:
+    """A lesson from the closed trade's record: what was held in which regime on whose vote, how
+    it ended, and whether to repeat it (it made money after costs) or trade it smaller (it lost;
+    with the adverse excursion that said so, when it went deep against the position)."""
+    try:
+        trade = json.loads(_section(sections, prompt_sections.TRADE))
+        side, regime = str(trade["side"]), str(trade["regime"])
+        drl, llm = float(trade["drl_signal"]), float(trade["llm_signal"])
+        net, worst = float(trade["net_return"]), float(trade["worst_excursion"])
+        bars, size = int(trade["bars_held"]), float(trade["size"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise OfflineRuleError(f"reflection prompt lacks a usable trade: {exc!r}") from None
+    agreed = drl * llm > 0.0
+    votes = "DRL and LLM agreed" if agreed else "DRL and LLM disagreed"
+    if net > 0.0:
+        next_time = f"repeat: go {side} in a {regime} regime when {votes.lower()}"
+    elif worst < 2.0 * net:
+        next_time = (
+            f"go {side} smaller in a {regime} regime when {votes.lower()}: it fell"
+            f" {worst:+.2%} before it closed"
+        )
+    else:
+        next_time = f"go {side} smaller in a {regime} regime when {votes.lower()}"
+    return Lesson(
+        situation=f"{regime} regime, DRL vote {drl:+.2f}, LLM vote {llm:+.2f}: {votes}.",
+        decision=f"{side} at {size:.2f} of equity.",
+        outcome=f"{net:+.2%} net over {bars} bars, worst excursion {worst:+.2%}.",
+        next_time=f"{next_time}.",
+    )
+
+
 OFFLINE_RULES: Mapping[str, Rule] = {
     PromptId.CHART.value: chart_rule,
     PromptId.NARRATIVE.value: narrative_rule,
     PromptId.DATA.value: data_rule,
     PromptId.META.value: meta_rule,
     PromptId.EXECUTION.value: execution_rule,
+    PromptId.REFLECTION.value: reflection_rule,
 }
 
 
