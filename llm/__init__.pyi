@@ -73,7 +73,9 @@ from .team.build import (
     build_analyst_team as build_analyst_team,
 )
 from .team.embedding import Embedder as Embedder
+from .team.embedding import GatewayEmbedder as GatewayEmbedder
 from .team.embedding import HashingEmbedder as HashingEmbedder
+from .team.embedding import embedder_for as embedder_for
 from .team.graph import AnalystTeam as AnalystTeam
 from .team.schemas import (
     Action as Action,

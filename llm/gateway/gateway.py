@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+import openai
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel
 
@@ -40,6 +42,7 @@ from llm.gateway.clients import (
     OpenAIChatFactory,
     check_every_task_served,
     describe_configuration,
+    resolve_endpoint,
 )
 from llm.gateway.failures import Failure, FailureKind, Redactor, classify
 from llm.gateway.ledger import Ledger, LedgerEntry
@@ -67,6 +70,7 @@ from llm.gateway.types import (
 
 logger = logging.getLogger(__name__)
 
+EMBEDDING_TASK = "embedding"  # the ledger's task name for `Gateway.embed` (not a routed Task)
 _OPENROUTER_MAX_FALLBACKS = 2  # OpenRouter takes up to 3 models per request: ours + 2
 
 CallListener = Callable[[LedgerEntry], None]
@@ -219,6 +223,62 @@ class Gateway:
             raise
         self.breaker.record_success(request.task.value)
         return response
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of `texts` (one row each) from the stack's `embedding_model` through its
+        endpoint's OpenAI-compatible `/embeddings`, charged in the ledger as task "embedding" at
+        the model's input price (or the cost the endpoint reports). One attempt, no fallback: a
+        model answering with vectors of another space would be wrong, not a fallback.
+        Raises LLMConfigError (no embedding model), LLMSkippedError (budget or cap) or
+        LLMCallError (the call failed; its row is in the ledger)."""
+        model_id = self.stack.embedding_model
+        if model_id is None:
+            raise LLMConfigError(f"model stack {self.stack.source} names no embedding_model")
+        spec = self.stack.model(model_id)
+        self._check_hard_limits()
+        endpoint = resolve_endpoint(self._settings, spec)
+        client = openai.OpenAI(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key.get_secret_value(),
+            timeout=self._settings.timeout_s,
+            max_retries=0,
+        )
+        started = self._monotonic()
+        try:
+            answer = client.embeddings.create(model=endpoint.model_id, input=list(texts))
+        except openai.OpenAIError as exc:
+            error = self._redact(f"{EMBEDDING_TASK} by {model_id} failed: {exc}")
+            self._record(
+                LedgerEntry(
+                    task=EMBEDDING_TASK,
+                    model_requested=model_id,
+                    model_served=None,
+                    latency_s=self._monotonic() - started,
+                    error=error,
+                )
+            )
+            raise LLMCallError(error) from None
+        finally:
+            client.close()
+        tokens = answer.usage.prompt_tokens
+        extra = answer.usage.model_extra or {}
+        self._record(
+            LedgerEntry(
+                task=EMBEDDING_TASK,
+                model_requested=model_id,
+                model_served=answer.model or model_id,
+                input_tokens=tokens,
+                output_tokens=0,
+                cost_usd=call_cost(reported_cost({"token_usage": extra}), tokens, 0, spec),
+                latency_s=self._monotonic() - started,
+            )
+        )
+        vectors = np.asarray(
+            [item.embedding for item in sorted(answer.data, key=lambda item: item.index)],
+            dtype=np.float32,
+        )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0.0, norms, 1.0)
 
     def _check_hard_limits(self) -> None:
         """LLMSkippedError for a paid call that a $0 budget or the hard spend cap forbids, for

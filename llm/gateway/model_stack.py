@@ -97,6 +97,9 @@ class ModelStack(BaseModel):
     routing: RoutingPolicy
     tasks: dict[Task, TaskRoute]
     models: dict[str, ModelSpec]
+    embedding_model: str | None = None
+    """The model behind `Gateway.embed` (an `/embeddings` model, priced per input token); None:
+    callers embed locally (`llm.HashingEmbedder`)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str) -> ModelStack:
@@ -208,6 +211,8 @@ def _check_consistency(stack: ModelStack) -> None:
         if model_id is not None:
             references.append((f"routing.{role}", model_id))
     references += [("routing.downgrade_chain", m) for m in routing.downgrade_chain]
+    if stack.embedding_model is not None:
+        references.append(("embedding_model", stack.embedding_model))
     for entry, model_id in references:
         if model_id not in stack.models:
             raise LLMConfigError(

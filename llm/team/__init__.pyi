@@ -7,7 +7,9 @@ from .build import (
     build_analyst_team as build_analyst_team,
 )
 from .embedding import Embedder as Embedder
+from .embedding import GatewayEmbedder as GatewayEmbedder
 from .embedding import HashingEmbedder as HashingEmbedder
+from .embedding import embedder_for as embedder_for
 from .estimate import (
     CallCosts as CallCosts,
 )

@@ -2,8 +2,10 @@
 
 Tests drive the real `ChatOpenAI` client against it over HTTP, so that retries, fallbacks, usage
 accounting and timeouts are exercised exactly as against a real gateway. It listens on 127.0.0.1
-on a free port, serves `POST /v1/chat/completions` (non-streaming answers only), and logs every
-request it receives (JSON body and headers), so a test can prove that a cache hit sent nothing.
+on a free port, serves `POST /v1/chat/completions` (non-streaming answers only) and
+`POST /v1/embeddings` (the local hashing embedding of each input, `prompt_tokens` per input), and
+logs every request it receives (JSON body and headers), so a test can prove that a cache hit sent
+nothing. Faults apply to both routes.
 
     with FakeOpenAIServer() as server:
         server.configure("model-a", prompt_tokens=100, completion_tokens=20, cost=0.001)
@@ -25,10 +27,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from llm.team.embedding import HashingEmbedder
+
+EMBEDDING_DIMENSIONS = 64  # not the local embedder's size: a test sees which one embedded
+
 Responder = Callable[[dict[str, Any]], str]
 """Maps a request's JSON body to the assistant's reply text."""
 
 _COMPLETIONS_PATH = "/v1/chat/completions"
+_EMBEDDINGS_PATH = "/v1/embeddings"
 
 
 class FaultKind(StrEnum):
@@ -263,6 +270,28 @@ class FakeOpenAIServer:
             )
             return behaviour, fault
 
+    def _embeddings(self, model: str, behaviour: ModelBehaviour, body: dict[str, Any]) -> bytes:
+        """Each input's local hashing embedding, `prompt_tokens` tokens an input."""
+        raw = body.get("input", [])
+        texts = [raw] if isinstance(raw, str) else [str(text) for text in raw]
+        vectors = HashingEmbedder(EMBEDDING_DIMENSIONS).embed(texts)
+        usage: dict[str, Any] = {
+            "prompt_tokens": behaviour.prompt_tokens * len(texts),
+            "total_tokens": behaviour.prompt_tokens * len(texts),
+        }
+        if behaviour.cost is not None:
+            usage["cost"] = behaviour.cost
+        answer = {
+            "object": "list",
+            "model": behaviour.served_as or model,
+            "data": [
+                {"object": "embedding", "index": i, "embedding": vector.tolist()}
+                for i, vector in enumerate(vectors)
+            ],
+            "usage": usage,
+        }
+        return json.dumps(answer).encode()
+
     def _completion(
         self, model: str, behaviour: ModelBehaviour, body: dict[str, Any], text: str | None = None
     ) -> bytes:
@@ -311,7 +340,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
-            if self.path != _COMPLETIONS_PATH:
+            if self.path not in (_COMPLETIONS_PATH, _EMBEDDINGS_PATH):
                 self._send(404, _error_body(f"no route {self.path}", "not_found", 404))
                 return
             body = json.loads(raw or b"{}")
@@ -319,6 +348,9 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             behaviour, fault = server._next_action(model, body, dict(self.headers.items()))
             if behaviour.latency_s:
                 time.sleep(behaviour.latency_s)
+            if fault is None and self.path == _EMBEDDINGS_PATH:
+                self._send(200, server._embeddings(model, behaviour, body))
+                return
             if fault is None:
                 self._send(200, server._completion(model, behaviour, body))
                 return

@@ -21,7 +21,7 @@ loads them back (`load`) and recalls what an uninterrupted run would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, TypedDict
 
 import numpy as np
@@ -29,8 +29,18 @@ import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from envs import CostModel, MarketArrays
-from llm import CompletionGateway, Embedder, PastTrade, RecalledLesson, TradeMemoryView, reflect
+from llm import (
+    CompletionGateway,
+    Embedder,
+    LLMError,
+    LLMGatewayDownError,
+    PastTrade,
+    RecalledLesson,
+    TradeMemoryView,
+    reflect,
+)
 from orchestrator.checks import Settings, Value
+from orchestrator.errors import InvalidInputError
 from orchestrator.memory.records import (
     ClosedTrade,
     LessonRecord,
@@ -107,7 +117,9 @@ class TradeMemory:
         self.trades: list[ClosedTrade] = []
         self.lessons: list[LessonRecord] = []
         self._features = np.empty((0, arrays.n_features), dtype=np.float64)
+        self._trade_known = np.empty(0, dtype=np.int64)
         self._vectors = np.empty((0, 0), dtype=np.float32)
+        self._lesson_written = np.empty(0, dtype=np.int64)
         self._state = MemoryState()
         self._new = MemoryRecords()
 
@@ -122,15 +134,16 @@ class TradeMemory:
         self._state = state.copy_with(closing=None, exit_bar=None)
         self._add_trade(trade)
         lesson = reflect(self.gateway, self.symbol, trade.story())
-        if lesson is None:
-            return
+        vector = None if lesson is None else self._embedded(lesson.text())
+        if lesson is None or vector is None:
+            return  # no lesson, or none that can be retrieved: the ledger has the failure
         record = LessonRecord(
             entry_bar=trade.context.entry_bar,
             written_at_bar=bar,
             written_at=self._day(bar),
             lesson=lesson,
             embedding_model=self.embedder.model,
-            vector=tuple(float(x) for x in self.embedder.embed([lesson.text()])[0]),
+            vector=tuple(float(x) for x in vector),
         )
         self._add_lesson(record)
 
@@ -138,14 +151,11 @@ class TradeMemory:
         self, bar: int, regime: str, drl_signal: float, llm_signal: float
     ) -> TradeMemoryView:
         """The similar past trades and the lessons for the decision at `bar` (known at `bar`)."""
-        known = [i for i, t in enumerate(self.trades) if t.known_at_bar <= bar]
-        similar: list[int] = []
-        distances = np.empty(0)
-        if known:
-            gaps = self._features[known] - self.arrays.features[bar].astype(np.float64)
-            all_distances = np.sqrt(np.einsum("ij,ij->i", gaps, gaps))
-            order = np.argsort(all_distances, kind="stable")[: self.config.k]
-            similar, distances = [known[i] for i in order], all_distances[order]
+        similar, distances = _nearest(
+            np.sqrt(_squared_distances(self._features, self.arrays.features[bar])),
+            self._trade_known <= bar,
+            self.config.k,
+        )
         lessons = self._nearest_lessons(bar, situation_text(regime, drl_signal, llm_signal))
         view = TradeMemoryView(
             similar=tuple(
@@ -200,12 +210,30 @@ class TradeMemory:
     def load(self, records: MemoryRecords) -> None:
         """Take back the closed trades and lessons a journal kept (a resumed run); the recalls
         are a record only."""
-        for trade in records.trades:
-            self._add_trade(trade, new=False)
-        for lesson in records.lessons:
-            self._add_lesson(lesson, new=False)
+        if records.trades:
+            self.trades.extend(records.trades)
+            self._index_trades(records.trades)
+        models = {lesson.embedding_model for lesson in records.lessons} - {self.embedder.model}
+        if models:
+            raise InvalidInputError(
+                f"the saved lessons were embedded by {', '.join(sorted(models))}, this run"
+                f" embeds with {self.embedder.model}: their vectors cannot be compared"
+            )
+        if records.lessons:
+            self.lessons.extend(records.lessons)
+            self._index_lessons(records.lessons)
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _embedded(self, text: str) -> np.ndarray | None:
+        """`text`'s vector, or None when the embedding call failed (fail closed: a gateway that
+        is down stops the run, as it does for the analysts)."""
+        try:
+            return self.embedder.embed([text])[0]
+        except LLMGatewayDownError:
+            raise
+        except LLMError:
+            return None
 
     def _side(self, target: float) -> Side | None:
         if abs(target) < self.config.flat_below:
@@ -239,31 +267,60 @@ class TradeMemory:
             best_excursion=max(0.0, float(moves.max())),
         )
 
-    def _add_trade(self, trade: ClosedTrade, *, new: bool = True) -> None:
+    def _add_trade(self, trade: ClosedTrade) -> None:
         self.trades.append(trade)
-        row = np.asarray(trade.context.features, dtype=np.float64)[None, :]
-        self._features = np.concatenate([self._features, row])
-        if new:
-            self._new = self._new.copy_with(trades=(*self._new.trades, trade))
+        self._new = self._new.copy_with(trades=(*self._new.trades, trade))
+        self._index_trades([trade])
 
-    def _add_lesson(self, lesson: LessonRecord, *, new: bool = True) -> None:
+    def _add_lesson(self, lesson: LessonRecord) -> None:
         self.lessons.append(lesson)
-        row = np.asarray(lesson.vector, dtype=np.float32)[None, :]
-        self._vectors = row if not len(self._vectors) else np.concatenate([self._vectors, row])
-        if new:
-            self._new = self._new.copy_with(lessons=(*self._new.lessons, lesson))
+        self._new = self._new.copy_with(lessons=(*self._new.lessons, lesson))
+        self._index_lessons([lesson])
+
+    def _index_trades(self, trades: Sequence[ClosedTrade]) -> None:
+        """Append `trades` to the arrays the recall searches (features, when each was known)."""
+        features = np.asarray([t.context.features for t in trades], dtype=np.float64)
+        self._features = np.concatenate([self._features, features.reshape(len(trades), -1)])
+        known = np.asarray([t.known_at_bar for t in trades], dtype=np.int64)
+        self._trade_known = np.concatenate([self._trade_known, known])
+
+    def _index_lessons(self, lessons: Sequence[LessonRecord]) -> None:
+        vectors = np.asarray([lesson.vector for lesson in lessons], dtype=np.float32)
+        self._vectors = np.concatenate([self._vectors, vectors]) if len(self._vectors) else vectors
+        written = np.asarray([lesson.written_at_bar for lesson in lessons], dtype=np.int64)
+        self._lesson_written = np.concatenate([self._lesson_written, written])
 
     def _nearest_lessons(self, bar: int, situation: str) -> list[int]:
         """The lessons written at `bar` or before whose embeddings lie nearest `situation`."""
         if not self.lessons or self.config.lessons == 0:
             return []
-        known = np.flatnonzero([lesson.written_at_bar <= bar for lesson in self.lessons])
-        if not len(known):
+        query = self._embedded(situation)
+        if query is None:
             return []
-        query = self.embedder.embed([situation])[0]
-        scores = self._vectors[known] @ query
-        order = np.argsort(-scores, kind="stable")[: self.config.lessons]
-        return [int(known[i]) for i in order]
+        # einsum, not BLAS: one thread, the same sums in the same order on every machine and
+        # load (a threaded BLAS stalls on a busy machine, and may round differently)
+        similarity = np.einsum("ij,j->i", self._vectors, query)
+        nearest, _ = _nearest(-similarity, self._lesson_written <= bar, self.config.lessons)
+        return nearest
+
+
+def _squared_distances(rows: np.ndarray, point: np.ndarray) -> np.ndarray:
+    gaps = rows - point.astype(np.float64)
+    return np.einsum("ij,ij->i", gaps, gaps)
+
+
+def _nearest(scores: np.ndarray, known: np.ndarray, k: int) -> tuple[list[int], np.ndarray]:
+    """The indices of the `k` lowest `scores` where `known` (ties: the earliest first), and
+    their scores: a partition to the k-th lowest score, then a stable sort of the few at or
+    under it, rather than a sort of every row."""
+    candidates = np.flatnonzero(known)
+    candidate_scores = scores[candidates]
+    if len(candidates) > k:
+        kth = np.partition(candidate_scores, k - 1)[k - 1]
+        keep = candidate_scores <= kth
+        candidates, candidate_scores = candidates[keep], candidate_scores[keep]
+    order = candidates[np.argsort(candidate_scores, kind="stable")[:k]]
+    return [int(i) for i in order], scores[order]
 
 
 def _past_trade(trade: ClosedTrade, distance: float) -> PastTrade:

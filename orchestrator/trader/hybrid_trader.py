@@ -37,7 +37,7 @@ from pydantic import Field, NonNegativeInt, model_validator
 
 from agents import DRLAgent
 from envs import CostModel, market_order, rebalance
-from llm import CompletionGateway, HashingEmbedder, TradeMemoryView
+from llm import CompletionGateway, TradeMemoryView, embedder_for
 from orchestrator.checks import Position, Positive, Settings, UnitInterval, Value
 from orchestrator.errors import InvalidInputError
 from orchestrator.execution import PortfolioState
@@ -297,7 +297,8 @@ def trade_memory(
     config: TraderConfig, market: TradingMarket, gateway: CompletionGateway, cost_model: CostModel
 ) -> TradeMemory | None:
     """The trade memory `config` asks for over `market` (None: it asks for none): lessons written
-    through `gateway`, embedded by the deterministic local embedder."""
+    through `gateway` and embedded by its stack's embedding model, or by the deterministic local
+    embedder where the stack names none (`llm.embedder_for`)."""
     if config.memory is None:
         return None
     return TradeMemory(
@@ -305,7 +306,7 @@ def trade_memory(
         market.symbol,
         cost_model,
         gateway=gateway,
-        embedder=HashingEmbedder(),
+        embedder=embedder_for(gateway),
         config=config.memory,
     )
 
