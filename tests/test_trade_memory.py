@@ -21,13 +21,16 @@ from agents import DRLAgent
 from envs import CostModel
 from llm import (
     AnalystTeam,
+    HashingEmbedder,
     MarketSnapshot,
     PastTrade,
     RecalledLesson,
     TradeMemoryView,
     build_analyst_team,
     load_settings,
+    snapshot_from_frame,
 )
+from llm.gateway.types import LLMCallError
 from llm.team import prompt_sections
 from llm.team.analysts import meta
 from llm.team.analysts.offline import OfflineAnalystChatModel
@@ -35,6 +38,7 @@ from llm.team.analysts.offline_rules import meta_rule
 from llm.team.schemas import AgentSignal
 from llm.team.snapshot import SnapshotError
 from llm.testing.in_process_gateway import InProcessGateway
+from orchestrator.errors import InvalidInputError
 from orchestrator.memory import (
     MEMORY_SCHEMA,
     MemoryConfig,
@@ -54,8 +58,6 @@ CONTEXT = {"regime": "bull", "drl_signal": 0.8, "llm_signal": 0.4, "drl_weight":
 
 
 def memory_over(market: TradingMarket, config: MemoryConfig | None = None) -> TradeMemory:
-    from llm import HashingEmbedder
-
     return TradeMemory(
         market.arrays,
         market.symbol,
@@ -152,6 +154,35 @@ def test_lessons_are_retrieved_by_the_situation_they_describe() -> None:
         assert f"{regime} regime" in lesson.text
 
 
+class FailingEmbedder:
+    """An embedding model whose every call fails, as a gateway's would."""
+
+    model = "embed-e"
+
+    def embed(self, texts: object) -> np.ndarray:
+        raise LLMCallError("embedding by embed-e failed: server_error")
+
+
+def test_a_lesson_that_cannot_be_embedded_is_left_out_and_the_trade_kept() -> None:
+    opens = [100.0, 100.0, 102.0, 104.0, 101.0, 103.0]
+    memory = memory_over(trading_market(opens, opens))
+    memory.embedder = FailingEmbedder()
+    steps(memory, {1: 1.0, 2: 1.0}, range(1, 5))
+    assert len(memory.trades) == 1 and memory.lessons == []
+    assert memory.recall(4, "bull", 0.8, 0.4).lessons == ()
+
+
+def test_lessons_another_model_embedded_are_refused_on_resume() -> None:
+    opens = [100.0, 100.0, 102.0, 104.0, 101.0, 103.0]
+    memory = memory_over(trading_market(opens, opens))
+    steps(memory, {1: 1.0, 2: 1.0}, range(1, 5))
+    records = memory.drain()
+    resumed = memory_over(trading_market(opens, opens))
+    resumed.embedder = FailingEmbedder()
+    with pytest.raises(InvalidInputError, match="embedded by local-hashing-256"):
+        resumed.load(records)
+
+
 def memory_view(*net_returns: float, side: str = "long") -> TradeMemoryView:
     trades = tuple(
         PastTrade(datetime(2020, 1, 2), side, "bull", r, 3, float(i))  # type: ignore[arg-type]
@@ -162,8 +193,6 @@ def memory_view(*net_returns: float, side: str = "long") -> TradeMemoryView:
 
 
 def snapshot_with(memory: TradeMemoryView | None) -> MarketSnapshot:
-    from llm import snapshot_from_frame
-
     closes = 100.0 + np.arange(40.0)
     frame = pd.DataFrame(
         {"open": closes, "high": closes + 1, "low": closes - 1, "close": closes, "volume": 1e6},
