@@ -26,7 +26,13 @@ from orchestrator.journal import JournalReader
 from orchestrator.memory import MemoryConfig
 from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
 from orchestrator.runs import BacktestResult, IdlePoller, PaperDisplay, run_backtest, run_paper
-from orchestrator.trader import COMBINER_RULES, EXTRA_EXPERTS, TraderConfig, load_trading_market
+from orchestrator.trader import (
+    COMBINER_RULES,
+    EXTRA_EXPERTS,
+    LEARNERS,
+    TraderConfig,
+    load_trading_market,
+)
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,16 @@ def backtest_agent(
 
 
 def trader_choices(
-    combiner: str = "mixture", experts: str = "drl,llm", *, memory: bool = False
+    combiner: str = "mixture",
+    experts: str = "drl,llm",
+    *,
+    memory: bool = False,
+    learner: str = "hedge",
 ) -> TraderConfig:
     """The hybrid's settings from the command line's `--combiner`, `--experts` (comma-separated:
-    drl and llm, optionally market and cash) and `--memory` (a trade memory with its default
-    settings); a bad choice is a ConfigError naming the option."""
+    drl and llm, optionally market and cash), `--memory` (a trade memory with its default
+    settings) and `--learner` (hedge or thompson); a bad choice is a ConfigError naming the
+    option."""
     names = [name.strip() for name in experts.split(",")]
     extras = [name for name in names if name not in ("drl", "llm")]
     unknown = [name for name in extras if name not in EXTRA_EXPERTS]
@@ -102,6 +113,8 @@ def trader_choices(
             f"--experts {experts!r} needs --combiner mixture: the seed rule combines drl and llm"
             " only"
         )
+    if learner not in LEARNERS:
+        raise ConfigError(f"--learner {learner!r}: choose one of {', '.join(LEARNERS)}")
     if combiner not in COMBINER_RULES:
         raise ConfigError(f"--combiner {combiner!r}: choose one of {', '.join(COMBINER_RULES)}")
     default = TraderConfig()
@@ -109,6 +122,7 @@ def trader_choices(
         combiner=default.combiner.copy_with(rule=combiner),
         extra_experts=tuple(extras),
         memory=MemoryConfig() if memory else None,
+        learner=learner,
     )
 
 

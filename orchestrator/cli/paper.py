@@ -95,6 +95,13 @@ def paper(
             " and the lessons that apply."
         ),
     ] = False,
+    learner: Annotated[
+        str,
+        typer.Option(
+            help="How the DRL/LLM weights are learned: hedge (AdaHedge, with a regret bound) or"
+            " thompson (Thompson sampling on the same outcomes)."
+        ),
+    ] = "hedge",
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
 
@@ -108,7 +115,8 @@ def paper(
     from orchestrator.runs.paper_config import PaperConfig
 
     config = PaperConfig(
-        trader=trader_choices(combiner.value, experts, memory=memory), broker=broker.value
+        trader=trader_choices(combiner.value, experts, memory=memory, learner=learner),
+        broker=broker.value,
     )
 
     display = LiveDisplay() if sys.stdout.isatty() else LineDisplay(every=1 if pace >= 1 else None)

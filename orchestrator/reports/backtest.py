@@ -156,6 +156,7 @@ def _learner_metrics(run: StrategyResult) -> dict[str, Any]:
         return reliability
     books = run.learner.book_log_wealth
     return {
+        "learner": run.learner.learner,
         "final_drl_weight": run.learner.drl_weight,
         "final_weights": run.learner.weights,
         "sources_log_wealth": books,

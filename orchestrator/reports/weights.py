@@ -31,7 +31,13 @@ import pandas as pd
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.journal import JournalQueries
-from orchestrator.trader import ExpertWeights, LLMConfidenceCalibrator, ReliabilityRow
+from orchestrator.trader import (
+    LEARNERS,
+    ExpertWeights,
+    LLMConfidenceCalibrator,
+    ReliabilityRow,
+    ThompsonExperts,
+)
 
 SOURCES = ("drl", "llm", "hybrid")
 WEIGHT_GRID = np.linspace(0.0, 1.0, 101)
@@ -72,6 +78,17 @@ class Regret:
 
 
 @dataclass(frozen=True)
+class LearnerReplay:
+    """One weight learner replayed on the run's two source books, from equal weights: its final
+    DRL weight and the log-wealth of its weight mixture of the two books (each interval's
+    weights set before its outcome). `as_run`: the learner the run traded with."""
+
+    final_drl_weight: float
+    mix_log_wealth: float
+    as_run: bool
+
+
+@dataclass(frozen=True)
 class WeightsReport:
     """Everything the `weights` command writes (see the module docstring for the definitions)."""
 
@@ -92,6 +109,7 @@ class WeightsReport:
     llm_reliability: tuple[ReliabilityRow, ...]  # the LLM's calibrator at the journal's last bar
     bars_traded: int  # bars the journal holds
     bars_to_trade: int | None  # bars its data held to trade when the last one was traded
+    learners: dict[str, LearnerReplay]  # AdaHedge and Thompson sampling side by side
 
     @property
     def unfinished(self) -> bool:
@@ -119,6 +137,7 @@ class WeightsReport:
             "llm_reliability": [row.model_dump() for row in self.llm_reliability],
             "bars_traded": self.bars_traded,
             "bars_to_trade": self.bars_to_trade,
+            "learners": {name: asdict(replay) for name, replay in self.learners.items()},
             "trajectory": trajectory.to_dict(orient="records"),
         }
 
@@ -195,6 +214,11 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
         llm_reliability=_llm_reliability(saved_loop),
         bars_traded=len(bars),
         bars_to_trade=journal.bars_to_trade(),
+        learners=replay_learners(
+            updates["drl_loss"].to_numpy(),
+            updates["llm_loss"].to_numpy(),
+            str(journal.identity.config.get("trader", {}).get("learner", "hedge")),
+        ),
     )
 
 
@@ -288,6 +312,28 @@ def adahedge_bound(drl_loss: np.ndarray, llm_loss: np.ndarray) -> float:
             {"drl": 0.0, "llm": 0.0}, {"drl": float(np.exp(-drl)), "llm": float(np.exp(-llm))}
         )
     return learner.regret_bound
+
+
+def replay_learners(
+    drl_loss: np.ndarray, llm_loss: np.ndarray, run_learner: str
+) -> dict[str, LearnerReplay]:
+    """Every learner (`LEARNERS`) replayed on the same losses of the two sources' books: the
+    side-by-side comparison of AdaHedge and Thompson sampling on one run's outcomes (the extra
+    experts, if the run had any, are left out: the sources are what both learners weigh)."""
+    replays: dict[str, LearnerReplay] = {}
+    for name in LEARNERS:
+        books = ("drl", "llm")
+        learner = ExpertWeights(books) if name == "hedge" else ThompsonExperts(books)
+        log_wealth = 0.0
+        for drl, llm in zip(drl_loss, llm_loss, strict=True):
+            relatives = {"drl": float(np.exp(-drl)), "llm": float(np.exp(-llm))}
+            weight = learner.weights["drl"]
+            log_wealth += float(
+                np.log(weight * relatives["drl"] + (1.0 - weight) * relatives["llm"])
+            )
+            learner.update({"drl": 0.0, "llm": 0.0}, relatives)
+        replays[name] = LearnerReplay(learner.weights["drl"], log_wealth, name == run_learner)
+    return replays
 
 
 def _compounded(net_returns: np.ndarray, what: str) -> np.ndarray:

@@ -121,7 +121,21 @@ def summary_markdown(report: WeightsReport) -> str:
         f" {net.regret:+.2%}.",
         f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"
         f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f},"
-        f" within AdaHedge's bound of {report.regret_bound:.5f} (2 x the mixability gap).",
+        f" AdaHedge's bound on these losses is {report.regret_bound:.5f} (2 x the mixability"
+        " gap).",
+        "",
+        "## The two weight learners side by side",
+        "",
+        "Both replayed on the two sources' books above, from equal weights; the run traded with"
+        " the one marked.",
+        "",
+        "| learner | final DRL weight | log-wealth of its mix |",
+        "|---|---|---|",
+        *(
+            f"| {name}{' (as run)' if replay.as_run else ''} | {replay.final_drl_weight:.3f} |"
+            f" {replay.mix_log_wealth:+.5f} |"
+            for name, replay in report.learners.items()
+        ),
         "",
         f"Hybrid trading costs paid: {report.hybrid_costs_paid:,.2f}."
         f" LLM spend: ${report.llm_spend_usd:,.4f}.",

@@ -35,6 +35,7 @@ from .drl_advisor import DRLAdvisor as DRLAdvisor
 from .hedge import (
     EXTRA_EXPERTS as EXTRA_EXPERTS,
 )
+from .hedge import LEARNERS as LEARNERS
 from .hedge import (
     ExpertWeights as ExpertWeights,
 )
@@ -44,6 +45,8 @@ from .hedge import (
 from .hedge import (
     HedgeWeights as HedgeWeights,
 )
+from .hedge import LearnerName as LearnerName
+from .hedge import ThompsonExperts as ThompsonExperts
 from .hedge import (
     WeightUpdate as WeightUpdate,
 )

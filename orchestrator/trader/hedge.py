@@ -31,6 +31,12 @@ Theorem 6) the regret against the best single expert in hindsight is at most twi
 The run computes Delta as it goes (`regret_bound`), so the bound is printed beside the realized
 regret. It needs no tuning and no loss range, and stays small while one expert leads clearly:
 the gap grows only while the weights are spread over experts that disagree.
+
+`ThompsonExperts` is the other learner (`TraderConfig.learner = "thompson"`), the seeds'
+pipeline's: a Gaussian posterior per expert on its mean log relative (the same outcomes, -l_i),
+and each expert's weight the posterior probability that it is the best, estimated from seeded
+draws. It follows a leader faster than AdaHedge and carries no worst-case bound (its
+`regret_bound` is None); the weights report replays both on a run's outcomes side by side.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, get_args
 
+import numpy as np
 from pydantic import Field, NonNegativeInt
 
 from orchestrator.checks import Finite, NonNegative, Position, Value, checked_args
@@ -51,6 +58,8 @@ EXTRA_EXPERTS: tuple[ExtraExpertName, ...] = get_args(ExtraExpertName)
 """Experts a user may add beside the two sources: `market` holds the asset fully (buy and hold, at
 the combiner's position cap) and `cash` holds nothing. With them the regret bound holds against
 the market and against staying out too: the hybrid's log-wealth is never much below either."""
+LearnerName = Literal["hedge", "thompson"]
+LEARNERS: tuple[LearnerName, ...] = get_args(LearnerName)
 RUINED_RELATIVE = 1e-9
 """A book that lost everything (possible only for a short through a doubling) scores as if it kept
 a billionth: a finite, enormous loss, rather than an undefined one."""
@@ -68,7 +77,7 @@ class ExpertUpdate:
     losses: dict[str, float]
     weights_before: dict[str, float]
     weights_after: dict[str, float]
-    regret_bound: float
+    regret_bound: float | None  # None: a learner without a bound (Thompson sampling)
 
 
 class ExpertWeights:
@@ -195,6 +204,120 @@ class ExpertWeights:
         self._gap, self._steps = saved.gap, saved.steps
 
 
+THOMPSON_DRAWS = 512
+"""Posterior draws per update from which each expert's probability of being the best is read."""
+
+
+class ThompsonExperts:
+    """Thompson-sampling weights over named experts (see the module docstring).
+
+    The reward of an interval is an expert's log relative, ln x_i = -l_i. Its mean has a normal
+    posterior: prior N(0, s^2) (one pseudo-observation of 0), s^2 the rewards' pooled variance so
+    far, so after n intervals the mean is sum_i / (n + 1) and the variance s^2 / (n + 1). The
+    weight of expert i is the share of `THOMPSON_DRAWS` joint draws in which its mean is the
+    largest; the draws are seeded by (`seed`, step), so the weights are a function of the state
+    and a resumed run draws exactly what an uninterrupted one did.
+    """
+
+    def __init__(self, experts: Sequence[str], seed: int = 0) -> None:
+        names = tuple(experts)
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        self.experts, self.seed = names, seed
+        self._reward_sum = [0.0] * len(names)
+        self._square_sum = 0.0  # of every expert's rewards, for the pooled variance
+        self._steps = 0
+        self._weights = [1.0 / len(names)] * len(names)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(zip(self.experts, self._weights, strict=True))
+
+    @property
+    def regret_bound(self) -> None:
+        """Thompson sampling carries no worst-case bound on the sequence it is given."""
+        return None
+
+    @property
+    def cumulative_losses(self) -> dict[str, float]:
+        return {name: -total for name, total in zip(self.experts, self._reward_sum, strict=True)}
+
+    @property
+    def n_updates(self) -> int:
+        return self._steps
+
+    def update(
+        self,
+        positions: Mapping[str, float],
+        relatives: Mapping[str, float],
+        label: str | None = None,
+    ) -> ExpertUpdate:
+        """Add one interval's outcomes (as `ExpertWeights.update`) and redraw the weights."""
+        if set(relatives) != set(self.experts) or set(positions) != set(self.experts):
+            raise InvalidInputError(
+                f"an update needs every expert {self.experts}, got {sorted(relatives)}"
+            )
+        rewards = [math.log(float(relatives[name])) for name in self.experts]
+        before = self._weights
+        self._reward_sum = [t + r for t, r in zip(self._reward_sum, rewards, strict=True)]
+        self._square_sum += sum(r * r for r in rewards)
+        self._steps += 1
+        self._weights = self._drawn_weights()
+        return ExpertUpdate(
+            step=self._steps,
+            label=label,
+            positions={name: float(positions[name]) for name in self.experts},
+            relatives={name: float(relatives[name]) for name in self.experts},
+            losses={name: -r for name, r in zip(self.experts, rewards, strict=True)},
+            weights_before=dict(zip(self.experts, before, strict=True)),
+            weights_after=self.weights,
+            regret_bound=None,
+        )
+
+    def _drawn_weights(self) -> list[float]:
+        observations = self._steps * len(self.experts)
+        pooled_mean = sum(self._reward_sum) / observations
+        variance = max(self._square_sum / observations - pooled_mean**2, 1e-12)
+        means = np.asarray(self._reward_sum) / (self._steps + 1)
+        spread = math.sqrt(variance / (self._steps + 1))
+        rng = np.random.default_rng((self.seed, self._steps))
+        draws = means + spread * rng.standard_normal((THOMPSON_DRAWS, len(self.experts)))
+        wins = np.bincount(np.argmax(draws, axis=1), minlength=len(self.experts))
+        return [float(w) for w in wins / THOMPSON_DRAWS]
+
+    def state_dict(self) -> dict[str, object]:
+        return ThompsonState(
+            experts=list(self.experts),
+            seed=self.seed,
+            reward_sum=list(self._reward_sum),
+            square_sum=self._square_sum,
+            steps=self._steps,
+        ).model_dump()
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        saved = ThompsonState.from_mapping(state)
+        if tuple(saved.experts) != self.experts or len(saved.reward_sum) != len(self.experts):
+            raise InvalidInputError(
+                f"saved Thompson weights are for {tuple(saved.experts)}, this trader has"
+                f" {self.experts}"
+            )
+        self.seed, self._reward_sum = saved.seed, saved.reward_sum
+        self._square_sum, self._steps = saved.square_sum, saved.steps
+        self._weights = (
+            self._drawn_weights() if self._steps else [1.0 / len(self.experts)] * len(self.experts)
+        )
+
+
+class ThompsonState(Value):
+    """What `ThompsonExperts.state_dict` saves: the experts, the seed, the reward sums, steps."""
+
+    experts: list[str]
+    seed: NonNegativeInt
+    reward_sum: list[Finite]
+    square_sum: NonNegative
+    steps: NonNegativeInt
+
+
 class ExpertState(Value):
     """What `ExpertWeights.state_dict` saves: the experts, their summed losses, Delta, the steps."""
 
@@ -248,17 +371,22 @@ class WeightUpdate:
 
 
 class HedgeWeights:
-    """The hybrid's weights: AdaHedge over the two sources' own books, and over the extra experts'
-    (`EXTRA_EXPERTS`) when asked for, from equal weights."""
+    """The hybrid's weights: AdaHedge (or, with `learner="thompson"`, Thompson sampling) over the
+    two sources' own books, and over the extra experts' (`EXTRA_EXPERTS`) when asked for, from
+    equal weights."""
 
-    def __init__(self, extras: Sequence[str] = ()) -> None:
+    def __init__(self, extras: Sequence[str] = (), learner: LearnerName = "hedge") -> None:
         unknown = [name for name in extras if name not in EXTRA_EXPERTS]
         if unknown or len(set(extras)) != len(extras):
             raise InvalidInputError(
                 f"extra experts must be distinct names from {EXTRA_EXPERTS}, got {tuple(extras)}"
             )
         self.extras = tuple(extras)
-        self._experts = ExpertWeights((*SOURCES, *self.extras))
+        self.learner = learner
+        experts = (*SOURCES, *self.extras)
+        self._experts: ExpertWeights | ThompsonExperts = (
+            ExpertWeights(experts) if learner == "hedge" else ThompsonExperts(experts)
+        )
         self._history: list[WeightUpdate] = []
 
     @property
@@ -281,8 +409,9 @@ class HedgeWeights:
         return {name: weights[name] for name in self.extras}
 
     @property
-    def regret_bound(self) -> float:
-        """The most the mixture's log-wealth can trail the better source's, so far (2 * Delta)."""
+    def regret_bound(self) -> float | None:
+        """The most the mixture's log-wealth can trail the better source's, so far (2 * Delta);
+        None for Thompson sampling, which has no such bound."""
         return self._experts.regret_bound
 
     @property

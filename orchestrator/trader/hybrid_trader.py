@@ -56,7 +56,7 @@ from orchestrator.trader.combiner import (
     combine,
 )
 from orchestrator.trader.drl_advisor import DRLAdvisor
-from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, WeightUpdate
+from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, LearnerName, WeightUpdate
 from orchestrator.trader.market import TradingMarket
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
@@ -75,11 +75,14 @@ class TraderConfig(Settings):
         `market` (fully invested) and `cash` (flat); none by default. With `market`, the hybrid's
         log-wealth stays within the printed regret bound of buy and hold's.
     memory: the trade memory's settings; None trades without one.
+    learner: how the weights are learned: "hedge" (AdaHedge, with its regret bound) or
+        "thompson" (Thompson sampling on the same outcomes; see `hedge.ThompsonExperts`).
     """
 
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
+    learner: LearnerName = "hedge"
     extra_experts: tuple[ExtraExpertName, ...] = ()
     memory: MemoryConfig | None = None
 
@@ -143,7 +146,7 @@ class HybridDRLLLMTrader:
         self.drl_book = SourceBook(snapshots.market.arrays.open, snapshots.market.arrays.close)
         self.llm = LLMViewKeeper(analyst, snapshots, self.config.cadence)
         self.cost_model = cost_model
-        self._weights = HedgeWeights(self.config.extra_experts)
+        self._weights = HedgeWeights(self.config.extra_experts, self.config.learner)
         self.llm_calibrator = LLMConfidenceCalibrator()
         # the decisions of the last closes, oldest first, not yet scored
         self._unscored: list[UnscoredDecision] = []
