@@ -21,6 +21,7 @@ from llm import (
     MarketSnapshot,
     ModelStack,
     Task,
+    build_analyst_team,
     snapshot_from_frame,
 )
 from llm.team.consensus import combine_signals
@@ -30,7 +31,7 @@ from llm.team.schemas import MetaAnswer, RiskLevel
 from llm.team.state import IssueKind
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from tests.gateway_helpers import GatewayKit
+from tests.gateway_helpers import GatewayKit, settings_for_server
 from tests.llm_helpers import ledger_rows, trend_frame, trend_snapshot
 
 BULL = 0.004
@@ -378,3 +379,30 @@ def test_a_decision_out_of_time_asks_no_model_and_holds(
     assert all("deadline passed" in error.message for error in result.errors)
     assert result.decision.action == "HOLD"
     team.close()
+
+
+def test_a_council_in_the_model_stack_votes_the_meta_decision_of_a_gateway_run(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """`[council]` in the stack file turns the council on for gateway runs: each seat's call is
+    in the ledger under the meta task, the tally in the decision's reasoning."""
+    seats = ["deepseek/deepseek-chat-v3-0324", "mistralai/mistral-medium-3.1"]
+    stack_file = tmp_path / "stack.toml"
+    stack_file.write_text(f"[council]\nmodels = {seats!r}\nrule = 'unanimous'\n".replace("'", '"'))
+    settings = settings_for_server(
+        openai_server,
+        tmp_path,
+        {"LLM_MODEL_STACK": str(stack_file), "LLM_CACHE_MODE": "off", "LLM_TIMEOUT_S": "5"},
+    )
+    openai_server.responder = offline_responder
+    with build_analyst_team("gateway", settings=settings) as team:
+        assert team.config.council == Council(tuple(seats), "unanimous")
+        result = team.analyse(trend_snapshot(BULL))
+    assert result.decided_by == "council"
+    assert "council (unanimous) 2/2" in result.decision.reasoning
+    meta_rows = [
+        e for e in ledger_rows(tmp_path / "ledger.sqlite") if e.task == "meta_orchestrator"
+    ]
+    assert sorted(e.model_requested for e in meta_rows) == sorted(seats)
+    with build_analyst_team("offline", settings=settings) as offline:
+        assert offline.config.council is None  # offline runs never convene it

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -88,6 +88,16 @@ class RoutingPolicy(BaseModel):
     downgrade_chain: tuple[str, ...] = ()
 
 
+class CouncilSeats(BaseModel):
+    """The meta decision voted by a council of models (`llm.team.council`): one seat each, and
+    the agreement required ("majority" or "unanimous"). Gateway runs only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: tuple[str, ...] = Field(min_length=2)
+    rule: Literal["majority", "unanimous"] = "majority"
+
+
 class ModelStack(BaseModel):
     """The validated stack. Build it with `load_model_stack()` or `ModelStack.offline()`."""
 
@@ -100,6 +110,8 @@ class ModelStack(BaseModel):
     embedding_model: str | None = None
     """The model behind `Gateway.embed` (an `/embeddings` model, priced per input token); None:
     callers embed locally (`llm.HashingEmbedder`)."""
+    council: CouncilSeats | None = None
+    """When set, a gateway run's meta decision is voted by these models (`build_analyst_team`)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str) -> ModelStack:
@@ -213,6 +225,8 @@ def _check_consistency(stack: ModelStack) -> None:
     references += [("routing.downgrade_chain", m) for m in routing.downgrade_chain]
     if stack.embedding_model is not None:
         references.append(("embedding_model", stack.embedding_model))
+    if stack.council is not None:
+        references += [("council.models", m) for m in stack.council.models]
     for entry, model_id in references:
         if model_id not in stack.models:
             raise LLMConfigError(

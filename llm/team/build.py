@@ -4,7 +4,9 @@ Offline is the default whenever gateway mode could not serve every task (no key 
 that a fresh checkout runs end to end. In offline mode every task is served by the offline
 analyst at $0 through the same gateway (routing, ledger, parsing), with the cache off (the offline
 analyst is deterministic and faster than a cache look-up) and no chart images (it reads the bar
-table, not pictures).
+table, not pictures). A gateway run whose model stack names a `[council]` has its meta decision
+voted by those models (each seat's call in the ledger under the meta task; the tally in the
+decision's reasoning; anything short of the rule's agreement is HOLD).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from llm.gateway import (
     load_settings,
 )
 from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.council import Council
 from llm.team.graph import AnalystTeam, TeamConfig
 
 LLMMode = Literal["offline", "gateway"]
@@ -68,6 +71,9 @@ def build_analyst_team(
     elif mode == "gateway":
         gateway = Gateway.open(settings, stack=stack, on_alert=on_alert)
         team_config = config or TeamConfig()
+        if team_config.council is None and stack.council is not None:
+            seats = stack.council
+            team_config = replace(team_config, council=Council(seats.models, seats.rule))
     else:
         raise LLMConfigError(f"LLM mode must be one of {LLM_MODES}, got {mode!r}")
     return AnalystTeam(gateway, team_config)
