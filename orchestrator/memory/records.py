@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import NonNegativeInt, PositiveInt
 
 from llm import Lesson
 from orchestrator.checks import Finite, NonNegative, Position, UnitInterval, Value
@@ -96,7 +96,7 @@ class MemoryRecords(Value):
 
     trades: tuple[ClosedTrade, ...] = ()
     lessons: tuple[LessonRecord, ...] = ()
-    recalls: tuple[Recall, ...] = Field(default=())
+    recalls: tuple[Recall, ...] = ()
 
     @property
     def empty(self) -> bool:

@@ -28,8 +28,9 @@ the decided target opens or closes the memory's trades.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
@@ -199,15 +200,7 @@ class HybridDRLLLMTrader:
         # hybrid's account, which holds positions it never chose.
         drl = self.drl.decide_for(bar, *self.drl_book.at_close(bar, self.cost_model))
         drl_vote = vote_from_drl(drl)
-        recall = None
-        if self.memory is not None:
-            memory, held = self.memory, self.llm.view
-            memory.close_due(bar)
-            held_signal = 0.0 if held is None else vote_from_llm(held.decision).signal
-
-            def recall() -> TradeMemoryView:
-                return memory.recall(bar, regime_of(held), drl_vote.signal, held_signal)
-
+        recall = self._memory_recall(bar, drl_vote.signal)
         view, asked = self.llm.view_at(bar, portfolio, price, drl.confidence, recall)
         llm_vote = vote_from_llm(view.decision, self.llm_calibrator)
         combiner = self.config.combiner
@@ -258,6 +251,17 @@ class HybridDRLLLMTrader:
             drl=drl,
             llm_view=view,
         )
+
+    def _memory_recall(self, bar: int, drl_signal: float) -> Callable[[], TradeMemoryView] | None:
+        """Close the memory's trade due at `bar` (and have its lesson written), and return what
+        the analysts are shown if they are asked now: the situation as the agent sees it at `bar`
+        with the LLM view held so far. None without a memory."""
+        if self.memory is None:
+            return None
+        self.memory.close_due(bar)
+        held = self.llm.view
+        held_signal = 0.0 if held is None else vote_from_llm(held.decision).signal
+        return partial(self.memory.recall, bar, regime_of(held), drl_signal, held_signal)
 
     def state_dict(self) -> dict[str, object]:
         """JSON values that restore the trader, with the two things kept apart (see `Strategy`)."""
