@@ -1,5 +1,6 @@
 """The names `envs` exports, loaded on first use (see its `__init__.py`)."""
 
+from .data.bar_size import infer_bar_size as infer_bar_size
 from .data.contract import format_date as format_date
 from .data.dataset import (
     PreparedMarket as PreparedMarket,

@@ -33,3 +33,7 @@ class JournalCorruptError(JournalError):
 
 class CostEstimateError(OrchestratorError):
     """A gateway run whose estimated LLM cost exceeds what the budgets leave (and no --max-cost)."""
+
+
+class ReportError(OrchestratorError):
+    """A report that cannot be made: a journal with nothing to evaluate, or an unwritable folder."""

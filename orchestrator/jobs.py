@@ -24,8 +24,20 @@ from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.journal import JournalReader
 from orchestrator.memory import MemoryConfig
-from orchestrator.reports import build_weights_report, write_backtest_report, write_weights_report
-from orchestrator.runs import BacktestResult, IdlePoller, PaperDisplay, run_backtest, run_paper
+from orchestrator.reports import (
+    WeightsReport,
+    build_weights_report,
+    write_backtest_report,
+    write_weights_report,
+)
+from orchestrator.runs import (
+    BacktestResult,
+    IdlePoller,
+    PaperDisplay,
+    backtest_sources_alone,
+    run_backtest,
+    run_paper,
+)
 from orchestrator.trader import (
     COMBINER_RULES,
     EXTRA_EXPERTS,
@@ -87,6 +99,28 @@ def backtest_agent(
     with build_analyst_team(llm_mode, settings=settings) as team:
         result = run_backtest(agent, market, team, max_cost_usd=max_cost_usd)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
+
+
+def weights_report(
+    journal: Path,
+    out_dir: Path,
+    *,
+    agent_dir: Path | None = None,
+    max_cost_usd: float | None = None,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+) -> tuple[WeightsReport, dict[str, Path]]:
+    """The learned-weights report of `journal` written into `out_dir`; with `agent_dir` (the
+    agent the run traded), buy and hold, the DRL alone and the LLM alone are backtested over the
+    journal's bars beside the account (a gateway run's LLM alone is asked again, under its cost
+    estimate or `max_cost_usd`). force: write into `out_dir` even when it already holds files."""
+    check_output_directory(out_dir, "--out", force=force)
+    with JournalReader.open(journal) as reader:
+        alone = None
+        if agent_dir is not None:
+            alone = backtest_sources_alone(reader, agent_dir, max_cost_usd=max_cost_usd, say=say)
+        report = build_weights_report(reader, alone)
+    return report, write_weights_report(report, out_dir)
 
 
 def trader_choices(
@@ -235,9 +269,13 @@ def run_pipeline(
     for line in paper.summary_lines():
         say(f"    {line}")
     say(f"4/4 evaluating the learned weights into {folders.weights}")
-    with JournalReader.open(folders.journal) as reader:
-        report = build_weights_report(reader)
-    for path in write_weights_report(report, folders.weights).values():
+    _, files = weights_report(
+        folders.journal,
+        folders.weights,
+        agent_dir=folders.agent,
+        say=lambda line: say(f"    {line}"),
+    )
+    for path in files.values():
         say(f"    wrote {path}")
     say(f"done: everything is under {folders.root}")
 

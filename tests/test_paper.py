@@ -26,11 +26,18 @@ from orchestrator.execution.broker import client_order_id
 from orchestrator.jobs import trader_choices
 from orchestrator.journal import JournalReader
 from orchestrator.reports import build_weights_report
+from orchestrator.reports.backtest import backtest_metrics, strategy_metrics
 from orchestrator.reports.weights_files import summary_markdown
 from orchestrator.runs.activity import Activity
 from orchestrator.runs.backtest import BacktestConfig, run_backtest
 from orchestrator.runs.display import LineDisplay, LiveDisplay
-from orchestrator.runs.paper import Pacer, run_paper
+from orchestrator.runs.paper import (
+    SOURCES_ALONE,
+    Pacer,
+    backtest_sources_alone,
+    journaled_account,
+    run_paper,
+)
 from orchestrator.runs.paper_config import (
     CACHE_SUFFIX,
     LEDGER_SUFFIX,
@@ -159,9 +166,44 @@ def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
     with build_analyst_team("offline", settings=settings) as team:
         market = load_trading_market(trained, "synthetic", end=END)
         config = BacktestConfig(strategies=("hybrid_learned",))
-        frame = run_backtest(trained, market, team, config).strategies["hybrid_learned"].frame
+        backtest = run_backtest(trained, market, team, config).strategies["hybrid_learned"]
     positions = table(journal, "SELECT equity FROM positions ORDER BY bar_index")
-    np.testing.assert_array_equal(positions["equity"].to_numpy(), frame["equity"].to_numpy())
+    np.testing.assert_array_equal(positions["equity"].to_numpy(), backtest.frame["equity"])
+
+    # Read back from the journal, the account is the backtest's row, metric for metric.
+    with JournalReader.open(journal) as reader:
+        account = journaled_account(reader)
+    pd.testing.assert_frame_equal(account.frame, backtest.frame)
+    assert account.fills == backtest.fills
+    assert account.fills  # it traded: the trade statistics compare something
+    periods = market.arrays.periods_per_year
+    expected = strategy_metrics(backtest, periods)
+    read_back = strategy_metrics(account, periods)
+    assert read_back == {name: expected[name] for name in read_back}
+
+
+def test_the_weights_report_puts_the_backtest_s_rows_beside_the_account(
+    finished: tuple[Path, PaperResult], agent: Path, tmp_path: Path
+) -> None:
+    journal, _ = finished
+    trained = DRLAgent.load(agent)
+    settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
+    with build_analyst_team("offline", settings=settings) as team:
+        market = load_trading_market(trained, "synthetic", end=END)
+        config = BacktestConfig(strategies=(*SOURCES_ALONE, "hybrid_learned"))
+        backtest = backtest_metrics(run_backtest(trained, market, team, config))["strategies"]
+    with JournalReader.open(journal) as reader:
+        alone = backtest_sources_alone(reader, agent, settings=settings, say=lambda _: None)
+        report = build_weights_report(reader, alone)
+    assert report.sources_alone == {name: backtest[name] for name in SOURCES_ALONE}
+    hybrid = backtest["hybrid_learned"]
+    assert report.account == {name: hybrid[name] for name in report.account}
+    summary = summary_markdown(report)
+    sections = ("## What the account earned", "## The learned mix", "## Each source alone")
+    assert [summary.index(section) for section in sections] == sorted(
+        summary.index(section) for section in sections
+    )
+    assert f"| drl | {backtest['drl']['total_return']:+.2%} |" in summary
 
 
 def test_the_llm_ledger_and_cache_sit_beside_the_journal_unless_set(tmp_path: Path) -> None:
@@ -196,9 +238,15 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     )
     assert journal.read_bytes() == before
 
-    code, stdout, stderr = run_cli(capsys, "weights", "--journal", str(journal), "--out", "w")
+    weights = ("weights", "--journal", str(journal), "--out", "w", "--agent", str(agent))
+    code, stdout, stderr = run_cli(capsys, *weights)
     assert code == 0, stderr
+    assert "drl over the same bars: " in stdout
     report = json.loads((cli_env / "w" / "weights.json").read_text())
+    assert set(report["sources_alone"]) == set(SOURCES_ALONE)
+    again = run_cli(capsys, *weights)
+    assert_one_error_line(again, "--out w: the folder already holds files", "--force")
+    assert run_cli(capsys, *weights, "--force")[0] == 0
     assert report["n_updates"] == N_BARS - 2  # a decision is scored once held open to open
     # The LLM's reliability: every view replaced before the last bar is scored in some bin.
     reliability = report["llm_reliability"]
@@ -329,6 +377,12 @@ def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(
     result = run_cli(capsys, *paper_args(other, journal))
     assert_one_error_line(result, f"journal {journal} was made by another run", "agent_hash")
     assert journal.read_bytes() == before
+    out = cli_env / "weights"
+    result = run_cli(
+        capsys, "weights", "--journal", str(journal), "--out", str(out), "--agent", str(other)
+    )
+    assert_one_error_line(result, f"agent {other} is not the agent that traded journal {journal}")
+    assert not out.exists()
 
 
 def test_a_journal_of_other_bars_is_refused(

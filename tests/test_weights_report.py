@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 
 from llm import LedgerEntry
+from orchestrator.errors import ReportError
 from orchestrator.execution.broker import BrokerFill, OrderAck, OrderRequest, OrderStatus
 from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.journal.reader import JournalReader
 from orchestrator.journal.writer import Journal
 from orchestrator.reports.weights import (
-    ReportError,
     build_weights_report,
     hedge_loss_regret,
     hit_rate,
@@ -218,13 +218,16 @@ def test_the_command_writes_json_plots_and_summary(tiny_journal: Path, tmp_path:
     for name in ("weights.png", "pnl.png", "fixed_weights.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
-    assert "| LLM alone (hypothetical) | 66.7% (2/3) |" in summary
+    assert "| LLM's book (hypothetical) | 66.7% (2/3) |" in summary
     sections = [line for line in summary.splitlines() if line.startswith("## ")]
     assert sections[:3] == [
         "## What the account earned",
         "## The learned mix (hypothetical)",
-        "## Each source alone (hypothetical)",
+        "## Each source alone",
     ]
+    # Without --agent, the sources alone are not run, and the report says how to run them.
+    assert saved["sources_alone"] == {}
+    assert "Not run: `hybrid-trader weights --agent DIR`" in summary
     assert result.stdout.startswith("the account earned ")
     assert "best fixed DRL weight, 0.00" in summary
     assert math.isclose(saved["final_weights"]["drl"], 0.45)

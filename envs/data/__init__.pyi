@@ -1,5 +1,6 @@
 """The names `envs.data` exports, loaded on first use (see its `__init__.py`)."""
 
+from .bar_size import infer_bar_size as infer_bar_size
 from .contract import format_date as format_date
 from .dataset import (
     PreparedMarket as PreparedMarket,

@@ -7,27 +7,41 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.options import ForceOption, MaxCostOption
+
 
 def weights(
     journal: Annotated[
         Path, typer.Option("--journal", help="Journal file of a paper-trade run (read only).")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for weights.json, plots, summary.md.")],
+    agent: Annotated[
+        Path | None,
+        typer.Option(
+            "--agent",
+            help="The agent directory the run traded: backtests buy and hold, the DRL alone and"
+            " the LLM alone over the journal's bars beside the account.",
+        ),
+    ] = None,
+    max_cost: MaxCostOption = None,
+    force: ForceOption = False,
 ) -> None:
-    """Weight trajectory, hit rates, PnL attribution and regret of the learned weights."""
-    from orchestrator.journal import JournalReader  # heavy: keeps `--help` fast
-    from orchestrator.reports import build_weights_report, write_weights_report
+    """What the account earned, the learned weights' trajectory, hit rates and regret, and (with
+    --agent) each source alone over the same bars."""
+    from orchestrator.jobs import weights_report  # heavy: keeps `--help` fast
 
-    with JournalReader.open(journal) as reader:
-        report = build_weights_report(reader)
-    files = write_weights_report(report, out)
+    report, files = weights_report(
+        journal, out, agent_dir=agent, max_cost_usd=max_cost, force=force, say=typer.echo
+    )
     drl, llm = report.final_weights["drl"], report.final_weights["llm"]
     regret = report.regret_net_return
-    account, mix = report.attribution["hybrid"], report.attribution["hedge_mix"]
+    mix = report.attribution["hedge_mix"]
     typer.echo(
-        f"the account earned {account.net_return:+.2%}; the learned mix (hypothetical)"
-        f" {mix.net_return:+.2%}"
+        f"the account earned {report.account['total_return']:+.2%}; the learned mix"
+        f" (hypothetical) {mix.net_return:+.2%}"
     )
+    for name, metrics in report.sources_alone.items():
+        typer.echo(f"{name} over the same bars: {metrics['total_return']:+.2%}")
     typer.echo(
         f"{report.n_updates} weight updates; final weights DRL {drl:.3f} / LLM {llm:.3f}; regret"
         f" against the best fixed weight ({regret.best_fixed_drl_weight:.2f}):"

@@ -9,5 +9,6 @@ from .backtest import (
 from .backtest import (
     write_backtest_report as write_backtest_report,
 )
+from .weights import WeightsReport as WeightsReport
 from .weights import build_weights_report as build_weights_report
 from .weights_files import write_weights_report as write_weights_report

@@ -23,11 +23,11 @@ import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
 from llm import usd
+from orchestrator.errors import ReportError
 from orchestrator.memory import MEMORY_FILE, write_memory_file
 from orchestrator.reports.html import save_html
 from orchestrator.reports.plots import IN_SAMPLE, save_plots
 from orchestrator.reports.trades import trade_metrics, trades_table
-from orchestrator.reports.weights import ReportError, reliability_table
 from orchestrator.runs import BacktestResult, StrategyResult
 
 RISK_MANAGER, EXECUTION_CHECK = "risk_manager", "execution_check"
@@ -248,6 +248,14 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def metrics_table(strategies: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The metrics named by `keys` (metrics.json's names) as metrics.md prints them, one row per
+    strategy; the columns in metrics.md's order."""
+    return _table(
+        tuple(column for column in _TABLE + _TRADE_TABLE if column[0] in keys), strategies
+    )
+
+
 def _table(columns: tuple[tuple[str, str, Any, str], ...], strategies: dict[str, Any]) -> list[str]:
     """A markdown table, one row per strategy."""
     lines = [
@@ -273,6 +281,24 @@ def _reliability_section(strategies: dict[str, Any], mark: str) -> list[str]:
         *reliability_table(strategies[name]["llm_reliability"]),
         "",
     ]
+
+
+def reliability_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows of an `LLMConfidenceCalibrator.reliability` table: per stated-confidence
+    bin, the views scored, their mean stated confidence, the realized hit rate, and the
+    calibrated confidence the hybrid used for that bin at the end."""
+    lines = [
+        "| stated confidence | views scored | mean stated | hit rate | calibrated |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        mean = "-" if row["mean_stated"] is None else f"{row['mean_stated']:.2f}"
+        hit = "-" if row["hit_rate"] is None else f"{row['hit_rate']:.1%}"
+        lines.append(
+            f"| {row['lower']:.1f}-{row['upper']:.1f} | {row['n']} | {mean} | {hit} |"
+            f" {row['calibrated']:.2f} |"
+        )
+    return lines
 
 
 def _order_checks_line(checks: dict[str, list[str]], names: list[str]) -> str:

@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from orchestrator.errors import OrchestratorError
+from envs import infer_bar_size
+from orchestrator.errors import ReportError
 from orchestrator.journal import JournalQueries
+from orchestrator.reports.backtest import strategy_metrics
+from orchestrator.runs import BacktestResult, journaled_account
 from orchestrator.trader import (
     LEARNERS,
     ExpertWeights,
@@ -41,10 +44,6 @@ from orchestrator.trader import (
 
 SOURCES = ("drl", "llm", "hybrid")
 WEIGHT_GRID = np.linspace(0.0, 1.0, 101)
-
-
-class ReportError(OrchestratorError):
-    """A report that cannot be made: a journal with nothing to evaluate, or an unwritable folder."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,9 @@ class WeightsReport:
 
     journal: str
     run: dict[str, object]
+    periods_per_year: int  # bars in a year, for the annualised metrics
+    account: dict[str, Any]  # the journal's account, metric for metric as the backtest's rows
+    sources_alone: dict[str, dict[str, Any]]  # the backtest's reference rows ({}: not run)
     n_updates: int
     start_equity: float
     final_weights: dict[str, float]
@@ -122,6 +124,9 @@ class WeightsReport:
         return {
             "journal": self.journal,
             "run": self.run,
+            "periods_per_year": self.periods_per_year,
+            "account": self.account,
+            "sources_alone": self.sources_alone,
             "n_updates": self.n_updates,
             "start_equity": self.start_equity,
             "final_weights": self.final_weights,
@@ -142,12 +147,21 @@ class WeightsReport:
         }
 
 
-def build_weights_report(journal: JournalQueries) -> WeightsReport:
-    """Evaluate the weights of the run journaled in `journal` (read-only)."""
+def build_weights_report(
+    journal: JournalQueries, sources_alone: BacktestResult | None = None
+) -> WeightsReport:
+    """Evaluate the weights of the run journaled in `journal` (read-only), beside the account and,
+    where given, `sources_alone` (`orchestrator.runs.backtest_sources_alone` of the journal): all
+    of them measured by the backtest's own `strategy_metrics`."""
     updates = journal.table("weight_updates")
     if updates.empty:
         raise ReportError(f"journal {journal.path} has no weight updates yet: nothing to evaluate")
     bars = journal.table("bars").set_index("bar_index")
+    if sources_alone is None:
+        per_year = infer_bar_size(pd.DatetimeIndex(pd.to_datetime(bars["timestamp"])))
+        periods_per_year = per_year.periods_per_year
+    else:
+        periods_per_year = sources_alone.periods_per_year
     equity = journal.table("positions").set_index("bar_index")["equity"]
     targets = journal.table("decisions").set_index("bar_index")["target_position"]
     fills = journal.table("fills")
@@ -182,6 +196,12 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
     return WeightsReport(
         journal=str(journal.path),
         run={"run_id": journal.run_id, "created_at": journal.created_at, **_identity(journal)},
+        periods_per_year=periods_per_year,
+        account=strategy_metrics(journaled_account(journal), periods_per_year),
+        sources_alone={
+            name: strategy_metrics(run, periods_per_year)
+            for name, run in ({} if sources_alone is None else sources_alone.strategies).items()
+        },
         n_updates=len(updates),
         start_equity=start_equity,
         final_weights={
@@ -220,24 +240,6 @@ def build_weights_report(journal: JournalQueries) -> WeightsReport:
             str(journal.identity.config.get("trader", {}).get("learner", "hedge")),
         ),
     )
-
-
-def reliability_table(rows: list[dict[str, Any]]) -> list[str]:
-    """Markdown rows of an `LLMConfidenceCalibrator.reliability` table: per stated-confidence
-    bin, the views scored, their mean stated confidence, the realized hit rate, and the
-    calibrated confidence the hybrid used for that bin at the end."""
-    lines = [
-        "| stated confidence | views scored | mean stated | hit rate | calibrated |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        mean = "-" if row["mean_stated"] is None else f"{row['mean_stated']:.2f}"
-        hit = "-" if row["hit_rate"] is None else f"{row['hit_rate']:.1%}"
-        lines.append(
-            f"| {row['lower']:.1f}-{row['upper']:.1f} | {row['n']} | {mean} | {hit} |"
-            f" {row['calibrated']:.2f} |"
-        )
-    return lines
 
 
 def _last_loop_state(journal: JournalQueries) -> dict[str, Any]:

@@ -12,17 +12,18 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from orchestrator.reports.backtest import IN_SAMPLE_WARNING
+from orchestrator.errors import ReportError
+from orchestrator.reports.backtest import IN_SAMPLE_WARNING, metrics_table, reliability_table
 from orchestrator.reports.plots import IN_SAMPLE as IN_SAMPLE_MARK
-from orchestrator.reports.weights import ReportError, WeightsReport, reliability_table
+from orchestrator.reports.weights import WeightsReport
 from orchestrator.runs.paper_config import IN_SAMPLE
 
 _DPI = 120
 _LABELS = {
     "hybrid": "hybrid (the account)",
     "hedge_mix": "learned mix (hypothetical)",
-    "drl": "DRL alone (hypothetical)",
-    "llm": "LLM alone (hypothetical)",
+    "drl": "DRL's book (hypothetical)",
+    "llm": "LLM's book (hypothetical)",
 }
 
 
@@ -59,14 +60,30 @@ def _unfinished_line(report: WeightsReport) -> str:
 
 
 _EXPERT_LABELS = {"drl": "DRL", "llm": "LLM"}
+ACCOUNT = "hybrid_account"
+# The columns of the tables of real runs: the account and the backtest's rows beside it.
+_RUN_METRICS = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "turnover",
+    "n_trades",
+    "round_trips",
+    "exposure",
+    "llm_cost_usd",
+)
 
 
 def summary_markdown(report: WeightsReport) -> str:
-    """The report's figures as a short markdown page."""
-    account, mix = report.attribution["hybrid"], report.attribution["hedge_mix"]
+    """The report's figures as a short markdown page: what the account earned first, then the
+    learned mix, then each source alone."""
+    account, mix = report.account, report.attribution["hedge_mix"]
     first, last = report.cumulative["timestamp"].iloc[[0, -1]]
-    bars = report.run["config"].get("bars", {}) if isinstance(report.run["config"], dict) else {}
+    config = report.run["config"] if isinstance(report.run["config"], dict) else {}
+    bars = config.get("bars", {})
     in_sample = isinstance(bars, dict) and bars.get(IN_SAMPLE) is True
+    initial = account["final_equity"] / (1.0 + account["total_return"])
     lines = [
         f"# Learned DRL/LLM weights{IN_SAMPLE_MARK if in_sample else ''}",
         "",
@@ -79,7 +96,11 @@ def summary_markdown(report: WeightsReport) -> str:
         "## What the account earned",
         "",
         f"The hybrid account (the journal's equity, after the combiner, the risk manager and real"
-        f" fills): {account.net_return:+.2%} ({account.pnl:+,.2f} on {report.start_equity:,.2f}).",
+        f" fills): {account['total_return']:+.2%} ({account['final_equity'] - initial:+,.2f} on"
+        f" {initial:,.2f}), over its {account['n_bars']:,} bars after the first decision,"
+        " measured as the backtest measures its rows (metrics.md defines every column):",
+        "",
+        *metrics_table({ACCOUNT: account}, _RUN_METRICS),
         "",
         "## The learned mix (hypothetical)",
         "",
@@ -94,9 +115,13 @@ def summary_markdown(report: WeightsReport) -> str:
         )
         + ".",
         "",
-        "## Each source alone (hypothetical)",
+        "## Each source alone",
         "",
-        "| strategy | hit rate | net return | PnL |",
+        *_sources_alone(report),
+        "",
+        "### The books the weights learned from (hypothetical)",
+        "",
+        "| book | hit rate | net return | PnL |",
         "|---|---|---|---|",
     ]
     for name, label in _LABELS.items():
@@ -106,10 +131,10 @@ def summary_markdown(report: WeightsReport) -> str:
         lines.append(f"| {label} | {hit_text} | {part.net_return:+.2%} | {part.pnl:+,.2f} |")
     lines += [
         "",
-        f"PnL is on the equity at the first scored decision, {report.start_equity:,.2f}. Each"
-        " source alone is its own book as the learner scores it: its position held from open to"
-        " open, net of its own costs, with no risk manager or execution check, so it differs"
-        " from the backtest's `drl` and `llm` rows, which trade through both.",
+        f"From the first scored decision, on its equity of {report.start_equity:,.2f}. Each"
+        " source's book is the one the learner scores: its position held from open to open, net"
+        " of its own costs, with no risk manager or execution check; the rows above, not these,"
+        " are what each source earns trading alone.",
     ]
     net, loss = report.regret_net_return, report.regret_hedge_loss
     lines += [
@@ -140,7 +165,7 @@ def summary_markdown(report: WeightsReport) -> str:
         f"Hybrid trading costs paid: {report.hybrid_costs_paid:,.2f}."
         f" LLM spend: ${report.llm_spend_usd:,.4f}.",
         "",
-        "Plots: `weights.png` (weights over time), `pnl.png` (cumulative net return per source),"
+        "Plots: `weights.png` (weights over time), `pnl.png` (cumulative net return of each book),"
         " `fixed_weights.png` (every fixed weight against the learned ones).",
         "",
         "## How reliable the LLM's stated confidence was",
@@ -153,6 +178,24 @@ def summary_markdown(report: WeightsReport) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _sources_alone(report: WeightsReport) -> list[str]:
+    """The backtest's rows for buy and hold, the DRL alone and the LLM alone, the account beside
+    them; or how to get them."""
+    if not report.sources_alone:
+        return [
+            "Not run: `hybrid-trader weights --agent DIR` (DIR: the agent this run traded) runs"
+            " buy and hold, the DRL alone and the LLM alone over the same bars through the"
+            " backtest, with this run's settings.",
+        ]
+    return [
+        "Run by the backtest over the same bars with this run's settings: the same fills, costs"
+        " and risk manager (buy and hold pure), the rows `hybrid-trader backtest` gives for this"
+        " period, the account beside them.",
+        "",
+        *metrics_table({ACCOUNT: report.account, **report.sources_alone}, _RUN_METRICS),
+    ]
 
 
 def _hit_text(hits: int, calls: int, rate: float | None) -> str:
@@ -183,7 +226,7 @@ def _pnl_figure(report: WeightsReport) -> Figure:
         axes.plot(cumulative["timestamp"], 100.0 * cumulative[name], label=label)
     axes.axhline(0.0, color="grey", linewidth=0.8)
     axes.set_ylabel("cumulative net return (%)")
-    axes.set_title("PnL attribution: each source followed alone, net of its costs")
+    axes.set_title("The books the weights learned from (hypothetical), net of their costs")
     axes.legend()
     figure.autofmt_xdate()
     return figure

@@ -19,5 +19,7 @@ from .display import (
     PaperDisplay as PaperDisplay,
 )
 from .follow import IdlePoller as IdlePoller
+from .paper import backtest_sources_alone as backtest_sources_alone
+from .paper import journaled_account as journaled_account
 from .paper import run_paper as run_paper
 from .recorder import TradeFill as TradeFill

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 from pydantic import Field
 
 from agents import DRLAgent
@@ -32,9 +33,22 @@ from llm import AnalystTeam, LLMMode, LLMSettings, build_analyst_team, load_sett
 from orchestrator.checks import checked_args
 from orchestrator.errors import ConfigError, InvalidInputError, JournalCorruptError
 from orchestrator.execution import Broker, PaperBroker, RiskManager, resubmit_pending
-from orchestrator.journal import Journal, RestoredState, lock_path_for
+from orchestrator.journal import (
+    Journal,
+    JournalQueries,
+    RestoredState,
+    canonical_hash,
+    lock_path_for,
+)
 from orchestrator.memory import TradeMemory
 from orchestrator.runs.activity import Activity
+from orchestrator.runs.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    StrategyName,
+    StrategyResult,
+    run_backtest,
+)
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
@@ -43,11 +57,13 @@ from orchestrator.runs.llm_cost import LLMCallLog, hold_run_to_budget
 from orchestrator.runs.paper_config import (
     PaperConfig,
     check_past,
+    first_decision_of,
     journaled_first_decision,
     paper_llm_settings,
     run_identity,
 )
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
+from orchestrator.runs.recorder import FRAME_COLUMNS, TradeFill
 from orchestrator.trader import (
     DRLAdvisor,
     ExecutionConfirmer,
@@ -231,6 +247,99 @@ def _result(
         drl_weight=engine.strategy.weights.drl_weight,
         activity=Activity.of(journal),
     )
+
+
+# Per bar: the account at the close, the DRL weight of the decision, and the target held over the
+# bar as `BacktestRecorder` keeps it (the approved position of the last order filled by then).
+_ACCOUNT_BARS = """
+SELECT b.timestamp, p.equity, COALESCE(p.position_fraction, 0.0) AS position,
+    COALESCE((
+        SELECT r.approved_position FROM fills AS f
+        JOIN orders AS o ON o.client_order_id = f.client_order_id
+        JOIN risk_checks AS r ON r.bar_index = o.bar_index
+        WHERE f.bar_index <= b.bar_index ORDER BY f.bar_index DESC, f.rowid DESC LIMIT 1
+    ), 0.0) AS held_position,
+    COALESCE(d.drl_weight, 0.5) AS drl_weight
+FROM bars AS b JOIN positions AS p ON p.bar_index = b.bar_index
+LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
+ORDER BY b.bar_index
+"""
+_ACCOUNT_FILLS = """
+SELECT b.timestamp, f.shares, f.price, f.commission FROM fills AS f
+JOIN bars AS b ON b.bar_index = f.bar_index ORDER BY f.bar_index, f.rowid
+"""
+
+
+def journaled_account(journal: JournalQueries, name: str = "hybrid_account") -> StrategyResult:
+    """The journal's account as a backtest strategy's result, bar for bar what the backtest's
+    recorder would have kept for it, so that its metrics come from the backtest's own code."""
+    connection = journal.connection
+    bars = pd.read_sql_query(_ACCOUNT_BARS, connection)
+    dates = pd.DatetimeIndex(pd.to_datetime(bars.pop("timestamp")), name="date").as_unit("ns")
+    fills = tuple(
+        TradeFill(pd.Timestamp(date), shares, price, commission)
+        for date, shares, price, commission in connection.execute(_ACCOUNT_FILLS)
+    )
+    (asks,) = connection.execute("SELECT COUNT(*) FROM llm_views").fetchone()
+    last = connection.execute("SELECT close FROM bars ORDER BY bar_index DESC LIMIT 1").fetchone()
+    return StrategyResult(
+        name=name,
+        frame=bars.set_axis(dates)[list(FRAME_COLUMNS)],
+        activity=Activity.of(journal),
+        llm_asks=int(asks),
+        fills=fills,
+        last_close=None if last is None else float(last[0]),
+    )
+
+
+SOURCES_ALONE: tuple[StrategyName, ...] = ("buy_and_hold", "drl", "llm")
+
+
+def backtest_sources_alone(
+    journal: JournalQueries,
+    agent_dir: Path | str,
+    *,
+    settings: LLMSettings | None = None,
+    max_cost_usd: float | None = None,
+    say: Callable[[str], None] = print,
+) -> BacktestResult:
+    """Buy and hold, the DRL alone and the LLM alone over the bars `journal` traded, with the
+    settings and LLM mode its run was made with: the rows `hybrid-trader backtest` gives for that
+    period, from the same code, beside which the journal's account (`journaled_account`) is read.
+
+    agent_dir: the agent the run traded (checked against the journal's run identity); the data
+    comes from the source the run named and must still hold the bars it traded (`check_past`).
+    A gateway run asks the gateway again for LLM alone, under `run_backtest`'s cost estimate.
+    """
+    agent = DRLAgent.load(agent_dir)
+    identity = journal.identity
+    if canonical_hash(agent.manifest.to_dict(), "agent manifest") != identity.agent_hash:
+        raise InvalidInputError(
+            f"agent {agent_dir} is not the agent that traded journal {journal.path}; give the"
+            " agent directory its paper run was given"
+        )
+    seen = journal.bars_seen()
+    if seen.empty:
+        raise InvalidInputError(f"journal {journal.path} holds no bar to backtest")
+    market = load_trading_market(
+        agent,
+        identity.data_source,
+        end=pd.Timestamp(seen["timestamp"].iloc[-1]),
+        first_decision=first_decision_of(identity),
+    )
+    check_past(journal, market)
+    paper = PaperConfig.of_identity(identity)
+    config = BacktestConfig(
+        trader=paper.trader,
+        risk=paper.risk,
+        initial_cash=paper.initial_cash,
+        rebalance_band=paper.rebalance_band,
+        snapshot_window=paper.snapshot_window,
+        strategies=SOURCES_ALONE,
+    )
+    llm_mode: LLMMode = "gateway" if identity.config.get("llm") == "gateway" else "offline"
+    with build_analyst_team(llm_mode, settings=settings) as team:
+        return run_backtest(agent, market, team, config, max_cost_usd=max_cost_usd, say=say)
 
 
 class Pacer:

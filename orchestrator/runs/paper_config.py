@@ -16,6 +16,7 @@ user who wants one budget over several runs sets LLM_LEDGER_PATH to a shared fil
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,6 +80,17 @@ class PaperConfig(Settings):
         values["risk"] = {name: _json_number(value) for name, value in values["risk"].items()}
         return values
 
+    @classmethod
+    def of_identity(cls, identity: RunIdentity) -> PaperConfig:
+        """The settings a journaled run was made with (the inverse of `identity_values`)."""
+        values = {
+            name: value for name, value in identity.config.items() if name in cls.model_fields
+        }
+        risk = values.get("risk", {})
+        if isinstance(risk, Mapping):
+            values["risk"] = {name: _number_of_json(value) for name, value in risk.items()}
+        return cls.model_validate_json(json.dumps(values))  # JSON mode: lists read as tuples
+
 
 IN_SAMPLE = "in_sample"
 """Key of the run identity's bars: the period overlaps the agent's train or validation dates."""
@@ -112,7 +124,12 @@ def journaled_first_decision(journal: Path) -> pd.Timestamp | None:
     if Path(f"{journal}-journal").exists() or inspect_file(journal) is not FileState.JOURNAL:
         return None
     with JournalReader.open(journal) as reader:
-        bars = reader.identity.config.get("bars")
+        return first_decision_of(reader.identity)
+
+
+def first_decision_of(identity: RunIdentity) -> pd.Timestamp | None:
+    """The date of the first decision of the run `identity` names (None in one that names none)."""
+    bars = identity.config.get("bars")
     day = bars.get(FIRST_DECISION) if isinstance(bars, Mapping) else None
     return None if day is None else pd.Timestamp(day)
 
@@ -165,3 +182,7 @@ def _json_number(value: object) -> object:
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value
+
+
+def _number_of_json(value: object) -> object:
+    return float(value) if value in ("inf", "-inf") else value

@@ -15,7 +15,9 @@ sum to 1 and ln is concave,
     ln(1 + q r - c)  >=  sum_i w_i ln x_i  -  drag,
 
 where the drag is whatever the hybrid paid or missed beyond the mixture of its experts' books
-(moving between weights, the risk manager, the minimum order size); the weights report shows it.
+(moving between weights, the risk manager, the minimum order size, and the weights it traded a
+decision with, which the learner has moved once more by the time it scores that decision: see the
+design notes); the weights report shows it.
 So the hybrid's log-wealth is at least minus the learner's cumulative Hedge loss
 H_T = sum_t sum_i w_{i,t} l_{i,t}, less the drag.
 
