@@ -123,6 +123,29 @@ def test_a_run_estimated_above_the_budget_stops_before_its_first_call(
     assert openai_server.requests == []
 
 
+def test_a_run_with_memory_estimates_its_reflections_and_the_memory_block(
+    agent: Path,
+    gateway_env: Path,
+    openai_server: FakeOpenAIServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At most one reflection a bar, priced on its own cheap model; the memory's block makes the
+    meta prompt longer than a run without it."""
+    monkeypatch.setenv("DAILY_LLM_BUDGET", "0.0001")
+    plain = run_cli(capsys, *gateway_args(agent, gateway_env / "plain.sqlite"))[1]
+    remembering = run_cli(capsys, *gateway_args(agent, gateway_env / "memory.sqlite"), "--memory")
+    estimate = remembering[1]
+    assert f"  reflection: {N_BARS} calls x $" in estimate and "reflection" not in plain
+
+    def meta_tokens(text: str) -> int:
+        (line,) = [line for line in text.splitlines() if "meta_orchestrator:" in line]
+        return int(line.split("(")[1].split(" prompt tokens")[0])
+
+    assert meta_tokens(estimate) > meta_tokens(plain)
+    assert openai_server.requests == []
+
+
 @pytest.mark.parametrize("daily", ["1", "0"])
 def test_under_a_hard_cap_the_run_goes_on_and_confirms_nothing_past_it(  # noqa: PLR0917
     agent: Path,

@@ -1,5 +1,7 @@
-"""What gateway calls will cost before any is made: one decision and one execution check
-rehearsed with the offline analyst, their prompts measured, priced from the model stack.
+"""What gateway calls will cost before any is made: one decision and one execution check (and,
+for a run with a trade memory, one reflection on a closed trade, with the memory's block in the
+decision's prompts) rehearsed with the offline analyst, their prompts measured, priced from the
+model stack.
 
 The rehearsal builds exactly the requests a paid run sends (chart image included), so the token
 counts come from the prompts themselves (4 characters a token, 1,000 an image), and each call is
@@ -9,8 +11,9 @@ A model that the cap always drops for that prompt is listed as unreachable.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,10 +27,20 @@ from llm.gateway import (
     estimate_prompt_tokens,
     parse_answer,
 )
+from llm.team import prompt_sections
 from llm.team.analysts.execution import confirm_order
 from llm.team.analysts.offline import OfflineAnalystChatModel
+from llm.team.analysts.offline_rules import reflection_rule
+from llm.team.analysts.reflection import reflect
 from llm.team.graph import AnalystTeam, TeamConfig
-from llm.team.snapshot import AccountView, MarketSnapshot, snapshot_from_frame
+from llm.team.snapshot import (
+    AccountView,
+    MarketSnapshot,
+    PastTrade,
+    RecalledLesson,
+    TradeMemoryView,
+    snapshot_from_frame,
+)
 
 SAMPLE_ORDER: dict[str, object] = {
     "side": "buy",
@@ -41,6 +54,24 @@ SAMPLE_ORDER: dict[str, object] = {
     "intent": "rebalance",
 }
 """An order as `orchestrator.trader.order_facts` describes one: its prompt is what is measured."""
+
+SAMPLE_TRADE: dict[str, object] = {
+    "entry_day": "2020-01-02T00:00:00",
+    "exit_day": "2020-01-16T00:00:00",
+    "regime": "ranging",
+    "side": "long",
+    "size": 0.75,
+    "drl_signal": 1.0,
+    "llm_signal": 0.25,
+    "drl_weight": 0.5,
+    "net_return": -0.0123,
+    "bars_held": 10,
+    "worst_excursion": -0.0345,
+    "best_excursion": 0.0211,
+}
+"""A closed trade as `orchestrator.memory.ClosedTrade.story` describes one, for the reflection."""
+SAMPLE_MEMORY_TRADES = 5
+SAMPLE_MEMORY_LESSONS = 3
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,7 @@ class CallCosts:
 
     decision: tuple[TaskCost, ...]
     check: TaskCost
+    reflection: TaskCost | None = None  # per closed trade, for a run with a trade memory
 
     @property
     def usd_per_decision(self) -> float:
@@ -117,10 +149,16 @@ class _Recorder:
         """Nothing to release."""
 
 
-def estimate_call_costs(snapshot: MarketSnapshot, router: Router, config: TeamConfig) -> CallCosts:
+def estimate_call_costs(
+    snapshot: MarketSnapshot, router: Router, config: TeamConfig, *, memory: bool = False
+) -> CallCosts:
     """Rehearse one decision on `snapshot` and one execution check, and price their calls with
-    `router` (the run's gateway's: its stack and output lengths); `config`: the run's team."""
+    `router` (the run's gateway's: its stack and output lengths); `config`: the run's team.
+    memory: the run keeps a trade memory, so its decisions carry the memory's block (5 similar
+    trades, 3 lessons) and each closed trade costs a reflection."""
     recorder = _Recorder()
+    if memory:
+        snapshot = replace(snapshot, memory=_sample_memory(snapshot))
     AnalystTeam(recorder, config).analyse(snapshot)
     decision_requests = list(recorder.requests)
     confirm_order(recorder, snapshot, SAMPLE_ORDER)
@@ -130,7 +168,21 @@ def estimate_call_costs(snapshot: MarketSnapshot, router: Router, config: TeamCo
     decision = tuple(
         _priced(router, first[task], calls[task]) for task in sorted(calls, key=list(Task).index)
     )
-    return CallCosts(decision, _priced(router, check_request, 1))
+    reflection = None
+    if memory:
+        reflect(recorder, snapshot.symbol, SAMPLE_TRADE)
+        reflection = _priced(router, recorder.requests[-1], 1)
+    return CallCosts(decision, _priced(router, check_request, 1), reflection)
+
+
+def _sample_memory(snapshot: MarketSnapshot) -> TradeMemoryView:
+    """A full memory block of typical text, dated at the snapshot (its size is what counts)."""
+    lesson = reflection_rule({prompt_sections.TRADE: json.dumps(SAMPLE_TRADE)}).text()
+    at = snapshot.timestamp
+    return TradeMemoryView(
+        similar=(PastTrade(at, "long", "ranging", -0.0123, 10, 1.2345),) * SAMPLE_MEMORY_TRADES,
+        lessons=(RecalledLesson(at, lesson),) * SAMPLE_MEMORY_LESSONS,
+    )
 
 
 def _priced(router: Router, request: LLMRequest, calls: int) -> TaskCost:

@@ -189,6 +189,7 @@ def run_backtest(
         asking_strategies=len(checks[EXECUTION_CHECK]),
         max_cost_usd=max_cost_usd,
         say=say,
+        remembering_strategies=sum(run.engine.memory is not None for run in runs.values()),
     )
     for bar in range(market.first_bar, market.n_bars):
         for run in runs.values():

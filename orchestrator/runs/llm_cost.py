@@ -10,9 +10,10 @@ attempts inside the gateway's retry loop that no caller ever sees.
 snapshot with the offline analyst (`llm.team.estimate_call_costs`), so the token counts come from
 the real prompts and the prices from the stack. The counts are upper bounds: at most one team
 decision a bar (strategies share it through the cache) and at most one execution check a bar for
-each strategy that asks the LLM. A run whose estimate exceeds what the daily and monthly budgets
-leave stops before its first call, unless the user sets a hard cap (`--max-cost`), which then
-binds every call, the critical execution check included.
+each strategy that asks the LLM, and at most one reflection a bar for each strategy with a trade
+memory (a trade closes at most once a bar). A run whose estimate exceeds what the daily and
+monthly budgets leave stops before its first call, unless the user sets a hard cap
+(`--max-cost`), which then binds every call, the critical execution check included.
 """
 
 from __future__ import annotations
@@ -57,22 +58,31 @@ class LLMCallLog:
 
 @dataclass(frozen=True)
 class RunCostEstimate:
-    """costs: dollars per decision and per check, task by task; decisions and checks: how many at
-    most; remaining_usd: what the daily and monthly budgets leave."""
+    """costs: dollars per decision, per check and per reflection, task by task; decisions, checks
+    and reflections: how many at most; remaining_usd: what the daily and monthly budgets leave."""
 
     costs: CallCosts
     decisions: int
     checks: int
     remaining_usd: float
+    reflections: int = 0
 
     @property
     def usd(self) -> float:
-        return self.decisions * self.costs.usd_per_decision + self.checks * self.costs.usd_per_check
+        reflection = self.costs.reflection
+        reflections = 0.0 if reflection is None else self.reflections * reflection.usd
+        return (
+            self.decisions * self.costs.usd_per_decision
+            + self.checks * self.costs.usd_per_check
+            + reflections
+        )
 
     def lines(self) -> list[str]:
         """The estimate as the run prints it: one line per task, then the total against budget."""
         rows = [(cost, self.decisions) for cost in self.costs.decision]
         rows.append((self.costs.check, self.checks))
+        if self.costs.reflection is not None:
+            rows.append((self.costs.reflection, self.reflections))
         lines = ["LLM cost estimate (at most; prompts measured, prices from the stack):"]
         for cost, units in rows:
             unreachable = f"; unreachable under its cap: {', '.join(cost.unreachable)}"
@@ -97,8 +107,10 @@ def hold_run_to_budget(
     asking_strategies: int,
     max_cost_usd: float | None,
     say: Callable[[str], None],
+    remembering_strategies: int = 0,
 ) -> RunCostEstimate | None:
-    """Estimate a gateway run of `bars` bars and `asking_strategies` strategies that ask the LLM,
+    """Estimate a gateway run of `bars` bars, `asking_strategies` strategies that ask the LLM and
+    `remembering_strategies` that keep a trade memory,
     `say` it line by line, and hold the run to it: CostEstimateError when the estimate exceeds
     what the budgets leave and `max_cost_usd` (dollars) is None; otherwise the gateway is capped
     at `max_cost_usd`. None, and nothing said, for a stand-in or free (offline) gateway."""
@@ -107,10 +119,13 @@ def hold_run_to_budget(
         return None
     gateway.cap_spend(max_cost_usd)
     estimate = RunCostEstimate(
-        estimate_call_costs(snapshot, gateway.router, team.config),
+        estimate_call_costs(
+            snapshot, gateway.router, team.config, memory=remembering_strategies > 0
+        ),
         decisions=bars,
         checks=bars * asking_strategies,
         remaining_usd=gateway.budget.status().remaining_usd,
+        reflections=bars * remembering_strategies,
     )
     for line in estimate.lines():
         say(line)

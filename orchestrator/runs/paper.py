@@ -156,6 +156,7 @@ def run_paper(
                 asking_strategies=1,
                 max_cost_usd=_left_of(max_cost_usd, Activity.of(journal)),
                 say=say,
+                remembering_strategies=int(engine.memory is not None),
             )
             keep_files()  # from here on, the journal is a run to resume
             header = _header(journal_path, market, llm_mode, resumed)
