@@ -249,6 +249,8 @@ def test_council_majority_survives_one_failed_seat(
     assert result.decision.action is Action.BUY
     assert (result.decision.size, result.decision.confidence) == (0.4, 0.8)  # the cautious seat
     assert [(e.node, e.kind) for e in result.errors] == [("meta:meta-k", IssueKind.CALL_FAILED)]
+    votes = [(v.model, v.action, v.size) for v in result.decision.council_votes]
+    assert votes == [("meta-m", Action.BUY, 0.6), ("meta-r", Action.BUY, 0.4), ("meta-k", None, 0)]
     team.close()
 
 
@@ -400,6 +402,9 @@ def test_a_council_in_the_model_stack_votes_the_meta_decision_of_a_gateway_run(
         result = team.analyse(trend_snapshot(BULL))
     assert result.decided_by == "council"
     assert "council (unanimous) 2/2" in result.decision.reasoning
+    votes = result.decision.council_votes  # each seat's ballot, kept with the decision
+    assert [v.model for v in votes] == seats
+    assert {v.action for v in votes} == {result.decision.action}
     meta_rows = [
         e for e in ledger_rows(tmp_path / "ledger.sqlite") if e.task == "meta_orchestrator"
     ]

@@ -74,6 +74,16 @@ class _SizedAction(_Strict):
         return self
 
 
+class CouncilVote(_Strict):
+    """One council seat's ballot: its model, and its action, size and confidence (no action: the
+    seat gave no valid vote, which counts for nobody)."""
+
+    model: str = Field(min_length=1, max_length=200)
+    action: Action | None = None
+    size: Size = 0.0
+    confidence: Confidence = 0.0
+
+
 class TradingDecision(_SizedAction):
     """The graph's final decision, with the models that served it and what it cost in dollars.
 
@@ -86,6 +96,9 @@ class TradingDecision(_SizedAction):
     signals: list[AgentSignal] = Field(default_factory=list)
     """Each analyst's view the decision weighed (`AnalystTeam.decide` attaches them), so that a
     journal keeps every analyst's reasoning, not only the meta decision's."""
+    council_votes: list[CouncilVote] = Field(default_factory=list)
+    """Each council seat's ballot when a council decided (empty otherwise), kept with the
+    decision in the journal."""
 
 
 class AnalystAnswer(_Strict, ABC):

@@ -21,7 +21,7 @@ from llm.team.analysts.base import CompletionGateway, ask_model, market_header, 
 from llm.team.consensus import combine_signals
 from llm.team.council import Council, council_vote
 from llm.team.prompt_sections import PromptId
-from llm.team.schemas import AgentSignal, MetaAnswer
+from llm.team.schemas import AgentSignal, CouncilVote, MetaAnswer
 from llm.team.snapshot import MarketSnapshot
 from llm.team.state import AnalystState, DecisionSource, NodeIssue, StateUpdate, merge_updates
 
@@ -81,8 +81,9 @@ def _council_answer(
     council: Council,
     messages: Sequence[BaseMessage],
     cap_usd: float,
-) -> tuple[MetaAnswer, StateUpdate]:
-    """Every seat votes in parallel, each under an equal share of the remaining cap."""
+) -> tuple[MetaAnswer, StateUpdate, list[CouncilVote]]:
+    """Every seat votes in parallel, each under an equal share of the remaining cap; the
+    council's answer, the calls' update, and each seat's ballot."""
     seat_cap = cap_usd / len(council.models)
     with ThreadPoolExecutor(max_workers=len(council.models)) as pool:
         results = list(
@@ -97,7 +98,16 @@ def _council_answer(
             )
         )
     ballots = [answer for answer, _ in results]
-    return council_vote(council, ballots), merge_updates(*(update for _, update in results))
+    votes = [
+        CouncilVote(model=model)
+        if ballot is None
+        else CouncilVote(
+            model=model, action=ballot.action, size=ballot.size, confidence=ballot.confidence
+        )
+        for model, ballot in zip(council.models, ballots, strict=True)
+    ]
+    answer = council_vote(council, ballots)
+    return answer, merge_updates(*(update for _, update in results)), votes
 
 
 def meta_orchestrator(
@@ -113,12 +123,13 @@ def meta_orchestrator(
     remaining = max(0.0, cost_cap_usd - spent)
     source: DecisionSource
     answer: MetaAnswer | None
+    votes: list[CouncilVote] = []
     if not signals:
         answer, update, source = None, StateUpdate(), "fallback"
     else:
         messages = build_messages(snapshot, signals, [*state["errors"], *state["skipped"]])
         if council is not None:
-            answer, update = _council_answer(gateway, council, messages, remaining)
+            answer, update, votes = _council_answer(gateway, council, messages, remaining)
             source = "council"
         else:
             answer, update = ask_model(
@@ -130,4 +141,5 @@ def meta_orchestrator(
     models = sorted({*state["models"], *update.get("models", [])})  # parallel order is arbitrary
     cost = spent + sum(update.get("costs", []))
     decision = answer.to_decision(models=models, cost_usd=cost)
+    decision = decision.model_copy(update={"council_votes": votes})
     return {**update, "decision": decision, "decided_by": source}
