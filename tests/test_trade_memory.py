@@ -47,6 +47,7 @@ from orchestrator.memory import (
     read_records,
     write_memory_file,
 )
+from orchestrator.reports.backtest import backtest_metrics, metrics_markdown
 from orchestrator.runs.backtest import BacktestConfig, BacktestResult, run_backtest
 from orchestrator.trader.market import TradingMarket, load_trading_market
 from tests.engine_helpers import trading_market
@@ -321,3 +322,8 @@ def test_the_backtest_runs_the_hybrid_with_and_without_memory(
     assert plain.memory is None
     assert remembering.memory is not None and remembering.memory.recalls
     assert len(remembering.memory.recalls) == remembering.llm_asks  # one per ask of the analysts
+    metrics = backtest_metrics(result)["strategies"]
+    assert "memory" not in metrics["hybrid_learned"]
+    summary = metrics["hybrid_memory"]["memory"]
+    assert summary["trades"] == len(remembering.memory.trades) > 0
+    assert "## Trade memory" in metrics_markdown(backtest_metrics(result))

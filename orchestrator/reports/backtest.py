@@ -244,8 +244,34 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
         *(f"- {label}: {definition}." for _, label, _, definition in _TABLE + _TRADE_TABLE),
         "",
     ]
+    lines += _memory_section(metrics["strategies"], mark)
     lines += _reliability_section(metrics["strategies"], mark)
     return "\n".join(lines)
+
+
+def _memory_section(strategies: dict[str, Any], mark: str) -> list[str]:
+    """The trade memory of each strategy that kept one: its own trades (runs of decisions on one
+    side, fill to fill), how they ended, and the lessons and recalls (memory.sqlite holds them)."""
+    rows = [
+        f"| {name} | {m['trades']} | {_cell(m['win_rate'], '{:.1%}')} |"
+        f" {_cell(m['mean_net_return'], '{:+.2%}')} | {m['lessons']} | {m['recalls']} |"
+        for name, entry in strategies.items()
+        if (m := entry.get("memory")) is not None
+    ]
+    if not rows:
+        return []
+    return [
+        f"## Trade memory{mark} (memory.sqlite)",
+        "",
+        "Trades as the memory keeps them: a run of the strategy's decisions on one side, fill to"
+        " fill at the next opens, net of costs; recalls: the times the analysts were shown the"
+        " similar past trades and lessons.",
+        "",
+        "| Strategy | Trades | Win rate | Mean net return | Lessons | Recalls |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def metrics_table(strategies: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
