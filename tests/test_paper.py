@@ -309,7 +309,7 @@ def test_every_default_threshold_of_the_seed_rule_fires_on_a_trained_agent(
     config = PaperConfig(trader=trader_choices("seed"))
     run_paper(agent, "synthetic", "offline", journal, end=END, settings=settings, config=config)
     decisions = table(journal, "SELECT * FROM decisions")
-    combiner = config.for_agent(DRLAgent.load(agent)).trader.combiner
+    combiner = config.trader.for_agent(DRLAgent.load(agent)).combiner
     sure_cut = combiner.agree_drl_confidence
     assert sure_cut is not None
     conditions = {
@@ -398,6 +398,20 @@ def test_a_journal_of_other_bars_is_refused(
     args[args.index("--end") + 1] = END
     args += ["--start", "2005-02"]  # the same first decision, with less of the past before it
     assert_one_error_line(run_cli(capsys, *args), "was made by another run", "data_hash")
+
+
+def test_a_journal_resumed_with_another_year_of_bars_is_refused(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    finished: tuple[Path, PaperResult],
+) -> None:
+    """The LLM's window is a week of bars, so another --periods-per-year is another run."""
+    journal, _ = finished
+    before = journal.read_bytes()
+    args = [*paper_args(agent, journal), "--periods-per-year", "365"]
+    assert_one_error_line(run_cli(capsys, *args), "was made by another run", "'every_bars': 7")
+    assert journal.read_bytes() == before
 
 
 _HOLD_THE_LOCK = """

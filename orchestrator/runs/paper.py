@@ -137,7 +137,7 @@ def run_paper(
             periods_per_year=periods_per_year,
         )
         market = load(first_decision=journaled)
-        config = config.for_agent(agent)
+        config = config.for_run(agent, market.arrays.periods_per_year)
         identity = run_identity(agent, market, llm_mode, config)
         account = _account(config, market.symbol)  # before the journal, as a missing key
         with Journal.open(journal_path, identity) as journal:

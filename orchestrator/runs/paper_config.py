@@ -66,13 +66,17 @@ class PaperConfig(Settings):
     snapshot_window: PositiveInt = DEFAULT_WINDOW
     broker: BrokerName = "paper"
 
-    def for_agent(self, agent: DRLAgent) -> PaperConfig:
-        """These settings with the trader's set for `agent` (`TraderConfig.for_agent`) and the
-        agent's rebalance band unless one is set."""
+    def for_run(self, agent: DRLAgent, periods_per_year: int) -> PaperConfig:
+        """These settings with the trader's set for `agent` (`TraderConfig.for_agent`), the LLM's
+        window a week of a market of `periods_per_year` bars a year, and the agent's rebalance
+        band, unless set: the identity then names what the run trades with, so a run resumed with
+        another `--periods-per-year` (another LLM window) is refused."""
         band = self.rebalance_band
         if band is None:
             band = agent.env_config.rebalance_band
-        return self.copy_with(trader=self.trader.for_agent(agent), rebalance_band=band)
+        trader = self.trader.for_agent(agent)
+        trader = trader.copy_with(cadence=trader.cadence.for_market(periods_per_year))
+        return self.copy_with(trader=trader, rebalance_band=band)
 
     def identity_values(self) -> dict[str, object]:
         """JSON values for the run identity; an infinite limit ("no limit") is the string "inf"."""
