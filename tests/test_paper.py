@@ -29,7 +29,7 @@ from orchestrator.reports import build_weights_report
 from orchestrator.reports.backtest import backtest_metrics, strategy_metrics
 from orchestrator.reports.weights_files import summary_markdown
 from orchestrator.runs.activity import Activity
-from orchestrator.runs.backtest import BacktestConfig, run_backtest
+from orchestrator.runs.backtest import BacktestConfig, BacktestResult, run_backtest
 from orchestrator.runs.display import LineDisplay, LiveDisplay
 from orchestrator.runs.paper import (
     SOURCES_ALONE,
@@ -157,16 +157,23 @@ def test_buy_and_hold_is_the_same_cash_held_over_the_same_bars(
     assert result.buy_and_hold_equity == pytest.approx(expected, rel=1e-12)
 
 
-def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
-    finished: tuple[Path, PaperResult], agent: Path, tmp_path: Path
-) -> None:
-    journal, _ = finished
+@pytest.fixture(scope="module")
+def backtested(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> BacktestResult:
+    """The backtest's sources alone and hybrid_learned over the bars of the `finished` run."""
+    ledger = tmp_path_factory.mktemp("backtest") / "ledger.sqlite"
+    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
     trained = DRLAgent.load(agent)
-    settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
     with build_analyst_team("offline", settings=settings) as team:
         market = load_trading_market(trained, "synthetic", end=END)
-        config = BacktestConfig(strategies=("hybrid_learned",))
-        backtest = run_backtest(trained, market, team, config).strategies["hybrid_learned"]
+        config = BacktestConfig(strategies=(*SOURCES_ALONE, "hybrid_learned"))
+        return run_backtest(trained, market, team, config)
+
+
+def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
+    finished: tuple[Path, PaperResult], backtested: BacktestResult
+) -> None:
+    journal, _ = finished
+    backtest = backtested.strategies["hybrid_learned"]
     positions = table(journal, "SELECT equity FROM positions ORDER BY bar_index")
     np.testing.assert_array_equal(positions["equity"].to_numpy(), backtest.frame["equity"])
 
@@ -176,22 +183,18 @@ def test_the_paper_run_trades_exactly_as_the_backtest_s_hybrid_learned(
     pd.testing.assert_frame_equal(account.frame, backtest.frame)
     assert account.fills == backtest.fills
     assert account.fills  # it traded: the trade statistics compare something
-    periods = market.arrays.periods_per_year
+    periods = backtested.periods_per_year
     expected = strategy_metrics(backtest, periods)
     read_back = strategy_metrics(account, periods)
     assert read_back == {name: expected[name] for name in read_back}
 
 
 def test_the_weights_report_puts_the_backtest_s_rows_beside_the_account(
-    finished: tuple[Path, PaperResult], agent: Path, tmp_path: Path
+    finished: tuple[Path, PaperResult], backtested: BacktestResult, agent: Path, tmp_path: Path
 ) -> None:
     journal, _ = finished
-    trained = DRLAgent.load(agent)
+    backtest = backtest_metrics(backtested)["strategies"]
     settings = load_settings({"LLM_LEDGER_PATH": str(tmp_path / "ledger.sqlite")}, env_file=None)
-    with build_analyst_team("offline", settings=settings) as team:
-        market = load_trading_market(trained, "synthetic", end=END)
-        config = BacktestConfig(strategies=(*SOURCES_ALONE, "hybrid_learned"))
-        backtest = backtest_metrics(run_backtest(trained, market, team, config))["strategies"]
     with JournalReader.open(journal) as reader:
         alone = backtest_sources_alone(reader, agent, settings=settings, say=lambda _: None)
         report = build_weights_report(reader, alone)
