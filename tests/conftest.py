@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from llm.testing.openai_server import FakeOpenAIServer
+from tests.paper_helpers import clean_environment
 
 
 @pytest.fixture
@@ -14,3 +17,12 @@ def openai_server() -> Iterator[FakeOpenAIServer]:
     """A local OpenAI-compatible server on 127.0.0.1 with programmable faults (see its module)."""
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working folder: no LLM setting, key or .env of the developer's."""
+    monkeypatch.chdir(tmp_path)
+    for name in os.environ.keys() - clean_environment().keys():
+        monkeypatch.delenv(name)
+    return tmp_path

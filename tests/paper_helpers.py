@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from agents import train_agents
+from orchestrator.cli import app as cli
 from orchestrator.journal.schema import TABLES
 from tests.agents_helpers import tiny_config
 
@@ -76,3 +77,14 @@ def comparable_tables(journal: Path) -> dict[str, pd.DataFrame]:
                 table = table.sort_values(list(table.columns)).reset_index(drop=True)
             tables[name] = table
     return tables
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`hybrid-trader ARGS` in this process: (exit code, stdout, stderr)."""
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as exit_info:
+        code = int(exit_info.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

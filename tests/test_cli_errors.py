@@ -4,15 +4,13 @@ script; the rest run `hybrid-trader` in this process, with no LLM key and in a c
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from orchestrator.cli import app as cli
-from tests.paper_helpers import CLI, END, clean_environment, tiny_agent
+from tests.paper_helpers import CLI, END, run_cli, tiny_agent
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -20,26 +18,6 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CLI), *args], capture_output=True, text=True, timeout=120, check=False
     )
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean working folder: no LLM setting, key or .env of the developer's."""
-    monkeypatch.chdir(tmp_path)
-    for name in os.environ.keys() - clean_environment().keys():
-        monkeypatch.delenv(name)
-    return tmp_path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`hybrid-trader ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exit_info:
-        code = int(exit_info.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_error_line(code: int, stdout: str, stderr: str, *parts: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from rich.console import Console
 
 from agents import DRLAgent
 from llm import build_analyst_team, load_settings
-from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
 from orchestrator.execution.broker import client_order_id
 from orchestrator.jobs import trader_choices
@@ -46,7 +44,7 @@ from orchestrator.runs.paper_config import (
 )
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader.market import load_trading_market
-from tests.paper_helpers import END, N_BARS, clean_environment, paper_args, tiny_agent
+from tests.paper_helpers import END, N_BARS, paper_args, run_cli, tiny_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,26 +61,6 @@ def finished(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     settings = load_settings({}, env_file=None)
     result = run_paper(agent, "synthetic", "offline", journal, end=END, settings=settings)
     return journal, result
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean working folder: no LLM setting, key or .env of the developer's."""
-    monkeypatch.chdir(tmp_path)
-    for name in os.environ.keys() - clean_environment().keys():
-        monkeypatch.delenv(name)
-    return tmp_path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`hybrid-trader ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as exit_info:
-        code = int(exit_info.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
