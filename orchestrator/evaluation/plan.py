@@ -67,7 +67,7 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
     cells: list[Cell] = []
     for source in spec.sources:
         bars = load_market_data(source, spec.start, spec.end, date_format=spec.date_format)
-        usable = testable_years(bars.index, spec.min_train_years)
+        usable = eligible_years(bars.index, spec.min_train_years)
         chosen = spec.test_years or usable
         for year in chosen:
             if year not in usable:
@@ -92,7 +92,7 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
     return EvaluationPlan(spec, years, tuple(cells))
 
 
-def testable_years(index: pd.DatetimeIndex, min_train_years: int) -> tuple[int, ...]:
+def eligible_years(index: pd.DatetimeIndex, min_train_years: int) -> tuple[int, ...]:
     """Years Y with bars in Y and in Y-1 (validation) and `min_train_years` of bars before
     Y-1."""
     present = set(index.year)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
@@ -23,6 +23,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.runs import STRATEGY_NAMES, StrategyName
 
 Algorithm = Literal["dqn", "ppo"]  # the agents' `TrainConfig.algo`
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 YEARLY = "yearly"
 
 DEFAULT_TIMESTEPS = 20_000
@@ -154,6 +155,9 @@ def build_spec(options: dict[str, Any]) -> EvaluationSpec:
         if name in fields:
             value = fields.pop(name)
             fields[field] = parse(value) if isinstance(value, str) else value
+    algos = fields.get("algos", ())
+    if any(algo not in ALGORITHMS for algo in algos):
+        raise ConfigError(f"--algo {','.join(algos)!r}: choose dqn, ppo, or dqn,ppo")
     for name in ("sources", "algos", "seeds", "test_years", "strategies"):
         if isinstance(fields.get(name), list):
             fields[name] = tuple(fields[name])
