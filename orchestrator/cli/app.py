@@ -22,6 +22,7 @@ from orchestrator.cli import (
     paper,
     pipeline,
     train,
+    tune,
     weights,
 )
 
@@ -47,6 +48,7 @@ def build_app() -> typer.Typer:
     app.command("feed")(feed.feed)
     app.command("pipeline")(pipeline.pipeline)
     app.command("evaluate")(evaluate.evaluate)
+    app.command("tune")(tune.tune)
     journal_app = _group("journal", "A paper run's decisions, without SQL.")
     journal_app.command("show")(journal.show)
     journal_app.command("export")(journal.export)

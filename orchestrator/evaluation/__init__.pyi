@@ -10,3 +10,5 @@ from .spec import EvaluationSpec as EvaluationSpec
 from .spec import build_spec as build_spec
 from .spec import read_spec_file as read_spec_file
 from .store import CellStore as CellStore
+from .tune import TuneSpec as TuneSpec
+from .tune import run_tune as run_tune

@@ -78,7 +78,7 @@ def _run_on_ray(
     import ray
     from ray.exceptions import RayTaskError
 
-    _start_ray(address, workers)
+    start_ray(address, workers)
     try:
         task = ray.remote(num_cpus=1)(run_cell)
         pending = {task.remote(cell, spec): cell for cell in cells}
@@ -95,7 +95,7 @@ def _run_on_ray(
         ray.shutdown()
 
 
-def _start_ray(address: str | None, workers: int | None) -> None:
+def start_ray(address: str | None, workers: int | None) -> None:
     """Connect to the cluster at `address`, or start a local runtime of `workers` CPUs (default:
     the machine's cores)."""
     import ray
@@ -107,6 +107,9 @@ def _start_ray(address: str | None, workers: int | None) -> None:
     }
     if address is None:
         options["num_cpus"] = workers or os.cpu_count() or 1
+        # Ray runs workers at niceness 15, so that anything else on a shared machine starves
+        # them; here they do the run's work, as a direct call would at the caller's priority.
+        options["_system_config"] = {"worker_niceness": 0}
     try:
         ray.init(address=address, **options)
     except ConnectionError as exc:
