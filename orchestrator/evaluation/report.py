@@ -60,12 +60,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             p_value, deflated = stats["spa_pvalue"], stats["deflated_sharpe"]
             significant = p_value < SIGNIFICANCE and deflated >= DEFLATED_SHARPE_LEVEL
             verdict = (
-                f"{source}: {best} has the best pooled Sharpe, {stats['pooled_sharpe']:.2f}"
-                f" against buy_and_hold's {hold['pooled_sharpe']:.2f}, and beat buy_and_hold in"
+                f"{source}: {best} has the best pooled Sharpe, {stats['pooled_sharpe']:.3f}"
+                f" against buy_and_hold's {hold['pooled_sharpe']:.3f}, and beat buy_and_hold in"
                 f" {stats['windows_beating_buy_and_hold']} of {n_years} test year(s); SPA p ="
                 f" {p_value:.2f}, deflated Sharpe {deflated:.2f} over {series['trials']} trials:"
-                f" {'significant' if significant else 'not significant'} at"
-                f" {SIGNIFICANCE:.0%} (and {DEFLATED_SHARPE_LEVEL})"
+                f" {'significant' if significant else 'not significant'} (that needs SPA p <"
+                f" {SIGNIFICANCE} and a deflated Sharpe >= {DEFLATED_SHARPE_LEVEL})"
             )
         lines.append(f"{verdict}. Best per year: {winners}.")
     return lines
