@@ -2,14 +2,16 @@
 
     python -m benchmarks.bench_evaluation --out benchmarks/bench_evaluation.md
 
-Scaling: one CPU-bound grid (synthetic bars, test years 2009-2010, DQN seeds 0 and 1: four cells
+Scaling: one CPU-bound grid (synthetic bars, test years 2009-2010, DQN seeds 0-3: eight cells
 of `--grid-timesteps` steps each) evaluated on a local Ray runtime of 1 worker, then of 2
-workers; wall time of the whole `run_evaluation` (Ray's start included), each into a new folder so
-that no stored cell is reused. Overhead: the same grid called cell by cell in this process
-(`use_ray=False`) against Ray with one worker, end to end (Ray's start and the worker's imports
-included) and warm (both past their start: the cost of a task itself); the difference per cell
-over the direct time per cell. Grid: `sp500` and `nasdaq`, test years 2015-2018, DQN, seeds 0-2
-(24 cells) at `--timesteps` steps on `--workers` local workers, against the target of 20 minutes.
+workers: wall time of the whole `hybrid-trader evaluate` command (Python's and Ray's start, the
+plan and the report included), each in a process of its own and into a new folder, so that
+nothing is reused; and the cells alone (submission to last result, the workers' start included).
+Overhead: the same command with `--no-ray` (the cells called one by one) against Ray with one
+worker, end to end, and warm (in this process, both past their start: the cost of a task
+itself); the difference per cell over the direct time per cell. Grid: `sp500` and `nasdaq`,
+test years 2015-2018, DQN, seeds 0-2 (24 cells) at `--timesteps` steps on `--workers` local
+workers, against the target of 20 minutes.
 
 Timings are wall times on whatever machine runs this, with the load average at each start
 printed beside them: other work on the machine shows up in them.
@@ -18,51 +20,59 @@ printed beside them: other work on the machine shows up in them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator.evaluation import (
-    EvaluationSpec,
-    build_spec,
-    plan_evaluation,
-    run_cell,
-    run_evaluation,
-)
+from orchestrator.evaluation import EvaluationSpec, build_spec, plan_evaluation, run_cell
 from orchestrator.evaluation.runner import start_ray
 
 SPEED_UP_TARGET = 1.7
 OVERHEAD_TARGET = 0.05
 GRID_MINUTES_TARGET = 20.0
+CLI = Path(sys.executable).parent / "hybrid-trader"
 
 
 def timed_run(spec: EvaluationSpec, *, use_ray: bool, workers: int | None) -> tuple[float, float]:
-    """Wall seconds of one evaluation into a new folder, and the load average when it began."""
+    """Wall seconds of `hybrid-trader evaluate` of `spec` into a new folder, in a process of its
+    own as a user runs it (each run starts clean: no Ray runtime or warm imports carried over from
+    the run before), and the load average when it began."""
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
+        spec_file = Path(folder) / "spec.toml"
+        spec_file.write_text(_toml(spec.model_dump(mode="json")), encoding="utf-8")
+        command = [str(CLI), "evaluate", "--spec", str(spec_file), "--out", f"{folder}/run"]
+        command += ["--no-ray"] if not use_ray else ["--workers", str(workers or 1)]
         start = time.perf_counter()
-        output = run_evaluation(
-            spec,
-            Path(folder) / "run",
-            use_ray=use_ray,
-            workers=workers,
-            progress=False,
-            say=lambda _line: None,
-        )
-        seconds = time.perf_counter() - start
-    assert output.cells_run == len(output.report["cells"])
-    return seconds, load
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - start, load
 
 
-def scaling_and_overhead(timesteps: int) -> list[str]:
-    spec = build_spec(
+def _toml(values: dict[str, Any], prefix: str = "") -> str:
+    """A spec's JSON values as TOML (a table for each mapping)."""
+    lines, tables = [], []
+    for name, value in values.items():
+        if isinstance(value, dict):
+            tables.append(_toml(value, f"{prefix}{name}."))
+        elif value is not None:
+            lines.append(f"{name} = {json.dumps(value)}")
+    head = f"[{prefix.rstrip('.')}]\n" if prefix else ""
+    return head + "\n".join(lines) + "\n" + "".join(tables)
+
+
+def scaling_spec(timesteps: int) -> EvaluationSpec:
+    """Eight CPU-bound cells: synthetic, test years 2009-2010, DQN seeds 0-3."""
+    return build_spec(
         {
             "data": "synthetic",
             "algo": "dqn",
-            "seeds": "0,1",
+            "seeds": "0-3",
             "windows": "2009-2010",
             "end": "2010",
             "timesteps": timesteps,
@@ -70,36 +80,71 @@ def scaling_and_overhead(timesteps: int) -> list[str]:
             "training": {"calibration_bars": 120},
         }
     )
-    n_cells = 4
+
+
+def cells_phase(timesteps: int, workers: int) -> float:
+    """Seconds from submitting every cell of `scaling_spec` to a new local runtime of `workers`
+    to the last result (the workers' start and imports included, Ray's own start and the
+    report not): the part of a run that more workers can shorten."""
+    import ray
+
+    spec = scaling_spec(timesteps)
+    cells = plan_evaluation(spec).cells
+    start_ray(None, workers)
+    try:
+        task = ray.remote(num_cpus=1)(run_cell)
+        start = time.perf_counter()
+        ray.get([task.remote(cell, spec) for cell in cells])
+        return time.perf_counter() - start
+    finally:
+        ray.shutdown()
+
+
+def _cells_phase_in_new_process(timesteps: int, workers: int) -> tuple[float, float]:
+    load = os.getloadavg()[0]
+    command = [sys.executable, "-m", "benchmarks.bench_evaluation", "--cells-phase", str(workers)]
+    command += ["--grid-timesteps", str(timesteps)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1]), load
+
+
+def scaling_and_overhead(timesteps: int) -> list[str]:
+    spec = scaling_spec(timesteps)
+    n_cells = len(plan_evaluation(spec).cells)
     runs: dict[str, tuple[float, float]] = {}
-    runs["direct (no Ray)"] = timed_run(spec, use_ray=False, workers=None)
-    runs["Ray, 1 worker"] = timed_run(spec, use_ray=True, workers=1)
-    runs["Ray, 2 workers"] = timed_run(spec, use_ray=True, workers=2)
-    direct, one, two = (runs[name][0] for name in runs)
-    speed_up = one / two
+    runs["whole command, direct (`--no-ray`)"] = timed_run(spec, use_ray=False, workers=None)
+    runs["whole command, Ray, 1 worker"] = timed_run(spec, use_ray=True, workers=1)
+    runs["whole command, Ray, 2 workers"] = timed_run(spec, use_ray=True, workers=2)
+    runs["cells only, Ray, 1 worker"] = _cells_phase_in_new_process(timesteps, 1)
+    runs["cells only, Ray, 2 workers"] = _cells_phase_in_new_process(timesteps, 2)
+    seconds = [runs[name][0] for name in runs]
+    direct, one, two, cells_one, cells_two = seconds
     overhead = (one - direct) / direct
     lines = [
         f"### Scaling and overhead: {n_cells} cells (synthetic, test years 2009-2010, DQN seeds"
-        f" 0-1, {timesteps:,} steps a cell, every strategy)",
+        f" 0-3, {timesteps:,} steps a cell, every strategy)",
         "",
         "| run | wall time | per cell | load average at start |",
         "|---|---|---|---|",
         *(
-            f"| {name} | {seconds:.1f} s | {seconds / n_cells:.1f} s | {load:.2f} |"
-            for name, (seconds, load) in runs.items()
+            f"| {name} | {wall:.1f} s | {wall / n_cells:.1f} s | {load:.2f} |"
+            for name, (wall, load) in runs.items()
         ),
         "",
         "| target | figure | met |",
         "|---|---|---|",
-        f"| 2 Ray workers vs 1, speed-up >= {SPEED_UP_TARGET}x | {speed_up:.2f}x |"
-        f" {'yes' if speed_up >= SPEED_UP_TARGET else '**no**'} |",
-        f"| Ray (1 worker) vs direct calls, end to end (Ray's start and the worker's imports"
+        *(
+            f"| 2 Ray workers vs 1, speed-up >= {SPEED_UP_TARGET}x, {what} | {ratio:.2f}x |"
+            f" {'yes' if ratio >= SPEED_UP_TARGET else '**no**'} |"
+            for what, ratio in (("cells", cells_one / cells_two), ("whole command", one / two))
+        ),
+        f"| Ray (1 worker) vs direct calls, whole command (Ray's start and the worker's imports"
         f" included), overhead per cell < {OVERHEAD_TARGET:.0%} |"
         f" {overhead:+.1%} ({(one - direct) / n_cells:+.2f} s a cell) |"
         f" {'yes' if overhead < OVERHEAD_TARGET else '**no**'} |",
         "",
     ]
-    return lines + steady_overhead(spec)
+    return lines + steady_overhead(build_spec(spec.model_dump() | {"seeds": (0, 1)}))
 
 
 def steady_overhead(spec: EvaluationSpec) -> list[str]:
@@ -184,7 +229,11 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--cells-phase", type=int, help="(internal) time the cells on N workers")
     args = parser.parse_args()
+    if args.cells_phase:
+        print(cells_phase(args.grid_timesteps, args.cells_phase))
+        return
     text = report(args)
     print(text)
     if args.out is not None:
