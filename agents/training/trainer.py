@@ -14,13 +14,13 @@ numbers never feed back into any choice.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
@@ -67,9 +67,15 @@ from envs import (
 )
 
 
-def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
+def train_agents(
+    config: TrainConfig,
+    progress_bar: bool = True,
+    on_validation: ValidationListener | None = None,
+) -> TrainingRun:
     """Train every seed of `config`; one seed writes `config.out`, several write `out/seed_<n>/`
-    and their seed ensemble in `out` itself."""
+    and their seed ensemble in `out` itself. `on_validation(timesteps, score)` hears each
+    validation run during training (score: the validation split's summed net log return), e.g.
+    for a hyperparameter search that stops poor trials early."""
     check_output_directory(config.out, "--out", force=config.force)
     markets = prepare_training_markets(config)
     prepared = markets[0]
@@ -82,6 +88,7 @@ def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
             seed=config.seeds[0],
             out=config.out,
             progress_bar=progress_bar,
+            on_validation=on_validation,
         )
         return TrainingRun([member], None)
     members = [
@@ -92,6 +99,7 @@ def train_agents(config: TrainConfig, progress_bar: bool = True) -> TrainingRun:
             seed=seed,
             out=seed_dir(config.out, seed),
             progress_bar=progress_bar,
+            on_validation=on_validation,
         )
         for seed in config.seeds
     ]
@@ -140,6 +148,7 @@ def train_seed(
     seed: int,
     out: Path,
     progress_bar: bool,
+    on_validation: ValidationListener | None = None,
 ) -> AgentResult:
     """Train and select the model of one seed on `markets` (pooled; the first validates), then
     finish its agent (see module docstring)."""
@@ -164,6 +173,7 @@ def train_seed(
         log_path=str(paths.eval_log),
         deterministic=True,
         verbose=0,
+        callback_after_eval=None if on_validation is None else _Listener(on_validation),
     )
     checkpoints = CheckpointCallback(
         save_freq=max(1, config.checkpoint_freq // config.n_envs),
@@ -187,6 +197,22 @@ def train_seed(
     return finish_agent(
         config, prepared, env_config=env_config, models=[model], seeds=(seed,), out=out
     )
+
+
+ValidationListener = Callable[[int, float], None]
+
+
+class _Listener(BaseCallback):
+    """Tells `listener` the timesteps and the validation score after each validation run."""
+
+    def __init__(self, listener: ValidationListener) -> None:
+        super().__init__()
+        self.listener = listener
+
+    def _on_step(self) -> bool:
+        assert isinstance(self.parent, EvalCallback)
+        self.listener(self.num_timesteps, float(self.parent.last_mean_reward))
+        return True
 
 
 def _training_env(

@@ -28,6 +28,9 @@ from .sources import (
     DateLike as DateLike,
 )
 from .sources import (
+    load_market_data as load_market_data,
+)
+from .sources import (
     parse_date_option as parse_date_option,
 )
 from .splits import (

@@ -12,7 +12,19 @@ from typing import Annotated
 import typer
 
 from agents import USER_ERROR_EXIT_CODE
-from orchestrator.cli import backtest, data, feed, journal, llm, paper, pipeline, train, weights
+from orchestrator.cli import (
+    backtest,
+    data,
+    evaluate,
+    feed,
+    journal,
+    llm,
+    paper,
+    pipeline,
+    train,
+    tune,
+    weights,
+)
 
 PACKAGE = "hybrid-trader"
 __all__ = ["USER_ERROR_EXIT_CODE", "build_app", "main"]
@@ -35,6 +47,8 @@ def build_app() -> typer.Typer:
     app.command("paper")(paper.paper)
     app.command("feed")(feed.feed)
     app.command("pipeline")(pipeline.pipeline)
+    app.command("evaluate")(evaluate.evaluate)
+    app.command("tune")(tune.tune)
     journal_app = _group("journal", "A paper run's decisions, without SQL.")
     journal_app.command("show")(journal.show)
     journal_app.command("export")(journal.export)

@@ -1,7 +1,16 @@
 """The names `orchestrator.runs` exports, loaded on first use (see its `__init__.py`)."""
 
 from .backtest import (
+    STRATEGY_NAMES as STRATEGY_NAMES,
+)
+from .backtest import (
+    BacktestConfig as BacktestConfig,
+)
+from .backtest import (
     BacktestResult as BacktestResult,
+)
+from .backtest import (
+    StrategyName as StrategyName,
 )
 from .backtest import (
     StrategyResult as StrategyResult,

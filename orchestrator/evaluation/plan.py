@@ -1,0 +1,144 @@
+"""The cells of an evaluation: (series, test year, algorithm, seed), each named by a content hash.
+
+Walk-forward with an expanding window: the cell of test year Y trains on every bar of its series
+before Y-1, validates (keeps the best model, chooses the switch margin) on Y-1 and is backtested
+on Y alone, so no choice ever sees a bar of Y. A cell's key hashes the bars it may read (the
+series up to the end of Y), every setting its numbers depend on and the package version: the
+same key always means the same numbers, and anything changed makes a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from envs import format_date, load_market_data, market_data_hash
+from orchestrator.errors import ConfigError
+from orchestrator.evaluation.spec import EvaluationSpec
+
+PACKAGE = "hybrid-trader"
+KEY_FORMAT = 1  # bump when a stored cell's contents change meaning
+_YEAR_SLACK = pd.Timedelta(days=10)  # a series starting on 4 January still has a whole year
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: train `algo` with `seed` on `source` before `test_year`, then backtest
+    every strategy on `test_year`. `end` is the last bar date it may read; `key` its content
+    hash."""
+
+    source: str
+    test_year: int
+    algo: str
+    seed: int
+    end: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.source} {self.test_year} {self.algo} seed {self.seed}"
+
+    @property
+    def validation_start(self) -> str:
+        return f"{self.test_year - 1}-01-01"
+
+    @property
+    def test_start(self) -> str:
+        return f"{self.test_year}-01-01"
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """Every cell of `spec`, series by series, and the test years of each series."""
+
+    spec: EvaluationSpec
+    years: dict[str, tuple[int, ...]]
+    cells: tuple[Cell, ...]
+
+
+def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
+    """Read each series (a bad source or date is refused here, before any work) and list its
+    cells; a named test year without the history it needs is a ConfigError saying why."""
+    years: dict[str, tuple[int, ...]] = {}
+    cells: list[Cell] = []
+    for source in spec.sources:
+        bars = load_market_data(source, spec.start, spec.end, date_format=spec.date_format)
+        usable = eligible_years(bars.index, spec.min_train_years)
+        chosen = spec.test_years or usable
+        for year in chosen:
+            if year not in usable:
+                raise ConfigError(_why_not(source, year, bars.index, spec.min_train_years))
+        years[source] = tuple(chosen)
+        for year in chosen:
+            seen = bars.loc[: pd.Timestamp(f"{year}-12-31 23:59:59")]
+            end = format_date(seen.index[-1])
+            data_hash = market_data_hash(seen)
+            cells.extend(
+                Cell(
+                    source,
+                    year,
+                    algo,
+                    seed,
+                    end,
+                    cell_key(spec, (source, year, algo, seed), data_hash),
+                )
+                for algo in spec.algos
+                for seed in spec.seeds
+            )
+    return EvaluationPlan(spec, years, tuple(cells))
+
+
+def eligible_years(index: pd.DatetimeIndex, min_train_years: int) -> tuple[int, ...]:
+    """Years Y with bars in Y and in Y-1 (validation) and `min_train_years` of bars before
+    Y-1."""
+    present = set(index.year)
+    first = index[0]
+    return tuple(
+        year
+        for year in sorted(present)
+        if year - 1 in present
+        and first <= pd.Timestamp(f"{year - 1 - min_train_years}-01-01") + _YEAR_SLACK
+    )
+
+
+def _why_not(source: str, year: int, index: pd.DatetimeIndex, min_train_years: int) -> str:
+    span = f"{format_date(index[0])} to {format_date(index[-1])}"
+    if year not in set(index.year):
+        reason = "has no bars in that year"
+    elif year - 1 not in set(index.year):
+        reason = f"has no bars in {year - 1}, its validation year"
+    else:
+        reason = (
+            f"needs {min_train_years} years of bars before {year - 1}, its validation year"
+            " (--min-train-years)"
+        )
+    return f"--windows {year}: {source} ({span}) {reason}"
+
+
+def cell_key(spec: EvaluationSpec, cell: tuple[str, int, str, int], data_hash: str) -> str:
+    """sha256 of what the cell (source, test year, algorithm, seed) depends on (see the module
+    docstring)."""
+    source, year, algo, seed = cell
+    identity = {
+        "format": KEY_FORMAT,
+        "version": importlib.metadata.version(PACKAGE),
+        "data_hash": data_hash,
+        "cell": {"source": source, "test_year": year, "algo": algo, "seed": seed},
+        "settings": spec.model_dump(
+            mode="json",
+            include={
+                "timesteps",
+                "llm_mode",
+                "start",
+                "date_format",
+                "periods_per_year",
+                "strategies",
+                "training",
+            },
+        ),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
