@@ -28,9 +28,8 @@ from orchestrator.evaluation.spec import parse_seeds, parse_windows
 from orchestrator.evaluation.statistics import deflated_sharpe, spa_pvalue
 from orchestrator.evaluation.store import SPEC_FILE
 from tests.evaluation_helpers import tiny_spec, two_node_cluster
-from tests.test_cli_errors import assert_one_error_line, cli_env, run_cli
-
-__all__ = ["cli_env"]  # a fixture the CLI checks below use
+from tests.paper_helpers import run_cli
+from tests.test_cli_errors import assert_one_error_line
 
 
 @pytest.fixture(scope="module")
