@@ -9,8 +9,8 @@ import pytest
 
 from llm import load_settings
 from orchestrator.runs import run_paper
-from tests.paper_helpers import END, N_BARS, tiny_agent
-from tests.test_cli_errors import assert_one_error_line, run_cli
+from tests.paper_helpers import END, N_BARS, run_cli, tiny_agent
+from tests.test_cli_errors import assert_one_error_line
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,7 @@ import pytest
 from llm.testing.offline_responder import offline_responder
 from llm.testing.openai_server import FakeOpenAIServer, Fault
 from tests.gateway_helpers import TEST_KEY
-from tests.paper_helpers import N_BARS, paper_args, tiny_agent
-from tests.test_paper import cli_env, run_cli
-
-__all__ = ["cli_env"]  # the fixture, used by name
+from tests.paper_helpers import N_BARS, paper_args, run_cli, tiny_agent
 
 
 @pytest.fixture(scope="module")
