@@ -8,17 +8,30 @@ import pandas as pd
 import pytest
 
 from llm import load_settings
+from orchestrator.jobs import trader_choices
 from orchestrator.runs import run_paper
+from orchestrator.runs.paper_config import PaperConfig
 from tests.paper_helpers import END, N_BARS, run_cli, tiny_agent
 from tests.test_cli_errors import assert_one_error_line
 
 
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A paper run with a trade memory, so the analysts were shown past trades and lessons."""
     path = tmp_path_factory.mktemp("journal") / "journal.sqlite"
     settings = load_settings({}, env_file=None)
     agent = tiny_agent(tmp_path_factory)
-    run_paper(agent, "synthetic", "offline", path, end=END, settings=settings, say=lambda _: None)
+    config = PaperConfig(trader=trader_choices(memory=True))
+    run_paper(
+        agent,
+        "synthetic",
+        "offline",
+        path,
+        end=END,
+        settings=settings,
+        config=config,
+        say=lambda _: None,
+    )
     return path
 
 
@@ -38,6 +51,7 @@ def test_export_writes_every_bar_s_votes_reasoning_orders_and_fills(
     asked = log["analyst_signals"].dropna()
     assert len(asked) > 0 and asked.str.contains('"reasoning"').all()
     assert log["orders"].notna().sum() > 0 and log["fills"].notna().sum() > 0
+    assert (log["memory_similar"] > 0).any() and log["memory_lessons"].notna().any()
 
     result = run_cli(capsys, "journal", "export", "--journal", str(journal), "--out", str(out))
     assert_one_error_line(*result, f"--out {out}: a file that exists; pass --force")
@@ -57,6 +71,10 @@ def test_show_prints_a_line_a_bar_with_the_llm_s_reasoning_where_it_was_asked(
     analysts = {line.split()[0] for line in lines if line.startswith("      ")}
     assert analysts >= {"chart", "data", "narrative"}, analysts
     assert any(line.startswith("    fills: ") for line in lines)
+    # What the trade memory showed the analysts, where it had closed trades to show.
+    memory = [line for line in lines if line.startswith("    memory: ")]
+    assert memory and all("similar past trade(s), won" in line for line in memory)
+    assert any(line.startswith("    lessons: ") for line in lines)
     last = run_cli(capsys, "journal", "show", "--journal", str(journal), "--last", "3")[1]
     assert sum(not line.startswith("    ") for line in last.splitlines()) == 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -83,7 +83,25 @@ def _lines(row: object) -> list[str]:
                 f"      {signal['analyst']} {signal['signal']:+.2f}"
                 f" ({signal['confidence']:.2f}): {signal['reasoning']}"
             )
+        lines += _memory_lines(values)
     for name in ("orders", "fills"):
         if not pd.isna(values[name]):
             lines.append(f"    {name}: {values[name]}")
+    return lines
+
+
+def _memory_lines(values: dict[str, Any]) -> list[str]:
+    """What the trade memory showed the analysts at this ask: nothing without a memory or before
+    its first closed trade."""
+    import pandas as pd
+
+    similar, lessons = values["memory_similar"], values["memory_lessons"]
+    if pd.isna(similar) or not similar:
+        return []
+    lines = [
+        f"    memory: {int(similar)} similar past trade(s), won {values['memory_win_rate']:.0%},"
+        f" mean net {values['memory_mean_net_return']:+.2%}"
+    ]
+    if not pd.isna(lessons):
+        lines.append(f"    lessons: {lessons}")
     return lines

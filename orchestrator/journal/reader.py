@@ -52,10 +52,22 @@ SELECT b.bar_index AS bar, b.timestamp AS date, b.close,
     json_extract(v.decision_json, '$.size') AS llm_size,
     d.llm_asked_at_bar, json_extract(v.decision_json, '$.reasoning') AS llm_reasoning,
     json_extract(v.decision_json, '$.signals') AS analyst_signals,
+    json_array_length(m.recall_json, '$.similar') AS memory_similar,
+    json_extract(m.recall_json, '$.win_rate') AS memory_win_rate,
+    json_extract(m.recall_json, '$.mean_net_return') AS memory_mean_net_return,
+    ml.lessons AS memory_lessons,
     r.status AS risk_check, o.orders, f.fills, p.equity
 FROM bars AS b
 LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
 LEFT JOIN llm_views AS v ON v.asked_at_bar = d.llm_asked_at_bar
+LEFT JOIN memory_recalls AS m ON m.bar_index = b.bar_index
+LEFT JOIN (
+    SELECT recall.bar_index, group_concat(json_extract(l.lesson_json, '$.next_time'), ' | ')
+        AS lessons
+    FROM memory_recalls AS recall, json_each(recall.recall_json, '$.lessons') AS shown
+    JOIN lessons AS l ON l.entry_bar = shown.value
+    GROUP BY recall.bar_index
+) AS ml ON ml.bar_index = b.bar_index
 LEFT JOIN risk_checks AS r ON r.bar_index = b.bar_index
 LEFT JOIN (
     SELECT bar_index, group_concat(
@@ -142,8 +154,10 @@ class JournalQueries:
     def decision_log(self) -> pd.DataFrame:
         """One row per bar, in order: the close; each source's vote (signal, confidence) and
         weight; the hybrid's action, target and reasoning; the LLM view it used (action, size,
-        the bar that asked it and the analysts' reasoning); the risk check; the orders placed at
-        the bar and the fills in it ("; "-separated); the equity at the close."""
+        the bar that asked it and the analysts' reasoning); what the trade memory showed the
+        analysts when they were asked (similar past trades, their win rate and mean net return,
+        the lessons' advice, " | "-separated); the risk check; the orders placed at the bar and
+        the fills in it ("; "-separated); the equity at the close."""
         return pd.read_sql_query(_DECISION_LOG, self.connection)
 
     def weight_history(self) -> tuple[WeightUpdate, ...]:
