@@ -31,6 +31,7 @@ from orchestrator.reports import (
     write_weights_report,
 )
 from orchestrator.runs import (
+    BacktestConfig,
     BacktestResult,
     IdlePoller,
     PaperDisplay,
@@ -80,15 +81,18 @@ def backtest_agent(
     date_format: str | None = None,
     periods_per_year: int | None = None,
     max_cost_usd: float | None = None,
+    learner: str = "hedge",
     force: bool = False,
 ) -> BacktestOutput:
     """Backtest every strategy of the agent in `agent_dir` on `source`'s test split; a gateway
     run first prints its cost estimate and is held to the budgets or to `max_cost_usd`.
 
     date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
-    in a year, for annualised metrics (None: inferred from the source's dates). force: write into
-    `out_dir` even when it already holds files (else refused before anything runs).
+    in a year, for annualised metrics (None: inferred from the source's dates). learner: how the
+    hybrids learn their weights (`--learner`: hedge or thompson). force: write into `out_dir`
+    even when it already holds files (else refused before anything runs).
     """
+    config = BacktestConfig(trader=trader_choices(learner=learner))
     check_output_directory(out_dir, "--out", force=force)
     # Everything the user named is read before the analyst team opens its ledger, so that a
     # mistake leaves no file behind.
@@ -97,7 +101,7 @@ def backtest_agent(
         agent, source, start, end, date_format=date_format, periods_per_year=periods_per_year
     )
     with build_analyst_team(llm_mode, settings=settings) as team:
-        result = run_backtest(agent, market, team, max_cost_usd=max_cost_usd)
+        result = run_backtest(agent, market, team, config, max_cost_usd=max_cost_usd)
     return BacktestOutput(result, write_backtest_report(result, out_dir))
 
 

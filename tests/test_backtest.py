@@ -258,6 +258,22 @@ def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
     assert stdout == ""
 
 
+def test_the_hybrids_can_learn_their_weights_by_thompson_sampling(
+    agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = cli_env / "thompson"
+    args = ("--agent", str(agent_dir), "--data", "synthetic", "--end", END, "--out", str(out))
+    assert_one_error_line(run_cli(capsys, *args, "--learner", "bandit"), "--learner 'bandit'")
+    assert not out.exists()
+    code, _, stderr = run_cli(capsys, *args, "--learner", "thompson")
+    assert code == 0, stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["learner"] == "thompson"
+    hybrid = metrics["strategies"]["hybrid_learned"]
+    assert hybrid["regret_bound"] is None  # Thompson sampling carries no worst-case bound
+    assert sum(hybrid["final_weights"].values()) == pytest.approx(1.0)
+
+
 def test_gateway_mode_without_a_key_is_the_llm_configuration_error(
     agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

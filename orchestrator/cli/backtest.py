@@ -12,6 +12,7 @@ from orchestrator.cli.options import (
     DateFormatOption,
     EndOption,
     ForceOption,
+    LearnerOption,
     LLMChoice,
     LLMOption,
     MaxCostOption,
@@ -34,9 +35,10 @@ def backtest(
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
     max_cost: MaxCostOption = None,
+    learner: LearnerOption = "hedge",
     force: ForceOption = False,
 ) -> None:
-    """Backtest buy_and_hold, drl, llm, hybrid_fixed and hybrid_learned on the test split."""
+    """Backtest every strategy (buy_and_hold, drl, llm and the hybrids) on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
 
     output = backtest_agent(
@@ -49,6 +51,7 @@ def backtest(
         date_format=date_format,
         periods_per_year=periods_per_year,
         max_cost_usd=max_cost,
+        learner=learner,
         force=force,
     )
     for line in output.summary_lines():

@@ -87,3 +87,11 @@ MaxCostOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Overwrite --out when it already holds files.")
 ]
+LearnerOption = Annotated[
+    str,
+    typer.Option(
+        "--learner",
+        help="How the DRL/LLM weights are learned: hedge (AdaHedge, with a regret bound) or"
+        " thompson (Thompson sampling on the same outcomes).",
+    ),
+]

@@ -17,6 +17,7 @@ from orchestrator.cli.options import (
     DateFormatOption,
     EndOption,
     ExpertsOption,
+    LearnerOption,
     LLMChoice,
     LLMOption,
     MaxCostOption,
@@ -95,13 +96,7 @@ def paper(
             " and the lessons that apply."
         ),
     ] = False,
-    learner: Annotated[
-        str,
-        typer.Option(
-            help="How the DRL/LLM weights are learned: hedge (AdaHedge, with a regret bound) or"
-            " thompson (Thompson sampling on the same outcomes)."
-        ),
-    ] = "hedge",
+    learner: LearnerOption = "hedge",
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
 

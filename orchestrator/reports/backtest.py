@@ -41,6 +41,7 @@ IN_SAMPLE_WARNING = (
     " the hybrids') flatter it; judge it on bars after its validation split."
 )
 
+_LEARNER_NAMES = {"hedge": "AdaHedge", "thompson": "Thompson sampling"}
 BOOTSTRAP_REPS = 1000
 BOOTSTRAP_LEVEL = 0.95
 BOOTSTRAP_SEED = 0
@@ -179,6 +180,7 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
             "last_bar": format_date(dates[-1]),
             "n_bars": len(dates) - 1,
             "in_sample": result.in_sample,
+            "learner": result.learner,
             "initial_cash": result.initial_cash,
             "periods_per_year": result.periods_per_year,
             "order_checks": {
@@ -225,7 +227,8 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
         "",
         *([IN_SAMPLE_WARNING, ""] if mark else []),
         f"{run['n_bars']} bars after the first decision, {run['initial_cash']:,.0f} starting"
-        " equity per strategy; every figure after costs, the same fill model for all.",
+        " equity per strategy; every figure after costs, the same fill model for all. The"
+        f" hybrids learn their weights by {_LEARNER_NAMES.get(run['learner'], run['learner'])}.",
         "",
         _order_checks_line(run["order_checks"], list(metrics["strategies"])),
         "",

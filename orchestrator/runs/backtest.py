@@ -127,6 +127,7 @@ class BacktestResult:
     """Which strategies' orders passed through what: `RISK_MANAGER` and `EXECUTION_CHECK` (the
     LLM's), each to the names it checked, in run order."""
     in_sample: bool = False  # the agent trained or was selected on some of these bars
+    learner: str = "hedge"  # how the hybrids learned their weights (`TraderConfig.learner`)
 
 
 @dataclass
@@ -221,6 +222,7 @@ def run_backtest(
         ),
         order_checks={check: tuple(names) for check, names in checks.items()},
         in_sample=market.in_sample,
+        learner=config.trader.learner,
     )
 
 
