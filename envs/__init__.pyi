@@ -51,6 +51,9 @@ from .errors import (
 from .features.indicators import FEATURE_NAMES as FEATURE_NAMES
 from .features.normalization import FeatureNormalizer as FeatureNormalizer
 from .performance import (
+    bootstrap_interval as bootstrap_interval,
+)
+from .performance import (
     performance_metrics as performance_metrics,
 )
 from .performance import (

@@ -12,6 +12,7 @@ The Sharpe ratio's confidence interval resamples the returns with `arch`'s stati
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import empyrical
 import numpy as np
@@ -86,11 +87,31 @@ def sharpe_confidence_interval(
     seed: int = 0,
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
 ) -> tuple[float, float] | None:
-    """Percentile interval of the annualised Sharpe ratio of periodic `returns` at `level`.
+    """Percentile interval of the annualised Sharpe ratio of periodic `returns` at `level`
+    (`bootstrap_interval`); a strategy that never moves (all returns zero) has (0, 0)."""
+    return bootstrap_interval(
+        returns,
+        lambda sample: _sharpe(sample, periods_per_year),
+        level=level,
+        reps=reps,
+        seed=seed,
+    )
+
+
+def bootstrap_interval(
+    returns: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    *,
+    level: float = 0.95,
+    reps: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile interval at `level` of `statistic` of periodic `returns` (e.g. an annual
+    return or a max drawdown computed from them).
 
     Stationary block bootstrap (module docstring), `reps` resamples drawn from `seed`, so the
     same returns always give the same interval. None with fewer than `MIN_BOOTSTRAP_RETURNS`
-    returns; a strategy that never moves (all returns zero) has (0, 0), as its Sharpe is 0.
+    returns; returns that never move (all zero) give the statistic of that one series twice.
     """
     returns = np.asarray(returns, dtype=np.float64)
     if returns.ndim != 1 or not np.all(np.isfinite(returns)):
@@ -100,11 +121,12 @@ def sharpe_confidence_interval(
     if len(returns) < MIN_BOOTSTRAP_RETURNS:
         return None
     if not np.any(returns):
-        return (0.0, 0.0)
+        value = float(statistic(returns))
+        return (value, value)
     block = float(optimal_block_length(returns)["stationary"].iloc[0])
     bootstrap = StationaryBootstrap(max(1, math.ceil(block)), returns, seed=seed)
     low, high = bootstrap.conf_int(
-        lambda sample: np.array([_sharpe(sample, periods_per_year)]),
+        lambda sample: np.array([statistic(sample)]),
         reps=reps,
         method="percentile",
         size=level,

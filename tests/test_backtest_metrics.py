@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs import performance_metrics, sharpe_confidence_interval
+from envs import bootstrap_interval, performance_metrics, sharpe_confidence_interval
 from orchestrator.reports.backtest import (
     backtest_metrics,
     equity_table,
@@ -45,6 +45,21 @@ def test_the_sharpe_interval_is_seeded_and_brackets_the_estimate() -> None:
     sharpe = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
     assert low < sharpe < high
     assert 1.5 < high - low < 2.5  # about 2 x 1.96 x sqrt(252 / 1000) for i.i.d. returns
+
+
+def test_any_statistic_of_the_returns_gets_a_seeded_interval() -> None:
+    returns = np.random.default_rng(2).normal(0.0005, 0.01, 500)
+
+    def drawdown(sample: np.ndarray) -> float:
+        equity = np.cumprod(1.0 + sample)
+        return float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
+
+    interval = bootstrap_interval(returns, drawdown, seed=1)
+    assert interval == bootstrap_interval(returns, drawdown, seed=1)
+    assert interval is not None
+    low, high = interval
+    assert -1.0 < low <= drawdown(returns) <= high <= 0.0
+    assert bootstrap_interval(np.zeros(30), drawdown) == (0.0, 0.0)  # one series, one value
 
 
 def test_degenerate_returns_have_a_defined_interval() -> None:

@@ -59,6 +59,10 @@ def test_a_two_node_ray_cluster_runs_the_grid(cluster_run: tuple[Path, Evaluatio
     assert learned["n_cells"] == 2 and set(learned["sharpe_by_seed"]) == {"0", "1"}
     assert 0.0 <= learned["spa_pvalue"] <= 1.0 and 0.0 <= learned["deflated_sharpe"] <= 1.0
     assert series["strategies"]["buy_and_hold"]["sd"]["sharpe"] == 0.0  # the same in every seed
+    hold = series["strategies"]["buy_and_hold"]  # it moves every bar: each interval is a range
+    for name in ("pooled_sharpe", "pooled_annual_return", "pooled_max_drawdown"):
+        low, high = hold[f"{name}_ci"]
+        assert low < high and low <= hold[name] <= high, name
     markdown = (out / "evaluation.md").read_text()
     assert "## Summary" in markdown and "synthetic: " in markdown and "SPA" in markdown
 

@@ -95,13 +95,12 @@ def evaluation_markdown(report: dict[str, Any]) -> str:
             f" beats buy_and_hold: {_number(series['spa_any_pvalue'])}.",
             "",
             "| strategy | Sharpe (mean ± sd) | return | max drawdown | turnover | trades | LLM $"
-            " | pooled Sharpe [95% CI] | deflated Sharpe | SPA p vs buy_and_hold |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            " | pooled Sharpe [95% CI] | pooled annual return [95% CI]"
+            " | pooled max drawdown [95% CI] | deflated Sharpe | SPA p vs buy_and_hold |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for label, stats in series["strategies"].items():
             mean, sd = stats["mean"], stats["sd"]
-            interval = stats["pooled_sharpe_ci"]
-            shown = "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
             lines.append(
                 f"| {label} | {_pm(mean, sd, 'sharpe', '{:.2f}')}"
                 f" | {_pm(mean, sd, 'total_return', '{:+.1%}')}"
@@ -109,15 +108,18 @@ def evaluation_markdown(report: dict[str, Any]) -> str:
                 f" | {_pm(mean, sd, 'turnover', '{:.1f}')}"
                 f" | {_pm(mean, sd, 'trades', '{:.1f}')}"
                 f" | {_pm(mean, sd, 'llm_usd', '{:.2f}')}"
-                f" | {stats['pooled_sharpe']:.2f}{shown} | {stats['deflated_sharpe']:.2f}"
-                f" | {_number(stats['spa_pvalue'])} |"
+                f" | {_with_interval(stats, 'pooled_sharpe', '{:.2f}')}"
+                f" | {_with_interval(stats, 'pooled_annual_return', '{:+.1%}')}"
+                f" | {_with_interval(stats, 'pooled_max_drawdown', '{:.1%}')}"
+                f" | {stats['deflated_sharpe']:.2f} | {_number(stats['spa_pvalue'])} |"
             )
         lines.append("")
     lines += [
         "Mean ± sd over every cell (test years x seeds). Pooled: the test years in order, the"
-        " seeds averaged bar by bar. Deflated Sharpe: the probability that the true Sharpe is"
-        " above what the best of the trials would show by luck. SPA: Hansen's test of superior"
-        " predictive ability against buy_and_hold (p < 0.05: an edge unlikely to be luck).",
+        " seeds averaged bar by bar; its intervals: stationary bootstrap, 95%, percentile."
+        " Deflated Sharpe: the probability that the true Sharpe is above what the best of the"
+        " trials would show by luck. SPA: Hansen's test of superior predictive ability against"
+        " buy_and_hold (p < 0.05: an edge unlikely to be luck).",
         "",
         "![Sharpe by test year and strategy](heatmap.png)",
         "",
@@ -132,6 +134,13 @@ def _pm(mean: dict[str, Any], sd: dict[str, Any], metric: str, form: str) -> str
         return "-"
     spread = form.replace("+", "").format(sd[metric] or 0.0)
     return f"{form.format(mean[metric])} ± {spread}"
+
+
+def _with_interval(stats: dict[str, Any], name: str, form: str) -> str:
+    """A pooled figure and its bootstrap interval (none with too few bars)."""
+    interval = stats[f"{name}_ci"]
+    shown = "" if interval is None else f" [{form.format(interval[0])}, {form.format(interval[1])}]"
+    return f"{form.format(stats[name])}{shown}"
 
 
 def _number(value: float | None) -> str:

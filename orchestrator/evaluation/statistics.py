@@ -6,7 +6,8 @@ A strategy is one of the backtest's rows with the algorithm that trained its age
   turnover, trades (fills) and LLM dollars;
 - the windows in order pooled into one series of bar returns per seed, and the seeds averaged
   bar by bar: the strategy as run over the whole walk-forward;
-- that series' Sharpe with a stationary-bootstrap interval (`envs.sharpe_confidence_interval`);
+- that series' Sharpe, annual return and max drawdown, each with a stationary-bootstrap interval
+  (`envs.bootstrap_interval`);
 - the deflated Sharpe ratio (Bailey and López de Prado, 2014): the probability that its true
   Sharpe is above zero once the best of N tries is expected to look good by luck alone; N counts
   every (strategy, seed) of the grid plus the spec's `prior_trials`;
@@ -19,14 +20,14 @@ A strategy is one of the backtest's rows with the algorithm that trained its age
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from arch.bootstrap import SPA
 from scipy import stats
 
-from envs import sharpe_confidence_interval
+from envs import bootstrap_interval, sharpe_confidence_interval
 from orchestrator.evaluation.cell import CellResult
 from orchestrator.evaluation.plan import EvaluationPlan
 
@@ -112,6 +113,12 @@ def _series_statistics(
             "pooled_sharpe": _sharpe(series) * math.sqrt(periods_per_year),
             "pooled_sharpe_ci": None if interval is None else list(interval),
             "pooled_total_return": float(np.prod(1.0 + series) - 1.0),
+            "pooled_annual_return": _annual_return(series, periods_per_year),
+            "pooled_annual_return_ci": _interval(
+                series, lambda sample: _annual_return(sample, periods_per_year)
+            ),
+            "pooled_max_drawdown": _max_drawdown(series),
+            "pooled_max_drawdown_ci": _interval(series, _max_drawdown),
             "windows_beating_buy_and_hold": sum(
                 (by_year_sharpe[label][year] or 0.0) > (by_year_sharpe[BUY_AND_HOLD][year] or 0.0)
                 for year in years
@@ -165,6 +172,23 @@ def spa_pvalue(benchmark: np.ndarray, models: Sequence[np.ndarray]) -> float:
     test = SPA(-benchmark, -matrix, reps=SPA_REPS, seed=STATISTICS_SEED)
     test.compute()
     return float(test.pvalues["consistent"])
+
+
+def _interval(returns: np.ndarray, statistic: Callable[[np.ndarray], float]) -> list[float] | None:
+    interval = bootstrap_interval(returns, statistic, seed=STATISTICS_SEED)
+    return None if interval is None else list(interval)
+
+
+def _annual_return(returns: np.ndarray, periods_per_year: int) -> float:
+    """The compounded return of `returns` over a year of bars (CAGR)."""
+    growth = float(np.prod(1.0 + returns))
+    return growth ** (periods_per_year / len(returns)) - 1.0 if growth > 0.0 else -1.0
+
+
+def _max_drawdown(returns: np.ndarray) -> float:
+    """The worst fall of the compounded equity of `returns` from its running peak (<= 0)."""
+    equity = np.cumprod(np.concatenate([[1.0], 1.0 + returns]))
+    return float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
 
 
 def _sharpe(returns: np.ndarray) -> float:
