@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -149,11 +150,8 @@ def _number(value: float | None) -> str:
 
 def _heatmap(report: dict[str, Any]) -> Figure:
     """Mean Sharpe over seeds, test years down, strategies across, one panel per series."""
-    all_series = report["statistics"]["series"]
-    labels = list(next(iter(all_series.values()))["strategies"])
-    figure = Figure(figsize=(1.1 * len(labels) + 3, 3.2 * len(all_series) + 0.5), dpi=_DPI)
-    for row, (source, series) in enumerate(all_series.items()):
-        axes = figure.add_subplot(len(all_series), 1, row + 1)
+    figure, labels, panels = _panels(report)
+    for axes, source, series in panels:
         years = [str(year) for year in series["years"]]
         values = np.array(
             [
@@ -175,11 +173,8 @@ def _heatmap(report: dict[str, Any]) -> Figure:
 
 def _seed_spread(report: dict[str, Any]) -> Figure:
     """Each seed's pooled Sharpe per strategy (dots) and their mean (bar), per series."""
-    all_series = report["statistics"]["series"]
-    labels = list(next(iter(all_series.values()))["strategies"])
-    figure = Figure(figsize=(1.1 * len(labels) + 3, 3.2 * len(all_series) + 0.5), dpi=_DPI)
-    for row, (source, series) in enumerate(all_series.items()):
-        axes = figure.add_subplot(len(all_series), 1, row + 1)
+    figure, labels, panels = _panels(report)
+    for axes, source, series in panels:
         for column, label in enumerate(labels):
             sharpes = list(series["strategies"][label]["sharpe_by_seed"].values())
             axes.bar(column, float(np.mean(sharpes)), color="lightsteelblue")
@@ -190,6 +185,19 @@ def _seed_spread(report: dict[str, Any]) -> Figure:
         axes.set_title(f"{source}: spread across seeds")
     figure.tight_layout()
     return figure
+
+
+def _panels(report: dict[str, Any]) -> tuple[Figure, list[str], list[tuple[Axes, str, Any]]]:
+    """A figure with one panel a series, stacked, sized for the strategies across: the figure,
+    the strategy labels, and each panel's axes with its series' name and statistics."""
+    all_series = report["statistics"]["series"]
+    labels = list(next(iter(all_series.values()))["strategies"])
+    figure = Figure(figsize=(1.1 * len(labels) + 3, 3.2 * len(all_series) + 0.5), dpi=_DPI)
+    panels = [
+        (figure.add_subplot(len(all_series), 1, row + 1), source, series)
+        for row, (source, series) in enumerate(all_series.items())
+    ]
+    return figure, labels, panels
 
 
 def _nan(value: float | None) -> float:

@@ -165,7 +165,6 @@ def build_weights_report(
     equity = journal.table("positions").set_index("bar_index")["equity"]
     targets = journal.table("decisions").set_index("bar_index")["target_position"]
     fills = journal.table("fills")
-    saved_loop = _last_loop_state(journal)
 
     bar_return = updates["bar_return"].to_numpy()
     positions = {
@@ -231,7 +230,7 @@ def build_weights_report(
             }
         ),
         cumulative=_from_zero(bars, updates["decision_bar"].iloc[0], timestamps, cumulative),
-        llm_reliability=_llm_reliability(saved_loop),
+        llm_reliability=_llm_reliability(journal),
         bars_traded=len(bars),
         bars_to_trade=journal.bars_to_trade(),
         learners=replay_learners(
@@ -242,20 +241,16 @@ def build_weights_report(
     )
 
 
-def _last_loop_state(journal: JournalQueries) -> dict[str, Any]:
-    """The loop state the journal's last bar saved (empty before the first bar)."""
+def _llm_reliability(journal: JournalQueries) -> tuple[ReliabilityRow, ...]:
+    """The reliability table of the LLM's confidence calibrator as the last bar saved it."""
     row = journal.connection.execute(
         "SELECT loop_state_json FROM states ORDER BY bar_index DESC LIMIT 1"
     ).fetchone()
-    return {} if row is None else dict(json.loads(row[0]))
-
-
-def _llm_reliability(saved_loop: dict[str, Any]) -> tuple[ReliabilityRow, ...]:
-    """The reliability table of the LLM's confidence calibrator as the last bar saved it."""
     calibrator = LLMConfidenceCalibrator()
-    saved = saved_loop.get("strategy", {}).get("llm_calibrator")
-    if saved is not None:
-        calibrator.load_state_dict(saved)
+    if row is not None:
+        saved = json.loads(row[0]).get("strategy", {}).get("llm_calibrator")
+        if saved is not None:
+            calibrator.load_state_dict(saved)
     return calibrator.reliability()
 
 
