@@ -22,7 +22,6 @@ from orchestrator.cli import (
     paper,
     pipeline,
     train,
-    tune,
     weights,
 )
 
@@ -48,7 +47,7 @@ def build_app() -> typer.Typer:
     app.command("feed")(feed.feed)
     app.command("pipeline")(pipeline.pipeline)
     app.command("evaluate")(evaluate.evaluate)
-    app.command("tune")(tune.tune)
+    app.command("tune")(evaluate.tune)
     journal_app = _group("journal", "A paper run's decisions, without SQL.")
     journal_app.command("show")(journal.show)
     journal_app.command("export")(journal.export)
