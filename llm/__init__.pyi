@@ -66,6 +66,7 @@ from .team.analysts.execution import (
     confirm_order as confirm_order,
 )
 from .team.analysts.reflection import reflect as reflect
+from .team.analysts.reflection import situation_text as situation_text
 from .team.build import (
     LLMMode as LLMMode,
 )

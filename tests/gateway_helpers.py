@@ -60,6 +60,7 @@ def small_stack_data() -> dict[str, Any]:
             "narrative_analysis": {"primary": "primary-a", "fallbacks": ["fallback-b"]},
             "data_processor": {"primary": "cheap-c", "tier": "simple"},
             "meta_orchestrator": {"primary": "primary-a", "fallbacks": ["fallback-b"]},
+            "council": {"primary": "primary-a", "tier": "complex"},
             "document_analysis": {"primary": "long-l", "fallbacks": ["primary-a"]},
             "trade_execution": {
                 "primary": "top-x",

@@ -65,6 +65,7 @@ def graph_stack() -> ModelStack:
             "narrative_analysis": {"primary": "narrative-n"},
             "data_processor": {"primary": "small-s", "tier": "simple"},
             "meta_orchestrator": {"primary": "meta-m", "tier": "complex"},
+            "council": {"primary": "meta-m", "tier": "complex"},
             "document_analysis": {"primary": "long-l"},
             "trade_execution": {"primary": "top-x", "tier": "critical"},
             "reflection": {"primary": "small-s", "tier": "simple"},
@@ -387,7 +388,7 @@ def test_a_council_in_the_model_stack_votes_the_meta_decision_of_a_gateway_run(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     """`[council]` in the stack file turns the council on for gateway runs: each seat's call is
-    in the ledger under the meta task, the tally in the decision's reasoning."""
+    in the ledger under the council task, the tally in the decision's reasoning."""
     seats = ["deepseek/deepseek-chat-v3-0324", "mistralai/mistral-medium-3.1"]
     stack_file = tmp_path / "stack.toml"
     stack_file.write_text(f"[council]\nmodels = {seats!r}\nrule = 'unanimous'\n".replace("'", '"'))
@@ -405,9 +406,9 @@ def test_a_council_in_the_model_stack_votes_the_meta_decision_of_a_gateway_run(
     votes = result.decision.council_votes  # each seat's ballot, kept with the decision
     assert [v.model for v in votes] == seats
     assert {v.action for v in votes} == {result.decision.action}
-    meta_rows = [
-        e for e in ledger_rows(tmp_path / "ledger.sqlite") if e.task == "meta_orchestrator"
-    ]
-    assert sorted(e.model_requested for e in meta_rows) == sorted(seats)
+    rows = ledger_rows(tmp_path / "ledger.sqlite")
+    seat_rows = [e for e in rows if e.task == "council"]
+    assert sorted(e.model_requested for e in seat_rows) == sorted(seats)
+    assert not [e for e in rows if e.task == "meta_orchestrator"]
     with build_analyst_team("offline", settings=settings) as offline:
         assert offline.config.council is None  # offline runs never convene it

@@ -54,6 +54,18 @@ def test_task_chain_and_complexity() -> None:
     assert _models(router, Task.DATA_PROCESSOR) == ("cheap-c",)  # the task's tier is simple
 
 
+def test_a_request_naming_its_models_gets_no_model_added() -> None:
+    """A council seat asks its own model: the complex model is no fallback for it."""
+    router = _router()
+    seat = _models(router, Task.COUNCIL, complexity=Complexity.COMPLEX, models=("primary-a",))
+    assert seat == ("primary-a",)
+    assert _models(router, Task.COUNCIL, complexity=Complexity.SIMPLE, models=("top-x",)) == (
+        "top-x",
+    )
+    # A long prompt still goes where it fits.
+    assert _models(router, Task.COUNCIL, LONG, models=("primary-a",))[0] == "long-l"
+
+
 def test_image_goes_to_a_vision_model() -> None:
     router = _router()
     assert _models(router, Task.CHART_ANALYSIS, IMAGE) == ("vision-v",)

@@ -25,6 +25,7 @@ from .clients import (
 from .clients import (
     describe_configuration as describe_configuration,
 )
+from .gateway import EMBEDDING_TASK as EMBEDDING_TASK
 from .gateway import Gateway as Gateway
 from .ledger import (
     Ledger as Ledger,

@@ -226,7 +226,9 @@ class Router:
         chain = list(request.models or self.stack.task(request.task).chain)
         for model_id in chain:
             self.stack.model(model_id)  # an unknown override is a configuration error
-        if request.high_volume or complexity is Complexity.SIMPLE:
+        if request.models:  # a council seat is its own model's vote, not another model's
+            notes.append("models named by the request: no small or complex model added")
+        elif request.high_volume or complexity is Complexity.SIMPLE:
             chain.insert(0, routing.small_model)
             notes.append("simple/high-volume: small model first")
         elif complexity is Complexity.COMPLEX and routing.complex_model:

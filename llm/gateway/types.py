@@ -24,6 +24,7 @@ class Task(StrEnum):
     NARRATIVE_ANALYSIS = "narrative_analysis"
     DATA_PROCESSOR = "data_processor"
     META_ORCHESTRATOR = "meta_orchestrator"
+    COUNCIL = "council"  # a council seat's vote on the meta decision (each seat names its model)
     DOCUMENT_ANALYSIS = "document_analysis"
     TRADE_EXECUTION = "trade_execution"
     REFLECTION = "reflection"
@@ -42,8 +43,9 @@ class Complexity(StrEnum):
 class LLMRequest:
     """One logical call. The gateway picks the model, retries, falls back, charges and caches.
 
-    `models`, when given, names the models to try in order instead of the routed chain (used by a
-    council vote); a CRITICAL request ignores it and always gets the task's top model.
+    `models`, when given, names the models to try in order instead of the routed chain, with no
+    small or complex model added (a council seat's vote); a CRITICAL request ignores it and always
+    gets the task's top model.
     `max_cost_usd` caps the estimated cost of this call: the gateway downgrades or skips to stay
     under it (never for CRITICAL). `time_left_s`, when given, is how many seconds from now the call
     may still start attempts (what its decision has left); the gateway's own per-call deadline

@@ -6,6 +6,7 @@ from .build import (
 from .build import (
     build_analyst_team as build_analyst_team,
 )
+from .build import gateway_team_config as gateway_team_config
 from .embedding import Embedder as Embedder
 from .embedding import GatewayEmbedder as GatewayEmbedder
 from .embedding import HashingEmbedder as HashingEmbedder

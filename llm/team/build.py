@@ -5,7 +5,7 @@ that a fresh checkout runs end to end. In offline mode every task is served by t
 analyst at $0 through the same gateway (routing, ledger, parsing), with the cache off (the offline
 analyst is deterministic and faster than a cache look-up) and no chart images (it reads the bar
 table, not pictures). A gateway run whose model stack names a `[council]` has its meta decision
-voted by those models (each seat's call in the ledger under the meta task; the tally in the
+voted by those models (each seat's call in the ledger under the `council` task; the tally in the
 decision's reasoning; anything short of the rule's agreement is HOLD).
 """
 
@@ -70,10 +70,17 @@ def build_analyst_team(
         team_config = replace(config or TeamConfig(), chart_images=False, parallel_analysts=False)
     elif mode == "gateway":
         gateway = Gateway.open(settings, stack=stack, on_alert=on_alert)
-        team_config = config or TeamConfig()
-        if team_config.council is None and stack.council is not None:
-            seats = stack.council
-            team_config = replace(team_config, council=Council(seats.models, seats.rule))
+        team_config = gateway_team_config(stack, config)
     else:
         raise LLMConfigError(f"LLM mode must be one of {LLM_MODES}, got {mode!r}")
     return AnalystTeam(gateway, team_config)
+
+
+def gateway_team_config(stack: ModelStack, config: TeamConfig | None = None) -> TeamConfig:
+    """`config` (the defaults if None) for a gateway run on `stack`: the stack's `[council]`
+    votes the meta decision unless `config` names a council of its own."""
+    team_config = config or TeamConfig()
+    if team_config.council is None and stack.council is not None:
+        seats = stack.council
+        team_config = replace(team_config, council=Council(seats.models, seats.rule))
+    return team_config

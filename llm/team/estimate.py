@@ -1,7 +1,8 @@
 """What gateway calls will cost before any is made: one decision and one execution check (and,
 for a run with a trade memory, one reflection on a closed trade, with the memory's block in the
 decision's prompts) rehearsed with the offline analyst, their prompts measured, priced from the
-model stack.
+model stack. A council's seats are priced each on its own model; with an `embedding_model`, a
+memory run also embeds each lesson and each situation it recalls lessons for.
 
 The rehearsal builds exactly the requests a paid run sends (chart image included), so the token
 counts come from the prompts themselves (4 characters a token, 1,000 an image), and each call is
@@ -17,8 +18,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from langchain_core.messages import HumanMessage
 
 from llm.gateway import (
+    EMBEDDING_TASK,
     Complexity,
     LLMRequest,
     LLMResponse,
@@ -31,7 +34,7 @@ from llm.team import prompt_sections
 from llm.team.analysts.execution import confirm_order
 from llm.team.analysts.offline import OfflineAnalystChatModel
 from llm.team.analysts.offline_rules import reflection_rule
-from llm.team.analysts.reflection import reflect
+from llm.team.analysts.reflection import reflect, situation_text
 from llm.team.graph import AnalystTeam, TeamConfig
 from llm.team.snapshot import (
     AccountView,
@@ -76,11 +79,12 @@ SAMPLE_MEMORY_LESSONS = 3
 
 @dataclass(frozen=True)
 class TaskCost:
-    """One task's calls: `calls` per decision (analysts) or per order (the execution check),
-    each of about `prompt_tokens` priced on `model` at `usd_per_call` dollars; `unreachable`:
-    the task's models that its cost cap always drops."""
+    """One task's calls (one council seat's, for the council): `calls` per decision (analysts),
+    per order (the execution check) or per closed trade (reflection, embeddings), each of about
+    `prompt_tokens` priced on `model` at `usd_per_call` dollars; `unreachable`: the task's models
+    that its cost cap always drops. `task`: a `Task`, or the ledger's `embedding`."""
 
-    task: Task
+    task: str
     calls: int
     prompt_tokens: int
     model: str
@@ -99,6 +103,9 @@ class CallCosts:
     decision: tuple[TaskCost, ...]
     check: TaskCost
     reflection: TaskCost | None = None  # per closed trade, for a run with a trade memory
+    embedding: TaskCost | None = None
+    """With a trade memory and an `embedding_model`: per closed trade, its lesson and one recall's
+    situation embedded (a recall comes with each ask, at most one a bar, like a closed trade)."""
 
     @property
     def usd_per_decision(self) -> float:
@@ -163,16 +170,24 @@ def estimate_call_costs(
     decision_requests = list(recorder.requests)
     confirm_order(recorder, snapshot, SAMPLE_ORDER)
     check_request = recorder.requests[-1]
-    calls = Counter(request.task for request in decision_requests)
-    first = {request.task: request for request in reversed(decision_requests)}
+    # one line per task, and per seat for a council (each seat asks its own model)
+    calls = Counter((request.task, tuple(request.models or ())) for request in decision_requests)
+    first = {(r.task, tuple(r.models or ())): r for r in reversed(decision_requests)}
     decision = tuple(
-        _priced(router, first[task], calls[task]) for task in sorted(calls, key=list(Task).index)
+        _priced(router, first[key], calls[key])
+        for key in sorted(calls, key=lambda key: (list(Task).index(key[0]), key[1]))
     )
-    reflection = None
-    if memory:
-        reflect(recorder, snapshot.symbol, SAMPLE_TRADE)
-        reflection = _priced(router, recorder.requests[-1], 1)
-    return CallCosts(decision, _priced(router, check_request, 1), reflection)
+    if not memory:
+        return CallCosts(decision, _priced(router, check_request, 1))
+    lesson = reflect(recorder, snapshot.symbol, SAMPLE_TRADE)
+    reflection = _priced(router, recorder.requests[-1], 1)
+    embedded = (situation_text("ranging", 1.0, -0.25), "" if lesson is None else lesson.text())
+    return CallCosts(
+        decision,
+        _priced(router, check_request, 1),
+        reflection,
+        _embedding_cost(router, embedded),
+    )
 
 
 def _sample_memory(snapshot: MarketSnapshot) -> TradeMemoryView:
@@ -183,6 +198,17 @@ def _sample_memory(snapshot: MarketSnapshot) -> TradeMemoryView:
         similar=(PastTrade(at, "long", "ranging", -0.0123, 10, 1.2345),) * SAMPLE_MEMORY_TRADES,
         lessons=(RecalledLesson(at, lesson),) * SAMPLE_MEMORY_LESSONS,
     )
+
+
+def _embedding_cost(router: Router, texts: tuple[str, ...]) -> TaskCost | None:
+    """`texts` embedded one call each by the stack's `embedding_model` (None without one),
+    priced per input token at the longest text's size."""
+    model = router.stack.embedding_model
+    if model is None:
+        return None
+    tokens = max(estimate_prompt_tokens([HumanMessage(text)]) for text in texts)
+    usd_per_call = router.stack.model(model).cost_usd(tokens, 0)
+    return TaskCost(EMBEDDING_TASK, len(texts), tokens, model, usd_per_call, ())
 
 
 def _priced(router: Router, request: LLMRequest, calls: int) -> TaskCost:

@@ -104,10 +104,10 @@ def _cost_table(stack: ModelStack, settings: LLMSettings) -> Table:
     """One decision and one execution check rehearsed on an example snapshot and priced; the
     models that a task's share of the decision cost cap always drops are marked unreachable."""
     from llm import Router, usd
-    from llm.team import TeamConfig, estimate_call_costs, example_snapshot
+    from llm.team import estimate_call_costs, example_snapshot, gateway_team_config
 
     costs = estimate_call_costs(
-        example_snapshot(), Router.for_estimates(stack, settings), TeamConfig()
+        example_snapshot(), Router.for_estimates(stack, settings), gateway_team_config(stack)
     )
     table = Table(title="expected cost per task (one decision, one execution check)")
     table.add_column("task")
@@ -117,7 +117,7 @@ def _cost_table(stack: ModelStack, settings: LLMSettings) -> Table:
     table.add_column("unreachable under the cost cap", overflow="fold")
     for cost in (*costs.decision, costs.check):
         table.add_row(
-            cost.task.value,
+            cost.task,
             str(cost.calls),
             f"{cost.prompt_tokens:,}",
             usd(cost.usd_per_call),

@@ -38,6 +38,7 @@ from llm import (
     RecalledLesson,
     TradeMemoryView,
     reflect,
+    situation_text,
 )
 from orchestrator.checks import Settings, Value
 from orchestrator.errors import InvalidInputError
@@ -79,15 +80,6 @@ class MemoryState(Value):
     open_trade: TradeContext | None = None
     closing: TradeContext | None = None
     exit_bar: NonNegativeInt | None = None
-
-
-def situation_text(regime: str, drl_signal: float, llm_signal: float) -> str:
-    """The current situation in the words lessons use, to retrieve the lessons that apply."""
-    votes = "agreed" if drl_signal * llm_signal > 0.0 else "disagreed"
-    return (
-        f"{regime} regime, DRL vote {drl_signal:+.2f}, LLM vote {llm_signal:+.2f}:"
-        f" DRL and LLM {votes}."
-    )
 
 
 class TradeMemory:

@@ -11,7 +11,8 @@ snapshot with the offline analyst (`llm.team.estimate_call_costs`), so the token
 the real prompts and the prices from the stack. The counts are upper bounds: at most one team
 decision a bar (strategies share it through the cache) and at most one execution check a bar for
 each strategy that asks the LLM, and at most one reflection a bar for each strategy with a trade
-memory (a trade closes at most once a bar). A run whose estimate exceeds what the daily and
+memory (a trade closes at most once a bar), with, when the stack names an `embedding_model`, its
+lesson and one recall's situation embedded. A run whose estimate exceeds what the daily and
 monthly budgets leave stops before its first call, unless the user sets a hard cap
 (`--max-cost`), which then binds every call, the critical execution check included.
 """
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llm import AnalystTeam, CompletionGateway, Gateway, LedgerEntry, MarketSnapshot
-from llm.team import CallCosts, estimate_call_costs
+from llm.team import CallCosts, TaskCost, estimate_call_costs
 from orchestrator.errors import CostEstimateError
 
 
@@ -69,25 +70,24 @@ class RunCostEstimate:
 
     @property
     def usd(self) -> float:
-        reflection = self.costs.reflection
-        reflections = 0.0 if reflection is None else self.reflections * reflection.usd
-        return (
-            self.decisions * self.costs.usd_per_decision
-            + self.checks * self.costs.usd_per_check
-            + reflections
-        )
+        return sum(units * cost.usd for cost, units in self._rows())
+
+    def _rows(self) -> list[tuple[TaskCost, int]]:
+        """Each task's cost with how many times it comes (decisions, checks, closed trades)."""
+        rows = [(cost, self.decisions) for cost in self.costs.decision]
+        rows.append((self.costs.check, self.checks))
+        for per_trade in (self.costs.reflection, self.costs.embedding):
+            if per_trade is not None:
+                rows.append((per_trade, self.reflections))
+        return rows
 
     def lines(self) -> list[str]:
         """The estimate as the run prints it: one line per task, then the total against budget."""
-        rows = [(cost, self.decisions) for cost in self.costs.decision]
-        rows.append((self.costs.check, self.checks))
-        if self.costs.reflection is not None:
-            rows.append((self.costs.reflection, self.reflections))
         lines = ["LLM cost estimate (at most; prompts measured, prices from the stack):"]
-        for cost, units in rows:
+        for cost, units in self._rows():
             unreachable = f"; unreachable under its cap: {', '.join(cost.unreachable)}"
             lines.append(
-                f"  {cost.task.value}: {units * cost.calls} calls x ${cost.usd_per_call:.6f}"
+                f"  {cost.task}: {units * cost.calls} calls x ${cost.usd_per_call:.6f}"
                 f" ({cost.prompt_tokens} prompt tokens, {cost.model}) = "
                 f"${units * cost.usd:.4f}{unreachable if cost.unreachable else ''}"
             )

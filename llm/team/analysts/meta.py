@@ -63,15 +63,17 @@ def build_messages(
 
 
 def build_request(
-    messages: Sequence[BaseMessage], cap_usd: float, models: Sequence[str] | None = None
+    messages: Sequence[BaseMessage], cap_usd: float, seat: str | None = None
 ) -> LLMRequest:
+    """The meta call, or with `seat` a council seat's vote asked of that model (task `council`,
+    so the seats' calls and dollars are a line of their own in the ledger)."""
     return LLMRequest(
-        task=Task.META_ORCHESTRATOR,
+        task=Task.META_ORCHESTRATOR if seat is None else Task.COUNCIL,
         messages=messages,
         complexity=Complexity.COMPLEX,
         response_schema=MetaAnswer,
         template_version=f"{PromptId.META}/{PROMPT_VERSION}",
-        models=models,
+        models=None if seat is None else (seat,),
         max_cost_usd=cap_usd,
     )
 
@@ -90,7 +92,7 @@ def _council_answer(
             pool.map(
                 lambda model: ask_model(
                     gateway,
-                    build_request(messages, seat_cap, (model,)),
+                    build_request(messages, seat_cap, model),
                     MetaAnswer,
                     f"{NODE}:{model}",
                 ),

@@ -62,3 +62,13 @@ def reflect(
     skipped (the ledger has it); a gateway that is down stops the run, as for the analysts."""
     lesson, _ = ask_model(gateway, build_request(symbol, trade, cap_usd), Lesson, NODE)
     return lesson
+
+
+def situation_text(regime: str, drl_signal: float, llm_signal: float) -> str:
+    """The current situation in the words lessons use: the query that retrieves the lessons
+    that apply (embedded like the lessons)."""
+    votes = "agreed" if drl_signal * llm_signal > 0.0 else "disagreed"
+    return (
+        f"{regime} regime, DRL vote {drl_signal:+.2f}, LLM vote {llm_signal:+.2f}:"
+        f" DRL and LLM {votes}."
+    )
