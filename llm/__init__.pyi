@@ -34,6 +34,7 @@ from .gateway.model_stack import (
     load_model_stack as load_model_stack,
 )
 from .gateway.router import Router as Router
+from .gateway.settings import LLMMode as LLMMode
 from .gateway.settings import (
     LLMSettings as LLMSettings,
 )
@@ -67,9 +68,6 @@ from .team.analysts.execution import (
 )
 from .team.analysts.reflection import reflect as reflect
 from .team.analysts.reflection import situation_text as situation_text
-from .team.build import (
-    LLMMode as LLMMode,
-)
 from .team.build import (
     build_analyst_team as build_analyst_team,
 )

@@ -23,7 +23,7 @@ from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.risk import RiskManager
 from orchestrator.reports.backtest import backtest_metrics, equity_table
-from orchestrator.runs.backtest import STRATEGY_NAMES, BacktestConfig, run_backtest
+from orchestrator.runs import STRATEGY_NAMES, BacktestConfig, run_backtest
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.trader.confirmation import ExecutionConfirmer

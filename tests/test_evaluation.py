@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -251,3 +253,19 @@ def test_evaluate_refuses_a_folder_of_another_spec(
     )
     assert_one_error_line(code, stdout, stderr, "--out notes", "not an evaluation")
     assert [path.name for path in (cli_env / "notes").iterdir()] == ["a.txt"]
+
+
+def test_the_driver_of_a_ray_run_does_not_load_the_trading_stack() -> None:
+    """The driver validates the spec, plans, stores and reports; only the cells (in the Ray
+    workers) need torch, SB3 and the analysts, seconds of imports a driver would add to every
+    command's fixed start."""
+    probe = (
+        "import sys\n"
+        "import orchestrator.evaluation.evaluate\n"
+        "heavy = ('torch', 'stable_baselines3', 'langgraph', 'langchain_openai')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""

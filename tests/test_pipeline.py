@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestrator.jobs import PipelineConfig, PipelineFolders, run_pipeline
-from orchestrator.runs.backtest import STRATEGY_NAMES
+from orchestrator.runs import STRATEGY_NAMES
 
 
 def test_new_folders_are_timestamped_under_out(tmp_path: Path) -> None:

@@ -63,9 +63,11 @@ from .model_stack import (
 from .router import (
     Router as Router,
 )
+from .settings import LLM_MODES as LLM_MODES
 from .settings import (
     CacheMode as CacheMode,
 )
+from .settings import LLMMode as LLMMode
 from .settings import (
     LLMSettings as LLMSettings,
 )

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -34,6 +34,11 @@ OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 TETRATE_BASE_URL = "https://api.router.tetrate.ai/v1"  # Tetrate Agent Router Service (TARS)
 DEFAULT_LEDGER_PATH = Path("runs/llm/ledger.sqlite")
 DEFAULT_CACHE_PATH = Path("runs/llm/cache.sqlite")
+
+LLMMode = Literal["offline", "gateway"]
+"""Who answers the analysts: the deterministic offline analyst, or real models through the
+gateway (`llm.build_analyst_team`)."""
+LLM_MODES: tuple[LLMMode, ...] = ("offline", "gateway")
 
 _NAMED_KEYS = frozenset({"LLM_GATEWAY_API_KEY", "TETRATE_API_KEY", "OPENROUTER_API_KEY"})
 _PROVIDER_KEY_SUFFIX = "_API_KEY"

@@ -1,9 +1,6 @@
 """The names `llm.team` exports, loaded on first use (see its `__init__.py`)."""
 
 from .build import (
-    LLMMode as LLMMode,
-)
-from .build import (
     build_analyst_team as build_analyst_team,
 )
 from .build import gateway_team_config as gateway_team_config

@@ -12,13 +12,14 @@ decision's reasoning; anything short of the rule's agreement is HOLD).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
 from llm.gateway import (
+    LLM_MODES,
     AlertCallback,
     CacheMode,
     Gateway,
     LLMConfigError,
+    LLMMode,
     LLMSettings,
     ModelStack,
     check_every_task_served,
@@ -28,9 +29,6 @@ from llm.gateway import (
 from llm.team.analysts.offline import OfflineAnalystChatModel
 from llm.team.council import Council
 from llm.team.graph import AnalystTeam, TeamConfig
-
-LLMMode = Literal["offline", "gateway"]
-LLM_MODES: tuple[LLMMode, ...] = ("offline", "gateway")
 
 
 def default_mode(settings: LLMSettings, stack: ModelStack) -> LLMMode:

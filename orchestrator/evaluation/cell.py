@@ -23,14 +23,10 @@ import pandas as pd
 from agents import DRLAgent, TrainConfig, train_agents
 from envs import format_date, performance_metrics
 from llm import build_analyst_team, load_settings
-from orchestrator.evaluation.plan import Cell
+from orchestrator.evaluation.plan import Cell, CellResult
 from orchestrator.evaluation.spec import EvaluationSpec
 from orchestrator.runs import BacktestConfig, StrategyResult, run_backtest
 from orchestrator.trader import load_trading_market
-
-CellResult = dict[str, Any]
-"""JSON values: `cell` (what ran), `dates` (of the bar returns) and `strategies`, each with its
-metrics and `returns`."""
 
 
 def run_cell(cell: Cell, spec: EvaluationSpec) -> CellResult:

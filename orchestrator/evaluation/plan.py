@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,10 @@ from orchestrator.evaluation.spec import EvaluationSpec
 PACKAGE = "hybrid-trader"
 KEY_FORMAT = 1  # bump when a stored cell's contents change meaning
 _YEAR_SLACK = pd.Timedelta(days=10)  # a series starting on 4 January still has a whole year
+
+CellResult = dict[str, Any]
+"""What a cell gives (`evaluation.cell.run_cell`), as JSON values: `cell` (what ran), `dates` (of
+the bar returns) and `strategies`, each with its metrics and `returns`."""
 
 
 @dataclass(frozen=True)

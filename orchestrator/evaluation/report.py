@@ -17,8 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from orchestrator.evaluation.statistics import BUY_AND_HOLD, SIGNIFICANCE
+from orchestrator.evaluation.statistics import SIGNIFICANCE
 from orchestrator.evaluation.store import write_json_atomically
+from orchestrator.runs import BUY_AND_HOLD
 
 DEFLATED_SHARPE_LEVEL = 0.95
 _DPI = 110

@@ -26,8 +26,7 @@ from rich.progress import (
 )
 
 from orchestrator.errors import ConfigError
-from orchestrator.evaluation.cell import run_cell
-from orchestrator.evaluation.plan import Cell
+from orchestrator.evaluation.plan import Cell, CellResult
 from orchestrator.evaluation.spec import EvaluationSpec
 from orchestrator.evaluation.store import CellStore
 
@@ -60,7 +59,7 @@ def run_cells(
 
         if not use_ray:
             for cell in cells:
-                store.put(cell.key, run_cell(cell, spec))
+                store.put(cell.key, _run_cell(cell, spec))
                 finished()
         elif cells:
             _run_on_ray(cells, spec, store, finished, address=address, workers=workers)
@@ -80,7 +79,7 @@ def _run_on_ray(
 
     start_ray(address, workers)
     try:
-        task = ray.remote(num_cpus=1)(run_cell)
+        task = ray.remote(num_cpus=1)(_run_cell)
         pending = {task.remote(cell, spec): cell for cell in cells}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -93,6 +92,14 @@ def _run_on_ray(
             finished()
     finally:
         ray.shutdown()
+
+
+def _run_cell(cell: Cell, spec: EvaluationSpec) -> CellResult:
+    """`evaluation.cell.run_cell`, imported where the cell runs: training and the backtest need
+    torch, SB3 and the analysts (seconds of imports), which the driver of a Ray run never uses."""
+    from orchestrator.evaluation.cell import run_cell
+
+    return run_cell(cell, spec)
 
 
 def start_ray(address: str | None, workers: int | None) -> None:

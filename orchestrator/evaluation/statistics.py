@@ -28,10 +28,9 @@ from arch.bootstrap import SPA
 from scipy import stats
 
 from envs import bootstrap_interval, sharpe_confidence_interval
-from orchestrator.evaluation.cell import CellResult
-from orchestrator.evaluation.plan import EvaluationPlan
+from orchestrator.evaluation.plan import CellResult, EvaluationPlan
+from orchestrator.runs import BUY_AND_HOLD
 
-BUY_AND_HOLD = "buy_and_hold"
 METRICS = ("sharpe", "total_return", "max_drawdown", "turnover", "trades", "llm_usd")
 SIGNIFICANCE = 0.05
 SPA_REPS = 1000

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ConfigError
-from orchestrator.evaluation.cell import CellResult
+from orchestrator.evaluation.plan import CellResult
 from orchestrator.evaluation.spec import EvaluationSpec
 
 SPEC_FILE = "spec.json"

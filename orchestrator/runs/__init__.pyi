@@ -1,16 +1,10 @@
 """The names `orchestrator.runs` exports, loaded on first use (see its `__init__.py`)."""
 
 from .backtest import (
-    STRATEGY_NAMES as STRATEGY_NAMES,
-)
-from .backtest import (
     BacktestConfig as BacktestConfig,
 )
 from .backtest import (
     BacktestResult as BacktestResult,
-)
-from .backtest import (
-    StrategyName as StrategyName,
 )
 from .backtest import (
     StrategyResult as StrategyResult,
@@ -32,3 +26,6 @@ from .paper import backtest_sources_alone as backtest_sources_alone
 from .paper import journaled_account as journaled_account
 from .paper import run_paper as run_paper
 from .recorder import TradeFill as TradeFill
+from .strategy_names import BUY_AND_HOLD as BUY_AND_HOLD
+from .strategy_names import STRATEGY_NAMES as STRATEGY_NAMES
+from .strategy_names import StrategyName as StrategyName

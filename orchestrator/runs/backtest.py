@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 import pandas as pd
 from pydantic import Field, PositiveInt, field_validator
@@ -37,6 +37,7 @@ from orchestrator.runs.bar_engine import BarEngine, RebalanceBand
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.runs.llm_cost import LLMCallLog, hold_run_to_budget
 from orchestrator.runs.recorder import BacktestRecorder, TradeFill, held_frame
+from orchestrator.runs.strategy_names import BUY_AND_HOLD, STRATEGY_NAMES, StrategyName
 from orchestrator.trader import (
     DEFAULT_WINDOW,
     EXTRA_EXPERTS,
@@ -56,18 +57,6 @@ from orchestrator.trader import (
     trade_memory,
 )
 
-StrategyName = Literal[
-    "buy_and_hold",
-    "drl",
-    "llm",
-    "hybrid_fixed",
-    "hybrid_learned",
-    "hybrid_seed",
-    "hybrid_market",
-    "hybrid_memory",
-]
-STRATEGY_NAMES: tuple[StrategyName, ...] = get_args(StrategyName)
-BUY_AND_HOLD: StrategyName = "buy_and_hold"
 RISK_MANAGER = "risk_manager"
 EXECUTION_CHECK = "execution_check"
 

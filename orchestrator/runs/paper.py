@@ -42,13 +42,7 @@ from orchestrator.journal import (
 )
 from orchestrator.memory import TradeMemory
 from orchestrator.runs.activity import Activity
-from orchestrator.runs.backtest import (
-    BacktestConfig,
-    BacktestResult,
-    StrategyName,
-    StrategyResult,
-    run_backtest,
-)
+from orchestrator.runs.backtest import BacktestConfig, BacktestResult, StrategyResult, run_backtest
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.display import PaperDisplay
 from orchestrator.runs.engine_state import EngineState, resume
@@ -64,6 +58,7 @@ from orchestrator.runs.paper_config import (
 )
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.runs.recorder import FRAME_COLUMNS, TradeFill
+from orchestrator.runs.strategy_names import StrategyName
 from orchestrator.trader import (
     DRLAdvisor,
     ExecutionConfirmer,
