@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from llm import LedgerEntry
 from orchestrator.errors import ConfigError
 from orchestrator.evaluation import (
     CellStore,
@@ -25,10 +27,15 @@ from orchestrator.evaluation import (
     run_cell,
     run_evaluation,
 )
+from orchestrator.evaluation.cell import strategy_record
 from orchestrator.evaluation.plan import eligible_years
 from orchestrator.evaluation.spec import parse_seeds, parse_windows
 from orchestrator.evaluation.statistics import deflated_sharpe, spa_pvalue
 from orchestrator.evaluation.store import SPEC_FILE
+from orchestrator.execution import PortfolioState
+from orchestrator.runs import StrategyResult
+from orchestrator.runs.recorder import BacktestRecorder
+from orchestrator.trader import HedgeWeights
 from tests.evaluation_helpers import tiny_spec, two_node_cluster
 from tests.paper_helpers import run_cli
 from tests.test_cli_errors import assert_one_error_line
@@ -269,3 +276,23 @@ def test_the_driver_of_a_ray_run_does_not_load_the_trading_stack() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == ""
+
+
+def test_a_cell_charges_the_llm_dollars_at_the_bar_they_were_spent() -> None:
+    """Gateway mode: each bar's LLM calls come out of the strategy's equity at that bar's close,
+    so a strategy is judged after paying for its analysts, and when it paid."""
+    recorder = BacktestRecorder()
+    account = PortfolioState.opening(1_000.0)
+    for day, cost in enumerate((0.0, 0.0, 10.0, 0.0)):
+        recorder.begin_bar(pd.Timestamp("2020-01-01") + pd.Timedelta(days=day), close=100.0)
+        if cost:
+            recorder.record_llm_call(LedgerEntry("meta_orchestrator", "m", "m", 1, 1, cost))
+        recorder.record_state(portfolio=account, weights=HedgeWeights(), llm_view=None)
+    frame = recorder.frame()
+    assert frame["llm_usd"].tolist() == [0.0, 0.0, 10.0, 0.0]
+    run = StrategyResult("llm", frame, recorder.activity, llm_asks=1)
+
+    record = strategy_record(run, periods_per_year=252)
+    assert record["returns"] == pytest.approx([0.0, -0.01, 0.0])  # $10 of $1,000, at bar 2 only
+    assert record["llm_usd"] == 10.0
+    assert record["total_return"] == pytest.approx(-0.01)

@@ -6,9 +6,9 @@ writes only into a temporary folder that it removes: the agent, and in offline m
 team's ledger. What it returns is JSON values: per strategy the metrics the statistics need and
 the bar returns, so that windows and seeds can be pooled and tested afterwards.
 
-In gateway mode the LLM dollars are charged to the strategy's P&L: the run's LLM cost is taken
-out of its equity evenly over its bars (the backtest does not record each bar's cost), so that
-a strategy that pays for its analysts is judged after paying.
+In gateway mode the LLM dollars are charged to the strategy's P&L: each bar's LLM calls are
+taken out of its equity at that bar's close, so that a strategy that pays for its analysts is
+judged after paying, when it paid.
 """
 
 from __future__ import annotations
@@ -89,9 +89,8 @@ def run_cell(cell: Cell, spec: EvaluationSpec) -> CellResult:
 
 def strategy_record(run: StrategyResult, periods_per_year: int) -> dict[str, Any]:
     """One strategy's metrics and bar returns, after its LLM dollars (module docstring)."""
-    equity = run.frame["equity"].to_numpy(dtype=np.float64)
-    llm_usd = run.activity.llm_cost_usd
-    equity = equity - llm_usd * np.linspace(0.0, 1.0, len(equity))
+    paid = run.frame["llm_usd"].to_numpy(dtype=np.float64).cumsum()
+    equity = run.frame["equity"].to_numpy(dtype=np.float64) - paid
     metrics = performance_metrics(
         equity, run.frame["held_position"].to_numpy()[1:], periods_per_year
     )
@@ -101,7 +100,7 @@ def strategy_record(run: StrategyResult, periods_per_year: int) -> dict[str, Any
         "max_drawdown": metrics["max_drawdown"],
         "turnover": metrics["turnover"],
         "trades": run.activity.fills,
-        "llm_usd": llm_usd,
+        "llm_usd": run.activity.llm_cost_usd,
         "returns": (equity[1:] / equity[:-1] - 1.0).tolist(),
     }
 

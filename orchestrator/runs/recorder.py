@@ -23,7 +23,7 @@ from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import NOT_SENT
 from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
-FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight")
+FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight", "llm_usd")
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,11 @@ class BacktestRecorder:
 
     def __init__(self) -> None:
         self.activity = Activity()
-        self._rows: list[tuple[float, float, float, float]] = []
+        self._rows: list[tuple[float, float, float, float, float]] = []
         self._dates: list[pd.Timestamp] = []
         self._close = 0.0
         self._held = 0.0
+        self._bar_llm_usd = 0.0
         self._last_check: OrderCheck | None = None
         self._approved: dict[str, float] = {}
         self.fills: list[TradeFill] = []
@@ -54,6 +55,7 @@ class BacktestRecorder:
     def begin_bar(self, timestamp: pd.Timestamp, close: float) -> None:
         self._dates.append(timestamp)
         self._close = close
+        self._bar_llm_usd = 0.0
 
     def record_decision(
         self,
@@ -88,6 +90,7 @@ class BacktestRecorder:
         """Nothing to keep: the weights come with the state."""
 
     def record_llm_call(self, entry: LedgerEntry) -> None:
+        self._bar_llm_usd += entry.cost_usd
         activity = self.activity
         answered = entry.error is None
         check = entry.task == Task.TRADE_EXECUTION
@@ -124,7 +127,7 @@ class BacktestRecorder:
         close = self._close
         equity = portfolio.equity(close)
         position = portfolio.position_fraction(close) if equity > 0.0 else 0.0
-        self._rows.append((equity, position, self._held, weights.drl_weight))
+        self._rows.append((equity, position, self._held, weights.drl_weight, self._bar_llm_usd))
 
     @property
     def last_close(self) -> float:
@@ -133,7 +136,8 @@ class BacktestRecorder:
 
     def frame(self) -> pd.DataFrame:
         """One row per bar, indexed by date: equity and position at the close, the target held
-        over the bar, and the DRL weight after the bar."""
+        over the bar, the DRL weight after the bar, and the dollars its LLM calls cost in the bar
+        (paid from no account: the reports show them beside it)."""
         return pd.DataFrame(
             self._rows, index=pd.DatetimeIndex(self._dates, name="date"), columns=FRAME_COLUMNS
         )
@@ -142,12 +146,13 @@ class BacktestRecorder:
 def held_frame(dates: np.ndarray, hold: BuyAndHoldRun) -> pd.DataFrame:
     """`BacktestRecorder.frame` of pure buy and hold, from its decision bar (`dates`, one per
     close of `hold`): nothing is held over the decision bar, `hold.target` after; the DRL weight
-    is that of a strategy that learns none (the untouched start)."""
+    is that of a strategy that learns none (the untouched start); it asks no LLM."""
     held = np.concatenate([[0.0], hold.held])
     columns = {
         "equity": hold.equity,
         "position": hold.position,
         "held_position": held,
         "drl_weight": np.full(len(held), HedgeWeights().drl_weight),
+        "llm_usd": np.zeros(len(held)),
     }
     return pd.DataFrame(columns, index=pd.DatetimeIndex(dates, name="date"))[list(FRAME_COLUMNS)]
