@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,29 @@ def test_a_cell_charges_the_llm_dollars_at_the_bar_they_were_spent() -> None:
     assert record["returns"] == pytest.approx([0.0, -0.01, 0.0])  # $10 of $1,000, at bar 2 only
     assert record["llm_usd"] == 10.0
     assert record["total_return"] == pytest.approx(-0.01)
+
+
+def test_a_gateway_evaluation_s_cap_is_shared_equally_by_its_cells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each machine of a cluster keeps its own budgets: `--max-cost` gives every cell an equal
+    share as its hard cap, so the cells' spend sums to at most the cap wherever they run."""
+    capped = plan_evaluation(tiny_spec(llm_mode="gateway", max_cost_usd=1.0))
+    assert [cell.max_cost_usd for cell in capped.cells] == [0.5, 0.5]
+    uncapped = plan_evaluation(tiny_spec(llm_mode="gateway")).cells[0]
+    assert uncapped.max_cost_usd is None
+    assert capped.cells[0].key != uncapped.key  # calls past the cap are skipped: other numbers
+    offline = plan_evaluation(tiny_spec(max_cost_usd=1.0)).cells[0]
+    assert offline.max_cost_usd is None  # nothing to pay: the same cell as without a cap
+    assert offline.key == plan_evaluation(tiny_spec()).cells[0].key
+
+    caps: list[float | None] = []
+
+    def backtest(*_args: object, max_cost_usd: float | None = None, **_kwargs: object) -> None:
+        caps.append(max_cost_usd)
+        raise InterruptedError  # the cell's training is done: enough
+
+    monkeypatch.setattr("orchestrator.evaluation.cell.run_backtest", backtest)
+    with pytest.raises(InterruptedError):
+        run_cell(replace(offline, max_cost_usd=0.25), tiny_spec())
+    assert caps == [0.25]

@@ -91,6 +91,16 @@ def evaluate(
             help="Configurations tried before this grid (e.g. by tune), for the deflated Sharpe.",
         ),
     ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            min=0.0,
+            help="With --llm gateway: a hard cap in dollars on the whole evaluation's LLM calls,"
+            " shared equally by its cells, so it holds across a cluster (each machine keeps its"
+            " own budgets). Without it, each cell is held to the budgets where it runs.",
+        ),
+    ] = None,
     address: AddressOption = None,
     workers: WorkersOption = None,
     no_ray: Annotated[
@@ -121,6 +131,7 @@ def evaluate(
         "periods_per_year": periods_per_year,
         "min_train_years": min_train_years,
         "prior_trials": prior_trials,
+        "max_cost_usd": max_cost,
     }
     options = read_spec_file(spec) if spec is not None else {}
     options |= {name: value for name, value in given.items() if value is not None}

@@ -67,7 +67,12 @@ def run_cell(cell: Cell, spec: EvaluationSpec) -> CellResult:
             settings = settings.model_copy(update={"ledger_path": work / "ledger.sqlite"})
         with build_analyst_team(spec.llm_mode, settings=settings) as team:
             result = run_backtest(
-                agent, market, team, BacktestConfig(strategies=spec.strategies), say=_quiet
+                agent,
+                market,
+                team,
+                BacktestConfig(strategies=spec.strategies),
+                max_cost_usd=cell.max_cost_usd,
+                say=_quiet,
             )
     dates = result.strategies[spec.strategies[0]].frame.index[1:]
     return {

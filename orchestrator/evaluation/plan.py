@@ -34,7 +34,8 @@ the bar returns) and `strategies`, each with its metrics and `returns`."""
 class Cell:
     """One unit of work: train `algo` with `seed` on `source` before `test_year`, then backtest
     every strategy on `test_year`. `end` is the last bar date it may read; `key` its content
-    hash."""
+    hash; `max_cost_usd` its share of the evaluation's LLM cap (dollars; None: no cap, or no
+    paid calls)."""
 
     source: str
     test_year: int
@@ -42,6 +43,7 @@ class Cell:
     seed: int
     end: str
     key: str
+    max_cost_usd: float | None = None
 
     @property
     def name(self) -> str:
@@ -69,7 +71,7 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
     """Read each series (a bad source or date is refused here, before any work) and list its
     cells; a named test year without the history it needs is a ConfigError saying why."""
     years: dict[str, tuple[int, ...]] = {}
-    cells: list[Cell] = []
+    windows: list[tuple[str, int, str, str]] = []  # source, test year, last bar, its data hash
     for source in spec.sources:
         bars = load_market_data(source, spec.start, spec.end, date_format=spec.date_format)
         usable = eligible_years(bars.index, spec.min_train_years)
@@ -80,21 +82,32 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
         years[source] = tuple(chosen)
         for year in chosen:
             seen = bars.loc[: pd.Timestamp(f"{year}-12-31 23:59:59")]
-            end = format_date(seen.index[-1])
-            data_hash = market_data_hash(seen)
-            cells.extend(
-                Cell(
-                    source,
-                    year,
-                    algo,
-                    seed,
-                    end,
-                    cell_key(spec, (source, year, algo, seed), data_hash),
-                )
-                for algo in spec.algos
-                for seed in spec.seeds
-            )
-    return EvaluationPlan(spec, years, tuple(cells))
+            windows.append((source, year, format_date(seen.index[-1]), market_data_hash(seen)))
+    runs = [
+        (window, algo, seed) for window in windows for algo in spec.algos for seed in spec.seeds
+    ]
+    cap = _cell_cap(spec, len(runs))
+    cells = tuple(
+        Cell(
+            source,
+            year,
+            algo,
+            seed,
+            end,
+            cell_key(spec, (source, year, algo, seed), data, cap),
+            cap,
+        )
+        for (source, year, end, data), algo, seed in runs
+    )
+    return EvaluationPlan(spec, years, cells)
+
+
+def _cell_cap(spec: EvaluationSpec, cells: int) -> float | None:
+    """Each cell's equal share of the evaluation's LLM cap: the cells' own hard caps then sum to
+    the whole, however many machines run them (each machine keeps its own budgets and ledger)."""
+    if spec.max_cost_usd is None or spec.llm_mode == "offline":
+        return None
+    return spec.max_cost_usd / cells
 
 
 def eligible_years(index: pd.DatetimeIndex, min_train_years: int) -> tuple[int, ...]:
@@ -124,15 +137,21 @@ def _why_not(source: str, year: int, index: pd.DatetimeIndex, min_train_years: i
     return f"--windows {year}: {source} ({span}) {reason}"
 
 
-def cell_key(spec: EvaluationSpec, cell: tuple[str, int, str, int], data_hash: str) -> str:
+def cell_key(
+    spec: EvaluationSpec,
+    cell: tuple[str, int, str, int],
+    data_hash: str,
+    max_cost_usd: float | None = None,
+) -> str:
     """sha256 of what the cell (source, test year, algorithm, seed) depends on (see the module
-    docstring)."""
+    docstring), its LLM cap among them (calls past it are skipped)."""
     source, year, algo, seed = cell
     identity = {
         "format": KEY_FORMAT,
         "version": importlib.metadata.version(PACKAGE),
         "data_hash": data_hash,
         "cell": {"source": source, "test_year": year, "algo": algo, "seed": seed},
+        "max_cost_usd": max_cost_usd,
         "settings": spec.model_dump(
             mode="json",
             include={

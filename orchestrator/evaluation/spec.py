@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator
 
 from agents import AgentError, TrainConfig
 from envs import SOURCE_NAMES
@@ -39,7 +39,9 @@ class EvaluationSpec(Settings):
     test_years: the years tested (None: every year with `min_train_years` of history before its
     validation year). timesteps: training steps per cell. training: further `train` options
     (TrainConfig field names) applied to every cell. prior_trials: configurations tried before
-    this grid (e.g. by `tune`), added to the trials the deflated Sharpe ratio accounts for."""
+    this grid (e.g. by `tune`), added to the trials the deflated Sharpe ratio accounts for.
+    max_cost_usd: a hard cap in dollars on the whole evaluation's LLM calls (gateway mode), shared
+    equally by its cells (each cell's backtest is capped at its share)."""
 
     sources: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
     algos: Annotated[tuple[Algorithm, ...], Field(min_length=1)] = ("dqn",)
@@ -55,6 +57,7 @@ class EvaluationSpec(Settings):
     strategies: Annotated[tuple[StrategyName, ...], Field(min_length=1)] = STRATEGY_NAMES
     training: dict[str, Any] = Field(default_factory=dict)
     prior_trials: NonNegativeInt = 0
+    max_cost_usd: NonNegativeFloat | None = None
 
     @field_validator("sources", "algos", "seeds", "test_years", "strategies")
     @classmethod
