@@ -18,6 +18,7 @@ import pytest
 from agents import DRLAgent, train_agents
 from envs import CostModel, performance_metrics
 from envs.data.sources import load_market_data
+from envs.data.splits import make_splits
 from llm import AnalystTeam, build_analyst_team, load_settings
 from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
@@ -329,3 +330,28 @@ def test_hourly_bars_are_annualised_with_their_own_year(
     assert metrics["strategies"]["drl"]["sharpe"] == pytest.approx(daily_sharpe * np.sqrt(7))
     overridden = load_trading_market(agent, str(path), periods_per_year=252)
     assert run_backtest(agent, overridden, team, config).periods_per_year == 252
+
+
+def test_an_agent_with_its_own_split_dates_is_tested_after_its_validation(
+    tmp_path: Path,
+) -> None:
+    """On its own source an agent is traded on its manifest's test split, not on the source's
+    default one (which here would start three months later, hiding a quarter of the test, and
+    for earlier custom dates would reach back into bars it learned from)."""
+    config = tiny_config(
+        tmp_path / "agent",
+        "dqn",
+        end="2007-06",
+        validation_start="2006-04-03",
+        test_start="2006-10-02",
+    )
+    train_agents(config, progress_bar=False)
+    agent = DRLAgent.load(config.out)
+    market = load_trading_market(agent, "synthetic", end="2007-06")
+    first_traded = pd.Timestamp(market.arrays.dates[market.first_bar + 1])
+    assert (
+        first_traded == pd.Timestamp(agent.manifest.splits["test"][0]) == pd.Timestamp("2006-10-02")
+    )
+    assert not market.in_sample
+    default = make_splits("synthetic", load_market_data("synthetic", None, "2007-06").index)
+    assert default.test_start > pd.Timestamp("2006-12-31")  # what it used to trade from

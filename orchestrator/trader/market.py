@@ -6,6 +6,10 @@ decision is made at the close of the bar before the split), and the source's who
 each bar for the LLM snapshots. Only a mismatch of features or observation shape is refused, and it
 is the agent's error (`AgentError`), naming the features that differ.
 
+On the source the agent was trained on, the splits are the agent's own (its manifest's dates), not
+the source's defaults: an agent trained with `--validation-start/--test-start` is tested on the bars
+after its validation, never on bars it learned from.
+
 A paper run pins its first decision (`first_decision`): the bars from there on are its bars however
 the file grows, although a chronological test split would move with every bar appended.
 """
@@ -120,6 +124,7 @@ def load_trading_market(
         date_format=date_format,
         periods_per_year=periods_per_year,
     )
+    prepared = _with_agent_splits(agent, prepared)
     if first_decision is None and _from_start(prepared, start, window):
         first_decision = prepared.bars.index[window - 1]  # the period --start names, whole
     if first_decision is not None:
@@ -142,6 +147,32 @@ def load_trading_market(
         first_bar=window - 1,
         data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
         in_sample=_in_sample(agent, source, arrays.dates[window], arrays.dates[-1]),
+    )
+
+
+def _with_agent_splits(agent: DRLAgent, prepared: PreparedMarket) -> PreparedMarket:
+    """`prepared` cut at the agent's own split dates when it is the source whose splits validated
+    and tested the agent (`AgentManifest.data_source`); other sources keep their defaults."""
+    manifest = agent.manifest
+    if prepared.source != manifest.data_source or not {"validation", "test"} <= set(
+        manifest.splits
+    ):
+        return prepared
+    splits = Splits(
+        validation_start=pd.Timestamp(manifest.splits["validation"][0]),
+        test_start=pd.Timestamp(manifest.splits["test"][0]),
+        scheme="the agent's own splits (its manifest)",
+    )
+    index = prepared.bars.index
+    if splits.bounds(index) == prepared.splits.bounds(index):
+        return prepared  # the same cut (the default-trained agent's case)
+    return assemble_market(
+        prepared.source,
+        prepared.bars,
+        prepared.features,
+        splits,
+        prepared.normalizer,
+        periods_per_year=prepared.periods_per_year,
     )
 
 
