@@ -245,6 +245,24 @@ def test_evaluate_refuses_a_mistake_in_one_line_leaving_nothing(
     assert not Path("ev").exists()
 
 
+def test_a_spec_its_cells_refuse_leaves_no_folder_behind(
+    capsys: pytest.CaptureFixture[str], cli_env: Path
+) -> None:
+    """Two years of history leave a train split too short for a 252-bar episode: the first
+    cell refuses it, and the folder the run made (or filled) is gone again."""
+    (cli_env / "spec.toml").write_text(
+        '[evaluate]\ndata = "synthetic"\nwindows = "2009"\nmin_train_years = 2\n'
+    )
+    args = ("evaluate", "--spec", "spec.toml", "--no-ray", "--out")
+    code, stdout, stderr = run_cli(capsys, *args, "ev")
+    assert_one_error_line(code, stdout, stderr, "synthetic", "episode_length=252")
+    assert not (cli_env / "ev").exists()
+    (cli_env / "empty").mkdir()
+    code, stdout, stderr = run_cli(capsys, *args, "empty")
+    assert_one_error_line(code, stdout, stderr, "episode_length=252")
+    assert (cli_env / "empty").is_dir() and not any((cli_env / "empty").iterdir())
+
+
 def test_evaluate_refuses_a_folder_of_another_spec(
     capsys: pytest.CaptureFixture[str], cli_env: Path
 ) -> None:

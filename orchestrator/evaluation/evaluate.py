@@ -7,6 +7,7 @@ cells it does not hold yet, and rewrites the report from all of them.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ def run_evaluation(
     runtime of `workers` CPUs or on the cluster at `address`, or in this process
     (`use_ray=False`)."""
     plan = plan_evaluation(spec)
+    existed = out.exists()
+    fresh = not existed or (out.is_dir() and not any(out.iterdir()))
     claim_folder(out, spec, force=force)
     store = CellStore(out)
     missing = [cell for cell in plan.cells if not store.has(cell.key)]
@@ -52,9 +55,20 @@ def run_evaluation(
         f"{len(plan.cells)} cells: {len(plan.cells) - len(missing)} stored in {store.folder},"
         f" {len(missing)} to run {where}"
     )
-    run_cells(
-        missing, spec, store, use_ray=use_ray, address=address, workers=workers, progress=progress
-    )
+    try:
+        run_cells(
+            missing,
+            spec,
+            store,
+            use_ray=use_ray,
+            address=address,
+            workers=workers,
+            progress=progress,
+        )
+    except BaseException:
+        if fresh and not any(store.has(cell.key) for cell in plan.cells):
+            _undo_claim(out, existed)  # a run that stored nothing (a cell refused the spec)
+        raise
     report = build_report(plan, store)
     files = write_evaluation_report(report, out)
     for line in summary_lines(report):
@@ -62,6 +76,17 @@ def run_evaluation(
     for path in files.values():
         say(f"wrote {path}")
     return EvaluationOutput(report, files, len(missing))
+
+
+def _undo_claim(folder: Path, existed: bool) -> None:
+    """Remove what this run put in `folder`, which was empty before it (or did not exist)."""
+    for child in folder.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    if not existed:
+        folder.rmdir()
 
 
 def build_report(plan: EvaluationPlan, store: CellStore) -> dict[str, Any]:
