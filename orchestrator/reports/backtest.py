@@ -41,7 +41,11 @@ IN_SAMPLE_WARNING = (
     " the hybrids') flatter it; judge it on bars after its validation split."
 )
 
-_LEARNER_NAMES = {"hedge": "AdaHedge", "thompson": "Thompson sampling"}
+_LEARNER_NAMES = {
+    "hedge": "AdaHedge",
+    "hedge_delayed": "delayed AdaHedge (its bound on the weights each decision was traded with)",
+    "thompson": "Thompson sampling",
+}
 BOOTSTRAP_REPS = 1000
 BOOTSTRAP_LEVEL = 0.95
 BOOTSTRAP_SEED = 0

@@ -57,7 +57,13 @@ from orchestrator.trader.combiner import (
     combine,
 )
 from orchestrator.trader.drl_advisor import DRLAdvisor
-from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, LearnerName, WeightUpdate
+from orchestrator.trader.hedge import (
+    DEFAULT_LEARNER,
+    ExtraExpertName,
+    HedgeWeights,
+    LearnerName,
+    WeightUpdate,
+)
 from orchestrator.trader.market import TradingMarket
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
@@ -83,7 +89,7 @@ class TraderConfig(Settings):
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
-    learner: LearnerName = "hedge"
+    learner: LearnerName = DEFAULT_LEARNER
     extra_experts: tuple[ExtraExpertName, ...] = ()
     memory: MemoryConfig | None = None
 
