@@ -319,14 +319,11 @@ class DelayedAdaHedge:
         """Score the decision traded `delay` updates ago (as `ExpertWeights.update`); the
         update's `weights_before` are the weights it was traded with."""
         losses = _losses_of(self.experts, positions, relatives)
-        n = len(self.experts)
-        traded = self._weights(0)
-        eta = _rate(n, self._scales[0])
-        before, after = (
-            self._losses[-1],
-            [c + x for c, x in zip(self._losses[-1], losses, strict=True)],
-        )
-        hedge_loss = math.fsum(w * x for w, x in zip(traded, losses, strict=True))
+        traded = self._weights(0)  # the weights and the rate the decision was traded with
+        eta = _rate(len(self.experts), self._scales[0])
+        before = self._losses[-1]
+        after = [total + loss for total, loss in zip(before, losses, strict=True)]
+        hedge_loss = math.fsum(w * loss for w, loss in zip(traded, losses, strict=True))
         self._gap += hedge_loss - (_potential(after, eta) - _potential(before, eta))
         self._scored_scale = self._scales[0]
         self._losses = [*self._losses[1:], after]
