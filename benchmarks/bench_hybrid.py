@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agents.config import ALGORITHMS, Algorithm
+from orchestrator.trader.hedge import DEFAULT_LEARNER, LEARNERS
 
 TRAIN_SOURCE = "sp500"
 DEFAULT_SERIES = ("sp500", "nasdaq", "aapl", "amzn", "nvda", "msft")
@@ -117,8 +118,11 @@ def train_cell(algo: Algorithm, seed: int, timesteps: int, out: str, threads: in
     return time.perf_counter() - started
 
 
-def backtest_cell(agent_dir: str, series: str, out: str, threads: int) -> tuple[Metrics, float]:
-    """Backtest the agent on `series`'s test split, offline analyst, own ledger, no cache."""
+def backtest_cell(
+    agent_dir: str, series: str, out: str, threads: int, learner: str
+) -> tuple[Metrics, float]:
+    """Backtest the agent on `series`'s test split, offline analyst, own ledger, no cache; the
+    hybrids learn their weights with `learner`."""
     from llm import load_settings
     from orchestrator.jobs import backtest_agent
 
@@ -130,7 +134,9 @@ def backtest_cell(agent_dir: str, series: str, out: str, threads: int) -> tuple[
         env_file=None,
     )
     started = time.perf_counter()
-    output = backtest_agent(Path(agent_dir), series, "offline", out_dir, settings=settings)
+    output = backtest_agent(
+        Path(agent_dir), series, "offline", out_dir, settings=settings, learner=learner
+    )
     seconds = time.perf_counter() - started
     metrics: Metrics = json.loads(Path(output.files["metrics"]).read_text())
     return metrics, seconds
@@ -223,6 +229,7 @@ def backtest_all(
             c.series,
             str(c.directory(args.work)),
             threads,
+            args.learner,
         ),
         lambda c, r, n: clock.log(f"backtested {c.label} in {r[1]:.0f} s  [{n}/{len(cells)}]"),
         lambda c: f"backtest of {c.label}",
@@ -538,7 +545,8 @@ def report(study: Study, args: argparse.Namespace, wall: dict[str, float]) -> st
         machine_line(),
         f"Agents: {', '.join(a.upper() for a in study.algos)}, seeds {seeds}, each trained on"
         f" {TRAIN_SOURCE} with the package defaults, {args.timesteps:,} timesteps. Backtests:"
-        f" `backtest_agent`, offline analyst, own ledger, no cache; {args.jobs} worker(s)."
+        f" `backtest_agent`, offline analyst, own ledger, no cache; {args.jobs} worker(s);"
+        f" weight learner: {args.learner}."
         f" Wall time: training {wall['train']:.0f} s, backtests {wall['backtest']:.0f} s (not"
         " judged).",
         "",
@@ -644,6 +652,12 @@ def main() -> None:
     parser.add_argument("--retrain", action="store_true", help="train even if an agent is cached")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--out", type=Path, help="write the Markdown here, the CSV beside it")
+    parser.add_argument(
+        "--learner",
+        default=DEFAULT_LEARNER,
+        choices=LEARNERS,
+        help=f"how the hybrids learn their weights (default {DEFAULT_LEARNER})",
+    )
     args = parser.parse_args()
     algos = [next((a for a in ALGORITHMS if a == name), None) for name in comma_list(args.algos)]
     series = comma_list(args.series)

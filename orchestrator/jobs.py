@@ -41,6 +41,7 @@ from orchestrator.runs import (
 )
 from orchestrator.trader import (
     COMBINER_RULES,
+    DEFAULT_LEARNER,
     EXTRA_EXPERTS,
     LEARNERS,
     TraderConfig,
@@ -81,7 +82,7 @@ def backtest_agent(
     date_format: str | None = None,
     periods_per_year: int | None = None,
     max_cost_usd: float | None = None,
-    learner: str = "hedge",
+    learner: str = DEFAULT_LEARNER,
     force: bool = False,
 ) -> BacktestOutput:
     """Backtest every strategy of the agent in `agent_dir` on `source`'s test split; a gateway
@@ -89,7 +90,7 @@ def backtest_agent(
 
     date_format: the strftime format of a file's dates (None: recognised). periods_per_year: bars
     in a year, for annualised metrics (None: inferred from the source's dates). learner: how the
-    hybrids learn their weights (`--learner`: hedge or thompson). force: write into `out_dir`
+    hybrids learn their weights (`--learner`: one of `LEARNERS`). force: write into `out_dir`
     even when it already holds files (else refused before anything runs).
     """
     config = BacktestConfig(trader=trader_choices(learner=learner))
@@ -132,11 +133,11 @@ def trader_choices(
     experts: str = "drl,llm",
     *,
     memory: bool = False,
-    learner: str = "hedge",
+    learner: str = DEFAULT_LEARNER,
 ) -> TraderConfig:
     """The hybrid's settings from the command line's `--combiner`, `--experts` (comma-separated:
     drl and llm, optionally market and cash), `--memory` (a trade memory with its default
-    settings) and `--learner` (hedge or thompson); a bad choice is a ConfigError naming the
+    settings) and `--learner` (one of `LEARNERS`); a bad choice is a ConfigError naming the
     option."""
     names = [name.strip() for name in experts.split(",")]
     extras = [name for name in names if name not in ("drl", "llm")]

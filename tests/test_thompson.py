@@ -10,7 +10,7 @@ import pytest
 from orchestrator.errors import ConfigError, InvalidInputError
 from orchestrator.jobs import trader_choices
 from orchestrator.reports.weights import replay_learners
-from orchestrator.trader.hedge import HedgeWeights, ThompsonExperts
+from orchestrator.trader.hedge import LEARNERS, HedgeWeights, ThompsonExperts
 
 BOOKS = ("drl", "llm")
 
@@ -65,7 +65,7 @@ def test_the_hybrid_weights_take_either_learner_and_refuse_the_others_state() ->
 def test_both_learners_are_replayed_side_by_side_on_the_same_outcomes() -> None:
     losses = -np.log(np.asarray([[x["drl"], x["llm"]] for x in outcomes(300)]))
     replays = replay_learners(losses[:, 0], losses[:, 1], "thompson")
-    assert set(replays) == {"hedge", "thompson"}
+    assert set(replays) == set(LEARNERS)
     assert replays["thompson"].as_run and not replays["hedge"].as_run
     best_book = float(np.sum(-losses[:, 0]))
     for replay in replays.values():

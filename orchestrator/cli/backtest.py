@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.options import (
+    DEFAULT_LEARNER,
     AgentOption,
     DateFormatOption,
     EndOption,
@@ -35,7 +36,7 @@ def backtest(
     date_format: DateFormatOption = None,
     periods_per_year: PeriodsPerYearOption = None,
     max_cost: MaxCostOption = None,
-    learner: LearnerOption = "hedge",
+    learner: LearnerOption = DEFAULT_LEARNER,
     force: ForceOption = False,
 ) -> None:
     """Backtest every strategy (buy_and_hold, drl, llm and the hybrids) on the test split."""

@@ -11,6 +11,7 @@ import typer
 
 from orchestrator.cli.options import (
     DEFAULT_EXPERTS,
+    DEFAULT_LEARNER,
     AgentOption,
     CombinerChoice,
     CombinerOption,
@@ -96,7 +97,7 @@ def paper(
             " and the lessons that apply."
         ),
     ] = False,
-    learner: LearnerOption = "hedge",
+    learner: LearnerOption = DEFAULT_LEARNER,
 ) -> None:
     """Paper trade the hybrid on the test split bar by bar; run it again to resume a crashed run.
 

@@ -41,7 +41,11 @@ IN_SAMPLE_WARNING = (
     " the hybrids') flatter it; judge it on bars after its validation split."
 )
 
-_LEARNER_NAMES = {"hedge": "AdaHedge", "thompson": "Thompson sampling"}
+_LEARNER_NAMES = {
+    "hedge": "AdaHedge",
+    "hedge_delayed": "delayed AdaHedge (its bound on the weights each decision was traded with)",
+    "thompson": "Thompson sampling",
+}
 BOOTSTRAP_REPS = 1000
 BOOTSTRAP_LEVEL = 0.95
 BOOTSTRAP_SEED = 0
@@ -146,8 +150,10 @@ def _memory_metrics(run: StrategyResult) -> dict[str, Any]:
 
 def _learner_metrics(run: StrategyResult) -> dict[str, Any]:
     """For a strategy that learns weights: its final DRL weight, each source's own book's
-    log-wealth as the learner scored it, the better source, and AdaHedge's regret bound on the
-    mixture's log-wealth against that source (log-wealth units); for a hybrid, the reliability of
+    log-wealth as the learner scored it, the better source, and the learner's regret bound on the
+    mixture's log-wealth against that source (log-wealth units; AdaHedge's covers its weights at
+    scoring time, delayed AdaHedge's the weights traded; None for Thompson sampling); for a
+    hybrid, the reliability of
     the LLM's stated confidence (`LLMConfidenceCalibrator.reliability`, one row per bin)."""
     reliability = {}
     if run.llm_calibrator is not None:

@@ -15,8 +15,12 @@ its loss is -ln(1 + n).
   * net return: the best fixed mix's compounded net return minus the learned mix's (concave in w,
     so the best fixed weight can be inside the interval);
   * Hedge loss: the learned weights' summed losses minus the best fixed weight's (linear in w, so
-    best at an end: the better single source). AdaHedge bounds it by 2 * Delta, its cumulative
-    mixability gap, which the report recomputes from the same updates (`regret_bound`).
+    best at an end: the better single source). The learned weights are those each decision was
+    traded with where the learner knows them (`hedge_delayed`); AdaHedge's are its weights when
+    it scored the decision. The run's AdaHedge learner bounds it (`hedge`: 2 * Delta, its
+    cumulative mixability gap; `hedge_delayed`: the gap with the weights' drift over the delay,
+    plus ln N / eta), which the report recomputes from the same updates (`regret_bound`; a
+    Thompson run shows AdaHedge's).
   Positive regret: the learned weights did worse than some fixed weight.
 """
 
@@ -36,13 +40,13 @@ from orchestrator.reports.backtest import strategy_metrics
 from orchestrator.runs import BacktestResult, journaled_account
 from orchestrator.trader import (
     LEARNERS,
-    ExpertWeights,
     LLMConfidenceCalibrator,
     ReliabilityRow,
-    ThompsonExperts,
+    make_learner,
 )
 
 SOURCES = ("drl", "llm", "hybrid")
+BOOKS = ("drl", "llm")  # the books every learner is replayed on
 WEIGHT_GRID = np.linspace(0.0, 1.0, 101)
 
 
@@ -103,7 +107,7 @@ class WeightsReport:
     attribution: dict[str, Attribution]
     regret_net_return: Regret
     regret_hedge_loss: Regret
-    regret_bound: float  # AdaHedge's bound on regret_hedge_loss.regret: 2 * Delta
+    regret_bound: float  # the run's AdaHedge learner's bound on regret_hedge_loss.regret
     llm_spend_usd: float
     hybrid_costs_paid: float
     trajectory: pd.DataFrame  # per update: step, bar_index, timestamp, weights before and after
@@ -111,7 +115,7 @@ class WeightsReport:
     llm_reliability: tuple[ReliabilityRow, ...]  # the LLM's calibrator at the journal's last bar
     bars_traded: int  # bars the journal holds
     bars_to_trade: int | None  # bars its data held to trade when the last one was traded
-    learners: dict[str, LearnerReplay]  # AdaHedge and Thompson sampling side by side
+    learners: dict[str, LearnerReplay]  # every learner (`LEARNERS`) side by side
 
     @property
     def unfinished(self) -> bool:
@@ -177,6 +181,7 @@ def build_weights_report(
         for name in ("drl", "llm")
     }
     learned_weight = updates["drl_weight_before"].to_numpy()
+    run_learner = str(journal.identity.config.get("trader", {}).get("learner", "hedge"))
     start_equity = float(equity.loc[updates["decision_bar"].iloc[0]])
     hybrid_curve = equity.loc[updates["bar_index"]].to_numpy() / start_equity - 1.0
     mix = learned_weight * net["drl"] + (1.0 - learned_weight) * net["llm"]
@@ -217,7 +222,9 @@ def build_weights_report(
         regret_hedge_loss=hedge_loss_regret(
             learned_weight, updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy()
         ),
-        regret_bound=adahedge_bound(updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy()),
+        regret_bound=adahedge_bound(
+            updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy(), run_learner
+        ),
         llm_spend_usd=journal.llm_spend(),
         hybrid_costs_paid=float(fills["commission"].sum() + fills["slippage_cost"].fillna(0).sum()),
         trajectory=pd.DataFrame(
@@ -234,9 +241,7 @@ def build_weights_report(
         bars_traded=len(bars),
         bars_to_trade=journal.bars_to_trade(),
         learners=replay_learners(
-            updates["drl_loss"].to_numpy(),
-            updates["llm_loss"].to_numpy(),
-            str(journal.identity.config.get("trader", {}).get("learner", "hedge")),
+            updates["drl_loss"].to_numpy(), updates["llm_loss"].to_numpy(), run_learner
         ),
     )
 
@@ -301,34 +306,37 @@ def hedge_loss_regret(
     )
 
 
-def adahedge_bound(drl_loss: np.ndarray, llm_loss: np.ndarray) -> float:
-    """AdaHedge's regret bound (2 * Delta) after these losses, replayed through the learner."""
-    learner = ExpertWeights(("drl", "llm"))
+def adahedge_bound(drl_loss: np.ndarray, llm_loss: np.ndarray, learner: str = "hedge") -> float:
+    """The regret bound of the AdaHedge `learner` ("hedge": 2 * Delta; "hedge_delayed": its bound
+    on the weights traded) after these losses, replayed through it; AdaHedge's for a learner
+    without a bound (Thompson sampling)."""
+    replayed = make_learner("hedge_delayed" if learner == "hedge_delayed" else "hedge", BOOKS)
     for drl, llm in zip(drl_loss, llm_loss, strict=True):
-        learner.update(
+        replayed.update(
             {"drl": 0.0, "llm": 0.0}, {"drl": float(np.exp(-drl)), "llm": float(np.exp(-llm))}
         )
-    return learner.regret_bound
+    bound = replayed.regret_bound
+    assert bound is not None  # both AdaHedge learners print one
+    return bound
 
 
 def replay_learners(
     drl_loss: np.ndarray, llm_loss: np.ndarray, run_learner: str
 ) -> dict[str, LearnerReplay]:
-    """Every learner (`LEARNERS`) replayed on the same losses of the two sources' books: the
-    side-by-side comparison of AdaHedge and Thompson sampling on one run's outcomes (the extra
-    experts, if the run had any, are left out: the sources are what both learners weigh)."""
+    """Every learner (`LEARNERS`) replayed on the same losses of the two sources' books, each
+    interval's mix with the weights the learner traded it with: the side-by-side comparison of
+    the learners on one run's outcomes (the extra experts, if the run had any, are left out: the
+    sources are what every learner weighs)."""
     replays: dict[str, LearnerReplay] = {}
     for name in LEARNERS:
-        books = ("drl", "llm")
-        learner = ExpertWeights(books) if name == "hedge" else ThompsonExperts(books)
+        learner = make_learner(name, BOOKS)
         log_wealth = 0.0
         for drl, llm in zip(drl_loss, llm_loss, strict=True):
             relatives = {"drl": float(np.exp(-drl)), "llm": float(np.exp(-llm))}
-            weight = learner.weights["drl"]
+            weight = learner.update({"drl": 0.0, "llm": 0.0}, relatives).weights_before["drl"]
             log_wealth += float(
                 np.log(weight * relatives["drl"] + (1.0 - weight) * relatives["llm"])
             )
-            learner.update({"drl": 0.0, "llm": 0.0}, relatives)
         replays[name] = LearnerReplay(learner.weights["drl"], log_wealth, name == run_learner)
     return replays
 

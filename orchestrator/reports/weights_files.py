@@ -146,10 +146,10 @@ def summary_markdown(report: WeightsReport) -> str:
         f" {net.regret:+.2%}.",
         f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"
         f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f},"
-        f" AdaHedge's bound on these losses is {report.regret_bound:.5f} (2 x the mixability"
-        " gap).",
+        f" the run's AdaHedge bound on these losses is {report.regret_bound:.5f} (`hedge`: 2 x"
+        " the mixability gap; `hedge_delayed`: on the weights each decision was traded with).",
         "",
-        "## The two weight learners side by side",
+        "## The weight learners side by side",
         "",
         "Both replayed on the two sources' books above, from equal weights; the run traded with"
         " the one marked.",

@@ -32,10 +32,14 @@ from .combiner import (
 )
 from .confirmation import ExecutionConfirmer as ExecutionConfirmer
 from .drl_advisor import DRLAdvisor as DRLAdvisor
+from .hedge import DEFAULT_LEARNER as DEFAULT_LEARNER
 from .hedge import (
     EXTRA_EXPERTS as EXTRA_EXPERTS,
 )
 from .hedge import LEARNERS as LEARNERS
+from .hedge import (
+    DelayedAdaHedge as DelayedAdaHedge,
+)
 from .hedge import (
     ExpertWeights as ExpertWeights,
 )
@@ -50,6 +54,7 @@ from .hedge import ThompsonExperts as ThompsonExperts
 from .hedge import (
     WeightUpdate as WeightUpdate,
 )
+from .hedge import make_learner as make_learner
 from .hybrid_trader import (
     HybridDRLLLMTrader as HybridDRLLLMTrader,
 )

@@ -5,17 +5,21 @@ Per bar, in the bar engine's order:
    position it recommended at close t-2 filled at open t-1 and was held to open t, so
    r = open[t] / open[t-1] - 1, and the book's gross relative is 1 + p * r - c, with c what moving
    that source's own book to p cost (`envs.trading.execution`'s fill model, as a fraction of
-   equity). AdaHedge (`orchestrator.trader.hedge`) moves the weights; `learn_weights=False` keeps
-   them at 50/50. The same interval feeds the LLM's confidence calibrator
-   (`LLMConfidenceCalibrator.record_held`), so a view's outcome counts once it is complete.
+   equity). The weight learner (`orchestrator.trader.hedge`, AdaHedge by default) moves the
+   weights; `learn_weights=False` keeps them at 50/50. The same interval feeds the LLM's
+   confidence calibrator (`LLMConfidenceCalibrator.record_held`), so a view's outcome counts
+   once it is complete.
 2. `decide(bar, account)`: the agent decides on the observation of its own book (`SourceBook`);
    the LLM view is asked or reused as `LLMCadence` says, and its stated confidence is replaced by
    the hit rate the LLM has realized at that confidence so far (outcomes complete before bar t
    only); `combiner.combine` mixes both votes with the current
    weights into a `HybridDecision` that records both votes, the weights and the reasoning,
    including how fresh the LLM view was. With the default mixture rule the target is exactly the
-   weight mixture of the two recommended positions, so the traded position is the one the
-   learner's regret bound covers.
+   weight mixture of the two recommended positions, so the traded position is the mixture the
+   learner scores. Its weights are one update older than the learner's when it scores them (the
+   decision at close t is scored at bar t + 2): delayed AdaHedge (`learner="hedge_delayed"`)
+   scores each decision with the weights it was traded with, and its regret bound covers them;
+   plain AdaHedge's covers its own, newer weights.
 
 A source's recommended position is its vote as the account could hold it: capped at the
 combiner's `max_position`, and flat instead of short in long-only mode.
@@ -57,7 +61,13 @@ from orchestrator.trader.combiner import (
     combine,
 )
 from orchestrator.trader.drl_advisor import DRLAdvisor
-from orchestrator.trader.hedge import ExtraExpertName, HedgeWeights, LearnerName, WeightUpdate
+from orchestrator.trader.hedge import (
+    DEFAULT_LEARNER,
+    ExtraExpertName,
+    HedgeWeights,
+    LearnerName,
+    WeightUpdate,
+)
 from orchestrator.trader.market import TradingMarket
 from orchestrator.trader.snapshots import MarketSnapshots
 from orchestrator.trader.strategy import StrategyDecision
@@ -76,14 +86,16 @@ class TraderConfig(Settings):
         `market` (fully invested) and `cash` (flat); none by default. With `market`, the hybrid's
         log-wealth stays within the printed regret bound of buy and hold's.
     memory: the trade memory's settings; None trades without one.
-    learner: how the weights are learned: "hedge" (AdaHedge, with its regret bound) or
-        "thompson" (Thompson sampling on the same outcomes; see `hedge.ThompsonExperts`).
+    learner: how the weights are learned: "hedge" (AdaHedge, with its regret bound on the weights
+        it holds when it scores), "hedge_delayed" (AdaHedge for the one-decision delay, its bound
+        on the weights each decision was traded with; `hedge.DelayedAdaHedge`) or "thompson"
+        (Thompson sampling on the same outcomes; see `hedge.ThompsonExperts`).
     """
 
     cadence: LLMCadence = Field(default_factory=LLMCadence)
     combiner: CombinerConfig = Field(default_factory=CombinerConfig)
     learn_weights: bool = True
-    learner: LearnerName = "hedge"
+    learner: LearnerName = DEFAULT_LEARNER
     extra_experts: tuple[ExtraExpertName, ...] = ()
     memory: MemoryConfig | None = None
 
