@@ -77,10 +77,15 @@ SEED = TraderConfig(combiner=CombinerConfig(rule="seed", agree_threshold=0.7))
 
 
 def weights_state(drl_weight: float) -> dict[str, object]:
-    """A learner state whose DRL weight is `drl_weight` (Delta = ln 2, so eta = 1)."""
+    """A state of the default learner (delayed AdaHedge) whose DRL weight is `drl_weight`, now
+    and for the decision it scores next (D = ln 2, so eta = 1)."""
+    losses = [0.0, math.log(drl_weight / (1.0 - drl_weight))]
     return {
         "experts": ["drl", "llm"],
-        "cumulative_loss": [0.0, math.log(drl_weight / (1.0 - drl_weight))],
+        "delay": 1,
+        "cumulative_losses": [losses, losses],
+        "scales": [math.log(2.0)] * 2,
+        "scored_scale": math.log(2.0),
         "gap": math.log(2.0),
         "steps": 0,
     }
@@ -258,8 +263,8 @@ def test_a_bad_saved_state_is_refused_naming_the_field() -> None:
         trader.load_state_dict({**state, "unscored": [[0.5, 2.0]]})
     with pytest.raises(InvalidInputError, match=r"KeeperState\.asks"):
         trader.load_state_dict({**state, "llm": {"asks": -1}})
-    with pytest.raises(InvalidInputError, match=r"ExpertState\.gap"):
-        trader.load_state_dict({**state, "weights": {**weights_state(0.5), "gap": -1.0}})
+    with pytest.raises(InvalidInputError, match=r"DelayedHedgeState\.scored_scale"):
+        trader.load_state_dict({**state, "weights": {**weights_state(0.5), "scored_scale": -1.0}})
     # No absolute threshold by default: "unsure" is relative to the agent (`LLMCadence.for_agent`).
     assert TraderConfig().model_dump()["cadence"] == {
         "every_bars": None,  # a week of the market's bars, set by the view keeper

@@ -91,12 +91,12 @@ LearnerOption = Annotated[
     str,
     typer.Option(
         "--learner",
-        help="How the DRL/LLM weights are learned: hedge (AdaHedge, with a regret bound on the"
-        " weights it holds), hedge_delayed (AdaHedge tuned for the one-decision delay, with a"
-        " regret bound on the weights each decision was traded with) or thompson (Thompson"
-        " sampling on the same outcomes).",
+        help="How the DRL/LLM weights are learned: hedge_delayed (default: AdaHedge run for the"
+        " one-decision feedback delay, with a regret bound on the weights each decision was"
+        " traded with), hedge (plain AdaHedge, whose bound covers its own weights one update"
+        " later) or thompson (Thompson sampling on the same outcomes).",
     ),
 ]
-DEFAULT_LEARNER = "hedge"
+DEFAULT_LEARNER = "hedge_delayed"
 """`orchestrator.trader.hedge.DEFAULT_LEARNER`, spelled here so that `--help` loads no numpy (a
 test keeps the two equal)."""

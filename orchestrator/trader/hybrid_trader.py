@@ -5,7 +5,7 @@ Per bar, in the bar engine's order:
    position it recommended at close t-2 filled at open t-1 and was held to open t, so
    r = open[t] / open[t-1] - 1, and the book's gross relative is 1 + p * r - c, with c what moving
    that source's own book to p cost (`envs.trading.execution`'s fill model, as a fraction of
-   equity). The weight learner (`orchestrator.trader.hedge`, AdaHedge by default) moves the
+   equity). The weight learner (`orchestrator.trader.hedge`, delayed AdaHedge by default) moves the
    weights; `learn_weights=False` keeps them at 50/50. The same interval feeds the LLM's
    confidence calibrator (`LLMConfidenceCalibrator.record_held`), so a view's outcome counts
    once it is complete.
@@ -86,9 +86,10 @@ class TraderConfig(Settings):
         `market` (fully invested) and `cash` (flat); none by default. With `market`, the hybrid's
         log-wealth stays within the printed regret bound of buy and hold's.
     memory: the trade memory's settings; None trades without one.
-    learner: how the weights are learned: "hedge" (AdaHedge, with its regret bound on the weights
-        it holds when it scores), "hedge_delayed" (AdaHedge for the one-decision delay, its bound
-        on the weights each decision was traded with; `hedge.DelayedAdaHedge`) or "thompson"
+    learner: how the weights are learned: "hedge_delayed" (the default: AdaHedge for the
+        one-decision delay, its bound on the weights each decision was traded with;
+        `hedge.DelayedAdaHedge`), "hedge" (AdaHedge, with its regret bound on the weights it
+        holds when it scores) or "thompson"
         (Thompson sampling on the same outcomes; see `hedge.ThompsonExperts`).
     """
 
