@@ -7,6 +7,8 @@ of `--grid-timesteps` steps each) evaluated on a local Ray runtime of 1 worker, 
 workers: wall time of the whole `hybrid-trader evaluate` command (Python's and Ray's start, the
 plan and the report included), each in a process of its own and into a new folder, so that
 nothing is reused; and the cells alone (submission to last result, the workers' start included).
+Peer: the grid's seeds split over two `--no-ray` commands run at once, no Ray at all: what two
+CPU-bound processes gain on this machine, the ceiling any scheduler works under.
 Overhead: the same command with `--no-ray` (the cells called one by one) against Ray with one
 worker, end to end, and warm (in this process, both past their start: the cost of a task
 itself); the difference per cell over the direct time per cell. Grid: `sp500` and `nasdaq`,
@@ -45,13 +47,39 @@ def timed_run(spec: EvaluationSpec, *, use_ray: bool, workers: int | None) -> tu
     the run before), and the load average when it began."""
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
-        spec_file = Path(folder) / "spec.toml"
-        spec_file.write_text(_toml(spec.model_dump(mode="json")), encoding="utf-8")
-        command = [str(CLI), "evaluate", "--spec", str(spec_file), "--out", f"{folder}/run"]
+        command = _evaluate_command(spec, Path(folder))
         command += ["--no-ray"] if not use_ray else ["--workers", str(workers or 1)]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         return time.perf_counter() - start, load
+
+
+def timed_two_processes(spec: EvaluationSpec) -> tuple[float, float]:
+    """The peer of the Ray scaling: `spec`'s seeds split in two halves, each evaluated with
+    `--no-ray` in a process of its own, both at once; wall seconds until both finish, and the
+    load average at the start. What two CPU-bound processes gain on this machine without Ray."""
+    load = os.getloadavg()[0]
+    half = len(spec.seeds) // 2
+    halves = (spec.seeds[:half], spec.seeds[half:])
+    with tempfile.TemporaryDirectory() as folder:
+        specs = [build_spec(spec.model_dump() | {"seeds": seeds}) for seeds in halves]
+        commands = [
+            [*_evaluate_command(half_spec, Path(folder) / str(part)), "--no-ray"]
+            for part, half_spec in enumerate(specs)
+        ]
+        start = time.perf_counter()
+        running = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for command in commands]
+        if any(process.wait() != 0 for process in running):
+            raise RuntimeError("a direct evaluation failed")
+        return time.perf_counter() - start, load
+
+
+def _evaluate_command(spec: EvaluationSpec, folder: Path) -> list[str]:
+    """`hybrid-trader evaluate` of `spec` (written as TOML into `folder`) into `folder/run`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_file = folder / "spec.toml"
+    spec_file.write_text(_toml(spec.model_dump(mode="json")), encoding="utf-8")
+    return [str(CLI), "evaluate", "--spec", str(spec_file), "--out", f"{folder}/run"]
 
 
 def _toml(values: dict[str, Any], prefix: str = "") -> str:
@@ -117,8 +145,11 @@ def scaling_and_overhead(timesteps: int) -> list[str]:
     runs["whole command, Ray, 2 workers"] = timed_run(spec, use_ray=True, workers=2)
     runs["cells only, Ray, 1 worker"] = _cells_phase_in_new_process(timesteps, 1)
     runs["cells only, Ray, 2 workers"] = _cells_phase_in_new_process(timesteps, 2)
+    runs["peer: two direct commands at once, half the seeds each (`--no-ray`, no Ray)"] = (
+        timed_two_processes(spec)
+    )
     seconds = [runs[name][0] for name in runs]
-    direct, one, two, cells_one, cells_two = seconds
+    direct, one, two, cells_one, cells_two, two_direct = seconds
     overhead = (one - direct) / direct
     lines = [
         f"### Scaling and overhead: {n_cells} cells (synthetic, test years 2009-2010, DQN seeds"
@@ -142,6 +173,10 @@ def scaling_and_overhead(timesteps: int) -> list[str]:
         f" included), overhead per cell < {OVERHEAD_TARGET:.0%} |"
         f" {overhead:+.1%} ({(one - direct) / n_cells:+.2f} s a cell) |"
         f" {'yes' if overhead < OVERHEAD_TARGET else '**no**'} |",
+        "",
+        f"The peer: two direct commands at once finish the grid {direct / two_direct:.2f}x as fast"
+        f" as one, with no Ray at all: what two CPU-bound processes gain on this machine. Ray's"
+        f" 2-worker whole command reaches {one / two / (direct / two_direct):.0%} of it.",
         "",
     ]
     return lines + steady_overhead(build_spec(spec.model_dump() | {"seeds": (0, 1)}))
