@@ -166,14 +166,7 @@ def _with_agent_splits(agent: DRLAgent, prepared: PreparedMarket) -> PreparedMar
     index = prepared.bars.index
     if splits.bounds(index) == prepared.splits.bounds(index):
         return prepared  # the same cut (the default-trained agent's case)
-    return assemble_market(
-        prepared.source,
-        prepared.bars,
-        prepared.features,
-        splits,
-        prepared.normalizer,
-        periods_per_year=prepared.periods_per_year,
-    )
+    return _recut(prepared, splits)
 
 
 def _from_start(prepared: PreparedMarket, start: DateLike, window: int) -> bool:
@@ -218,6 +211,11 @@ def _pinned(prepared: PreparedMarket, first_decision: pd.Timestamp, window: int)
         test_start=index[after] if after < len(index) else first_decision + pd.Timedelta(1),
         scheme="a paper run's bars, from its first decision",
     )
+    return _recut(prepared, splits)
+
+
+def _recut(prepared: PreparedMarket, splits: Splits) -> PreparedMarket:
+    """The same bars, features and normaliser cut at `splits`."""
     return assemble_market(
         prepared.source,
         prepared.bars,
