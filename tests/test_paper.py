@@ -234,6 +234,7 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     assert len(reliability) == 5 and sum(row["n"] for row in reliability) > 0
     summary = (cli_env / "w" / "summary.md").read_text()
     assert "How reliable the LLM's stated confidence was" in summary
+    assert "delayed AdaHedge's bound (the run's learner), on the weights each decision" in summary
 
 
 def test_the_market_and_cash_experts_are_learned_journaled_and_resumed(

@@ -230,6 +230,7 @@ def test_the_command_writes_json_plots_and_summary(tiny_journal: Path, tmp_path:
     assert "Not run: `hybrid-trader weights --agent DIR`" in summary
     assert result.stdout.startswith("the account earned ")
     assert "best fixed DRL weight, 0.00" in summary
+    assert "plain AdaHedge's bound (2 x its mixability gap; the run's learner) is" in summary
     assert math.isclose(saved["final_weights"]["drl"], 0.45)
 
 

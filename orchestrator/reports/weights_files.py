@@ -146,12 +146,11 @@ def summary_markdown(report: WeightsReport) -> str:
         f" {net.regret:+.2%}.",
         f"- Hedge loss: learned {loss.learned:+.5f}, best fixed (DRL weight"
         f" {loss.best_fixed_drl_weight:.2f}) {loss.best_fixed:+.5f}: regret {loss.regret:+.5f},"
-        f" the run's AdaHedge bound on these losses is {report.regret_bound:.5f} (`hedge`: 2 x"
-        " the mixability gap; `hedge_delayed`: on the weights each decision was traded with).",
+        f" {_bound_sentence(report)}.",
         "",
         "## The weight learners side by side",
         "",
-        "Both replayed on the two sources' books above, from equal weights; the run traded with"
+        "Each replayed on the two sources' books above, from equal weights; the run traded with"
         " the one marked.",
         "",
         "| learner | final DRL weight | log-wealth of its mix |",
@@ -248,3 +247,16 @@ def _fixed_weight_figure(report: WeightsReport) -> Figure:
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=_DPI)
+
+
+def _bound_sentence(report: WeightsReport) -> str:
+    """Whose regret bound the report prints: the run's AdaHedge learner's, or plain AdaHedge's as
+    a reference for a learner without one (Thompson sampling)."""
+    run = next((name for name, replay in report.learners.items() if replay.as_run), "hedge")
+    if run == "hedge_delayed":
+        return (
+            "delayed AdaHedge's bound (the run's learner), on the weights each decision was"
+            f" traded with, is {report.regret_bound:.5f}"
+        )
+    whose = "the run's learner" if run == "hedge" else f"a reference: {run} has no bound"
+    return f"plain AdaHedge's bound (2 x its mixability gap; {whose}) is {report.regret_bound:.5f}"
