@@ -107,9 +107,7 @@ class ExpertWeights:
     """AdaHedge weights over named experts (see the module docstring)."""
 
     def __init__(self, experts: Sequence[str]) -> None:
-        names = tuple(experts)
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        names = _expert_names(experts)
         self.experts = names
         self._cumulative_loss = [0.0] * len(names)
         self._gap = 0.0  # Delta: the cumulative mixability gap
@@ -123,9 +121,7 @@ class ExpertWeights:
     @property
     def learning_rate(self) -> float:
         """eta = ln N / Delta; infinite (follow the leaders) while Delta is 0."""
-        if self._gap <= 0.0:
-            return math.inf
-        return math.log(len(self.experts)) / self._gap
+        return _rate(len(self.experts), self._gap)
 
     @property
     def regret_bound(self) -> float:
@@ -152,16 +148,7 @@ class ExpertWeights:
         positions: what each expert held over the interval (recorded for the report).
         relatives: 1 + p_i * r - c_i for each expert, > 0 (a book that lost everything is refused).
         """
-        if set(relatives) != set(self.experts) or set(positions) != set(self.experts):
-            raise InvalidInputError(
-                f"an update needs every expert {self.experts}, got {sorted(relatives)}"
-            )
-        losses = []
-        for name in self.experts:
-            relative = float(relatives[name])
-            if not relative > 0.0 or not math.isfinite(relative):
-                raise InvalidInputError(f"{name}'s gross relative must be > 0, got {relative!r}")
-            losses.append(-math.log(relative))
+        losses = _losses_of(self.experts, positions, relatives)
         before = self._weight_vector()
         self._gap += self._mixability_gap(before, losses)
         self._cumulative_loss = [
@@ -180,14 +167,7 @@ class ExpertWeights:
         )
 
     def _weight_vector(self) -> list[float]:
-        best = min(self._cumulative_loss)
-        eta = self.learning_rate
-        if math.isinf(eta):  # follow the leaders, ties split evenly
-            leaders = [1.0 if loss == best else 0.0 for loss in self._cumulative_loss]
-            return [leader / sum(leaders) for leader in leaders]
-        scores = [math.exp(-eta * (loss - best)) for loss in self._cumulative_loss]
-        total = sum(scores)
-        return [score / total for score in scores]
+        return _hedge_weights(self._cumulative_loss, self.learning_rate)
 
     def _mixability_gap(self, weights: Sequence[float], losses: Sequence[float]) -> float:
         """delta = h - m >= 0 for this step's weights (module docstring)."""
@@ -271,9 +251,7 @@ class DelayedAdaHedge:
     """
 
     def __init__(self, experts: Sequence[str], delay: int = 1) -> None:
-        names = tuple(experts)
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        names = _expert_names(experts)
         if delay < 0:
             raise InvalidInputError(f"the delay must be >= 0 updates, got {delay!r}")
         self.experts, self.delay = names, delay
@@ -373,6 +351,14 @@ class DelayedAdaHedge:
         self._scored_scale, self._gap, self._steps = saved.scored_scale, saved.gap, saved.steps
 
 
+def _expert_names(experts: Sequence[str]) -> tuple[str, ...]:
+    """`experts` as a tuple, refusing fewer than two or a repeated name."""
+    names = tuple(experts)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+    return names
+
+
 def _rate(n_experts: int, scale: float) -> float:
     """eta = ln N / D; infinite while D is 0."""
     return math.inf if scale <= 0.0 else math.log(n_experts) / scale
@@ -433,9 +419,7 @@ class ThompsonExperts:
     """
 
     def __init__(self, experts: Sequence[str], seed: int = 0) -> None:
-        names = tuple(experts)
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise InvalidInputError(f"experts must be 2 or more distinct names, got {names!r}")
+        names = _expert_names(experts)
         self.experts, self.seed = names, seed
         self._reward_sum = [0.0] * len(names)
         self._square_sum = 0.0  # of every expert's rewards, for the pooled variance
@@ -466,11 +450,7 @@ class ThompsonExperts:
         label: str | None = None,
     ) -> ExpertUpdate:
         """Add one interval's outcomes (as `ExpertWeights.update`) and redraw the weights."""
-        if set(relatives) != set(self.experts) or set(positions) != set(self.experts):
-            raise InvalidInputError(
-                f"an update needs every expert {self.experts}, got {sorted(relatives)}"
-            )
-        rewards = [math.log(float(relatives[name])) for name in self.experts]
+        rewards = [-loss for loss in _losses_of(self.experts, positions, relatives)]
         before = self._weights
         self._reward_sum = [t + r for t, r in zip(self._reward_sum, rewards, strict=True)]
         self._square_sum += sum(r * r for r in rewards)
