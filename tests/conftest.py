@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from llm import AnalystTeam, build_analyst_team, load_settings
 from llm.testing.openai_server import FakeOpenAIServer
 from tests.paper_helpers import clean_environment
 
@@ -26,3 +27,12 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in os.environ.keys() - clean_environment().keys():
         monkeypatch.delenv(name)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
+    """The offline analyst team, its ledger in a folder of the module's own."""
+    ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
+    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
+    with build_analyst_team("offline", settings=settings) as built:
+        yield built

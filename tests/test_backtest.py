@@ -7,7 +7,6 @@ test split is the last 20 % of those bars, about 130 daily bars after a 30-bar w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from agents import DRLAgent, train_agents
 from envs import CostModel, performance_metrics
 from envs.data.sources import load_market_data
 from envs.data.splits import make_splits
-from llm import AnalystTeam, build_analyst_team, load_settings
+from llm import AnalystTeam
 from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.risk import RiskManager
@@ -59,14 +58,6 @@ def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("agent")
     train_agents(tiny_config(out, "dqn", end=END), progress_bar=False)
     return out
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
-    ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
-    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
-    with build_analyst_team("offline", settings=settings) as built:
-        yield built
 
 
 def write_bars(path: Path, bars: pd.DataFrame) -> Path:

@@ -8,7 +8,6 @@ what it learned, only on its window (the first decision) and its cost model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 from agents import DRLAgent
 from agents.training.evaluation import BUY_AND_HOLD, evaluate_agent
 from envs import buy_and_hold
-from llm import AnalystTeam, build_analyst_team, load_settings
+from llm import AnalystTeam, load_settings
 from orchestrator.runs.backtest import BacktestConfig, run_backtest
 from orchestrator.runs.paper import run_paper
 from orchestrator.trader.market import TradingMarket, load_trading_market
@@ -29,14 +28,6 @@ CASH = 100_000.0
 @pytest.fixture(scope="module")
 def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_agent(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
-    ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
-    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
-    with build_analyst_team("offline", settings=settings) as built:
-        yield built
 
 
 @pytest.fixture(scope="module")

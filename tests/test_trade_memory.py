@@ -8,7 +8,6 @@ number is computed by hand; the look-ahead and backtest checks run the tiny test
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +25,6 @@ from llm import (
     PastTrade,
     RecalledLesson,
     TradeMemoryView,
-    build_analyst_team,
-    load_settings,
     snapshot_from_frame,
 )
 from llm.gateway.types import LLMCallError
@@ -250,14 +247,6 @@ def test_records_round_trip_through_sqlite_exactly(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> DRLAgent:
     return DRLAgent.load(tiny_agent(tmp_path_factory))
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystTeam]:
-    ledger = tmp_path_factory.mktemp("llm") / "ledger.sqlite"
-    settings = load_settings({"LLM_LEDGER_PATH": str(ledger)}, env_file=None)
-    with build_analyst_team("offline", settings=settings) as built:
-        yield built
 
 
 def backtest(agent: DRLAgent, market: TradingMarket, team: AnalystTeam) -> BacktestResult:
