@@ -35,6 +35,7 @@ from orchestrator.reports.weights import (
     hit_rate,
     net_return_regret,
 )
+from orchestrator.runs import journaled_account
 from orchestrator.trader.combiner import HybridAction, HybridDecision
 from orchestrator.trader.hedge import ExpertWeights, WeightUpdate
 from orchestrator.trader.votes import SourceVote
@@ -171,6 +172,10 @@ def test_the_report_of_the_tiny_journal_matches_the_hand_computation(tiny_journa
     assert report.trajectory["drl_weight_after"].tolist() == [0.6, 0.7, 0.4, 0.45]
     assert report.cumulative["hybrid"].tolist() == pytest.approx([0.0, 0.01, 0.005, 0.02, 0.03])
     assert report.cumulative["timestamp"].iloc[0] == bar(0).timestamp
+    # The account read back keeps each bar's LLM dollars at the bar that spent them.
+    with JournalReader.open(tiny_journal) as reader:
+        spent = journaled_account(reader).frame["llm_usd"]
+    assert spent.tolist() == pytest.approx([0.01, 0.0, 0.02, 0.0, 0.0])
 
 
 def test_the_best_fixed_weight_can_lie_inside_the_interval() -> None:

@@ -256,10 +256,12 @@ SELECT b.timestamp, p.equity, COALESCE(p.position_fraction, 0.0) AS position,
         WHERE f.bar_index <= b.bar_index ORDER BY f.bar_index DESC, f.rowid DESC LIMIT 1
     ), 0.0) AS held_position,
     COALESCE(d.drl_weight, 0.5) AS drl_weight,
-    (SELECT COALESCE(SUM(c.cost_usd), 0.0) FROM llm_calls AS c WHERE c.bar_index = b.bar_index)
-        AS llm_usd
+    COALESCE(c.llm_usd, 0.0) AS llm_usd
 FROM bars AS b JOIN positions AS p ON p.bar_index = b.bar_index
 LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
+LEFT JOIN (
+    SELECT bar_index, SUM(cost_usd) AS llm_usd FROM llm_calls GROUP BY bar_index
+) AS c ON c.bar_index = b.bar_index
 ORDER BY b.bar_index
 """
 _ACCOUNT_FILLS = """
