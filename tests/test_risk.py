@@ -140,19 +140,58 @@ class TestDailyLoss:
         )
 
 
-def test_kill_switch_flattens_and_stays_flat() -> None:
-    manager = _manager(RiskLimits(max_drawdown=0.25, max_daily_loss=1.0, stop_loss=math.inf))
+def test_kill_switch_flattens_and_stays_flat_for_good_without_a_cooldown() -> None:
+    manager = _manager(
+        RiskLimits(
+            max_drawdown=0.25,
+            kill_switch_cooldown_bars=None,
+            max_daily_loss=1.0,
+            stop_loss=math.inf,
+        )
+    )
     state = _long(1000.0, 100.0, peak=140_000.0)  # equity 100,000: 28.6 % below the peak
     check = manager.check(1.0, state, 100.0, DAY1)
     assert (check.status, check.order_shares) == (CheckStatus.FORCED, -1000.0)
-    assert check.portfolio.halted
+    assert (check.portfolio.halted, check.portfolio.halt_bars) == (True, 0)
     assert check.reasons[0].startswith("kill switch: drawdown 28.57%")
+    assert check.reasons[0].endswith("stop trading for good")
     flat = check.portfolio.filled(check.order_shares, 100.0, FREE)
-    for day, price in ((DAY2, 150.0), (DAY3, 200.0)):
-        later = manager.check(1.0, flat, price, day)
+    for day in range(100):
+        later = manager.check(1.0, flat, 150.0, DAY2 + dt.timedelta(days=day))
         assert (later.status, later.order_shares) == (CheckStatus.REJECTED, 0.0)
-        assert "halted by an earlier drawdown breach" in later.reasons[0]
+        assert "halted for good by an earlier drawdown breach" in later.reasons[0]
         flat = later.portfolio
+
+
+def test_kill_switch_holds_the_account_flat_for_its_cooldown_then_measures_from_there() -> None:
+    manager = _manager(
+        RiskLimits(
+            max_drawdown=0.25, kill_switch_cooldown_bars=3, max_daily_loss=1.0, stop_loss=math.inf
+        )
+    )
+    state = _long(1000.0, 100.0, peak=140_000.0)  # equity 100,000: 28.6 % below the peak
+    check = manager.check(1.0, state, 100.0, DAY1)
+    assert (check.status, check.portfolio.halted, check.portfolio.halt_bars) == (
+        CheckStatus.FORCED,
+        True,
+        3,
+    )
+    assert check.reasons[0].endswith("stop trading for 3 bar(s)")
+    flat = check.portfolio.filled(check.order_shares, 100.0, FREE)  # 100,000 in cash
+    for left, day in ((2, DAY2), (1, DAY3)):
+        later = manager.check(1.0, flat, 120.0, day)
+        assert (later.status, later.order_shares, later.portfolio.halt_bars) == (
+            CheckStatus.REJECTED,
+            0.0,
+            left,
+        )
+        assert f"flat for {left} more bar(s)" in later.reasons[0]
+        flat = later.portfolio
+    # The third bar after the breach trades again, its drawdown measured from 100,000, not 140,000.
+    resumed = manager.check(1.0, flat, 120.0, DAY3 + dt.timedelta(days=1))
+    assert (resumed.status, resumed.approved_position) == (CheckStatus.APPROVED, 1.0)
+    assert (resumed.portfolio.halted, resumed.portfolio.halt_bars) == (False, 0)
+    assert resumed.portfolio.peak_equity == CASH
 
 
 def test_kill_switch_stays_tripped_when_the_flattening_fill_gaps_back_above_the_limit() -> None:

@@ -10,9 +10,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from envs import load_market_data
 from orchestrator.execution.broker import BrokerFill, OrderAck, OrderRequest
 from orchestrator.execution.paper_broker import PaperBroker
-from orchestrator.execution.risk import CheckStatus, OrderCheck, RiskLimits, RiskManager
+from orchestrator.execution.risk import (
+    KILL_SWITCH_COOLDOWN_BARS,
+    CheckStatus,
+    OrderCheck,
+    RiskLimits,
+    RiskManager,
+)
 from orchestrator.runs.bar_engine import BarEngine
 from orchestrator.runs.engine_state import EngineState
 from orchestrator.trader.market import TradingMarket
@@ -171,3 +178,32 @@ def test_on_daily_bars_a_limit_of_one_trade_a_day_lets_a_strategy_trade_every_da
     assert orders_at(market, recorders) == [1, 2, 3, 4, 5, 6]
     assert [check.portfolio.trades_today for check in checks(recorders)] == [0, 1, 1, 1, 1, 1, 1]
     assert set(fills_per_day(market, recorders).values()) == {1}
+
+
+def test_the_default_kill_switch_fires_on_real_data_pauses_for_its_cooldown_and_resumes() -> None:
+    # Always fully long NVDA through 2021-07 to 2023-09 (the packaged sample's test years, where
+    # buy and hold fell 66 % from its peak), under the default drawdown limits only: the kill
+    # switch flattens at a 25 % drawdown, keeps the account flat for its cooldown, then buys
+    # again and measures the next drawdown from the equity it resumed with.
+    bars = load_market_data("nvda", start="2021-07-29", end="2023-09-21")
+    market = trading_market(open_=bars["open"].tolist(), close=bars["close"].tolist())
+    limits = RiskLimits(max_daily_loss=1.0, stop_loss=math.inf)
+    cooldown = limits.kill_switch_cooldown_bars
+    assert cooldown == KILL_SWITCH_COOLDOWN_BARS
+    _, recorders = run_engine(market, dict.fromkeys(range(market.n_bars), 1.0), limits)
+
+    per_bar = [checks([recorder]) for recorder in recorders]
+    assert all(len(bar_checks) == 1 for bar_checks in per_bar)  # one check a bar
+    found = [bar_checks[0] for bar_checks in per_bar]
+    breaches = [
+        bar
+        for bar, check in enumerate(found)
+        if any("flatten and stop trading" in reason for reason in check.reasons)
+    ]
+    assert len(breaches) >= 2  # it fired, resumed, and fired again in that bear market
+    first, second = breaches[:2]
+    assert all(check.portfolio.halted for check in found[first : first + cooldown])
+    resumed = found[first + cooldown]
+    assert not resumed.portfolio.halted and resumed.status is CheckStatus.APPROVED
+    assert resumed.portfolio.peak_equity == resumed.equity
+    assert second > first + cooldown

@@ -30,6 +30,7 @@ limits_strategy = st.builds(
     max_daily_loss=st.floats(0.005, 0.2),
     flatten_on_daily_loss=st.booleans(),
     max_drawdown=st.floats(0.02, 0.5),
+    kill_switch_cooldown_bars=st.one_of(st.none(), st.integers(1, 8)),
     max_trades_per_day=st.integers(1, 4),
     stop_loss=st.one_of(st.just(math.inf), st.floats(0.02, 0.3)),
     stop_loss_cooldown_bars=st.integers(0, 6),
@@ -100,7 +101,7 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
         state = state.marked(100.0, day).filled(1000.0, 100.0, CostModel(0.0, 0.0))
     price = start_price
     discretionary_fills: Counter[dt.date] = Counter()
-    halted = False
+    halted, halt_left = False, None  # the kill switch as the limits define it
     loss_days: set[dt.date] = set()
     latch_side, latch_bars = 0, 0  # the stop-loss latch as the limits define it
     for log_return, new_day, proposal, fill_gap in bars:
@@ -132,12 +133,23 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
             discretionary_fills[day] += 1
             assert discretionary_fills[day] <= limits.max_trades_per_day
         # (Limits are checked up to float rounding at the exact boundary.)
-        # The drawdown kill switch trips when it must, flattens, and latches for good.
-        if equity < (1 - limits.max_drawdown) * marked.peak_equity * (1 - TOLERANCE):
-            assert check.portfolio.halted
+        # The drawdown kill switch trips when it must, flattens, and holds the account flat for
+        # kill_switch_cooldown_bars checks (for good with None, or once no equity is left); at
+        # the last of them trading resumes, the drawdown measured from the equity then.
+        released = False
         if halted:
-            assert check.portfolio.halted
             assert marked.shares == 0.0
+            if halt_left is not None:
+                halt_left -= 1
+            if halt_left is None or halt_left > 0 or equity <= 0.0:
+                assert check.portfolio.halted
+            else:
+                halted, released = False, True
+                assert check.portfolio.peak_equity == equity
+        if not released and equity < (1 - limits.max_drawdown) * marked.peak_equity * (
+            1 - TOLERANCE
+        ):
+            assert check.portfolio.halted
         if check.portfolio.halted:
             assert target == 0.0
         # After a daily-loss breach (now or earlier today) risk can only shrink, or go to flat.
@@ -170,7 +182,8 @@ def _assert_limits_hold(limits: RiskLimits, bars: list[Bar], start_price: float 
             state = check.portfolio
         if check.portfolio.halted:
             assert state.shares == 0.0
-            halted = True
+            if not halted:
+                halted, halt_left = True, limits.kill_switch_cooldown_bars
         if target == 0.0:
             assert state.shares == 0.0
         # Filled at the decision price, the position is exactly the approved one.

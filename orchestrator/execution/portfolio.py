@@ -27,8 +27,11 @@ class PortfolioState(Value):
     day: the trading day of the last `marked` bar (or of `on_day`); last_equity: the equity at the
         last mark, which starts the next day (so a day's loss runs close to close: overnight gaps
         and the costs of the morning's fills count against the day they land in).
-    halted / daily_loss_breached: latches the risk manager sets; the first lasts for good (the
-        drawdown kill switch), the second until the day rolls.
+    halted / daily_loss_breached: latches the risk manager sets: the first while the drawdown kill
+        switch holds the account flat, the second until the day rolls.
+    halt_bars: while halted, how many more checks the kill switch holds the account flat
+        (`RiskLimits.kill_switch_cooldown_bars`); 0 while halted means for good, and 0 when not
+        halted.
     stop_latch_side / stop_latch_bars: the stop-loss latch the risk manager sets when a stop-loss
         closes a position (`RiskLimits.stop_loss_cooldown_bars`): the side closed (+1 long, -1
         short) and for how many more bars no new position on that side is opened; 0 and 0 when
@@ -44,6 +47,7 @@ class PortfolioState(Value):
     day: dt.date | None = None
     last_equity: Finite | None = None
     halted: bool = False
+    halt_bars: NonNegativeInt = 0
     daily_loss_breached: bool = False
     stop_latch_side: Annotated[int, Field(ge=-1, le=1)] = 0
     stop_latch_bars: NonNegativeInt = 0
@@ -55,6 +59,8 @@ class PortfolioState(Value):
                 "entry_price must be given exactly when shares != 0,"
                 f" got shares={self.shares!r} entry_price={self.entry_price!r}"
             )
+        if self.halt_bars and not self.halted:
+            raise ValueError(f"halt_bars must be 0 when not halted, got {self.halt_bars!r}")
         if (self.stop_latch_side == 0) != (self.stop_latch_bars == 0):
             raise ValueError(
                 "stop_latch_side and stop_latch_bars must be both 0 or both set,"

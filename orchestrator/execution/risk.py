@@ -3,13 +3,15 @@
 Policy, in order of precedence:
 
 1. Protective exits are forced, whatever was proposed: the drawdown kill switch (equity at or below
-   `(1 - max_drawdown) * peak`, or no equity left) flattens and latches `halted` for good; a
-   stop-loss (price moved `stop_loss` against the entry price) closes the position; a daily-loss
-   breach flattens too when `flatten_on_daily_loss` is set. Forced exits, and trims of a position
-   that price moves pushed more than `max_position_drift` past `max_position_fraction`, only ever
-   reduce risk, so they skip the trade-count and notional caps: a cap must never keep a position
-   open. A stop-loss exit sets a latch: no new position on the side it closed until the proposal
-   goes flat or flips, or `stop_loss_cooldown_bars` bars have passed.
+   `(1 - max_drawdown) * peak`, or no equity left) flattens and latches `halted` for
+   `kill_switch_cooldown_bars` bars, after which trading resumes with the peak restarted from the
+   equity then (None: for good); a stop-loss (price moved `stop_loss` against the entry price)
+   closes the position; a daily-loss breach flattens too when `flatten_on_daily_loss` is set.
+   Forced exits, and trims of a position that price moves pushed more than `max_position_drift`
+   past `max_position_fraction`, only ever reduce risk, so they skip the trade-count and notional
+   caps: a cap must never keep a position open. A stop-loss exit sets a latch: no new position
+   on the side it closed until the proposal goes flat or flips, or `stop_loss_cooldown_bars` bars
+   have passed.
 2. Otherwise the proposed target is clipped to the intersection of what the limits allow: |target|
    <= `max_position_fraction` (a position the price pushed past it by at most
    `max_position_drift` is held as it is while the proposal asks for as much or more); after a
@@ -31,7 +33,7 @@ fill differs by the overnight gap, exactly as in training, which is why every li
 again at every bar (and a position that a price move pushed too far past `max_position_fraction`
 is trimmed back). Send `order_shares` as approved:
 re-sizing the order at the fill price would change its notional. Ask once a bar: the stop-loss
-latch counts its bars in checks.
+latch and the kill switch's cooldown count their bars in checks.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from orchestrator.execution.portfolio import PortfolioState
 
 # Target changes this small (as a fraction of equity) are float noise, not orders.
 _NO_CHANGE = 1e-9
+# Bars the drawdown kill switch holds the account flat (`RiskLimits.kill_switch_cooldown_bars`).
+KILL_SWITCH_COOLDOWN_BARS = 21
 
 
 class RiskLimits(Settings):
@@ -62,8 +66,13 @@ class RiskLimits(Settings):
     max_daily_loss: loss from start-of-day equity, as a fraction, that stops new risk for the day
         (0.05: a 5 % day is rare for an index, about 1 in 200 S&P 500 days in 1999-2018).
     flatten_on_daily_loss: also close the position on that breach (False: stop adding, keep it).
-    max_drawdown: fall from peak equity, as a fraction, that flattens and halts trading for good
-        (0.25: beyond what the strategies should lose outside a crash; a human restarts it).
+    max_drawdown: fall from peak equity, as a fraction, that flattens and halts trading
+        (0.25: beyond what the strategies should lose outside a crash).
+    kill_switch_cooldown_bars: bars the kill switch holds the account flat; at the last of them
+        trading resumes, and the drawdown is measured from the equity then, so a second breach
+        needs a further max_drawdown fall (None: halted for good, until a human restarts the run).
+        KILL_SWITCH_COOLDOWN_BARS by default, chosen on the validation splits (docs/DESIGN_NOTES.md,
+        Orchestrator).
     max_trades_per_day: fills per day, counted on the day they fill (4: daily bars need one;
         more means something is looping). An order counts against the day it would fill on (the
         next bar's): on daily bars that is tomorrow, so one order a day always passes.
@@ -92,6 +101,7 @@ class RiskLimits(Settings):
     max_daily_loss: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     flatten_on_daily_loss: bool = False
     max_drawdown: Annotated[float, Field(gt=0.0, le=1.0)] = 0.25
+    kill_switch_cooldown_bars: PositiveInt | None = KILL_SWITCH_COOLDOWN_BARS
     max_trades_per_day: PositiveInt = 4
     stop_loss: Annotated[float, Field(gt=0.0)] = 0.10
     stop_loss_cooldown_bars: NonNegativeInt = 5
@@ -168,10 +178,10 @@ class RiskManager:
         limits = self.limits
         state = portfolio.marked(price, day)
         equity = state.equity(price)
-        kill = self._kill_switch_reason(state, equity)
+        state, kill = self._kill_switch(state, equity)
         stop = self._stop_loss_reason(state, price)
         daily = self._daily_loss_reason(state, equity)
-        state = state.copy_with(halted=kill is not None, daily_loss_breached=daily is not None)
+        state = state.copy_with(daily_loss_breached=daily is not None)
         state = self._stop_latch(state, stopped=stop is not None, proposed=proposed)
         reasons = [reason for reason in (kill, stop, daily) if reason is not None]
         if equity <= 0.0:
@@ -211,16 +221,32 @@ class RiskManager:
             portfolio=state,
         )
 
-    def _kill_switch_reason(self, state: PortfolioState, equity: float) -> str | None:
+    def _kill_switch(
+        self, state: PortfolioState, equity: float
+    ) -> tuple[PortfolioState, str | None]:
+        """The account with the kill switch's latch set, counted down a bar, or lifted (its
+        cooldown is over: the peak restarts from `equity`), and why it holds the account flat."""
         if state.halted:
-            return "kill switch: halted by an earlier drawdown breach; staying flat"
+            if state.halt_bars == 0 or equity <= 0.0:
+                return state, (
+                    "kill switch: halted for good by an earlier drawdown breach; staying flat"
+                )
+            left = state.halt_bars - 1
+            if left:
+                return state.copy_with(halt_bars=left), (
+                    f"kill switch: halted by an earlier drawdown breach; flat for {left} more"
+                    " bar(s)"
+                )
+            state = state.copy_with(halted=False, halt_bars=0, peak_equity=equity)
         limit = self.limits.max_drawdown
         drawdown = 1.0 - equity / state.peak_equity
         if equity > 0.0 and drawdown < limit:
-            return None
-        return (
+            return state, None
+        bars = self.limits.kill_switch_cooldown_bars
+        for_how_long = "for good" if bars is None else f"for {bars} bar(s)"
+        return state.copy_with(halted=True, halt_bars=bars or 0), (
             f"kill switch: drawdown {drawdown:.2%} from peak {state.peak_equity:.2f}"
-            f" >= max {limit:.2%}; flatten and stop trading"
+            f" >= max {limit:.2%}; flatten and stop trading {for_how_long}"
         )
 
     def _stop_loss_reason(self, state: PortfolioState, price: float) -> str | None:

@@ -85,12 +85,12 @@ def _read_holder(descriptor: int) -> str:
 
 
 APPLICATION_ID = 0x48545231  # "HTR1"
-SCHEMA_VERSION = 5  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
+SCHEMA_VERSION = 6  # 2: each fact of a bar stored once; 3: the account's stop-loss latch;
 # 4: the hybrid's saved state holds the LLM confidence calibrator and the views not yet scored,
 # and each weight update the extra experts' scores (`extras_json`, {} without extra experts); the
 # run record the bars its data held to trade when it last traded (`bars_to_trade`);
 # 5: the trade memory's tables (`orchestrator.memory.MEMORY_SCHEMA`), its state in the hybrid's
-# saved state
+# saved state; 6: the kill switch's cooldown in the account (`halt_bars`)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Each fact is stored once: the account after a bar in `positions`, each LLM view once in
@@ -184,6 +184,7 @@ SCHEMA = (
         day TEXT,
         last_equity REAL,
         halted INTEGER NOT NULL,
+        halt_bars INTEGER NOT NULL,
         daily_loss_breached INTEGER NOT NULL,
         stop_latch_side INTEGER NOT NULL,
         stop_latch_bars INTEGER NOT NULL,
