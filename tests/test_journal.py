@@ -157,6 +157,18 @@ def test_every_record_round_trips_and_restore_state_continues_exactly(path: Path
         assert journal.table("risk_checks")["status"].tolist() == [check.status.value]
 
 
+def test_an_account_halted_by_the_kill_switch_resumes_with_its_cooldown_left(path: Path) -> None:
+    halted = PortfolioState.opening(7_500.0).copy_with(halted=True, halt_bars=7)
+    with Journal.open(path, IDENTITY) as journal, journal.record_bar(bar(0)) as writer:
+        writer.record_decision(decision(0.0, 0.0))
+        finish(writer, halted, HedgeWeights())
+    with Journal.open(path, IDENTITY) as journal:
+        state = journal.restore_state()
+        assert state is not None
+        assert (state.portfolio.halted, state.portfolio.halt_bars) == (True, 7)
+        assert state.portfolio == halted
+
+
 # ---- one transaction per bar ------------------------------------------------------------------
 
 
