@@ -87,11 +87,10 @@ def result_of(
     return BacktestResult("hand", "TEST", "agent", 100.0, 252, runs, checks or {})
 
 
-def frame(equity: list[float], held: list[float]) -> pd.DataFrame:
+def frame(equity: list[float], held: list[float], halted: list[bool] | None = None) -> pd.DataFrame:
     index = pd.DatetimeIndex(pd.bdate_range("2020-01-01", periods=len(equity)), name="date")
-    return pd.DataFrame(
-        {"equity": equity, "position": held, "held_position": held, "drl_weight": 0.5}, index=index
-    )
+    columns = {"equity": equity, "position": held, "held_position": held, "drl_weight": 0.5}
+    return pd.DataFrame({**columns, "halted": halted or [False] * len(equity)}, index=index)
 
 
 def test_a_strategy_entry_and_the_report_files_content() -> None:
@@ -122,9 +121,24 @@ def test_a_strategy_entry_and_the_report_files_content() -> None:
 
     rows = equity_table(result)
     assert list(rows.columns) == [
-        "date", "strategy", "position", "equity", "held_position", "drl_weight"
+        "date", "strategy", "position", "equity", "held_position", "drl_weight", "halted"
     ]  # fmt: skip
     assert len(rows) == 8 and rows["date"].iloc[0] == "2020-01-01"
+
+
+def test_the_kill_switch_halts_and_the_bars_it_held_flat_are_counted() -> None:
+    # Halted after bar 2 for two bars, traded again, halted again from bar 5 to the end.
+    halted = [False, False, True, True, False, True, True]
+    equity = [100.0, 90.0, 74.0, 74.0, 74.0, 55.0, 55.0]
+    held = [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    result = result_of({"drl": frame(equity, held, halted), "llm": frame(equity, held)})
+    halting = strategy_metrics(result.strategies["drl"], result.periods_per_year)
+    assert (halting["kill_switch_halts"], halting["bars_halted"]) == (2, 4)
+    never = strategy_metrics(result.strategies["llm"], result.periods_per_year)
+    assert (never["kill_switch_halts"], never["bars_halted"]) == (0, 0)
+    table = metrics_markdown(backtest_metrics(result))
+    assert "| Fills | Kill-switch halts | Bars halted |" in table
+    assert "| 1 | 2 | 4 |" in table and "| 1 | 0 | 0 |" in table
 
 
 def test_every_fill_is_a_trade_and_the_report_says_what_checked_whose_orders() -> None:

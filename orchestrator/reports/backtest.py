@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from envs import format_date, performance_metrics, sharpe_confidence_interval
@@ -63,6 +64,13 @@ _TABLE = (
     ("win_rate", "Win rate (bars)", "{:.1%}", "share of bars in the market whose return was > 0"),
     ("turnover", "Turnover (x equity)", "{:.1f}", "sum of position changes, in equity multiples"),
     ("n_trades", "Fills", "{:d}", "orders filled (see below)"),
+    (
+        "kill_switch_halts",
+        "Kill-switch halts",
+        "{:d}",
+        "times the drawdown kill switch flattened the account and paused it",
+    ),
+    ("bars_halted", "Bars halted", "{:d}", "bars the kill switch held the account flat"),
     ("llm_calls", "LLM answers", "{:d}", "usable LLM answers"),
     ("llm_failed_attempts", "LLM failed attempts", "{:d}", "LLM attempts that failed"),
     ("llm_cost_usd", "LLM $", usd, "dollars spent on LLM calls"),
@@ -89,6 +97,7 @@ def strategy_metrics(
     `periods_per_year` (bars in a year); strict-JSON values."""
     equity = run.frame["equity"].to_numpy()
     held = run.frame["held_position"].to_numpy()[1:]
+    halted = run.frame["halted"].to_numpy(dtype=bool)
     base = performance_metrics(equity, held, periods_per_year)
     interval = sharpe_confidence_interval(
         equity[1:] / equity[:-1] - 1.0,
@@ -110,6 +119,8 @@ def strategy_metrics(
         "win_rate": base["win_rate"],
         "turnover": base["turnover"],
         "n_trades": activity.fills,
+        "kill_switch_halts": _halts(halted),
+        "bars_halted": int(np.count_nonzero(halted)),
         "n_bars": base["n_bars"],
         "final_equity": float(equity[-1]),
         "llm_calls": activity.llm_calls,
@@ -128,6 +139,12 @@ def strategy_metrics(
         **_learner_metrics(run),
         **_memory_metrics(run),
     }
+
+
+def _halts(halted: np.ndarray) -> int:
+    """How many times the kill switch halted the account: bars halted after a bar that was not."""
+    before = np.concatenate(([False], halted[:-1]))
+    return int(np.count_nonzero(halted & ~before))
 
 
 def _memory_metrics(run: StrategyResult) -> dict[str, Any]:
@@ -209,13 +226,15 @@ def backtest_metrics(result: BacktestResult, *, seed: int = BOOTSTRAP_SEED) -> d
 
 def equity_table(result: BacktestResult) -> pd.DataFrame:
     """Long format, one row per bar and strategy: date (with the time of day for intraday bars),
-    strategy, position, equity, the target held over the bar and the DRL weight."""
+    strategy, position, equity, the target held over the bar, the DRL weight, and whether the
+    kill switch held the account flat."""
     parts = [
         run.frame.reset_index().assign(strategy=name) for name, run in result.strategies.items()
     ]
     table = pd.concat(parts, ignore_index=True)
     table["date"] = _as_text(table["date"])
-    return table[["date", "strategy", "position", "equity", "held_position", "drl_weight"]]
+    columns = ["date", "strategy", "position", "equity", "held_position", "drl_weight", "halted"]
+    return table[columns]
 
 
 def _as_text(dates: pd.Series) -> pd.Series:

@@ -256,7 +256,8 @@ SELECT b.timestamp, p.equity, COALESCE(p.position_fraction, 0.0) AS position,
         WHERE f.bar_index <= b.bar_index ORDER BY f.bar_index DESC, f.rowid DESC LIMIT 1
     ), 0.0) AS held_position,
     COALESCE(d.drl_weight, 0.5) AS drl_weight,
-    COALESCE(c.llm_usd, 0.0) AS llm_usd
+    COALESCE(c.llm_usd, 0.0) AS llm_usd,
+    p.halted
 FROM bars AS b JOIN positions AS p ON p.bar_index = b.bar_index
 LEFT JOIN decisions AS d ON d.bar_index = b.bar_index
 LEFT JOIN (
@@ -276,6 +277,7 @@ def journaled_account(journal: JournalQueries, name: str = "hybrid_account") -> 
     connection = journal.connection
     bars = pd.read_sql_query(_ACCOUNT_BARS, connection)
     dates = pd.DatetimeIndex(pd.to_datetime(bars.pop("timestamp")), name="date").as_unit("ns")
+    bars["halted"] = bars["halted"].astype(bool)  # stored as 0 / 1
     fills = tuple(
         TradeFill(pd.Timestamp(date), shares, price, commission)
         for date, shares, price, commission in connection.execute(_ACCOUNT_FILLS)

@@ -23,7 +23,7 @@ from orchestrator.runs.activity import Activity
 from orchestrator.runs.bar_engine import NOT_SENT
 from orchestrator.trader import HedgeWeights, HybridDecision, LLMView, WeightUpdate
 
-FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight", "llm_usd")
+FRAME_COLUMNS = ("equity", "position", "held_position", "drl_weight", "llm_usd", "halted")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class BacktestRecorder:
 
     def __init__(self) -> None:
         self.activity = Activity()
-        self._rows: list[tuple[float, float, float, float, float]] = []
+        self._rows: list[tuple[float, float, float, float, float, bool]] = []
         self._dates: list[pd.Timestamp] = []
         self._close = 0.0
         self._held = 0.0
@@ -127,7 +127,9 @@ class BacktestRecorder:
         close = self._close
         equity = portfolio.equity(close)
         position = portfolio.position_fraction(close) if equity > 0.0 else 0.0
-        self._rows.append((equity, position, self._held, weights.drl_weight, self._bar_llm_usd))
+        self._rows.append(
+            (equity, position, self._held, weights.drl_weight, self._bar_llm_usd, portfolio.halted)
+        )
 
     @property
     def last_close(self) -> float:
@@ -136,8 +138,9 @@ class BacktestRecorder:
 
     def frame(self) -> pd.DataFrame:
         """One row per bar, indexed by date: equity and position at the close, the target held
-        over the bar, the DRL weight after the bar, and the dollars its LLM calls cost in the bar
-        (paid from no account: the reports show them beside it)."""
+        over the bar, the DRL weight after the bar, the dollars its LLM calls cost in the bar
+        (paid from no account: the reports show them beside it), and whether the drawdown kill
+        switch held the account flat after the bar's check."""
         return pd.DataFrame(
             self._rows, index=pd.DatetimeIndex(self._dates, name="date"), columns=FRAME_COLUMNS
         )
@@ -154,5 +157,6 @@ def held_frame(dates: np.ndarray, hold: BuyAndHoldRun) -> pd.DataFrame:
         "held_position": held,
         "drl_weight": np.full(len(held), HedgeWeights().drl_weight),
         "llm_usd": np.zeros(len(held)),
+        "halted": np.zeros(len(held), dtype=bool),
     }
     return pd.DataFrame(columns, index=pd.DatetimeIndex(dates, name="date"))[list(FRAME_COLUMNS)]
