@@ -22,9 +22,10 @@ earns its place", judged on `hybrid_learned`:
 3. on every cell, the hybrid's LLM asks <= the LLM-alone strategy's asks in the same backtest
    (LLM calls reported beside them);
 
-plus mean Sharpe (± sample std over seeds) and trades per year per series and strategy, with
-buy-and-hold beside everything. `--out FILE.md` writes the report there and every number, one row
-per cell and strategy, to FILE.csv beside it. Wall times are printed, never judged.
+plus mean Sharpe (± sample std over seeds), trades per year, and the risk manager's kill-switch
+halts per series and strategy, with buy-and-hold beside everything. `--out FILE.md` writes the
+report there and every number, one row per cell and strategy, to FILE.csv beside it. Wall times
+are printed, never judged.
 """
 
 from __future__ import annotations
@@ -371,6 +372,23 @@ def trades_section(study: Study, algo: str) -> list[str]:
     return table(["series", *study.strategies], rows)
 
 
+def halts_section(study: Study, algo: str) -> list[str]:
+    """Kill-switch halts summed over the seeds, with the bars they held the account flat."""
+
+    def total(series: str, strategy: str, key: str) -> int:
+        return int(sum(v for v in study.values(algo, series, strategy, key) if not math.isnan(v)))
+
+    rows = [
+        [series]
+        + [
+            f"{total(series, s, 'kill_switch_halts')} ({total(series, s, 'bars_halted')})"
+            for s in study.strategies
+        ]
+        for series in study.series
+    ]
+    return table(["series", *study.strategies], rows)
+
+
 @dataclass
 class Verdict:
     target: str
@@ -597,6 +615,13 @@ def report(study: Study, args: argparse.Namespace, wall: dict[str, float]) -> st
             f"### {algo.upper()}: trades per year ({TRADING_DAYS} bars), mean ± sd over seeds",
             "",
             *trades_section(study, algo),
+            "",
+        ]
+    for algo in study.algos:
+        lines += [
+            f"### {algo.upper()}: kill-switch halts (bars held flat), summed over seeds",
+            "",
+            *halts_section(study, algo),
             "",
         ]
     return "\n".join(lines)
