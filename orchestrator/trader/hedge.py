@@ -102,6 +102,33 @@ class ExpertUpdate:
     weights_after: dict[str, float]
     regret_bound: float | None  # None: a learner without a bound (Thompson sampling)
 
+    @classmethod
+    def scored(
+        cls,
+        experts: Sequence[str],
+        positions: Mapping[str, float],
+        relatives: Mapping[str, float],
+        losses: Sequence[float],
+        weights_before: Sequence[float],
+        *,
+        step: int,
+        label: str | None,
+        weights_after: dict[str, float],
+        regret_bound: float | None,
+    ) -> ExpertUpdate:
+        """The record of one update of `experts`: what each held and earned, as given, and its
+        loss and weight before, listed in the experts' order, each keyed by the expert's name."""
+        return cls(
+            step=step,
+            label=label,
+            positions={name: float(positions[name]) for name in experts},
+            relatives={name: float(relatives[name]) for name in experts},
+            losses=dict(zip(experts, losses, strict=True)),
+            weights_before=dict(zip(experts, weights_before, strict=True)),
+            weights_after=weights_after,
+            regret_bound=regret_bound,
+        )
+
 
 class ExpertWeights:
     """AdaHedge weights over named experts (see the module docstring)."""
@@ -155,13 +182,14 @@ class ExpertWeights:
             total + loss for total, loss in zip(self._cumulative_loss, losses, strict=True)
         ]
         self._steps += 1
-        return ExpertUpdate(
+        return ExpertUpdate.scored(
+            self.experts,
+            positions,
+            relatives,
+            losses,
+            before,
             step=self._steps,
             label=label,
-            positions={name: float(positions[name]) for name in self.experts},
-            relatives={name: float(relatives[name]) for name in self.experts},
-            losses=dict(zip(self.experts, losses, strict=True)),
-            weights_before=dict(zip(self.experts, before, strict=True)),
             weights_after=self.weights,
             regret_bound=self.regret_bound,
         )
@@ -308,13 +336,14 @@ class DelayedAdaHedge:
         self._losses = [*self._losses[1:], after]
         self._scales = [*self._scales[1:], max(self._scales[-1], self._gap)]
         self._steps += 1
-        return ExpertUpdate(
+        return ExpertUpdate.scored(
+            self.experts,
+            positions,
+            relatives,
+            losses,
+            traded,
             step=self._steps,
             label=label,
-            positions={name: float(positions[name]) for name in self.experts},
-            relatives={name: float(relatives[name]) for name in self.experts},
-            losses=dict(zip(self.experts, losses, strict=True)),
-            weights_before=dict(zip(self.experts, traded, strict=True)),
             weights_after=self.weights,
             regret_bound=self.regret_bound,
         )
@@ -450,19 +479,21 @@ class ThompsonExperts:
         label: str | None = None,
     ) -> ExpertUpdate:
         """Add one interval's outcomes (as `ExpertWeights.update`) and redraw the weights."""
-        rewards = [-loss for loss in _losses_of(self.experts, positions, relatives)]
+        losses = _losses_of(self.experts, positions, relatives)
+        rewards = [-loss for loss in losses]
         before = self._weights
         self._reward_sum = [t + r for t, r in zip(self._reward_sum, rewards, strict=True)]
         self._square_sum += sum(r * r for r in rewards)
         self._steps += 1
         self._weights = self._drawn_weights()
-        return ExpertUpdate(
+        return ExpertUpdate.scored(
+            self.experts,
+            positions,
+            relatives,
+            losses,
+            before,
             step=self._steps,
             label=label,
-            positions={name: float(positions[name]) for name in self.experts},
-            relatives={name: float(relatives[name]) for name in self.experts},
-            losses={name: -r for name, r in zip(self.experts, rewards, strict=True)},
-            weights_before=dict(zip(self.experts, before, strict=True)),
             weights_after=self.weights,
             regret_bound=None,
         )
