@@ -7,6 +7,7 @@ numbers, a run that stopped after one cell resumes and ends with the same report
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -295,6 +296,31 @@ def test_the_driver_of_a_ray_run_does_not_load_the_trading_stack() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == ""
+
+
+def test_a_local_runtime_keeps_token_authentication_without_the_notice() -> None:
+    """Ray turns token authentication on for a new local runtime and warns so on every start:
+    the runtime `evaluate` starts keeps the protection, and its stderr stays for its own lines."""
+    probe = (
+        "import ray\n"
+        "from orchestrator.evaluation.runner import start_ray\n"
+        "start_ray(None, 1)\n"
+        "from ray._private.authentication.authentication_utils import is_token_auth_enabled\n"
+        "print(is_token_auth_enabled())\n"
+        "ray.shutdown()\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    started = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    assert "Token authentication" not in started.stderr
+    assert started.stdout.split() == ["True"]
 
 
 def test_a_cell_charges_the_llm_dollars_at_the_bar_they_were_spent() -> None:

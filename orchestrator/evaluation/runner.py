@@ -30,6 +30,8 @@ from orchestrator.evaluation.plan import Cell, CellResult
 from orchestrator.evaluation.spec import EvaluationSpec
 from orchestrator.evaluation.store import CellStore
 
+RAY_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
 
 def run_cells(
     cells: Sequence[Cell],
@@ -117,6 +119,9 @@ def start_ray(address: str | None, workers: int | None) -> None:
         # Ray runs workers at niceness 15, so that anything else on a shared machine starves
         # them; here they do the run's work, as a direct call would at the caller's priority.
         options["_system_config"] = {"worker_niceness": 0}
+        # A new local runtime turns token authentication on (Ray's default) and says so in a
+        # warning on every start; the protection stays, the notice goes.
+        logging.getLogger(RAY_TOKEN_NOTICE_LOGGER).setLevel(logging.ERROR)
     try:
         ray.init(address=address, **options)
     except ConnectionError as exc:
