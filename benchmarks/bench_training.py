@@ -10,9 +10,10 @@ choices, test 2015-2018), costs on, one run per seed; the test split's metrics a
 Speed: SB3 `learn()` timesteps per second, our batched env (VecMonitor, as in training) against
 `CartPole-v1` (`make_vec_env`: Monitor + DummyVecEnv), with the same algorithm, hyperparameters,
 hidden layers and number of envs, interleaved in the same run; best of `--repeats` timings each.
-The networks differ only in their input layer: our observation has 452 numbers, CartPole's 4. A
-third column pads CartPole's observation with zeros to our size, so that the networks are equal
-too and the ratio against it isolates what the env itself costs.
+The networks differ only in their input layer: our observation has window_size x 15 + 2 numbers
+(77 with the default 5-bar window), CartPole's 4. A third column pads CartPole's observation with
+zeros to our size, so that the networks are equal too and the ratio against it isolates what the
+env itself costs.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ def steps_per_second(config: TrainConfig, env: VecEnv, timesteps: int) -> float:
     return model.num_timesteps / (time.perf_counter() - start)
 
 
-def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> str:
-    """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm."""
+def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> tuple[str, int]:
+    """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm,
+    and the size of our observation."""
     markets = prepare_training_markets(config)
     prepared = markets[0]
     env_config = training_env_config(config, markets)
@@ -111,10 +113,11 @@ def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> str:
         )
         rates["padded"].append(steps_per_second(config, padded, timesteps))
     ours, cartpole, padded_rate = (max(rates[k]) for k in ("ours", "cartpole", "padded"))
-    return (
+    row = (
         f"| {config.algo.upper()} | {ours:,.0f} | {cartpole:,.0f} | {padded_rate:,.0f}"
         f" | {_ratio(ours / cartpole)} | {_ratio(ours / padded_rate)} |"
     )
+    return row, trading.observation_space.shape[0]
 
 
 def _ratio(value: float) -> str:
@@ -165,15 +168,19 @@ def report(args: argparse.Namespace) -> str:
         "Same algorithm, hyperparameters, hidden layers (64, 64) and 8 envs on both sides;"
         f" target ratio >= {SPEED_TARGET}.",
         "",
-        "| Algorithm | Our env (steps/s) | CartPole-v1 | CartPole-v1 padded to our 452 inputs"
-        " | Ours / CartPole | Ours / padded CartPole |",
-        "|---|---|---|---|---|---|",
     ]
+    rows = []
     for algo in ALGORITHMS:
         config = TrainConfig(algo=algo, data="sp500", out=Path("unused"))
-        row = speed_row(config, args.speed_timesteps, args.repeats)
-        lines.append(row)
+        row, inputs = speed_row(config, args.speed_timesteps, args.repeats)
+        rows.append(row)
         print(row, flush=True)
+    lines += [
+        f"| Algorithm | Our env (steps/s) | CartPole-v1 | CartPole-v1 padded to our {inputs} inputs"
+        " | Ours / CartPole | Ours / padded CartPole |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
     return "\n".join(lines) + "\n"
 
 

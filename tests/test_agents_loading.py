@@ -64,7 +64,7 @@ def test_a_manifest_without_a_field(agent_copy: AgentPaths) -> None:
     [
         ({"algorithm": "a2c"}, "algorithm must be 'dqn' or 'ppo', got 'a2c'"),
         ({"format_version": 99}, "format_version must be 3, got 99"),
-        ({"observation_shape": [7]}, r"model.zip expects observations of shape \(452,\)"),
+        ({"observation_shape": [7]}, r"model.zip expects observations of shape \(77,\)"),
         (
             {"seeds": [0, 1], "model_files": ["model.zip"]},
             "must list one model file per seed, got 2 seeds and 1 model files",
@@ -175,7 +175,7 @@ def test_features_in_another_order_are_refused(trained_dir: Path) -> None:
 
 def test_an_observation_shape_mismatch_is_refused(trained_dir: Path) -> None:
     agent = DRLAgent.load(trained_dir)
-    with pytest.raises(AgentError, match=r"expects observations of shape \(452,\), got \(450,\)"):
-        agent.check_compatible(FEATURE_NAMES, (450,))
+    with pytest.raises(AgentError, match=r"expects observations of shape \(77,\), got \(75,\)"):
+        agent.check_compatible(FEATURE_NAMES, (75,))
     with pytest.raises(AgentError, match=r"observation has shape \(3,\)"):
         agent.decide(np.zeros(3, dtype=np.float32))

@@ -30,7 +30,7 @@ def test_a_period_the_agent_trained_on_is_traded_and_called_in_sample(
     )
     run = json.loads((out / "metrics.json").read_text())["run"]
     assert run["in_sample"] is True
-    assert run["first_decision"].startswith("2005-07") and run["last_bar"] == "2005-12-30"
+    assert run["first_decision"].startswith("2005-06") and run["last_bar"] == "2005-12-30"
     table = (out / "metrics.md").read_text()
     assert table.splitlines()[0].startswith("# Backtest (IN-SAMPLE): synthetic")
     headings = [line for line in table.splitlines() if line.startswith("## ")]

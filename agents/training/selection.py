@@ -2,9 +2,10 @@
 
 Measured: agents whose argmax follows their scores trade 100-150 times a year on sp500, and a
 turnover penalty in the reward, even at 2% of equity per switch, barely lowers that at 50k steps
-(the position is one input of 452 and the Q-values stay dominated by the features). A margin at
-decision time controls turnover directly, without retraining: the held action's score is raised
-by `margin` before the argmax (`agents.policy_scores.sticky_actions`).
+(the position was one input of 452 with the 30-bar window of then, and the Q-values stay
+dominated by the features). A margin at decision time controls turnover directly, without
+retraining: the held action's score is raised by `margin` before the argmax
+(`agents.policy_scores.sticky_actions`).
 
 The margin is tried as multiples of the typical score gap (the median, over the validation
 decisions, of the best score less the second best), so one grid serves Q-values and

@@ -36,7 +36,9 @@ LongShortPositions = Annotated[
 class EnvConfig:
     """What the agent sees, what its actions mean, what a trade costs and what it is paid.
 
-    window_size: bars of features in one observation (30 daily bars: about six trading weeks).
+    window_size: bars of features in one observation (5 daily bars, a trading week: each feature
+        already sums up 1 to 50 bars, and 10-, 20- and 30-bar windows did no better on
+        validation; see docs/DESIGN_NOTES.md).
     mode: "long_only" uses `long_only_positions`, "long_short" uses `long_short_positions`.
     long_only_positions / long_short_positions: action i -> target position, the fraction of
         equity held in the asset (-1 fully short .. 1 fully long). The hybrid trader reads the
@@ -61,7 +63,7 @@ class EnvConfig:
         z-scores, so this only touches outliers).
     """
 
-    window_size: Annotated[int, Field(ge=1, description="an int >= 1")] = 30
+    window_size: Annotated[int, Field(ge=1, description="an int >= 1")] = 5
     mode: Annotated[Mode, Field(description="'long_only' or 'long_short'")] = "long_only"
     long_only_positions: LongOnlyPositions = (0.0, 0.5, 1.0)
     long_short_positions: LongShortPositions = (-1.0, 0.0, 1.0)
