@@ -105,28 +105,27 @@ class ExpertUpdate:
     @classmethod
     def scored(
         cls,
-        experts: Sequence[str],
+        learner: Learner,
         positions: Mapping[str, float],
         relatives: Mapping[str, float],
         losses: Sequence[float],
         weights_before: Sequence[float],
         *,
-        step: int,
         label: str | None,
-        weights_after: dict[str, float],
-        regret_bound: float | None,
     ) -> ExpertUpdate:
-        """The record of one update of `experts`: what each held and earned, as given, and its
-        loss and weight before, listed in the experts' order, each keyed by the expert's name."""
+        """The record of the update `learner` just made: what each expert held and earned, as
+        given, its loss and weight before (in the experts' order), and the learner's step,
+        weights and bound after it, each keyed by the expert's name."""
+        experts = learner.experts
         return cls(
-            step=step,
+            step=learner.n_updates,
             label=label,
             positions={name: float(positions[name]) for name in experts},
             relatives={name: float(relatives[name]) for name in experts},
             losses=dict(zip(experts, losses, strict=True)),
             weights_before=dict(zip(experts, weights_before, strict=True)),
-            weights_after=weights_after,
-            regret_bound=regret_bound,
+            weights_after=learner.weights,
+            regret_bound=learner.regret_bound,
         )
 
 
@@ -182,17 +181,7 @@ class ExpertWeights:
             total + loss for total, loss in zip(self._cumulative_loss, losses, strict=True)
         ]
         self._steps += 1
-        return ExpertUpdate.scored(
-            self.experts,
-            positions,
-            relatives,
-            losses,
-            before,
-            step=self._steps,
-            label=label,
-            weights_after=self.weights,
-            regret_bound=self.regret_bound,
-        )
+        return ExpertUpdate.scored(self, positions, relatives, losses, before, label=label)
 
     def _weight_vector(self) -> list[float]:
         return _hedge_weights(self._cumulative_loss, self.learning_rate)
@@ -336,17 +325,7 @@ class DelayedAdaHedge:
         self._losses = [*self._losses[1:], after]
         self._scales = [*self._scales[1:], max(self._scales[-1], self._gap)]
         self._steps += 1
-        return ExpertUpdate.scored(
-            self.experts,
-            positions,
-            relatives,
-            losses,
-            traded,
-            step=self._steps,
-            label=label,
-            weights_after=self.weights,
-            regret_bound=self.regret_bound,
-        )
+        return ExpertUpdate.scored(self, positions, relatives, losses, traded, label=label)
 
     def _weights(self, index: int) -> list[float]:
         """The AdaHedge weights of the saved update `index` (0: the oldest kept, -1: now)."""
@@ -486,17 +465,7 @@ class ThompsonExperts:
         self._square_sum += sum(r * r for r in rewards)
         self._steps += 1
         self._weights = self._drawn_weights()
-        return ExpertUpdate.scored(
-            self.experts,
-            positions,
-            relatives,
-            losses,
-            before,
-            step=self._steps,
-            label=label,
-            weights_after=self.weights,
-            regret_bound=None,
-        )
+        return ExpertUpdate.scored(self, positions, relatives, losses, before, label=label)
 
     def _drawn_weights(self) -> list[float]:
         observations = self._steps * len(self.experts)
