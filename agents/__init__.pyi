@@ -10,6 +10,7 @@ from .training.cli import Algo as Algo
 from .training.cli import run_command_line as run_command_line
 from .training.cli import train_command as train_command
 from .training.market_data import split_with_history as split_with_history
+from .training.market_data import training_setup as training_setup
 from .training.seed_summary import AgentResult as AgentResult
 from .training.seed_summary import TrainingRun as TrainingRun
 from .training.trainer import train_agents as train_agents

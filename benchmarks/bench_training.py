@@ -35,10 +35,9 @@ from agents import AgentResult, TrainConfig, train_agents
 from agents.config import ALGORITHMS
 from agents.manifest import library_versions
 from agents.training.evaluation import AGENT, BUY_AND_HOLD
-from agents.training.market_data import prepare_training_markets
+from agents.training.market_data import training_setup
 from agents.training.sb3_models import build_model
 from agents.training.seed_summary import format_mean_std, mean_std
-from agents.training.trainer import training_env_config
 from envs import BatchedTradingEnv
 
 SPEED_TARGET = 0.9
@@ -95,9 +94,8 @@ def steps_per_second(config: TrainConfig, env: VecEnv, timesteps: int) -> float:
 def speed_row(config: TrainConfig, timesteps: int, repeats: int) -> tuple[str, int]:
     """Markdown row of our env vs CartPole-v1 (as is, and padded to our size) for one algorithm,
     and the size of our observation."""
-    markets = prepare_training_markets(config)
+    markets, env_config = training_setup(config)
     prepared = markets[0]
-    env_config = training_env_config(config, markets)
     rates: dict[str, list[float]] = {"ours": [], "cartpole": [], "padded": []}
     for _ in range(repeats):  # interleaved, so a slow moment of the machine hits every side
         trading = VecMonitor(BatchedTradingEnv(prepared.split("train"), env_config, config.n_envs))

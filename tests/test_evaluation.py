@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from agents import training_setup
 from llm import LedgerEntry
 from orchestrator.errors import ConfigError
 from orchestrator.evaluation import (
@@ -246,22 +247,48 @@ def test_evaluate_refuses_a_mistake_in_one_line_leaving_nothing(
     assert not Path("ev").exists()
 
 
-def test_a_spec_its_cells_refuse_leaves_no_folder_behind(
+def test_a_window_training_would_refuse_is_refused_before_the_folder_is_touched(
     capsys: pytest.CaptureFixture[str], cli_env: Path
 ) -> None:
-    """Two years of history leave a train split too short for a 252-bar episode: the first
-    cell refuses it, and the folder the run made (or filled) is gone again."""
+    """Two years of history less the two-year calibration hold-out leave 228 bars to train on:
+    too few for a 252-bar episode. The plan refuses it, before a line is printed or a folder
+    made, with the numbers that do not fit."""
     (cli_env / "spec.toml").write_text(
         '[evaluate]\ndata = "synthetic"\nwindows = "2009"\nmin_train_years = 2\n'
+        "[evaluate.training]\nepisode_length = 252\n"
     )
     args = ("evaluate", "--spec", "spec.toml", "--no-ray", "--out")
     code, stdout, stderr = run_cli(capsys, *args, "ev")
-    assert_one_error_line(code, stdout, stderr, "synthetic", "episode_length=252")
+    assert_one_error_line(code, stdout, stderr, "synthetic", "228 bars", "episode_length=252")
+    assert stdout == "" and not (cli_env / "ev").exists()
+
+
+def test_the_default_episode_fits_what_is_left_after_the_calibration_hold_out() -> None:
+    """With no episode length given, an episode is a year or the whole part left to train on,
+    whichever is shorter: the same short window is planned, not refused."""
+    spec = tiny_spec(windows="2009", end="2009", training={})
+    _, env_config = training_setup(plan_evaluation(spec).cells[0].train_config(spec))
+    assert env_config.episode_length == 228 - env_config.window_size
+
+
+def test_a_cell_that_fails_leaves_no_folder_behind(
+    capsys: pytest.CaptureFixture[str], cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stores no cell (its first cell raised) removes the folder it made, or empties
+    the empty folder it was given."""
+
+    def refuse(cell: object, spec: object) -> None:
+        raise ConfigError("the cell refused")
+
+    monkeypatch.setattr("orchestrator.evaluation.cell.run_cell", refuse)
+    args = ("evaluate", "--data", "synthetic", "--windows", "2009", "--min-train-years", "2")
+    args = (*args, "--no-ray", "--out")
+    code, _, stderr = run_cli(capsys, *args, "ev")
+    assert code == 2 and stderr.strip() == "error: the cell refused"
     assert not (cli_env / "ev").exists()
     (cli_env / "empty").mkdir()
-    code, stdout, stderr = run_cli(capsys, *args, "empty")
-    assert_one_error_line(code, stdout, stderr, "episode_length=252")
-    assert (cli_env / "empty").is_dir() and not any((cli_env / "empty").iterdir())
+    code, _, _ = run_cli(capsys, *args, "empty")
+    assert code == 2 and not any((cli_env / "empty").iterdir())
 
 
 def test_evaluate_refuses_a_folder_of_another_spec(

@@ -9,17 +9,25 @@
 3. The calibration hold-out: the last bars of the train split, kept out of training, on which the
    confidence map is fitted (`hold_out_calibration`), so that the validation split that selects
    the model is not also the data the confidence is fitted on.
+4. The env of training (`training_setup`): what the data must hold for it (every split, the
+   hold-out, one episode of the part left to train on) is checked here, before any training and
+   without torch, so that a planner can refuse a run before handing it to a worker.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
-from agents.config import TrainConfig
+from agents.config import TrainConfig, option_flag
 from agents.errors import AgentError
 from envs import (
     SPLIT_NAMES,
+    CostModel,
+    EnvConfig,
+    EnvSetupError,
     MarketArrays,
     PreparedMarket,
     SplitName,
@@ -53,6 +61,54 @@ def prepare_training_markets(config: TrainConfig) -> list[PreparedMarket]:
             prepared.split(name)  # raises MarketDataError naming the empty split and the dates
         markets.append(prepared)
     return markets
+
+
+def training_setup(config: TrainConfig) -> tuple[list[PreparedMarket], EnvConfig]:
+    """Every source of `config` prepared and the env that trains on them, refusing (AgentError,
+    MarketDataError) whatever training would refuse about its data."""
+    markets = prepare_training_markets(config)
+    return markets, training_env_config(config, markets)
+
+
+def training_env_config(config: TrainConfig, markets: list[PreparedMarket]) -> EnvConfig:
+    """The env of training on `markets`: random-start episodes of `episode_length` bars (default:
+    a year of the first market's bars, or as many as the shortest part left to train on holds
+    after a window: its train split less the calibration hold-out), costs as given. A part too
+    short for the episode is refused, naming its source."""
+    parts = {
+        market.source: hold_out_calibration(market, config.calibration_bars, config.window_size)[0]
+        for market in markets
+    }
+    shortest = min(part.n_bars for part in parts.values()) - config.window_size
+    year = min(markets[0].periods_per_year, shortest)
+    try:
+        env_config = EnvConfig(
+            window_size=config.window_size,
+            mode=config.mode,
+            cost_model=CostModel(config.commission_bps, config.slippage_bps),
+            rebalance_band=config.rebalance_band,
+            turnover_penalty=config.turnover_penalty,
+            episode_length=config.episode_length or max(1, year),
+        )
+    except (EnvSetupError, ValueError) as exc:
+        raise AgentError(_named_as_options(str(exc))) from None
+    for source, part in parts.items():
+        try:
+            env_config.check_market_length(part.n_bars)
+        except EnvSetupError as exc:
+            part_name = f"{source}, train split less the calibration hold-out"
+            raise AgentError(f"{part_name}: {exc}") from None
+    return env_config
+
+
+def _named_as_options(message: str) -> str:
+    """`EnvConfig.window_size must be ...` as `--window-size must be ...`: the option the user
+    typed, not the class that checked it."""
+    return re.sub(
+        r"\b(?:EnvConfig|CostModel)\.(\w+)",
+        lambda match: option_flag(match[1], TrainConfig.model_fields.get(match[1])),
+        message,
+    )
 
 
 def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> PreparedMarket:

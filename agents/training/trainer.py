@@ -13,7 +13,6 @@ numbers never feed back into any choice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from agents.confidence import calibrate
-from agents.config import TrainConfig, option_flag
+from agents.config import TrainConfig
 from agents.drl_agent import DRLAgent
 from agents.errors import AgentError
 from agents.manifest import (
@@ -47,9 +46,9 @@ from agents.storage import (
 from agents.training.evaluation import evaluate_agent, rollout_metrics
 from agents.training.market_data import (
     hold_out_calibration,
-    prepare_training_markets,
     split_date_ranges,
     split_with_history,
+    training_setup,
 )
 from agents.training.pooled_env import PooledVecEnv, copies_per_source
 from agents.training.rollout import run_policy, sequential_config
@@ -58,7 +57,6 @@ from agents.training.seed_summary import AgentResult, TrainingRun, summarize_see
 from agents.training.selection import choose_switch_margin
 from envs import (
     BatchedTradingEnv,
-    CostModel,
     EnvConfig,
     EnvSetupError,
     MarketArrays,
@@ -77,9 +75,8 @@ def train_agents(
     validation run during training (score: the validation split's summed net log return), e.g.
     for a hyperparameter search that stops poor trials early."""
     check_output_directory(config.out, "--out", force=config.force)
-    markets = prepare_training_markets(config)
+    markets, env_config = training_setup(config)
     prepared = markets[0]
-    env_config = training_env_config(config, markets)
     if len(config.seeds) == 1:
         member = train_seed(
             config,
@@ -109,35 +106,6 @@ def train_agents(
     )
     write_json(config.out / SEEDS_SUMMARY_FILE, summarize_seeds(members, ensemble))
     return TrainingRun(members, ensemble)
-
-
-def training_env_config(config: TrainConfig, markets: list[PreparedMarket]) -> EnvConfig:
-    """The env of training on `markets`: random-start episodes of `episode_length` bars (default:
-    a year of the first market's bars, or as many as the shortest train split holds after a
-    window), costs as given."""
-    shortest = min(market.train.n_bars for market in markets) - config.window_size
-    year = min(markets[0].periods_per_year, shortest)
-    try:
-        return EnvConfig(
-            window_size=config.window_size,
-            mode=config.mode,
-            cost_model=CostModel(config.commission_bps, config.slippage_bps),
-            rebalance_band=config.rebalance_band,
-            turnover_penalty=config.turnover_penalty,
-            episode_length=config.episode_length or max(1, year),
-        )
-    except (EnvSetupError, ValueError) as exc:
-        raise AgentError(_named_as_options(str(exc))) from None
-
-
-def _named_as_options(message: str) -> str:
-    """`EnvConfig.window_size must be ...` as `--window-size must be ...`: the option the user
-    typed, not the class that checked it."""
-    return re.sub(
-        r"\b(?:EnvConfig|CostModel)\.(\w+)",
-        lambda match: option_flag(match[1], TrainConfig.model_fields.get(match[1])),
-        message,
-    )
 
 
 def train_seed(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents import DRLAgent, TrainConfig, train_agents
+from agents import DRLAgent, train_agents
 from envs import format_date, performance_metrics
 from llm import build_analyst_team, load_settings
 from orchestrator.evaluation.plan import Cell, CellResult
@@ -34,22 +34,7 @@ def run_cell(cell: Cell, spec: EvaluationSpec) -> CellResult:
     test year (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="hybrid-trader-cell-") as folder:
         work = Path(folder)
-        config = TrainConfig.model_validate(
-            spec.training
-            | {
-                "algo": cell.algo,
-                "data": cell.source,
-                "out": work / "agent",
-                "timesteps": spec.timesteps,
-                "seeds": (cell.seed,),
-                "start": spec.start,
-                "end": cell.end,
-                "validation_start": cell.validation_start,
-                "test_start": cell.test_start,
-                "date_format": spec.date_format,
-                "periods_per_year": spec.periods_per_year,
-            }
-        )
+        config = cell.train_config(spec, work / "agent")
         train_agents(config, progress_bar=False)
         agent = DRLAgent.load(config.out)
         market = load_trading_market(

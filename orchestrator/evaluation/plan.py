@@ -13,10 +13,12 @@ import hashlib
 import importlib.metadata
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from agents import TrainConfig, training_setup
 from envs import format_date, load_market_data, market_data_hash
 from orchestrator.errors import ConfigError
 from orchestrator.evaluation.spec import EvaluationSpec
@@ -58,6 +60,26 @@ class Cell:
     def test_start(self) -> str:
         return f"{self.test_year}-01-01"
 
+    def train_config(self, spec: EvaluationSpec, out: Path | None = None) -> TrainConfig:
+        """How this cell trains its agent (into `out`, if it is to be written): `spec`'s
+        training options on the bars before its validation year."""
+        return TrainConfig.model_validate(
+            spec.training
+            | ({} if out is None else {"out": out})
+            | {
+                "algo": self.algo,
+                "data": self.source,
+                "timesteps": spec.timesteps,
+                "seeds": (self.seed,),
+                "start": spec.start,
+                "end": self.end,
+                "validation_start": self.validation_start,
+                "test_start": self.test_start,
+                "date_format": spec.date_format,
+                "periods_per_year": spec.periods_per_year,
+            }
+        )
+
 
 @dataclass(frozen=True)
 class EvaluationPlan:
@@ -70,7 +92,9 @@ class EvaluationPlan:
 
 def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
     """Read each series (a bad source or date is refused here, before any work) and list its
-    cells; a named test year without the history it needs is a ConfigError saying why."""
+    cells; a named test year without the history it needs is a ConfigError saying why, and so
+    is a window whose bars training would refuse (a train split too short for the calibration
+    hold-out or for one episode), checked once per series and test year, not per cell."""
     years: dict[str, tuple[int, ...]] = {}
     windows: list[tuple[str, int, str, str]] = []  # source, test year, last bar, its data hash
     for source in spec.sources:
@@ -100,6 +124,11 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
         )
         for (source, year, end, data), algo, seed in runs
     )
+    checked: set[tuple[str, int]] = set()
+    for cell in cells:
+        if (cell.source, cell.test_year) not in checked:
+            checked.add((cell.source, cell.test_year))
+            training_setup(cell.train_config(spec))  # refuses what training would
     return EvaluationPlan(spec, years, cells)
 
 
