@@ -88,3 +88,12 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         code = int(exit_info.code or 0)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def assert_one_error_line(code: int, stdout: str, stderr: str, *parts: str) -> None:
+    """The command line's answer to bad input: exit status 2, nothing on standard output, and on
+    standard error one `error: ...` line (no traceback) naming every one of `parts`."""
+    assert code == 2, stderr
+    assert stdout == "", stdout
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: ") and all(part in line for part in parts), line

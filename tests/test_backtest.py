@@ -19,7 +19,6 @@ from envs import CostModel, performance_metrics
 from envs.data.sources import load_market_data
 from envs.data.splits import make_splits
 from llm import AnalystTeam
-from orchestrator.cli import app as cli
 from orchestrator.execution.paper_broker import PaperBroker
 from orchestrator.execution.risk import RiskManager
 from orchestrator.reports.backtest import backtest_metrics, equity_table
@@ -34,6 +33,8 @@ from orchestrator.trader.snapshots import MarketSnapshots
 from tests.agents_helpers import tiny_config
 from tests.engine_helpers import ListRecorder
 from tests.market_helpers import exchange_hours, random_bars
+from tests.paper_helpers import assert_one_error_line
+from tests.paper_helpers import run_cli as run_command
 
 END = "2007-06"
 METRIC_KEYS = {
@@ -78,13 +79,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """`hybrid-trader backtest ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        cli.main(["backtest", *args])
-        code = 0
-    except SystemExit as exit_info:
-        code = int(exit_info.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_command(capsys, "backtest", *args)
 
 
 def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
@@ -242,20 +237,12 @@ def test_changing_the_bars_after_t_changes_nothing_decided_up_to_t(
     assert comparable(original[decided]) != comparable(rewritten[decided])  # the test can fail
 
 
-def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
-    code, stdout, stderr = result
-    assert code == 2, stderr
-    (line,) = stderr.splitlines()
-    assert line.startswith("error: ") and all(part in line for part in parts), line
-    assert stdout == ""
-
-
 def test_the_hybrids_can_learn_their_weights_by_thompson_sampling(
     agent_dir: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = cli_env / "thompson"
     args = ("--agent", str(agent_dir), "--data", "synthetic", "--end", END, "--out", str(out))
-    assert_one_error_line(run_cli(capsys, *args, "--learner", "bandit"), "--learner 'bandit'")
+    assert_one_error_line(*run_cli(capsys, *args, "--learner", "bandit"), "--learner 'bandit'")
     assert not out.exists()
     code, _, stderr = run_cli(capsys, *args, "--learner", "thompson")
     assert code == 0, stderr
@@ -274,7 +261,7 @@ def test_gateway_mode_without_a_key_is_the_llm_configuration_error(
         capsys, "--agent", str(agent_dir), "--data", "synthetic", "--llm", "gateway",
         "--out", str(out),
     )  # fmt: skip
-    assert_one_error_line(result, "OPENROUTER_API_KEY")
+    assert_one_error_line(*result, "OPENROUTER_API_KEY")
     assert not out.exists()
 
 
@@ -291,7 +278,7 @@ def test_an_agent_whose_features_differ_is_refused_by_name(
     (copy / "manifest.json").write_text(json.dumps(manifest))
     result = run_cli(capsys, "--agent", str(copy), "--data", "synthetic", "--out", "out")
     assert_one_error_line(
-        result, "feature mismatch", "missing volume_rank_20", "unexpected volume_zscore_20"
+        *result, "feature mismatch", "missing volume_rank_20", "unexpected volume_zscore_20"
     )
 
 
@@ -299,7 +286,7 @@ def test_a_missing_agent_directory_is_one_line(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = run_cli(capsys, "--agent", "nowhere", "--data", "synthetic", "--out", "out")
-    assert_one_error_line(result, "nowhere: agent directory not found")
+    assert_one_error_line(*result, "nowhere: agent directory not found")
 
 
 def test_hourly_bars_are_annualised_with_their_own_year(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paper_helpers import CLI, END, run_cli, tiny_agent
+from tests.paper_helpers import CLI, END, assert_one_error_line, run_cli, tiny_agent
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess[str]:
@@ -18,13 +18,6 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CLI), *args], capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def assert_one_error_line(code: int, stdout: str, stderr: str, *parts: str) -> None:
-    assert code == 2, stderr
-    (line,) = stderr.splitlines()
-    assert line.startswith("error: ") and all(part in line for part in parts), line
-    assert "Traceback" not in stderr and "1/4" not in stdout
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,7 @@ from orchestrator.runs import StrategyResult
 from orchestrator.runs.recorder import BacktestRecorder
 from orchestrator.trader import HedgeWeights
 from tests.evaluation_helpers import tiny_spec, two_node_cluster
-from tests.paper_helpers import run_cli
-from tests.test_cli_errors import assert_one_error_line
+from tests.paper_helpers import assert_one_error_line, run_cli
 
 
 @pytest.fixture(scope="module")

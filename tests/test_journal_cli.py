@@ -11,8 +11,7 @@ from llm import load_settings
 from orchestrator.jobs import trader_choices
 from orchestrator.runs import run_paper
 from orchestrator.runs.paper_config import PaperConfig
-from tests.paper_helpers import END, N_BARS, run_cli, tiny_agent
-from tests.test_cli_errors import assert_one_error_line
+from tests.paper_helpers import END, N_BARS, assert_one_error_line, run_cli, tiny_agent
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ from orchestrator.runs.paper_config import (
 )
 from orchestrator.runs.progress import BarProgress, PaperResult, RunHeader
 from orchestrator.trader.market import load_trading_market
-from tests.paper_helpers import END, N_BARS, paper_args, run_cli, tiny_agent
+from tests.paper_helpers import END, N_BARS, assert_one_error_line, paper_args, run_cli, tiny_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,15 +61,6 @@ def finished(agent: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     settings = load_settings({}, env_file=None)
     result = run_paper(agent, "synthetic", "offline", journal, end=END, settings=settings)
     return journal, result
-
-
-def assert_one_error_line(result: tuple[int, str, str], *parts: str) -> None:
-    code, stdout, stderr = result
-    assert code == 2, stderr
-    assert stdout == ""
-    (line,) = stderr.splitlines()
-    assert line.startswith("error: ") and all(part in line for part in parts), line
-    assert "Traceback" not in stderr
 
 
 def table(journal: Path, query: str) -> pd.DataFrame:
@@ -226,7 +217,7 @@ def test_the_command_runs_then_resuming_the_complete_journal_changes_nothing(
     report = json.loads((cli_env / "w" / "weights.json").read_text())
     assert set(report["sources_alone"]) == set(SOURCES_ALONE)
     again = run_cli(capsys, *weights)
-    assert_one_error_line(again, "--out w: the folder already holds files", "--force")
+    assert_one_error_line(*again, "--out w: the folder already holds files", "--force")
     assert run_cli(capsys, *weights, "--force")[0] == 0
     assert report["n_updates"] == N_BARS - 2  # a decision is scored once held open to open
     # The LLM's reliability: every view replaced before the last bar is scored in some bin.
@@ -251,7 +242,7 @@ def test_the_market_and_cash_experts_are_learned_journaled_and_resumed(
     assert last["cash"]["position"] == 0.0 and last["cash"]["loss"] == 0.0
     # Resuming under other experts is another run: refused, the journal left as it is.
     before = journal.read_bytes()
-    assert_one_error_line(run_cli(capsys, *paper_args(agent, journal)), str(journal))
+    assert_one_error_line(*run_cli(capsys, *paper_args(agent, journal)), str(journal))
     assert journal.read_bytes() == before
     code, _, stderr = run_cli(capsys, "weights", "--journal", str(journal), "--out", "w")
     assert code == 0, stderr
@@ -276,7 +267,7 @@ def test_bad_expert_choices_are_one_error_line(
     named: str,
 ) -> None:
     journal = cli_env / "j.sqlite"
-    assert_one_error_line(run_cli(capsys, *paper_args(agent, journal, *options)), named)
+    assert_one_error_line(*run_cli(capsys, *paper_args(agent, journal, *options)), named)
     assert not journal.exists()
 
 
@@ -357,13 +348,13 @@ def test_a_journal_of_another_agent_is_refused_and_left_as_it_is(
     (other / "manifest.json").write_text(json.dumps(manifest))
     before = journal.read_bytes()
     result = run_cli(capsys, *paper_args(other, journal))
-    assert_one_error_line(result, f"journal {journal} was made by another run", "agent_hash")
+    assert_one_error_line(*result, f"journal {journal} was made by another run", "agent_hash")
     assert journal.read_bytes() == before
     out = cli_env / "weights"
     result = run_cli(
         capsys, "weights", "--journal", str(journal), "--out", str(out), "--agent", str(other)
     )
-    assert_one_error_line(result, f"agent {other} is not the agent that traded journal {journal}")
+    assert_one_error_line(*result, f"agent {other} is not the agent that traded journal {journal}")
     assert not out.exists()
 
 
@@ -376,10 +367,10 @@ def test_a_journal_of_other_bars_is_refused(
     journal, _ = finished
     args = paper_args(agent, journal)
     args[args.index("--end") + 1] = "2007-05"
-    assert_one_error_line(run_cli(capsys, *args), "the data given ends at 2007-05-31")
+    assert_one_error_line(*run_cli(capsys, *args), "the data given ends at 2007-05-31")
     args[args.index("--end") + 1] = END
     args += ["--start", "2005-02"]  # the same first decision, with less of the past before it
-    assert_one_error_line(run_cli(capsys, *args), "was made by another run", "data_hash")
+    assert_one_error_line(*run_cli(capsys, *args), "was made by another run", "data_hash")
 
 
 def test_a_journal_resumed_with_another_year_of_bars_is_refused(
@@ -392,7 +383,7 @@ def test_a_journal_resumed_with_another_year_of_bars_is_refused(
     journal, _ = finished
     before = journal.read_bytes()
     args = [*paper_args(agent, journal), "--periods-per-year", "365"]
-    assert_one_error_line(run_cli(capsys, *args), "was made by another run", "'every_bars': 7")
+    assert_one_error_line(*run_cli(capsys, *args), "was made by another run", "'every_bars': 7")
     assert journal.read_bytes() == before
 
 
@@ -422,7 +413,7 @@ def test_a_journal_another_process_writes_is_refused(
         result = run_cli(capsys, *paper_args(agent, journal))
     finally:
         holder.communicate("", timeout=60)
-    assert_one_error_line(result, f"journal {journal} is in use by another run", str(holder.pid))
+    assert_one_error_line(*result, f"journal {journal} is in use by another run", str(holder.pid))
     assert not journal.exists()
 
 
@@ -442,7 +433,7 @@ def test_a_corrupted_journal_is_refused_and_left_byte_identical(
         journal.write_bytes(data[: len(data) // 2])
     before = journal.read_bytes()
     result = run_cli(capsys, *paper_args(agent, journal))
-    assert_one_error_line(result, str(journal))
+    assert_one_error_line(*result, str(journal))
     assert journal.read_bytes() == before
 
 
@@ -452,7 +443,7 @@ def test_gateway_mode_without_a_key_is_the_llm_configuration_error(
     journal = cli_env / "journal.sqlite"
     args = paper_args(agent, journal)
     args[args.index("--llm") + 1] = "gateway"
-    assert_one_error_line(run_cli(capsys, *args), "OPENROUTER_API_KEY")
+    assert_one_error_line(*run_cli(capsys, *args), "OPENROUTER_API_KEY")
     assert not journal.exists()
 
 

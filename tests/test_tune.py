@@ -14,8 +14,7 @@ from orchestrator.evaluation import TuneSpec, build_spec, read_spec_file, run_tu
 from orchestrator.evaluation.tune import _toml_table, training_options
 from tests.agents_helpers import tiny_config
 from tests.evaluation_helpers import TINY_TRAINING
-from tests.paper_helpers import run_cli
-from tests.test_cli_errors import assert_one_error_line
+from tests.paper_helpers import assert_one_error_line, run_cli
 
 PARAMS = {"learning_rate": 2e-4, "gamma": 0.95, "net_arch": [64, 64], "turnover_penalty": 0.005}
 
