@@ -21,6 +21,12 @@ from .market_data import (
 from .market_data import (
     split_with_history as split_with_history,
 )
+from .market_data import (
+    training_env_config as training_env_config,
+)
+from .market_data import (
+    training_setup as training_setup,
+)
 from .sb3_models import build_model as build_model
 from .seed_summary import (
     AgentResult as AgentResult,
@@ -36,7 +42,4 @@ from .seed_summary import (
 )
 from .trainer import (
     train_agents as train_agents,
-)
-from .trainer import (
-    training_env_config as training_env_config,
 )
