@@ -200,5 +200,20 @@ def test_a_fill_that_flips_the_side_closes_one_trade_and_opens_the_next() -> Non
     assert trades["net_return"].tolist() == pytest.approx([(100.0 - 2.0) / 1000.0, 99.0 / 1100.0])
 
 
+def test_a_strategy_that_never_trades_leaves_the_trade_dates_dates() -> None:
+    """Its empty trade list must not turn every strategy's trade dates into plain objects (the
+    CSV writer formats them as dates)."""
+    held = [0.0, 1.0, 1.0]
+    traded = frame([100.0] * 3, held)
+    fills = (TradeFill(traded.index[1], 10.0, 100.0, 1.0),)
+    runs = {
+        "drl": StrategyResult("drl", traded, Activity(), 0, fills=fills, last_close=100.0),
+        "llm": StrategyResult("llm", frame([100.0] * 3, [0.0] * 3), Activity(), 0),
+    }
+    table = trades_table(BacktestResult("hand", "TEST", "agent", 100.0, 252, runs))
+    assert list(table["strategy"]) == ["drl"]
+    assert table["entry_date"].dtype == traded.index.dtype == table["exit_date"].dtype
+
+
 def _one(run: StrategyResult) -> BacktestResult:
     return BacktestResult("hand", "TEST", "agent", 100.0, 252, {run.name: run})

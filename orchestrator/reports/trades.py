@@ -125,12 +125,15 @@ def trade_metrics(run: StrategyResult) -> dict[str, Any]:
 
 def trades_table(result: BacktestResult) -> pd.DataFrame:
     """trades.csv: every strategy's trades, one row each (dates as equity.csv writes them)."""
+    run_dates = next(iter(result.strategies.values())).frame.index
     parts = [
         round_trips(run.fills, run.frame.index, run.last_close).assign(strategy=name)
         for name, run in result.strategies.items()
     ]
     table = pd.concat(parts, ignore_index=True)[list(TRADE_COLUMNS)]
-    return table.astype({"bars_held": int, "open": bool})
+    # a strategy with no trade has untyped empty date columns, which would make them all objects
+    dates = {name: table[name].astype(run_dates.dtype) for name in ("entry_date", "exit_date")}
+    return table.assign(**dates).astype({"bars_held": int, "open": bool})
 
 
 def _mean(values: pd.Series) -> float | None:
