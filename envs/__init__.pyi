@@ -28,6 +28,9 @@ from .data.sources import (
     DateLike as DateLike,
 )
 from .data.sources import (
+    canonical_source as canonical_source,
+)
+from .data.sources import (
     load_market_data as load_market_data,
 )
 from .data.sources import (

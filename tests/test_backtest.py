@@ -333,3 +333,27 @@ def test_an_agent_with_its_own_split_dates_is_tested_after_its_validation(
     assert not market.in_sample
     default = make_splits("synthetic", load_market_data("synthetic", None, "2007-06").index)
     assert default.test_start > pd.Timestamp("2006-12-31")  # what it used to trade from
+
+
+def test_an_agent_trained_on_a_file_knows_it_however_its_path_is_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest records the file's absolute path: typed as `./data/bars.csv`, in full, or
+    from another folder, it is still the agent's own source, traded from the agent's test split
+    and not from a default split of "another" file, which here would start in its validation."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    load_market_data("synthetic", None, "2007-06").to_csv(folder / "bars.csv")
+    monkeypatch.chdir(folder)
+    splits = {"validation_start": "2006-04-03", "test_start": "2006-10-02"}
+    config = tiny_config(tmp_path / "agent", "dqn", data="bars.csv", **splits)
+    train_agents(config, progress_bar=False)
+    agent = DRLAgent.load(config.out)
+    recorded = str((folder / "bars.csv").resolve())
+    assert agent.manifest.data_source == recorded and agent.manifest.training_sources == (recorded,)
+    monkeypatch.chdir(tmp_path)
+    for typed in ("data/bars.csv", "./data/bars.csv", str(folder / "bars.csv")):
+        market = load_trading_market(agent, typed)
+        assert pd.Timestamp(market.arrays.dates[market.first_bar + 1]) == pd.Timestamp("2006-10-02")
+        assert not market.in_sample
+        assert load_trading_market(agent, typed, start="2006-06").in_sample

@@ -62,6 +62,7 @@ from envs import (
     MarketArrays,
     PreparedMarket,
     TradingEnv,
+    canonical_source,
 )
 
 
@@ -225,9 +226,9 @@ def finish_agent(
         observation_shape=observation_shape(models[0]),
         n_actions=len(targets),
         normalizer=None if len(config.sources) > 1 else prepared.normalizer.to_dict(),
-        training_sources=config.sources,
+        training_sources=tuple(canonical_source(source) for source in config.sources),
         env_config=env_config_to_dict(env_config),
-        data_source=prepared.source,
+        data_source=canonical_source(prepared.source),
         data_hash=prepared.data_hash,
         splits=split_date_ranges(prepared, config.calibration_bars),
         seeds=seeds,

@@ -28,6 +28,9 @@ from .sources import (
     DateLike as DateLike,
 )
 from .sources import (
+    canonical_source as canonical_source,
+)
+from .sources import (
     load_market_data as load_market_data,
 )
 from .sources import (

@@ -39,6 +39,12 @@ DateLike: TypeAlias = str | pd.Timestamp | None
 """A --start/--end option: a year-first date string, a timestamp, or None for no limit."""
 
 
+def canonical_source(source: str) -> str:
+    """A named source as is, a file as its absolute path: the same file however it was typed,
+    and from whichever folder (what an agent's manifest records, and what is compared with it)."""
+    return source if source in SOURCE_NAMES else str(Path(source).resolve())
+
+
 def load_market_data(
     source: str,
     start: DateLike = None,

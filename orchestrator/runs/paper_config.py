@@ -26,7 +26,7 @@ import pandas as pd
 from pydantic import Field, PositiveInt
 
 from agents import DRLAgent
-from envs import SOURCE_NAMES, format_date
+from envs import canonical_source, format_date
 from llm import LLMMode, LLMSettings
 from orchestrator.checks import Positive, Settings
 from orchestrator.errors import JournalIdentityError
@@ -115,7 +115,7 @@ def run_identity(
     }
     return RunIdentity(
         agent_hash=canonical_hash(agent.manifest.to_dict(), "agent manifest"),
-        data_source=source_label(market.source),
+        data_source=canonical_source(market.source),
         data_hash=market.data_hash,
         config={"llm": llm_mode, "bars": bars, **config.identity_values()},
     )
@@ -164,11 +164,6 @@ def check_past(journal: JournalQueries, market: TradingMarket) -> None:
 
 def _bar_text(bar: Mapping[str, object]) -> str:
     return " ".join(f"{name}={bar[name]}" for name in _BAR_FIELDS)
-
-
-def source_label(source: str) -> str:
-    """A source name as is, a file as its absolute path (the same file from any folder)."""
-    return source if source in SOURCE_NAMES else str(Path(source).resolve())
 
 
 def paper_llm_settings(settings: LLMSettings, journal: Path) -> LLMSettings:

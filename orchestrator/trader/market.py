@@ -36,6 +36,7 @@ from envs import (
     SplitName,
     Splits,
     assemble_market,
+    canonical_source,
     format_date,
     market_data_hash,
     prepare_market,
@@ -154,9 +155,8 @@ def _with_agent_splits(agent: DRLAgent, prepared: PreparedMarket) -> PreparedMar
     """`prepared` cut at the agent's own split dates when it is the source whose splits validated
     and tested the agent (`AgentManifest.data_source`); other sources keep their defaults."""
     manifest = agent.manifest
-    if prepared.source != manifest.data_source or not {"validation", "test"} <= set(
-        manifest.splits
-    ):
+    own = canonical_source(prepared.source) == canonical_source(manifest.data_source)
+    if not own or not {"validation", "test"} <= set(manifest.splits):
         return prepared
     splits = Splits(
         validation_start=pd.Timestamp(manifest.splits["validation"][0]),
@@ -184,7 +184,7 @@ def _in_sample(agent: DRLAgent, source: str, first: object, last: object) -> boo
     validation split (the manifest's dates for its own sources). The first decision's bar is
     not traded: on the test split it is validation's last bar."""
     manifest = agent.manifest
-    if source not in manifest.training_sources:
+    if canonical_source(source) not in map(canonical_source, manifest.training_sources):
         return False
     seen = [manifest.splits[name] for name in ("train", "validation") if name in manifest.splits]
     if not seen:
