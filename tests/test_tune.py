@@ -69,6 +69,8 @@ def test_tune_runs_trials_under_asha_and_keeps_the_best_on_validation(tmp_path: 
         (["--data", "synthetc"], ["synthetc"]),
         (["--data", "synthetic", "--address", "x:1", "--workers", "2"], ["--address x:1"]),
         (["--data", "synthetic", "--algo", "sac"], ["--algo"]),
+        (["--data", "synthetic", "--timesteps", "2000"], ["--validate-every 5000", "2000"]),
+        (["--data", "synthetic", "--end", "2006-06"], ["synthetic", "calibration"]),
     ],
 )
 def test_tune_refuses_a_mistake_in_one_line_leaving_nothing(

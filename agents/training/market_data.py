@@ -157,8 +157,8 @@ def hold_out_calibration(
     cut = train.n_bars - calibration_bars
     if cut < window_size + 1:
         raise AgentError(
-            f"the train split has {train.n_bars} bars: too few to hold out {calibration_bars}"
-            f" for calibration and still train on a {window_size}-bar window"
+            f"{prepared.source}: the train split has {train.n_bars} bars: too few to hold out"
+            f" {calibration_bars} for calibration and still train on a {window_size}-bar window"
             " (lower --calibration-bars)"
         )
     return train.slice(0, cut), train.slice(max(0, cut - window_size), train.n_bars)

@@ -23,9 +23,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from agents import TrainConfig, check_output_directory, train_agents
-from envs import load_market_data
+from agents import TrainConfig, check_output_directory, train_agents, training_setup
 from orchestrator.checks import Settings
+from orchestrator.errors import ConfigError
 from orchestrator.evaluation.runner import start_ray
 from orchestrator.evaluation.spec import Algorithm, absolute_source
 from orchestrator.evaluation.store import write_json_atomically
@@ -72,9 +72,14 @@ def run_tune(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     check_output_directory(out, "--out", force=force)
+    if spec.validate_every > spec.timesteps:
+        raise ConfigError(
+            f"--validate-every {spec.validate_every}: more than --timesteps {spec.timesteps},"
+            " so no trial would ever be validated"
+        )
     spec = spec.copy_with(source=absolute_source(spec.source))
-    load_market_data(spec.source, spec.start, spec.end, date_format=spec.date_format)
-    _train_config(spec, {}, out / "check")  # a bad `training` option is refused before Ray
+    # a bad `training` option, or data training would refuse, is refused before Ray starts
+    training_setup(_train_config(spec, {}, out / "check"))
     out.mkdir(parents=True, exist_ok=True)
     start_ray(address, workers)
     try:
