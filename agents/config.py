@@ -80,9 +80,10 @@ def _flag_at(loc: Loc, field: FieldInfo | None) -> str:
 
 
 class TrainingOptions(BaseModel):
-    """Frozen options, no unknown names; a bad value is an AgentError naming its option."""
+    """Frozen options, no unknown names, no infinite or NaN number; a bad value is an AgentError
+    naming its option."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -125,7 +126,7 @@ def _distinct_sources(data: str) -> str:
 class DQNParams(TrainingOptions):
     """DQN-only hyperparameters (see the module docstring for why these values)."""
 
-    learning_rate: Annotated[float, Field(gt=0.0, description="Adam step size.")] = 1e-4
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0, description="Adam step size.")] = 1e-4
     buffer_size: Annotated[
         int, Field(ge=1, description="Replay buffer size."), OnCommandLine(DQN_PANEL)
     ] = 100_000
@@ -138,18 +139,20 @@ class DQNParams(TrainingOptions):
         OnCommandLine(DQN_PANEL, "--dqn-batch-size"),
     ] = 128
     train_freq: Annotated[
-        int, Field(description="Env steps (of all envs at once) between gradient updates.")
+        int, Field(ge=1, description="Env steps (of all envs at once) between gradient updates.")
     ] = 4
     gradient_steps: Annotated[int, Field(description="Gradient updates per update.")] = 1
     target_update_interval: Annotated[
-        int, Field(description="Steps between target syncs."), OnCommandLine(DQN_PANEL)
+        int, Field(ge=1, description="Steps between target syncs."), OnCommandLine(DQN_PANEL)
     ] = 1_000
     exploration_fraction: Annotated[
         float,
         Field(gt=0.0, le=1.0, description="Share of training to decay epsilon."),
         OnCommandLine(DQN_PANEL),
     ] = 0.3
-    exploration_initial_eps: Annotated[float, Field(description="First epsilon.")] = 1.0
+    exploration_initial_eps: Annotated[
+        float, Field(ge=0.0, le=1.0, description="First epsilon.")
+    ] = 1.0
     exploration_final_eps: Annotated[
         float, Field(ge=0.0, le=1.0, description="Final epsilon."), OnCommandLine(DQN_PANEL)
     ] = 0.05
@@ -158,7 +161,7 @@ class DQNParams(TrainingOptions):
 class PPOParams(TrainingOptions):
     """PPO-only hyperparameters (see the module docstring for why these values)."""
 
-    learning_rate: Annotated[float, Field(gt=0.0, description="Adam step size.")] = 3e-4
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0, description="Adam step size.")] = 3e-4
     n_steps: Annotated[
         int,
         Field(ge=2, description="Rollout steps per env."),  # n_steps * n_envs per update
@@ -172,8 +175,10 @@ class PPOParams(TrainingOptions):
     n_epochs: Annotated[
         int, Field(ge=1, description="Epochs per update."), OnCommandLine(PPO_PANEL)
     ] = 10
-    gae_lambda: Annotated[float, Field(description="GAE bias-variance trade-off.")] = 0.95
-    clip_range: Annotated[float, Field(description="Clip of the policy ratio.")] = 0.2
+    gae_lambda: Annotated[
+        float, Field(ge=0.0, le=1.0, description="GAE bias-variance trade-off.")
+    ] = 0.95
+    clip_range: Annotated[float, Field(gt=0.0, description="Clip of the policy ratio.")] = 0.2
     ent_coef: Annotated[
         float, Field(ge=0.0, description="Entropy bonus."), OnCommandLine(PPO_PANEL)
     ] = 0.01

@@ -62,7 +62,7 @@ def _clause(error: ErrorDetails, loc: Loc, field: FieldInfo | None, name: str) -
     if kind == "value_error":  # our validators raise ValueError("must be ...")
         return f"{name} {ctx['error']}"
     if kind in _BOUND_ERRORS and field is not None and not about_item:
-        return f"{name} must be {_rule(_bounds(field.metadata), field)}"
+        return f"{name} must be {_rule(_bounds(field.metadata), field)}, got {error['input']!r}"
     if kind in _BOUND_ERRORS:
         bound = _bound_from_context(ctx)
         return f"{name} must be {_rule([bound], None)}, got {error['input']!r}"

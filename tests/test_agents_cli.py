@@ -19,12 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--timesteps", "0"], "error: --timesteps must be at least 1"),
+        (["--timesteps", "0"], "error: --timesteps must be at least 1, got 0"),
         (["--seeds", "0,x"], "error: --seeds must be comma-separated integers such as 0,1,2"),
         (["--seeds", "1,1"], "error: --seeds must be distinct seeds"),
         (["--net-arch", "64,big"], "error: --net-arch must be comma-separated layer sizes"),
         (["--gamma", "1.5"], "error: --gamma must be in (0, 1]"),
-        (["--algo", "ppo", "--learning-rate", "0"], "error: --learning-rate must be positive"),
+        (["--algo", "ppo", "--learning-rate", "0"], "error: --learning-rate must be in (0, 1]"),
+        (["--learning-rate", "inf"], "error: --learning-rate must be finite, got inf"),
+        (["--target-update-interval", "0"], "error: --target-update-interval must be at least 1"),
         (["--ppo-batch-size", "1"], "error: --ppo-batch-size must be at least 2"),
         (["--slippage-bps", "-1"], "error: --slippage-bps must be in [0, 1000)"),
         (["--window-size", "0"], "error: --window-size must be an int >= 1"),
@@ -52,7 +54,7 @@ def test_hybrid_trader_train_reports_the_same_error(capsys: pytest.CaptureFixtur
         cli.main(["train", "--timesteps", "0"])
 
     assert exit_info.value.code == cli.USER_ERROR_EXIT_CODE
-    assert capsys.readouterr().err == "error: --timesteps must be at least 1\n"
+    assert capsys.readouterr().err == "error: --timesteps must be at least 1, got 0\n"
 
 
 def test_both_entry_points_offer_the_same_options(capsys: pytest.CaptureFixture[str]) -> None:
