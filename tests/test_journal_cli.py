@@ -56,6 +56,14 @@ def test_export_writes_every_bar_s_votes_reasoning_orders_and_fills(
     assert_one_error_line(*result, f"--out {out}: a file that exists; pass --force")
     args = ["journal", "export", "--journal", str(journal), "--out", str(out), "--force"]
     assert run_cli(capsys, *args)[0] == 0
+    itself = ["journal", "export", "--journal", str(journal), "--out", str(journal), "--force"]
+    assert_one_error_line(*run_cli(capsys, *itself), "that is the journal being read")
+    nested = tmp_path / "new" / "folder" / "decisions.csv"
+    assert (
+        run_cli(capsys, "journal", "export", "--journal", str(journal), "--out", str(nested))[0]
+        == 0
+    )
+    assert pd.read_csv(nested).equals(pd.read_csv(out))
 
 
 def test_show_prints_a_line_a_bar_with_the_llm_s_reasoning_where_it_was_asked(

@@ -40,14 +40,17 @@ def export(
     """Write every bar's decision to a CSV file (the columns `show` prints, in full)."""
     from orchestrator.errors import ConfigError
 
+    if out.resolve() == journal.resolve():
+        raise ConfigError(f"--out {out}: that is the journal being read; name another file")
     if out.exists() and (out.is_dir() or not force):
         what = "a folder" if out.is_dir() else "a file that exists; pass --force to overwrite it"
         raise ConfigError(f"--out {out}: {what}")
     log = _decision_log(journal)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         log.to_csv(out, index=False)
     except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot write: {exc.strerror}") from None
+        raise ConfigError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     typer.echo(f"wrote {len(log)} bars to {out}")
 
 
