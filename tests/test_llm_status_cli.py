@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,18 @@ def test_bad_configuration_is_an_llm_error(
     result = CliRunner().invoke(cli, ["llm", "status"])
     assert isinstance(result.exception, LLMConfigError)  # the CLI prints it as one line
     assert "ALERT_THRESHOLD" in str(result.exception)
+
+
+@pytest.mark.parametrize("make", [lambda p: p.write_text("hello"), lambda p: p.mkdir()])
+def test_a_ledger_path_that_is_no_ledger_is_an_llm_error_before_any_output(
+    cli: typer.Typer, monkeypatch: pytest.MonkeyPatch, make: Callable[[Path], object]
+) -> None:
+    make(Path("notes.sqlite"))
+    monkeypatch.setenv("LLM_LEDGER_PATH", "notes.sqlite")
+    result = CliRunner().invoke(cli, ["llm", "status"])
+    assert isinstance(result.exception, LLMConfigError)  # the CLI prints it as one line
+    assert "LLM ledger notes.sqlite: cannot be opened" in str(result.exception)
+    assert result.output == ""
 
 
 def test_cache_clear_forgets_every_answer(cli: typer.Typer) -> None:

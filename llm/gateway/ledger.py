@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from llm.gateway.types import LLMConfigError
+
 Clock = Callable[[], datetime]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -99,6 +101,13 @@ class Usage:
     cost_usd: float
 
 
+def _not_a_ledger(path: Path | str, exc: sqlite3.DatabaseError) -> LLMConfigError:
+    return LLMConfigError(
+        f"LLM ledger {path}: cannot be opened as a SQLite ledger ({exc}); point LLM_LEDGER_PATH"
+        " at a ledger file, or at a file that does not exist yet"
+    )
+
+
 class Ledger:
     """Thread-safe SQLite ledger. `path` may be ":memory:" for a throwaway ledger."""
 
@@ -107,15 +116,23 @@ class Ledger:
         self._lock = threading.Lock()
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: each INSERT is its own transaction.
-        self._connection = sqlite3.connect(
-            str(path), check_same_thread=False, timeout=10.0, isolation_level=None
-        )
         self._claimed_alerts: set[str] = set()
-        with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
-            self._connection.executescript(_SCHEMA)
+        try:
+            # Autocommit: each INSERT is its own transaction.
+            self._connection = sqlite3.connect(
+                str(path), check_same_thread=False, timeout=10.0, isolation_level=None
+            )
+        except sqlite3.DatabaseError as exc:  # e.g. a folder
+            raise _not_a_ledger(path, exc) from None
+        try:
+            with self._lock:
+                self._connection.execute("PRAGMA journal_mode=WAL")
+                # safe with WAL, far fewer fsyncs
+                self._connection.execute("PRAGMA synchronous=NORMAL")
+                self._connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # a file that is not SQLite
+            self._connection.close()
+            raise _not_a_ledger(path, exc) from None
 
     def now(self) -> datetime:
         return self._clock()

@@ -36,15 +36,17 @@ def status(
 
     settings = load_settings()
     stack = ModelStack.offline() if offline else load_model_stack(settings.model_stack_path)
+    # opened before anything is printed: a path that is no ledger is one error line
+    ledger = Ledger(settings.ledger_path) if settings.ledger_path.exists() else None
     console = Console()
     console.print(f"endpoint: {describe_configuration(settings)}")
     console.print(_routing_table(stack))
     console.print(_cost_table(stack, settings))
-    if not settings.ledger_path.is_file():
+    if ledger is None:
         console.print(f"no ledger yet at {settings.ledger_path}: $0 spent")
         console.print(_budget_table(_zero_spend(settings)))
         return
-    with Ledger(settings.ledger_path) as ledger:
+    with ledger:
         budget = Budget(
             ledger, settings.daily_budget_usd, settings.monthly_budget_usd, settings.alert_threshold
         )
