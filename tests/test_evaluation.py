@@ -236,6 +236,7 @@ def test_spa_finds_a_real_edge_and_none_in_a_copy() -> None:
         (["--data", "synthetic", "--address", "x:1", "--workers", "2"], ["--address x:1"]),
         (["--data", "synthetic", "--spec", "missing.toml"], ["--spec missing.toml"]),
         (["--data", "synthetic", "--algo", "sac"], ["--algo 'sac'"]),
+        (["--data", "synthetic", "--windows", "2012", "--llm", "gateway"], ["no API key"]),
     ],
 )
 def test_evaluate_refuses_a_mistake_in_one_line_leaving_nothing(

@@ -45,6 +45,8 @@ def run_evaluation(
     runtime of `workers` CPUs or on the cluster at `address`, or in this process
     (`use_ray=False`)."""
     plan = plan_evaluation(spec)
+    if spec.llm_mode == "gateway" and address is None:
+        _check_gateway_key()  # every cell runs on this machine, with its key
     existed = out.exists()
     fresh = not existed or (out.is_dir() and not any(out.iterdir()))
     claim_folder(out, spec, force=force)
@@ -76,6 +78,16 @@ def run_evaluation(
     for path in files.values():
         say(f"wrote {path}")
     return EvaluationOutput(report, files, len(missing))
+
+
+def _check_gateway_key() -> None:
+    """Refuse gateway mode without a key for every task before any output (a cluster's workers
+    have keys of their own, so a run with `--address` is not checked here)."""
+    from llm import load_model_stack, load_settings
+    from llm.gateway import check_every_task_served
+
+    settings = load_settings()
+    check_every_task_served(settings, load_model_stack(settings.model_stack_path))
 
 
 def _undo_claim(folder: Path, existed: bool) -> None:
