@@ -55,7 +55,7 @@ def paper(
     pace: Annotated[
         float,
         typer.Option(
-            help="Seconds per bar, to replay in real time (default 0: as fast as it goes)"
+            min=0.0, help="Seconds per bar, to replay in real time (default 0: as fast as it goes)"
         ),
     ] = 0.0,
     combiner: CombinerOption = CombinerChoice.MIXTURE,

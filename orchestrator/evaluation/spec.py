@@ -63,7 +63,7 @@ class EvaluationSpec(Settings):
     @classmethod
     def _distinct(cls, values: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
         if values is not None and len(set(values)) != len(values):
-            raise ValueError(f"must not repeat a value, got {list(values)}")
+            raise ValueError("must not repeat a value")
         return values
 
     @field_validator("strategies")
@@ -170,4 +170,28 @@ def build_spec(options: dict[str, Any]) -> EvaluationSpec:
     for name in ("start", "end"):
         if isinstance(fields.get(name), int):
             fields[name] = str(fields[name])  # `start = 2005` in TOML
-    return EvaluationSpec(**fields)
+    try:
+        return EvaluationSpec(**fields)
+    except ConfigError as exc:
+        raise ConfigError(_named_as_options(str(exc))) from None
+
+
+_OPTION_OF_FIELD = {
+    "sources": "--data",
+    "algos": "--algo",
+    "test_years": "--windows",
+    "llm_mode": "--llm",
+    "max_cost_usd": "--max-cost",
+    "strategies": "`strategies` (in the --spec file)",
+    "training": "`training` (in the --spec file)",
+}
+
+
+def _named_as_options(message: str) -> str:
+    """`EvaluationSpec.test_years must ...` as `--windows must ...`: what the user typed (on the
+    command line, or as the same name in a --spec file), not the field that checked it."""
+    return re.sub(
+        r"\bEvaluationSpec\.(\w+)",
+        lambda match: _OPTION_OF_FIELD.get(match[1], "--" + match[1].replace("_", "-")),
+        message,
+    )
