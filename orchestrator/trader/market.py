@@ -209,7 +209,7 @@ def _pinned(prepared: PreparedMarket, first_decision: pd.Timestamp, window: int)
     splits = Splits(
         validation_start=index[position - window + 1],
         test_start=index[after] if after < len(index) else first_decision + pd.Timedelta(1),
-        scheme="a paper run's bars, from its first decision",
+        scheme="the run's bars, from its first decision",
     )
     return _recut(prepared, splits)
 
