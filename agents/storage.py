@@ -76,6 +76,19 @@ class AgentPaths:
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
+    @property
+    def models(self) -> Path:
+        return self.root / "models"  # an ensemble's members (`model_files`)
+
+    def written(self) -> list[Path]:
+        """What training may have written here (an ensemble's seed folders included), present
+        now: the files an overwrite replaces, so no earlier agent's file is left beside the new
+        one. Nothing else in the folder is touched."""
+        names = [self.model, self.manifest, self.evaluation, self.root / SEEDS_SUMMARY_FILE]
+        names += [self.best_model_dir, self.checkpoints, self.eval_log, self.tensorboard]
+        names += [self.models, *self.root.glob(f"{SEED_DIR_PREFIX}*")]
+        return [path for path in names if path.exists()]
+
 
 def check_output_directory(path: Path, option: str, *, force: bool) -> None:
     """Refuse, before any work, an output folder that is a file, or that already holds files and

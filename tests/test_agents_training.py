@@ -190,6 +190,21 @@ def test_several_seeds_write_one_directory_each_and_their_ensemble(tmp_path: Pat
     assert json.loads(AgentPaths(config.out).evaluation.read_text()) == run.ensemble.test.to_dict()
 
 
+def test_force_replaces_the_earlier_agent_whole_and_nothing_else(tmp_path: Path) -> None:
+    """An ensemble retrained as one seed (and back) leaves none of the other's files beside it,
+    which a reader could take for the new agent's; a file of the user's stays."""
+    out = tmp_path / "agent"
+    train_agents(tiny_config(out, "dqn", seeds=(0, 1)), progress_bar=False)
+    (out / "notes.txt").write_text("mine")
+    train_agents(tiny_config(out, "dqn", force=True), progress_bar=False)
+    single = {"best", "checkpoints", "eval", "evaluation.json", "manifest.json", "model.zip"}
+    assert {path.name for path in out.iterdir()} == single | {"notes.txt", "tensorboard"}
+    train_agents(tiny_config(out, "dqn", seeds=(0, 1), force=True), progress_bar=False)
+    ensemble = {"evaluation.json", "manifest.json", "models", "seed_0", "seed_1"}
+    assert {path.name for path in out.iterdir()} == ensemble | {"notes.txt", SEEDS_SUMMARY_FILE}
+    assert DRLAgent.load(out).manifest.seeds == (0, 1)
+
+
 def test_an_ensemble_decides_by_its_members_mean_probabilities(tmp_path: Path) -> None:
     config = tiny_config(tmp_path / "multi", "ppo", seeds=(3, 4))
     train_agents(config, progress_bar=False)

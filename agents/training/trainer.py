@@ -13,6 +13,7 @@ numbers never feed back into any choice.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def train_agents(
     for a hyperparameter search that stops poor trials early."""
     check_output_directory(config.out, "--out", force=config.force)
     markets, env_config = training_setup(config)
+    for earlier in AgentPaths(config.out).written():  # --force: the old agent goes whole
+        if earlier.is_dir():
+            shutil.rmtree(earlier)
+        else:
+            earlier.unlink()
     prepared = markets[0]
     if len(config.seeds) == 1:
         member = train_seed(
