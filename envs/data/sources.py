@@ -41,8 +41,9 @@ DateLike: TypeAlias = str | pd.Timestamp | None
 
 def canonical_source(source: str) -> str:
     """A named source as is, a file as its absolute path: the same file however it was typed,
-    and from whichever folder (what an agent's manifest records, and what is compared with it)."""
-    return source if source in SOURCE_NAMES else str(Path(source).resolve())
+    and from whichever folder or machine of a cluster (what an agent's manifest records, what is
+    compared with it, and what an evaluation hands its workers)."""
+    return source if source in SOURCE_NAMES else str(Path(source).expanduser().resolve())
 
 
 def load_market_data(

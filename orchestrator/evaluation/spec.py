@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator
 
 from agents import AgentError, TrainConfig
-from envs import SOURCE_NAMES
+from envs import canonical_source
 from llm import LLMMode
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
@@ -124,12 +124,6 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(","))
 
 
-def absolute_source(source: str) -> str:
-    """A file source as an absolute path, so that a Ray worker started elsewhere finds it (a
-    named source stays as it is)."""
-    return source if source in SOURCE_NAMES else str(Path(source).expanduser().resolve())
-
-
 def read_spec_file(path: Path) -> dict[str, Any]:
     """The table of a TOML spec (`[evaluate]`, or the top level), with `data`, `algo`, `seeds`
     and `windows` as on the command line; a file that is missing or not TOML is a ConfigError."""
@@ -166,7 +160,7 @@ def build_spec(options: dict[str, Any]) -> EvaluationSpec:
             fields[name] = tuple(fields[name])
     if "sources" not in fields:
         raise ConfigError("--data: name at least one source (or `data` in the --spec file)")
-    fields["sources"] = tuple(absolute_source(source) for source in fields["sources"])
+    fields["sources"] = tuple(canonical_source(source) for source in fields["sources"])
     for name in ("start", "end"):
         if isinstance(fields.get(name), int):
             fields[name] = str(fields[name])  # `start = 2005` in TOML

@@ -24,10 +24,11 @@ from typing import Annotated, Any
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from agents import TrainConfig, check_output_directory, train_agents, training_setup
+from envs import canonical_source
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.evaluation.runner import start_ray
-from orchestrator.evaluation.spec import Algorithm, absolute_source
+from orchestrator.evaluation.spec import Algorithm
 from orchestrator.evaluation.store import write_json_atomically
 
 METRIC = "validation_return"
@@ -77,7 +78,7 @@ def run_tune(
             f"--validate-every {spec.validate_every}: more than --timesteps {spec.timesteps},"
             " so no trial would ever be validated"
         )
-    spec = spec.copy_with(source=absolute_source(spec.source))
+    spec = spec.copy_with(source=canonical_source(spec.source))
     # a bad `training` option, or data training would refuse, is refused before Ray starts
     training_setup(_train_config(spec, {}, out / "check"))
     out.mkdir(parents=True, exist_ok=True)
