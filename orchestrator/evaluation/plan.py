@@ -94,7 +94,7 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
     """Read each series (a bad source or date is refused here, before any work) and list its
     cells; a named test year without the history it needs is a ConfigError saying why, and so
     is a window whose bars training would refuse (a train split too short for the calibration
-    hold-out or for one episode), checked once per series and test year, not per cell."""
+    hold-out or for one episode), checked once per series, at its earliest test year."""
     years: dict[str, tuple[int, ...]] = {}
     windows: list[tuple[str, int, str, str]] = []  # source, test year, last bar, its data hash
     for source in spec.sources:
@@ -124,11 +124,10 @@ def plan_evaluation(spec: EvaluationSpec) -> EvaluationPlan:
         )
         for (source, year, end, data), algo, seed in runs
     )
-    checked: set[tuple[str, int]] = set()
-    for cell in cells:
-        if (cell.source, cell.test_year) not in checked:
-            checked.add((cell.source, cell.test_year))
-            training_setup(cell.train_config(spec))  # refuses what training would
+    for source, tested in years.items():
+        # the earliest window trains on the fewest bars: if training takes it, it takes the rest
+        first = next(c for c in cells if c.source == source and c.test_year == min(tested))
+        training_setup(first.train_config(spec))  # refuses what training would
     return EvaluationPlan(spec, years, cells)
 
 
