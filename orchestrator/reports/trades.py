@@ -100,7 +100,9 @@ def round_trips(
     if trade is not None and last_close is not None:
         trade.exit(trade.held, last_close, 0.0)
         rows.append(trade.row(bars[-1], bars, still_open=True))
-    return pd.DataFrame(rows, columns=[c for c in TRADE_COLUMNS if c != "strategy"] + ["pnl"])
+    table = pd.DataFrame(rows, columns=[c for c in TRADE_COLUMNS if c != "strategy"] + ["pnl"])
+    # dates typed even with no trade: an untyped empty column makes every table it joins untyped
+    return table.astype({"entry_date": bars.dtype, "exit_date": bars.dtype})
 
 
 def trade_metrics(run: StrategyResult) -> dict[str, Any]:
@@ -125,15 +127,12 @@ def trade_metrics(run: StrategyResult) -> dict[str, Any]:
 
 def trades_table(result: BacktestResult) -> pd.DataFrame:
     """trades.csv: every strategy's trades, one row each (dates as equity.csv writes them)."""
-    run_dates = next(iter(result.strategies.values())).frame.index
     parts = [
         round_trips(run.fills, run.frame.index, run.last_close).assign(strategy=name)
         for name, run in result.strategies.items()
     ]
     table = pd.concat(parts, ignore_index=True)[list(TRADE_COLUMNS)]
-    # a strategy with no trade has untyped empty date columns, which would make them all objects
-    dates = {name: table[name].astype(run_dates.dtype) for name in ("entry_date", "exit_date")}
-    return table.assign(**dates).astype({"bars_held": int, "open": bool})
+    return table.astype({"bars_held": int, "open": bool})
 
 
 def _mean(values: pd.Series) -> float | None:
