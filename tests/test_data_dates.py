@@ -105,10 +105,18 @@ def test_yyyymmdd_integers(tmp_path: Path) -> None:
 
 
 def test_a_parquet_time_zone_is_converted_to_utc(tmp_path: Path) -> None:
-    bars = load(with_dates(tmp_path, [str(day.date()) for day in DAYS]))
+    closes = DAYS + pd.Timedelta(hours=16)
+    bars = load(with_dates(tmp_path, [str(close) for close in closes]))
     path = tmp_path / "tz.parquet"
     bars.tz_localize("US/Eastern").to_parquet(path)
-    assert list(load(path).index) == list(DAYS + pd.Timedelta(hours=5))
+    assert list(load(path).index) == list(closes + pd.Timedelta(hours=5))
+
+
+def test_parquet_daily_bars_at_local_midnight_keep_their_local_dates(tmp_path: Path) -> None:
+    bars = load(with_dates(tmp_path, [str(day.date()) for day in DAYS]))
+    path = tmp_path / "tokyo.parquet"
+    bars.tz_localize("Asia/Tokyo").to_parquet(path)
+    assert list(load(path).index) == list(DAYS)
 
 
 def intraday_index(day_minutes: range, step: str, days: pd.DatetimeIndex) -> pd.DatetimeIndex:

@@ -230,10 +230,35 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
 
 def test_utc_offsets_are_converted_to_utc_and_dropped(tmp_path: Path) -> None:
     rows = good_rows(2)
-    rows[0][0], rows[1][0] = "2020-01-02T00:00:00-05:00", "2020-01-03T00:00:00-04:00"
+    rows[0][0], rows[1][0] = "2020-01-02T16:00:00-05:00", "2020-01-03T16:00:00-04:00"
     bars = load_market_data(str(write_csv(tmp_path / "tz.csv", rows)))
     assert bars.index.tz is None
-    assert list(bars.index) == [pd.Timestamp("2020-01-02 05:00"), pd.Timestamp("2020-01-03 04:00")]
+    assert list(bars.index) == [pd.Timestamp("2020-01-02 21:00"), pd.Timestamp("2020-01-03 20:00")]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("2020-01-06 00:00:00+09:00", "2020-01-07 00:00:00+09:00"),  # Tokyo, as yfinance writes it
+        ("2020-03-27T00:00:00+01:00", "2020-03-30T00:00:00+02:00"),  # Berlin across summer time
+        ("2020-01-06T00:00:00.000-05:00", "2020-01-07T00:00:00.000-05:00"),
+        ("20200106T0000+09:00", "20200107T0000+09:00"),
+    ],
+)
+def test_daily_bars_at_local_midnight_keep_their_local_dates(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    rows = good_rows(2)
+    rows[0][0], rows[1][0] = first, second
+    bars = load_market_data(str(write_csv(tmp_path / "tz.csv", rows)))
+    assert list(bars.index) == [pd.Timestamp(first[:-6]), pd.Timestamp(second[:-6])]
+
+
+def test_midnight_with_an_offset_on_some_rows_only_is_converted_to_utc(tmp_path: Path) -> None:
+    rows = good_rows(2)
+    rows[0][0], rows[1][0] = "2020-01-06T00:00:00+09:00", "2020-01-06T12:00:00+09:00"
+    bars = load_market_data(str(write_csv(tmp_path / "tz.csv", rows)))
+    assert list(bars.index) == [pd.Timestamp("2020-01-05 15:00"), pd.Timestamp("2020-01-06 03:00")]
 
 
 def test_spreadsheet_byte_order_mark_is_skipped(tmp_path: Path) -> None:

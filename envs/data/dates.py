@@ -13,7 +13,11 @@ What files hold, and how each is read:
 - `date_format` (the `--date-format` option, a strftime format such as `%d/%m/%Y`) replaces the
   guessing: every row must match it.
 Offsets are converted to UTC and then dropped (the data contract's index is tz-naive), so a file
-whose offset changes with summer time reads as one clock.
+whose offset changes with summer time reads as one clock. One exception: when every row carries
+an offset and falls at local midnight (daily bars stamped with their exchange's zone, as yfinance
+writes them), the local calendar dates are kept. In UTC, a Tokyo session's midnight (+09:00) is
+15:00 the day before, and every bar would trade on the wrong date. This holds for ISO 8601 text
+and for tz-aware columns (Parquet); text read with a guessed or given format is converted to UTC.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from envs.errors import MarketDataError
 # Epoch values of 1973-03 to 5138-11 in each unit: 1e8 s, 1e11 ms, 1e14 us, 1e17 ns and up.
 _EPOCH_UNITS: tuple[tuple[float, str], ...] = ((1e8, "s"), (1e11, "ms"), (1e14, "us"), (1e17, "ns"))
 _YYYYMMDD = (19000101, 21001231)
+_ISO_LOCAL_MIDNIGHT = (
+    r"(\d{4}-?\d{2}-?\d{2})[T ]00(?::?00(?::?00(?:[.,]0+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)"
+)
+"""ISO 8601 midnight with an offset; group 1 is the date."""
 _HINT = "pass --date-format, e.g. --date-format '%d/%m/%Y'"
 
 
@@ -48,6 +56,8 @@ def parse_dates(values: pd.Series, source: str, date_format: str | None = None) 
         _refuse_unread(parsed, values, source, f"does not match --date-format {date_format!r}")
     elif pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values, utc=True)
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            parsed = _local_midnights(values.dt.tz_localize(None), parsed)
     elif pd.api.types.is_bool_dtype(values):
         raise MarketDataError(
             "the date column holds true/false values", source=source, rule="unparseable date"
@@ -122,7 +132,7 @@ def _from_text(text: pd.Series, source: str) -> pd.Series:
         iso = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
     if pd.notna(iso.iloc[0]):
         _refuse_unread(iso, text, source, "is not an ISO 8601 date like row 1")
-        return iso
+        return _local_midnights(_iso_local_dates(text), iso)
     readings = _readings(str(text.iloc[0]), text)
     complete = [parsed for parsed in readings if parsed.notna().all()]
     if not complete:
@@ -143,6 +153,21 @@ def _from_text(text: pd.Series, source: str) -> pd.Series:
                 row=row + 1,
             )
     return first
+
+
+def _iso_local_dates(text: pd.Series) -> pd.Series | None:
+    """The dates of ISO 8601 text every row of which is midnight with an offset, else None."""
+    if not text.str.fullmatch(_ISO_LOCAL_MIDNIGHT).all():
+        return None
+    return pd.to_datetime(text.str.extract(_ISO_LOCAL_MIDNIGHT)[0], format="ISO8601")
+
+
+def _local_midnights(local: pd.Series | None, utc: pd.Series) -> pd.Series:
+    """`local` (local wall-clock times) as UTC-labelled dates if every one is at midnight, else
+    the instants `utc` (see the module docstring)."""
+    if local is None or not (local == local.dt.normalize()).all():
+        return utc
+    return pd.Series(local.to_numpy(), index=utc.index).dt.tz_localize("UTC")
 
 
 def _readings(sample: str, text: pd.Series) -> list[pd.Series]:
