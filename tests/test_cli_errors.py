@@ -27,12 +27,31 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
         (["backtest", "--data", "sp500", "--out", "x"], ["Missing option '--agent'"]),
         (["paper", "--agent", "a", "--data", "sp500", "--journal", "j", "--llm", "x"], ["--llm"]),
         (["bactest"], ["No such command 'bactest'"]),
+        (
+            ["paper", "--agent", "a", "--data", "sp500", "--journal", "j", "--pace", "-1"],
+            ["'--pace': Input should be greater than or equal to 0, got -1"],
+        ),
     ],
 )
 def test_typer_s_usage_errors_are_one_line(args: list[str], parts: list[str]) -> None:
     result = run_script(*args)
     assert_one_error_line(result.returncode, result.stdout, result.stderr, *parts)
-    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "part"),
+    [
+        (["evaluate", "--data", "sp500", "--out", "o", "--workers=0"], "equal to 1, got 0"),
+        (["train", "--timesteps", "5", "--timesteps", "many"], "integer, got many"),
+        (["train", "--algo", "a2c"], "'a2c' is not one of 'dqn', 'ppo'."),
+    ],
+)
+def test_an_option_s_refused_value_is_echoed_once(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], args: list[str], part: str
+) -> None:
+    code, stdout, stderr = run_cli(capsys, *args)
+    assert_one_error_line(code, stdout, stderr, part)
+    assert stderr.count(args[-1].split("=")[-1]) == 1
 
 
 def test_version_and_help_load_no_heavy_library() -> None:

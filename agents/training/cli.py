@@ -222,8 +222,27 @@ def run_command_line(
     except user_errors() as exc:
         message = str(exc)
     except TyperException as exc:
-        message = exc.format_message()
+        message = _with_value_typed(exc, sys.argv[1:] if argv is None else argv)
     else:
         raise SystemExit(status if isinstance(status, int) else 0)
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(USER_ERROR_EXIT_CODE)
+
+
+def _with_value_typed(error: TyperException, argv: list[str]) -> str:
+    """Typer's message, followed by the value the user typed when Typer refused an option's value
+    without saying it (its range checks say only "Input should be greater than or equal to 1")."""
+    message = error.format_message()
+    param = getattr(error, "param", None)
+    if not isinstance(error, typer.BadParameter) or param is None:
+        return message
+    typed = None
+    for index, arg in enumerate(argv):
+        for option in param.opts:
+            if arg == option and index + 1 < len(argv):
+                typed = argv[index + 1]
+            elif arg.startswith(f"{option}="):
+                typed = arg.removeprefix(f"{option}=")
+    if typed is None or f"'{typed}'" in message:
+        return message
+    return f"{message}, got {typed}"
