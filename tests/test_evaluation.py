@@ -27,6 +27,7 @@ from orchestrator.evaluation import (
     EvaluationOutput,
     build_spec,
     plan_evaluation,
+    read_spec_file,
     run_cell,
     run_evaluation,
 )
@@ -246,6 +247,21 @@ def test_evaluate_refuses_a_mistake_in_one_line_leaving_nothing(
     code, stdout, stderr = run_cli(capsys, "evaluate", *args, "--out", "ev")
     assert_one_error_line(code, stdout, stderr, *parts)
     assert not Path("ev").exists()
+
+
+def test_a_spec_file_takes_the_option_names_and_names_itself_for_an_unknown_one(
+    capsys: pytest.CaptureFixture[str], cli_env: Path
+) -> None:
+    spec_file = cli_env / "spec.toml"
+    spec_file.write_text(
+        'data = "synthetic"\nllm = "gateway"\nmax-cost = 2.5\nmin_train_years = 3\n'
+    )
+    spec = build_spec(read_spec_file(spec_file))
+    assert (spec.llm_mode, spec.max_cost_usd, spec.min_train_years) == ("gateway", 2.5, 3)
+    spec_file.write_text('data = "synthetic"\nseed = [1]\n')
+    code, stdout, stderr = run_cli(capsys, "evaluate", "--spec", "spec.toml", "--out", "ev")
+    assert_one_error_line(code, stdout, stderr, "--spec spec.toml: unknown setting seed (known:")
+    assert not (cli_env / "ev").exists()
 
 
 def test_a_window_training_would_refuse_is_refused_before_the_folder_is_touched(

@@ -125,8 +125,10 @@ def split_list(text: str) -> tuple[str, ...]:
 
 
 def read_spec_file(path: Path) -> dict[str, Any]:
-    """The table of a TOML spec (`[evaluate]`, or the top level), with `data`, `algo`, `seeds`
-    and `windows` as on the command line; a file that is missing or not TOML is a ConfigError."""
+    """The table of a TOML spec (`[evaluate]`, or the top level): the command line's option
+    names (`data`, `algo`, `seeds`, `windows`, `llm`, `max_cost`, ..., `-` or `_` alike) or the
+    spec's field names. A file that is missing or not TOML, or a name that is neither, is a
+    ConfigError naming the file."""
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -136,7 +138,20 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     table = table.get("evaluate", table)
     if not isinstance(table, dict):
         raise ConfigError(f"--spec {path}: [evaluate] must be a table")
-    return table
+    options = {_spec_field(name): value for name, value in table.items()}
+    unknown = sorted(set(options) - set(EvaluationSpec.model_fields) - _PARSED_OPTIONS)
+    if unknown:
+        known = sorted(_PARSED_OPTIONS | set(_FIELD_OF_OPTION) | set(EvaluationSpec.model_fields))
+        raise ConfigError(
+            f"--spec {path}: unknown setting {', '.join(unknown)} (known: {', '.join(known)})"
+        )
+    return options
+
+
+def _spec_field(name: str) -> str:
+    """A spec file's `max-cost` as `max_cost_usd`: its field, or the option `build_spec` parses."""
+    name = name.replace("-", "_")
+    return _FIELD_OF_OPTION.get(name, name)
 
 
 def build_spec(options: dict[str, Any]) -> EvaluationSpec:
@@ -169,6 +184,11 @@ def build_spec(options: dict[str, Any]) -> EvaluationSpec:
     except ConfigError as exc:
         raise ConfigError(_named_as_options(str(exc))) from None
 
+
+_PARSED_OPTIONS = {"data", "algo", "seeds", "windows"}
+"""Option names that `build_spec` parses from text into a field of another name."""
+_FIELD_OF_OPTION = {"llm": "llm_mode", "max_cost": "max_cost_usd"}
+"""Option names whose field has another name and needs no parsing."""
 
 _OPTION_OF_FIELD = {
     "sources": "--data",
