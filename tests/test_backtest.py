@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from agents import DRLAgent, train_agents
-from envs import CostModel, performance_metrics
+from envs import CostModel, MarketDataError, performance_metrics
 from envs.data.sources import load_market_data
 from envs.data.splits import make_splits
 from llm import AnalystTeam
@@ -333,6 +333,35 @@ def test_an_agent_with_its_own_split_dates_is_tested_after_its_validation(
     assert not market.in_sample
     default = make_splits("synthetic", load_market_data("synthetic", None, "2007-06").index)
     assert default.test_start > pd.Timestamp("2006-12-31")  # what it used to trade from
+
+
+def test_a_copy_of_the_agent_s_series_under_another_name_is_cut_at_the_agent_s_splits(
+    tmp_path: Path,
+) -> None:
+    """A CSV of the agent's own bars, cut to fewer years, is its own series: its default split
+    would start a "test" inside the agent's validation (2006-04 to 2006-09) and call it out of
+    sample. The same dates with other prices are another series."""
+    splits = {"validation_start": "2006-04-03", "test_start": "2006-10-02"}
+    config = tiny_config(tmp_path / "agent", "dqn", end="2007-06", **splits)
+    train_agents(config, progress_bar=False)
+    agent = DRLAgent.load(config.out)
+    bars = load_market_data("synthetic", None, "2007-06")
+    copy = tmp_path / "copy.csv"
+    bars.loc["2004":"2006-12"].to_csv(copy)
+    default = make_splits(str(copy), bars.loc["2004":"2006-12"].index)
+    assert default.test_start < pd.Timestamp("2006-10-02")  # what it would have traded from
+    market = load_trading_market(agent, str(copy))
+    assert pd.Timestamp(market.arrays.dates[market.first_bar + 1]) == pd.Timestamp("2006-10-02")
+    assert not market.in_sample
+    assert load_trading_market(agent, str(copy), start="2006-06").in_sample
+    bars.loc[:"2006-09"].to_csv(copy)
+    with pytest.raises(MarketDataError, match="these are the bars of synthetic"):
+        load_trading_market(agent, str(copy))
+    other = bars.loc["2004":"2006-12"].copy()
+    other[["open", "high", "low", "close"]] *= 1.01
+    other.to_csv(copy)
+    market = load_trading_market(agent, str(copy))
+    assert pd.Timestamp(market.arrays.dates[market.first_bar + 1]) == default.test_start
 
 
 def test_an_agent_trained_on_a_file_knows_it_however_its_path_is_typed(

@@ -8,7 +8,10 @@ is the agent's error (`AgentError`), naming the features that differ.
 
 On the source the agent was trained on, the splits are the agent's own (its manifest's dates), not
 the source's defaults: an agent trained with `--validation-start/--test-start` is tested on the bars
-after its validation, never on bars it learned from.
+after its validation, never on bars it learned from. A copy of that source under another name (a
+file cut to fewer years, or the packaged series saved to CSV) is recognised by its bars: on every
+date both hold, the same open and close. Its own default split would put a "test" period inside the
+agent's validation years.
 
 A paper run pins its first decision (`first_decision`): the bars from there on are its bars however
 the file grows, although a chronological test split would move with every bar appended.
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import NonNegativeInt
 
@@ -38,6 +42,7 @@ from envs import (
     assemble_market,
     canonical_source,
     format_date,
+    load_market_data,
     market_data_hash,
     prepare_market,
 )
@@ -125,7 +130,9 @@ def load_trading_market(
         date_format=date_format,
         periods_per_year=periods_per_year,
     )
-    prepared = _with_agent_splits(agent, prepared)
+    own = _is_agents_series(agent, prepared)
+    if own:
+        prepared = _with_agent_splits(agent, prepared)
     if first_decision is None and _from_start(prepared, start, window):
         first_decision = prepared.bars.index[window - 1]  # the period --start names, whole
     if first_decision is not None:
@@ -147,21 +154,51 @@ def load_trading_market(
         history=history,
         first_bar=window - 1,
         data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
-        in_sample=_in_sample(agent, source, arrays.dates[window], arrays.dates[-1]),
+        in_sample=_in_sample(agent, source, own, arrays.dates[window], arrays.dates[-1]),
     )
 
 
+MIN_SHARED_BARS = 20
+"""Bars on the same dates with the same prices that make another source a copy of the agent's."""
+
+
+def _is_agents_series(agent: DRLAgent, prepared: PreparedMarket) -> bool:
+    """Whether `prepared` is the source whose splits validated and tested the agent
+    (`AgentManifest.data_source`), by name or as a copy: at least `MIN_SHARED_BARS` dates in
+    common with it, and on every one the same open and close (an unreadable source is no copy)."""
+    own_source = agent.manifest.data_source
+    if canonical_source(prepared.source) == canonical_source(own_source):
+        return True
+    try:
+        own_bars = load_market_data(
+            own_source, date_format=agent.manifest.train_config.get("date_format")
+        )
+    except MarketDataError:
+        return False
+    shared = prepared.bars.index.intersection(own_bars.index)
+    if len(shared) < MIN_SHARED_BARS:
+        return False
+    prices = ["open", "close"]
+    theirs, ours = prepared.bars.loc[shared, prices], own_bars.loc[shared, prices]
+    return bool(np.allclose(theirs.to_numpy(), ours.to_numpy(), rtol=1e-9, atol=0.0))
+
+
 def _with_agent_splits(agent: DRLAgent, prepared: PreparedMarket) -> PreparedMarket:
-    """`prepared` cut at the agent's own split dates when it is the source whose splits validated
-    and tested the agent (`AgentManifest.data_source`); other sources keep their defaults."""
+    """`prepared`, the agent's own series (`_is_agents_series`), cut at the agent's own split
+    dates."""
     manifest = agent.manifest
-    own = canonical_source(prepared.source) == canonical_source(manifest.data_source)
-    if not own or not {"validation", "test"} <= set(manifest.splits):
+    if not {"validation", "test"} <= set(manifest.splits):
         return prepared
+    copy = canonical_source(prepared.source) != canonical_source(manifest.data_source)
     splits = Splits(
         validation_start=pd.Timestamp(manifest.splits["validation"][0]),
         test_start=pd.Timestamp(manifest.splits["test"][0]),
-        scheme="the agent's own splits (its manifest)",
+        scheme="the agent's own splits (its manifest)"
+        + (
+            f": these are the bars of {manifest.data_source}, which it was trained on"
+            if copy
+            else ""
+        ),
     )
     index = prepared.bars.index
     if splits.bounds(index) == prepared.splits.bounds(index):
@@ -179,12 +216,14 @@ def _from_start(prepared: PreparedMarket, start: DateLike, window: int) -> bool:
     return len(test) == 0 or prepared.bars.index[window - 1] < pd.Timestamp(test[0])
 
 
-def _in_sample(agent: DRLAgent, source: str, first: object, last: object) -> bool:
-    """Whether the bars traded, `first` to `last` of `source`, overlap the agent's train or
-    validation split (the manifest's dates for its own sources). The first decision's bar is
-    not traded: on the test split it is validation's last bar."""
+def _in_sample(agent: DRLAgent, source: str, own: bool, first: object, last: object) -> bool:
+    """Whether the bars traded, `first` to `last` of `source` (`own`: the agent's own series, or
+    a copy), overlap the agent's train or validation split (the manifest's dates for its own
+    sources). The first decision's bar is not traded: on the test split it is validation's last
+    bar."""
     manifest = agent.manifest
-    if canonical_source(source) not in map(canonical_source, manifest.training_sources):
+    trained = own or canonical_source(source) in map(canonical_source, manifest.training_sources)
+    if not trained:
         return False
     seen = [manifest.splits[name] for name in ("train", "validation") if name in manifest.splits]
     if not seen:
