@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -452,9 +453,9 @@ def test_an_order_belongs_to_the_bar_that_decided_it(journal: Journal) -> None:
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"agent_hash": "agent-2"}, "agent_hash"),
-        ({"data_hash": "data-2"}, "data_hash"),
-        ({"data_source": "sp500"}, "data_source"),
+        ({"agent_hash": "agent-2"}, "agent_hash (another agent, or the agent retrained)"),
+        ({"data_hash": "data-2"}, "data_hash (other bars up to the run's first decision"),
+        ({"data_source": "sp500"}, "data_source (another source)"),
         ({"config": {**IDENTITY.config, "cash": 1.0}}, "config['cash']"),
     ],
 )
@@ -465,7 +466,7 @@ def test_a_journal_of_another_run_is_refused_and_left_as_it_was(
         record_plain_bar(journal, 0)
     before = path.read_bytes()
     other = IDENTITY.copy_with(**change)
-    with pytest.raises(JournalIdentityError, match=named.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(JournalIdentityError, match=re.escape(named)):
         Journal.open(path, other)
     assert path.read_bytes() == before
     with Journal.open(path, IDENTITY) as journal:  # the refused open gave the lock back

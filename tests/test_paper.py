@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -368,9 +369,21 @@ def test_a_journal_of_other_bars_is_refused(
     args = paper_args(agent, journal)
     args[args.index("--end") + 1] = "2007-05"
     assert_one_error_line(*run_cli(capsys, *args), "the data given ends at 2007-05-31")
-    args[args.index("--end") + 1] = END
-    args += ["--start", "2005-02"]  # the same first decision, with less of the past before it
-    assert_one_error_line(*run_cli(capsys, *args), "was made by another run", "data_hash")
+
+
+def test_a_resume_with_a_start_before_its_first_decision_is_the_same_run(
+    agent: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    finished: tuple[Path, PaperResult],
+) -> None:
+    """The journal pins the first decision, and `--start` cuts no past that the run saw: the
+    features and the analysts' charts both read the bars before it, and so does the data hash."""
+    journal = cli_env / "copy.sqlite"
+    shutil.copy(finished[0], journal)
+    code, stdout, stderr = run_cli(capsys, *paper_args(agent, journal, "--start", "2005-02"))
+    assert code == 0, stderr
+    assert "resum" in stdout.lower(), stdout
 
 
 def test_a_journal_resumed_with_another_year_of_bars_is_refused(

@@ -134,6 +134,7 @@ def _with_split_dates(config: TrainConfig, prepared: PreparedMarket) -> Prepared
         prepared.features,
         splits,
         periods_per_year=prepared.periods_per_year,
+        history=prepared.history,
     )
 
 

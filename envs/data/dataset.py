@@ -40,6 +40,7 @@ class PreparedMarket:
     test: MarketArrays
     data_hash: str  # market_data_hash(bars), for agent manifests
     periods_per_year: int  # bars in a year, for annualised figures (`envs.data.bar_size`)
+    history: pd.DataFrame  # the source's bars up to the last of `bars`, those before --start too
 
     def split(self, name: SplitName) -> MarketArrays:
         """The arrays of split `name`, refusing an empty one with a message that says why."""
@@ -77,7 +78,13 @@ def prepare_market(
         periods_per_year = infer_bar_size(history.index).periods_per_year
     splits = make_splits(source, bars.index)
     return assemble_market(
-        source, bars, features, splits, normalizer, periods_per_year=periods_per_year
+        source,
+        bars,
+        features,
+        splits,
+        normalizer,
+        periods_per_year=periods_per_year,
+        history=history.loc[: bars.index[-1]],
     )
 
 
@@ -89,11 +96,13 @@ def assemble_market(
     normalizer: FeatureNormalizer | None = None,
     *,
     periods_per_year: int | None = None,
+    history: pd.DataFrame | None = None,
 ) -> PreparedMarket:
     """Cut `bars` and their raw `features` at `splits` into arrays (e.g. for other split dates).
 
     Without a `normalizer`, one is fitted on the train split's rows after the warm-up; without
-    `periods_per_year` (bars in a year), it is inferred from the dates of `bars`.
+    `periods_per_year` (bars in a year), it is inferred from the dates of `bars`. history: the
+    source's bars up to the last of `bars`, earlier ones included (None: `bars`).
     """
     bounds = splits.bounds(bars.index)
     if normalizer is None:
@@ -117,6 +126,7 @@ def assemble_market(
         test=arrays["test"],
         data_hash=market_data_hash(bars),
         periods_per_year=periods_per_year,
+        history=bars if history is None else history,
     )
 
 

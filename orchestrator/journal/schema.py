@@ -379,8 +379,9 @@ class RunIdentity(Value):
     def mismatches(self, other: RunIdentity) -> list[str]:
         """What differs from `other`, one readable line per field (config: per top-level key)."""
         found = [
-            f"{name}: journal has {getattr(other, name)!r}, this run has {getattr(self, name)!r}"
-            for name in ("agent_hash", "data_source", "data_hash")
+            f"{name} ({meaning}): journal has {getattr(other, name)!r}, this run has"
+            f" {getattr(self, name)!r}"
+            for name, meaning in _IDENTITY_MEANINGS.items()
             if getattr(self, name) != getattr(other, name)
         ]
         for key in sorted(set(self.config) | set(other.config)):
@@ -389,6 +390,13 @@ class RunIdentity(Value):
             if canonical_json(mine, key) != canonical_json(theirs, key):
                 found.append(f"config[{key!r}]: journal has {theirs!r}, this run has {mine!r}")
         return found
+
+
+_IDENTITY_MEANINGS = {
+    "agent_hash": "another agent, or the agent retrained",
+    "data_source": "another source",
+    "data_hash": "other bars up to the run's first decision: another file, or its past edited",
+}
 
 
 @dataclass(frozen=True)

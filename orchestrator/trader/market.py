@@ -55,7 +55,8 @@ class TradingMarket:
     """One asset ready to trade: the bars the engine steps through and everything before them.
 
     arrays: the bars traded (row t = engine bar t), features normalised with the agent's statistics.
-    history: every bar of the source up to the last traded one (lower-case OHLCV), for snapshots.
+    history: every bar of the source up to the last traded one (lower-case OHLCV), those before
+    `--start` too, for snapshots: the analysts see the same past as the agent's features.
     first_bar: the first bar with a full feature window: the first decision.
     data_hash: hash of the source's bars up to the first decision (`market_data_hash`): the past
     a run starts from, which bars appended later leave as it is.
@@ -146,14 +147,14 @@ def load_trading_market(
             source=source,
             rule=f"{split} split too short",
         )
-    history = prepared.bars.loc[: pd.Timestamp(arrays.dates[-1])]
+    history = prepared.history.loc[: pd.Timestamp(arrays.dates[-1])]
     return TradingMarket(
         source=source,
         symbol=symbol_for(source),
         arrays=arrays,
         history=history,
         first_bar=window - 1,
-        data_hash=market_data_hash(prepared.bars.loc[: pd.Timestamp(arrays.dates[window - 1])]),
+        data_hash=market_data_hash(prepared.history.loc[: pd.Timestamp(arrays.dates[window - 1])]),
         in_sample=_in_sample(agent, source, own, arrays.dates[window], arrays.dates[-1]),
     )
 
@@ -262,6 +263,7 @@ def _recut(prepared: PreparedMarket, splits: Splits) -> PreparedMarket:
         splits,
         prepared.normalizer,
         periods_per_year=prepared.periods_per_year,
+        history=prepared.history,
     )
 
 
