@@ -28,6 +28,13 @@ def test_renders_png_in_memory_and_leaves_nothing_behind(
     assert plt.get_fignums() == []
 
 
+@pytest.mark.parametrize("n_bars", [2, 5, 10, 11, 31])
+def test_a_chart_too_short_for_a_moving_average_is_drawn_without_it(n_bars: int) -> None:
+    bars = trend_snapshot(0.004).bars[:n_bars]
+    assert len(bars) == n_bars
+    assert render_candlestick_png(bars, size_px=(200, 150)).startswith(PNG_SIGNATURE)
+
+
 def test_needs_two_bars() -> None:
     with pytest.raises(SnapshotError, match="at least 2 bars, got 1"):
         render_candlestick_png(trend_snapshot(0.0).bars[:1])

@@ -53,6 +53,7 @@ def render_candlestick_png(
         raise SnapshotError(f"a chart needs at least {_MIN_BARS} bars, got {len(bars)}")
     frame = _bars_frame(bars)
     moving_averages = tuple(n for n in (10, 30) if n < len(bars))
+    averages = {"mav": moving_averages} if moving_averages else {}  # mplfinance refuses mav=None
     buffer = io.BytesIO()
     with _RENDER_LOCK:
         matplotlib.use("Agg")  # no-op when already headless; never opens a window
@@ -60,12 +61,12 @@ def render_candlestick_png(
             frame,
             type="candle",
             volume=True,
-            mav=moving_averages or None,
             style=_style(),
             title=title,
             figsize=(size_px[0] / _DPI, size_px[1] / _DPI),
             returnfig=True,
             warn_too_much_data=10_000,
+            **averages,
         )
         try:
             figure.savefig(buffer, format="png", dpi=_DPI)
