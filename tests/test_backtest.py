@@ -137,6 +137,31 @@ def test_the_command_writes_every_strategy_its_metrics_equity_and_plots(
     page = (out / "report.html").read_text()  # interactive, and whole: plotly.js is inside
     assert "SYNTHETIC" in page and "hybrid_learned buys" in page and '<script src="' not in page
     assert "hybrid_learned" in stdout and str(out / "metrics.json") in stdout
+    assert sorted(path.name for path in cli_env.iterdir()) == ["ledger.sqlite", "report"]
+
+
+def test_an_interrupt_while_the_report_is_written_leaves_the_earlier_one_whole(
+    agent_dir: Path,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C after metrics.json, the CSVs and the plots are written, before report.html: with
+    `--force` over an earlier report nothing of the new one lands (it used to leave a folder
+    mixing the two runs' files), and in a new folder nothing is left at all."""
+    args = ["--agent", str(agent_dir), "--data", "synthetic", "--end", END]
+    assert run_cli(capsys, *args, "--out", "report")[0] == 0
+    before = {path.name: path.read_bytes() for path in (cli_env / "report").iterdir()}
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("orchestrator.reports.backtest.save_html", interrupted)
+    for out in ("report", "new"):
+        assert run_cli(capsys, *args, "--start", "2006-06", "--out", out, "--force")[0] == 130
+    after = {path.name: path.read_bytes() for path in (cli_env / "report").iterdir()}
+    assert after == before
+    assert sorted(path.name for path in cli_env.iterdir()) == ["ledger.sqlite", "report"]
 
 
 def test_buy_and_hold_is_the_price_ratio_less_one_entry_price(

@@ -27,7 +27,8 @@ from llm import usd
 from orchestrator.errors import ReportError
 from orchestrator.memory import MEMORY_FILE, write_memory_file
 from orchestrator.reports.html import save_html
-from orchestrator.reports.plots import IN_SAMPLE, save_plots
+from orchestrator.reports.plots import IN_SAMPLE, PLOT_FILES, save_plots
+from orchestrator.reports.staging import staged_report
 from orchestrator.reports.trades import trade_metrics, trades_table
 from orchestrator.runs import BacktestResult, StrategyResult
 
@@ -371,20 +372,33 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) if names else "none"
 
 
+REPORT_FILES = (
+    "metrics.json",
+    "equity.csv",
+    "trades.csv",
+    "metrics.md",
+    *PLOT_FILES.values(),
+    "report.html",
+    MEMORY_FILE,
+)
+
+
 def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
     """Write metrics.json, equity.csv, trades.csv, metrics.md, the PNG plots and report.html into
     `out_dir`, and the trade memory's trades and lessons into memory.sqlite (when a strategy kept
-    one)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create the backtest folder {out_dir}: {exc}") from None
+    one): all of them or, after an error or an interrupt, none (`staged_report`)."""
+    with staged_report(out_dir, REPORT_FILES) as staging:
+        files = _write_report_files(result, staging)
+    return {key: out_dir / path.name for key, path in files.items()}
+
+
+def _write_report_files(result: BacktestResult, folder: Path) -> dict[str, Path]:
     metrics = backtest_metrics(result)
     files = {
-        "metrics": out_dir / "metrics.json",
-        "equity": out_dir / "equity.csv",
-        "trades": out_dir / "trades.csv",
-        "table": out_dir / "metrics.md",
+        "metrics": folder / "metrics.json",
+        "equity": folder / "equity.csv",
+        "trades": folder / "trades.csv",
+        "table": folder / "metrics.md",
     }
     try:
         files["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
@@ -393,14 +407,14 @@ def write_backtest_report(result: BacktestResult, out_dir: Path) -> dict[str, Pa
         trades[["entry_date", "exit_date"]] = trades[["entry_date", "exit_date"]].apply(_as_text)
         trades.to_csv(files["trades"], index=False)
         files["table"].write_text(metrics_markdown(metrics))
-        files.update(save_plots(result, out_dir))
-        files["html"] = save_html(result, out_dir / "report.html")
+        files.update(save_plots(result, folder))
+        files["html"] = save_html(result, folder / "report.html")
         for run in result.strategies.values():
             if run.memory is not None:  # hybrid_memory's: the only strategy keeping one
-                files["memory"] = out_dir / MEMORY_FILE
+                files["memory"] = folder / MEMORY_FILE
                 write_memory_file(files["memory"], run.memory)
-    except (OSError, sqlite3.Error) as exc:
-        raise ReportError(f"cannot write the backtest report into {out_dir}: {exc}") from None
+    except sqlite3.Error as exc:
+        raise ReportError(f"cannot write the trade memory file: {exc}") from None
     return files
 
 

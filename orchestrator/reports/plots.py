@@ -23,15 +23,17 @@ _HYBRIDS = ("hybrid_fixed", "hybrid_learned")
 MARKED = "hybrid_learned"  # the strategy whose fills the equity plot marks
 
 
+PLOT_FILES = {
+    "equity_plot": "equity.png",
+    "position_plot": "positions.png",
+    "drawdown_plot": "drawdowns.png",
+    "weights_plot": "weights.png",
+}
+
+
 def save_plots(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
-    """Write equity.png, positions.png, drawdowns.png and weights.png into `out_dir`; returns
-    them by name."""
-    files = {
-        "equity_plot": out_dir / "equity.png",
-        "position_plot": out_dir / "positions.png",
-        "drawdown_plot": out_dir / "drawdowns.png",
-        "weights_plot": out_dir / "weights.png",
-    }
+    """Write the `PLOT_FILES` into `out_dir`; returns them by name."""
+    files = {key: out_dir / name for key, name in PLOT_FILES.items()}
     _save(_equity_figure(result), files["equity_plot"])
     _save(_position_figure(result), files["position_plot"])
     _save(_drawdown_figure(result), files["drawdown_plot"])

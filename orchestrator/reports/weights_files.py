@@ -12,9 +12,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from orchestrator.errors import ReportError
 from orchestrator.reports.backtest import IN_SAMPLE_WARNING, metrics_table, reliability_table
 from orchestrator.reports.plots import IN_SAMPLE as IN_SAMPLE_MARK
+from orchestrator.reports.staging import staged_report
 from orchestrator.reports.weights import WeightsReport
 from orchestrator.runs.paper_config import IN_SAMPLE
 
@@ -27,28 +27,26 @@ _LABELS = {
 }
 
 
+REPORT_FILES = {
+    "json": "weights.json",
+    "weights_plot": "weights.png",
+    "pnl_plot": "pnl.png",
+    "fixed_weight_plot": "fixed_weights.png",
+    "summary": "summary.md",
+}
+
+
 def write_weights_report(report: WeightsReport, out_dir: Path) -> dict[str, Path]:
-    """Write every file of the report into `out_dir` (created if needed); returns them by name."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create the report folder {out_dir}: {exc}") from None
-    files = {
-        "json": out_dir / "weights.json",
-        "weights_plot": out_dir / "weights.png",
-        "pnl_plot": out_dir / "pnl.png",
-        "fixed_weight_plot": out_dir / "fixed_weights.png",
-        "summary": out_dir / "summary.md",
-    }
-    try:
+    """Write every file of the report into `out_dir` (created if needed): all of them or, after an
+    error or an interrupt, none (`staged_report`); returns them by name."""
+    with staged_report(out_dir, REPORT_FILES.values()) as staging:
+        files = {key: staging / name for key, name in REPORT_FILES.items()}
         files["json"].write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
         _save(_weights_figure(report), files["weights_plot"])
         _save(_pnl_figure(report), files["pnl_plot"])
         _save(_fixed_weight_figure(report), files["fixed_weight_plot"])
         files["summary"].write_text(summary_markdown(report))
-    except OSError as exc:
-        raise ReportError(f"cannot write the report into {out_dir}: {exc}") from None
-    return files
+    return {key: out_dir / name for key, name in REPORT_FILES.items()}
 
 
 def _unfinished_line(report: WeightsReport) -> str:
