@@ -17,8 +17,15 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from agents import DRLAgent, TrainConfig, check_output_directory, train_agents
-from envs import DateLike, describe_market, parse_date_option
+from agents import (
+    AgentError,
+    DRLAgent,
+    TrainConfig,
+    check_output_directory,
+    train_agents,
+    training_setup,
+)
+from envs import DateLike, MarketDataError, describe_market, parse_date_option
 from llm import LLMMode, LLMSettings, build_analyst_team
 from orchestrator.checks import Settings
 from orchestrator.errors import ConfigError
@@ -229,27 +236,33 @@ def run_pipeline(
 ) -> None:
     """Train -> backtest -> paper trade -> weights report, telling `say` where each result is.
 
-    Every input is checked before step 1 (the data source and dates, the LLM key in gateway
-    mode), so that a mistake is not found after minutes of training.
+    Every input is checked before step 1 (the data source and dates, whether they are long enough
+    to train on, the LLM key in gateway mode), so that a mistake is not found after minutes of
+    training.
     """
-    describe_market(
+    describe_market(  # a file that is missing or malformed is refused as it is
         config.data, date_format=config.date_format, periods_per_year=config.periods_per_year
     )
+    train_config = TrainConfig(
+        algo=config.algo,
+        data=config.data,
+        out=folders.agent,
+        timesteps=config.timesteps,
+        seeds=(config.seed,),
+        date_format=config.date_format,
+        periods_per_year=config.periods_per_year,
+    )
+    try:
+        training_setup(train_config)
+    except (AgentError, MarketDataError) as exc:
+        raise ConfigError(
+            f"{exc}. The pipeline trains with the defaults; `hybrid-trader train` takes the"
+            " options that change them"
+        ) from None
     with build_analyst_team(config.llm_mode):
         pass  # gateway mode without a key is refused here
     say(f"1/4 training a {config.algo.upper()} agent on {config.data} into {folders.agent}")
-    train_agents(
-        TrainConfig(
-            algo=config.algo,
-            data=config.data,
-            out=folders.agent,
-            timesteps=config.timesteps,
-            seeds=(config.seed,),
-            date_format=config.date_format,
-            periods_per_year=config.periods_per_year,
-        ),
-        progress_bar=progress_bar,
-    )
+    train_agents(train_config, progress_bar=progress_bar)
     say(f"2/4 backtesting every strategy on the test split into {folders.backtest}")
     backtest = backtest_agent(
         folders.agent,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from envs import load_market_data
 from tests.paper_helpers import CLI, END, assert_one_error_line, run_cli, tiny_agent
 
 
@@ -118,12 +119,21 @@ def test_a_refused_paper_run_leaves_no_file(
         (["--data", "sp5000"], "did you mean `sp500`?"),
         (["--llm", "gateway"], "OPENROUTER_API_KEY"),
         (["--out", "README.md"], "--out README.md: a file, not a folder"),
+        (
+            ["--data", "short.csv"],
+            "(lower --calibration-bars). The pipeline trains with the defaults; `hybrid-trader"
+            " train` takes the options that change them",
+        ),
     ],
 )
 def test_the_pipeline_checks_every_input_before_training(
     args: list[str], message: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (cli_env / "README.md").write_text("mine")
+    load_market_data("sp500").iloc[:400].to_csv(cli_env / "short.csv")
     assert_one_error_line(*run_cli(capsys, "pipeline", *args), message)
-    assert sorted(p.name for p in cli_env.iterdir() if p.name != "runs") == ["README.md"]
+    assert sorted(p.name for p in cli_env.iterdir() if p.name != "runs") == [
+        "README.md",
+        "short.csv",
+    ]
     assert not list((cli_env / "runs").glob("pipeline/*"))
