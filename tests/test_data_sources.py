@@ -105,6 +105,14 @@ def test_adj_close_scales_open_high_low_close_by_one_factor(tmp_path: Path) -> N
     assert bars.iloc[1].tolist() == [10.5, 12.0, 10.0, 11.0, 1001.0]
 
 
+@pytest.mark.parametrize("adj", ["0", "-1.5", "nan"])
+def test_a_bad_adj_close_is_named_with_its_date_and_value(tmp_path: Path, adj: str) -> None:
+    rows = [[*row, value] for row, value in zip(good_rows(2), ["5.0", adj], strict=True)]
+    path = write_csv(tmp_path / "adj.csv", rows, header="Date,Open,High,Low,Close,Volume,Adj Close")
+    shown = f"{float(adj):.10g}"
+    assert_error(path, "bad adj close", 2, f"date=2020-01-03 adj close={shown}")
+
+
 def test_parquet_with_a_date_index(tmp_path: Path) -> None:
     csv_bars = load_market_data(str(write_csv(tmp_path / "m.csv", good_rows(4))))
     table = csv_bars.rename(columns=str.title).rename_axis("Date")

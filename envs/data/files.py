@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from envs.data.contract import OHLCV_COLUMNS, validate_bars
+from envs.data.contract import OHLCV_COLUMNS, format_date, validate_bars
 from envs.data.dates import parse_dates
 from envs.errors import MarketDataError
 
@@ -165,7 +165,10 @@ def _adjusted(bars: pd.DataFrame, adj_close: np.ndarray, source: str) -> pd.Data
     if bad.any():
         row = int(np.argmax(bad))
         raise MarketDataError(
-            f"adj close={adj_close[row]!r}", source=source, rule="bad adj close", row=row + 1
+            f"date={format_date(bars.index[row])} adj close={adj_close[row]:.10g}",
+            source=source,
+            rule="bad adj close",
+            row=row + 1,
         )
     factor = adj_close / bars["close"].to_numpy()
     if np.all(factor == 1.0):
