@@ -64,6 +64,12 @@ def test_export_writes_every_bar_s_votes_reasoning_orders_and_fills(
         == 0
     )
     assert pd.read_csv(nested).equals(pd.read_csv(out))
+    parquet = tmp_path / "decisions.parquet"
+    assert (
+        run_cli(capsys, "journal", "export", "--journal", str(journal), "--out", str(parquet))[0]
+        == 0
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet), pd.read_csv(out), check_dtype=False)
 
 
 def test_show_prints_a_line_a_bar_with_the_llm_s_reasoning_where_it_was_asked(

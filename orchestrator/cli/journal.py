@@ -14,6 +14,8 @@ from orchestrator.cli.options import ForceOption
 if TYPE_CHECKING:
     import pandas as pd
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
 JournalFileOption = Annotated[
     Path, typer.Option("--journal", help="Journal file of a paper-trade run (read only).")
 ]
@@ -34,10 +36,16 @@ def show(
 
 def export(
     journal: JournalFileOption,
-    out: Annotated[Path, typer.Option("--out", help="CSV file to write, one row per bar.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="File to write, one row per bar: Parquet if it ends in .parquet, else CSV.",
+        ),
+    ],
     force: ForceOption = False,
 ) -> None:
-    """Write every bar's decision to a CSV file (the columns `show` prints, in full)."""
+    """Write every bar's decision to a CSV or Parquet file (the columns `show` prints, in full)."""
     from orchestrator.errors import ConfigError
 
     if out.resolve() == journal.resolve():
@@ -48,7 +56,10 @@ def export(
     log = _decision_log(journal)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        log.to_csv(out, index=False)
+        if out.suffix.lower() in PARQUET_SUFFIXES:
+            log.to_parquet(out, index=False)
+        else:
+            log.to_csv(out, index=False)
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     typer.echo(f"wrote {len(log)} bars to {out}")
