@@ -148,6 +148,13 @@ class DRLAgent:
                 f"{self.source}: observations have shape {observations.shape}, the agent expects"
                 f" (n, {', '.join(map(str, self.observation_shape))})"
             )
+        finite = np.isfinite(observations)
+        if not finite.all():
+            row, column = np.argwhere(~finite)[0]
+            raise AgentError(
+                f"{self.source}: observation {row} holds {observations[row, column]} at index"
+                f" {column}; an agent decides on finite numbers only"
+            )
         members = member_scores(self.models, observations)
         log_probs = uses_log_probabilities(self.models[0])  # all members share the algorithm
         scores = ensemble_scores(members, log_probs)

@@ -179,3 +179,13 @@ def test_an_observation_shape_mismatch_is_refused(trained_dir: Path) -> None:
         agent.check_compatible(FEATURE_NAMES, (75,))
     with pytest.raises(AgentError, match=r"observation has shape \(3,\)"):
         agent.decide(np.zeros(3, dtype=np.float32))
+
+
+def test_an_observation_that_is_not_finite_is_refused_naming_where(trained_dir: Path) -> None:
+    agent = DRLAgent.load(trained_dir)
+    observations = np.zeros((3, 77), dtype=np.float32)
+    observations[2, 40] = np.nan
+    with pytest.raises(AgentError, match="observation 2 holds nan at index 40"):
+        agent.decide_many(observations)
+    with pytest.raises(AgentError, match="observation 0 holds inf at index 0"):
+        agent.decide(np.full(77, np.inf))
