@@ -1,6 +1,7 @@
 """The names `agents` exports, loaded on first use (see its `__init__.py`)."""
 
 from .config import TrainConfig as TrainConfig
+from .config import parse_integer_ranges as parse_integer_ranges
 from .decision import DRLDecision as DRLDecision
 from .drl_agent import DRLAgent as DRLAgent
 from .errors import AgentError as AgentError

@@ -28,6 +28,7 @@ rewards that are daily log returns of about 1e-2 and mostly noise):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
@@ -110,9 +111,26 @@ def _comma_separated(what: str, example: str) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
+def parse_integer_ranges(text: str) -> tuple[int, ...]:
+    """`0-4`, `0,1,2` or both (`0-2,7`) as the integers they name, in order: seeds, test years.
+    Any other form is a ValueError saying which forms are read."""
+    numbers: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise ValueError(f"must be written as 0-4, 0,1,2 or both (0-2,7), got {text!r}")
+        last = int(match[2] if match[2] is not None else match[1])
+        numbers.extend(range(int(match[1]), last + 1))
+    return tuple(numbers)
+
+
+def _ranges(value: object) -> object:
+    return parse_integer_ranges(value) if isinstance(value, str) else value
+
+
 def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
-        raise ValueError("must be distinct seeds")
+        raise ValueError(f"must not repeat a seed, got {seeds}")
     return seeds
 
 
@@ -222,8 +240,8 @@ class TrainConfig(TrainingOptions):
     ] = 100_000
     seeds: Annotated[
         tuple[NonNegativeInt, ...],
-        Field(min_length=1, description="Several seeds, e.g. 0,1,2 (overrides --seed)."),
-        _comma_separated("integers", "0,1,2"),
+        Field(min_length=1, description="Several seeds, e.g. 0,1,2 or 0-4 (overrides --seed)."),
+        BeforeValidator(_ranges),
         AfterValidator(_distinct),
     ] = (0,)
     start: Annotated[

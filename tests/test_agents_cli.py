@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import ALGORITHMS
+from agents.config import ALGORITHMS, TrainConfig
 from agents.storage import AgentPaths
 from agents.training.cli import USER_ERROR_EXIT_CODE, Algo, main
 from orchestrator.cli import app as cli
@@ -20,8 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
     ("argv", "message"),
     [
         (["--timesteps", "0"], "error: --timesteps must be at least 1, got 0"),
-        (["--seeds", "0,x"], "error: --seeds must be comma-separated integers such as 0,1,2"),
-        (["--seeds", "1,1"], "error: --seeds must be distinct seeds"),
+        (["--seeds", "0,x"], "error: --seeds must be written as 0-4, 0,1,2 or both (0-2,7)"),
+        (["--seeds", "3-1"], "error: --seeds must be written as 0-4, 0,1,2 or both (0-2,7)"),
+        (["--seeds", "1,0-2"], "error: --seeds must not repeat a seed, got (1, 0, 1, 2)"),
         (["--net-arch", "64,big"], "error: --net-arch must be comma-separated layer sizes"),
         (["--gamma", "1.5"], "error: --gamma must be in (0, 1]"),
         (["--algo", "ppo", "--learning-rate", "0"], "error: --learning-rate must be in (0, 1]"),
@@ -47,6 +48,10 @@ def test_a_bad_option_value_prints_one_line(
     assert exit_info.value.code == USER_ERROR_EXIT_CODE
     assert stderr.startswith(message)
     assert stderr.count("\n") == 1
+
+
+def test_seeds_are_read_as_evaluate_reads_them() -> None:
+    assert TrainConfig.model_validate({"seeds": "0-2,7"}).seeds == (0, 1, 2, 7)
 
 
 def test_hybrid_trader_train_reports_the_same_error(capsys: pytest.CaptureFixture[str]) -> None:

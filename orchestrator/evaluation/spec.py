@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, field_validator
 
-from agents import AgentError, TrainConfig
+from agents import AgentError, TrainConfig, parse_integer_ranges
 from envs import canonical_source
 from llm import LLMMode
 from orchestrator.checks import Settings
@@ -96,14 +96,10 @@ _CELL_FIELDS = {"algo", "data", "out", "force", "timesteps", "seeds", "start", "
 
 def parse_seeds(text: str) -> tuple[int, ...]:
     """`0-4` or `0,1,2` (or both, `0-2,7`) as seeds; a bad form is a ConfigError."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
-            raise ConfigError(f"--seeds {text!r}: give seeds as 0-4 or 0,1,2")
-        last = int(match[2] if match[2] is not None else match[1])
-        seeds.extend(range(int(match[1]), last + 1))
-    return tuple(seeds)
+    try:
+        return parse_integer_ranges(text)
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: give seeds as 0-4 or 0,1,2") from None
 
 
 def parse_windows(text: str) -> tuple[int, ...] | None:
