@@ -19,6 +19,7 @@ import pytest
 from agents import DRLDecision
 from envs import CostModel
 from llm import LedgerEntry
+from llm.gateway.ledger import Ledger
 from orchestrator.errors import (
     JournalCorruptError,
     JournalError,
@@ -37,6 +38,7 @@ from orchestrator.execution.portfolio import PortfolioState
 from orchestrator.execution.risk import RiskManager
 from orchestrator.journal.reader import JournalReader
 from orchestrator.journal.writer import Journal
+from orchestrator.memory import MemoryRecords, write_memory_file
 from orchestrator.trader.hedge import HedgeWeights, WeightUpdate
 from tests.journal_helpers import (
     IDENTITY,
@@ -522,6 +524,14 @@ def _foreign_sqlite(path: Path) -> None:
     connection.close()
 
 
+def _ledger(path: Path) -> None:
+    Ledger(path).close()
+
+
+def _trade_memory(path: Path) -> None:
+    write_memory_file(path, MemoryRecords())
+
+
 def _journal_without_fills(path: Path) -> None:
     Journal.open(path, IDENTITY).close()
     connection = sqlite3.connect(path)
@@ -544,10 +554,12 @@ def _damaged_journal(path: Path) -> None:
     [
         (lambda p: p.write_bytes(b"date,open,close\n2020-01-02,1,2\n"), "not a SQLite file"),
         (_foreign_sqlite, "another program"),
+        (_ledger, r"is an LLM ledger \(the gateway's record of calls\), not a journal"),
+        (_trade_memory, "is a backtest's trade memory, not a journal"),
         (_journal_without_fills, "table fills is missing"),
         (_damaged_journal, "damaged|quick_check"),
     ],
-    ids=["csv", "foreign-sqlite", "missing-table", "damaged-pages"],
+    ids=["csv", "foreign-sqlite", "ledger", "memory", "missing-table", "damaged-pages"],
 )
 def test_a_corrupted_file_is_refused_and_left_byte_identical(
     path: Path, make: object, message: str

@@ -285,6 +285,14 @@ def inspect_file(path: Path) -> FileState:
         raise JournalCorruptError(f"journal {path} is damaged ({exc}); left untouched") from None
 
 
+_OTHER_FILES_OF_OURS = (
+    ({"calls", "alerts"}, "an LLM ledger (the gateway's record of calls)"),
+    ({"responses"}, "an LLM cache"),
+    ({"memory_trades", "lessons"}, "a backtest's trade memory"),
+)
+"""SQLite files hybrid-trader writes beside journals, by the tables that mark them."""
+
+
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """A connection that cannot write to the database file (`mode=ro`)."""
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
@@ -296,10 +304,12 @@ def _inspect_database(path: Path, connection: sqlite3.Connection) -> FileState:
     if application_id == 0 and objects == 0:
         return FileState.EMPTY
     if application_id != APPLICATION_ID:
-        raise JournalCorruptError(
-            f"{path} is a SQLite file of another program (application id {application_id:#x}),"
-            " not a journal; left untouched"
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        what = next(
+            (name for needs, name in _OTHER_FILES_OF_OURS if needs <= tables),
+            f"a SQLite file of another program (application id {application_id:#x})",
         )
+        raise JournalCorruptError(f"{path} is {what}, not a journal; left untouched")
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         made_by = "an earlier" if version < SCHEMA_VERSION else "a later"
