@@ -137,3 +137,24 @@ def test_the_pipeline_checks_every_input_before_training(
         "short.csv",
     ]
     assert not list((cli_env / "runs").glob("pipeline/*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["paper", "--agent", "a", "--data", "sp500", "--journal", "j", "--max-idle", "0"],
+            "--max-idle",
+        ),
+        (["paper", "--agent", "a", "--data", "sp500", "--journal", "j", "--poll", "2"], "--poll"),
+        (
+            ["feed", "--symbol", "SPY", "--out", "spy.csv", "--poll", "5", "--max-idle", "9"],
+            "--poll, --max-idle",
+        ),
+    ],
+)
+def test_a_waiting_option_without_follow_is_refused_not_ignored(
+    args: list[str], named: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_error_line(*run_cli(capsys, *args), f"{named}: only with --follow")
+    assert list(cli_env.iterdir()) == []

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli.options import follow_poller
+
 TIMEFRAME_NAMES = ("1Min", "5Min", "15Min", "1Hour", "1Day")  # alpaca_bars.TIMEFRAMES' names
 
 
@@ -25,8 +27,8 @@ def feed(
         bool, typer.Option(help="Keep asking for new bars (stop with Ctrl-C or --max-idle).")
     ] = False,
     poll: Annotated[
-        float, typer.Option(min=0.001, help="With --follow: seconds between asks.")
-    ] = 60.0,
+        float | None, typer.Option(min=0.001, help="With --follow: seconds between asks (60).")
+    ] = None,
     max_idle: Annotated[
         float | None,
         typer.Option(
@@ -36,14 +38,13 @@ def feed(
 ) -> None:
     """Fetch closed bars from Alpaca's market data (keys in ALPACA_API_KEY, ALPACA_SECRET_KEY)."""
     from orchestrator.jobs import feed_alpaca  # heavy: keeps `--help` fast
-    from orchestrator.runs import IdlePoller
 
     added = feed_alpaca(
         symbol,
         bar,
         out,
         start,
-        follow=IdlePoller(poll, max_idle) if follow else None,
+        follow=follow_poller(follow, poll, max_idle, default_poll=60.0),
         say=typer.echo,
     )
     typer.echo(f"{out}: {added} bars appended")

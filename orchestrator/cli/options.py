@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from orchestrator.runs import IdlePoller
 
 SOURCE_HELP = (
     "sp500, nasdaq (indices), aapl, amzn, nvda, msft (stocks), synthetic, or a CSV/Parquet path"
@@ -100,3 +103,25 @@ LearnerOption = Annotated[
 DEFAULT_LEARNER = "hedge_delayed"
 """`orchestrator.trader.hedge.DEFAULT_LEARNER`, spelled here so that `--help` loads no numpy (a
 test keeps the two equal)."""
+
+
+def follow_poller(
+    follow: bool, poll: float | None, max_idle: float | None, *, default_poll: float
+) -> IdlePoller | None:
+    """The waiting rule of `--follow` (None without it). `--poll` or `--max-idle` without
+    `--follow` is refused: it would be ignored, and the run would end at the file's last bar."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.runs import IdlePoller
+
+    if not follow:
+        given = [
+            name
+            for name, value in (("--poll", poll), ("--max-idle", max_idle))
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: only with --follow; add --follow or leave it out"
+            )
+        return None
+    return IdlePoller(default_poll if poll is None else poll, max_idle)

@@ -25,6 +25,7 @@ from orchestrator.cli.options import (
     PeriodsPerYearOption,
     SourceOption,
     StartOption,
+    follow_poller,
 )
 
 INTERRUPTED_EXIT_CODE = 130
@@ -77,9 +78,9 @@ def paper(
         ),
     ] = False,
     poll: Annotated[
-        float,
-        typer.Option(min=0.001, help="With --follow: seconds between looks at the file."),
-    ] = 1.0,
+        float | None,
+        typer.Option(min=0.001, help="With --follow: seconds between looks at the file (1)."),
+    ] = None,
     max_idle: Annotated[
         float | None,
         typer.Option(
@@ -106,7 +107,6 @@ def paper(
     # Heavy imports here, so that `--help` stays fast.
     from orchestrator.jobs import trader_choices
     from orchestrator.runs.display import LineDisplay, LiveDisplay
-    from orchestrator.runs.follow import IdlePoller
     from orchestrator.runs.paper import run_paper
     from orchestrator.runs.paper_config import PaperConfig
 
@@ -128,7 +128,7 @@ def paper(
             display=display,
             date_format=date_format,
             periods_per_year=periods_per_year,
-            follow=IdlePoller(poll, max_idle) if follow else None,
+            follow=follow_poller(follow, poll, max_idle, default_poll=1.0),
             config=config,
             max_cost_usd=max_cost,
         )
