@@ -43,6 +43,7 @@ def test_sp500_is_described_with_bars_dates_and_splits() -> None:
         ["validation", "504", "2013-01-02"],
         ["test", "1,006", "2015-01-02"],
     ]
+    assert out.splitlines()[-1] == "train with the defaults: yes"
 
 
 def test_a_csv_with_a_date_range(tmp_path: Path) -> None:
@@ -50,6 +51,8 @@ def test_a_csv_with_a_date_range(tmp_path: Path) -> None:
     result = run_data("--data", str(path), "--start", "2020-01-06", "--end", "2020-01-17")
     assert result.returncode == 0, result.stderr
     assert "2020-01-06 to 2020-01-17" in result.stdout and "chronological" in result.stdout
+    last = result.stdout.splitlines()[-1]  # described, but far too short for an agent
+    assert last.startswith("train with the defaults: no (") and "need 20" in last
 
 
 def test_bad_file_prints_one_error_line_and_exits_2(tmp_path: Path) -> None:

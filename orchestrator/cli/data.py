@@ -35,6 +35,33 @@ def data(
         source, start, end, date_format=date_format, periods_per_year=periods_per_year
     )
     render(description, Console())
+    typer.echo(_trainable(source, start, end, date_format, periods_per_year))
+
+
+def _trainable(
+    source: str,
+    start: str | None,
+    end: str | None,
+    date_format: str | None,
+    periods_per_year: int | None,
+) -> str:
+    """Whether `train` would accept these bars with its defaults, and if not, why: a file
+    `data` describes may still be too short to train an agent on."""
+    from agents import AgentError, TrainConfig, training_setup
+    from envs import MarketDataError
+
+    config = TrainConfig(
+        data=source,
+        start=start,
+        end=end,
+        date_format=date_format,
+        periods_per_year=periods_per_year,
+    )
+    try:
+        training_setup(config)
+    except (AgentError, MarketDataError) as exc:
+        return f"train with the defaults: no ({exc})"
+    return "train with the defaults: yes"
 
 
 def render(description: MarketDescription, console: Console) -> None:
