@@ -24,8 +24,9 @@ from orchestrator.errors import ConfigError
 from orchestrator.evaluation.spec import EvaluationSpec
 
 PACKAGE = "hybrid-trader"
-KEY_FORMAT = 3  # bump when a stored cell's contents change meaning
-# (2: LLM dollars charged per bar; 3: the kill switch resumes after its cooldown)
+KEY_FORMAT = 4  # bump when a stored cell's contents change meaning
+# (2: LLM dollars charged per bar; 3: the kill switch resumes after its cooldown; 4: with a
+# `start`, the analysts' charts read the bars before it, as the agent's features do)
 _YEAR_SLACK = pd.Timedelta(days=10)  # a series starting on 4 January still has a whole year
 
 CellResult = dict[str, Any]
