@@ -137,3 +137,14 @@ def test_a_failing_model_cools_down_and_comes_back(
     openai_server.reset_log()
     assert kit.gateway.complete(REQUEST).model_served == "primary-a"
     assert openai_server.models_called() == ["primary-a"]
+
+
+def test_an_answer_trickled_a_byte_at_a_time_times_out_as_a_whole(
+    kit: GatewayKit, openai_server: FakeOpenAIServer
+) -> None:
+    """Each byte comes well within the 0.5 s timeout, the whole answer would take a minute:
+    the attempt is a timeout after about 0.5 s (it used to wait for the last byte)."""
+    openai_server.configure("primary-a", always=Fault.trickle(0.1))
+    assert kit.gateway.complete(REQUEST).model_served == "fallback-b"
+    errors = _errors(kit)
+    assert [e.split(":")[0] for e in errors[:2] if e] == ["timeout", "timeout"]

@@ -7,10 +7,12 @@ stack entry names. The first that is configured serves every model it can.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -114,11 +116,13 @@ class OpenAIChatFactory:
 
     def __call__(self, spec: ModelSpec) -> BaseChatModel:
         endpoint = self.endpoint(spec)
+        timeout_s = self._settings.timeout_s
         return ChatOpenAI(
             model=endpoint.model_id,
             base_url=endpoint.base_url,
             api_key=endpoint.api_key,
-            timeout=self._settings.timeout_s,
+            timeout=timeout_s,
+            http_client=httpx.Client(transport=WholeAnswerDeadline(timeout_s), timeout=timeout_s),
             max_retries=0,
             max_completion_tokens=self._settings.max_output_tokens,  # the field max_tokens
             temperature=self._settings.temperature,
@@ -126,3 +130,50 @@ class OpenAIChatFactory:
 
     def __repr__(self) -> str:
         return "OpenAIChatFactory()"
+
+
+class WholeAnswerDeadline(httpx.BaseTransport):
+    """An HTTP transport that bounds a whole answer, not each read of it.
+
+    httpx's timeout applies to each read: a server that sends its answer a byte a second never
+    times out, and a run waits as long as the server likes. Here the body must have arrived
+    within `seconds` of the request; past that, the next chunk raises httpx's ReadTimeout, which
+    the OpenAI client reports as a timeout and the gateway counts as a failed attempt.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self._seconds
+        response = self._inner.handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)  # a sync transport's
+        body = _BodyBefore(response.stream, deadline, request)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=body,
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _BodyBefore(httpx.SyncByteStream):
+    """A response body that must be read whole before `deadline` (time.monotonic)."""
+
+    def __init__(self, stream: httpx.SyncByteStream, deadline: float, request: httpx.Request):
+        self._stream, self._deadline, self._request = stream, deadline, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                raise httpx.ReadTimeout(
+                    "the answer took longer than the timeout", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()

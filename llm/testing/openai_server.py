@@ -44,6 +44,7 @@ class FaultKind(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429 with a Retry-After header
     SERVER_ERROR = "server_error"  # 500
     SLOW = "slow"  # a normal answer after `delay_s`, meant to exceed the client timeout
+    TRICKLE = "trickle"  # a normal answer sent a byte every `delay_s`: no read ever times out
     INVALID_JSON = "invalid_json"  # 200 with a body that is not JSON
     DROP = "drop"  # close the connection without any response
     CONTEXT_LENGTH = "context_length"  # 400 context_length_exceeded
@@ -73,6 +74,10 @@ class Fault:
     @classmethod
     def slow(cls, delay_s: float) -> Fault:
         return cls(FaultKind.SLOW, delay_s=delay_s)
+
+    @classmethod
+    def trickle(cls, byte_every_s: float) -> Fault:
+        return cls(FaultKind.TRICKLE, delay_s=byte_every_s)
 
     @classmethod
     def invalid_json(cls) -> Fault:
@@ -370,6 +375,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             elif kind is FaultKind.SLOW:
                 time.sleep(fault.delay_s)
                 self._send(200, server._completion(model, behaviour, body))
+            elif kind is FaultKind.TRICKLE:
+                self._send(200, server._completion(model, behaviour, body), every_s=fault.delay_s)
             elif kind is FaultKind.INVALID_JSON:
                 self._send(200, b'{"id": "chatcmpl-broken", "choices": [')
             elif kind is FaultKind.DROP:
@@ -392,7 +399,14 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 message = "Authentication Error, No connected db."
                 self._send(400, _error_body(message, "auth_error", "400"))
 
-        def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            payload: bytes,
+            headers: dict[str, str] | None = None,
+            every_s: float = 0.0,
+        ) -> None:
+            """Answer `payload`; with `every_s`, a byte every `every_s` seconds."""
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -400,7 +414,12 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if not every_s:
+                    self.wfile.write(payload)
+                for byte in payload if every_s else b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(every_s)
             except (BrokenPipeError, ConnectionResetError):
                 # The client gave up first (a timeout test): nothing left to answer.
                 self.close_connection = True
