@@ -169,19 +169,29 @@ def test_a_zero_budget_spends_nothing_even_on_the_critical_task(
     assert openai_server.models_called() == []
 
 
-def test_past_the_hard_cap_orders_are_not_confirmed(
+def test_a_call_that_could_pass_the_hard_cap_is_not_made_and_the_order_not_confirmed(
     openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
+    """top-x at $10/$50 per million tokens with this prompt and up to 1,024 output tokens may
+    cost $0.0659: under a $0.067 cap one check fits, and after it ($0.002 spent) a second does
+    not. The cap used to be checked against what was spent, so a call started below it could
+    pass it, and parallel calls all started together."""
     openai_server.responder = lambda _body: CONFIRM
     kit = GatewayKit.build(openai_server, tmp_path, env={"LLM_CACHE_MODE": "off"})
-    kit.gateway.cap_spend(0.0001)
     rising = snapshots_for(0.01)
     check = order_check(rising, 1.0, PortfolioState.opening(CASH))
     confirmer = ExecutionConfirmer(kit.gateway, rising)
     with kit.gateway:
-        assert confirmer.confirm(BAR - 1, check, "rebalance").confirmed  # spends past the cap
-        refused = confirmer.confirm(BAR, check, "rebalance")
-    assert not refused.confirmed and "hard cost cap of $0.0001 is spent" in refused.reason
+        kit.gateway.cap_spend(0.0001)
+        refused = confirmer.confirm(BAR - 1, check, "rebalance")
+        assert openai_server.models_called() == []
+        kit.gateway.cap_spend(0.067)
+        assert confirmer.confirm(BAR - 1, check, "rebalance").confirmed
+        second = confirmer.confirm(BAR, check, "rebalance")
+        assert kit.gateway.spent_usd == pytest.approx(0.002)  # the first check's cost
+    assert not refused.confirmed and "hard cost cap of $0.0001 leaves $0.0001" in refused.reason
+    assert "less than a top-x call may cost" in refused.reason
+    assert not second.confirmed and "cap of $0.0670 leaves $0.0650" in second.reason
     assert openai_server.models_called() == ["top-x"]
 
 

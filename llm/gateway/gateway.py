@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -46,7 +47,7 @@ from llm.gateway.clients import (
 )
 from llm.gateway.failures import Failure, FailureKind, Redactor, classify
 from llm.gateway.ledger import Ledger, LedgerEntry
-from llm.gateway.messages import messages_digest, parse_answer
+from llm.gateway.messages import estimate_prompt_tokens, messages_digest, parse_answer
 from llm.gateway.model_stack import (
     ModelSpec,
     ModelStack,
@@ -150,6 +151,7 @@ class Gateway:
         self._listeners_lock = threading.Lock()
         self._spend_cap_usd: float | None = None
         self._spent_usd = 0.0
+        self._reserved_usd = 0.0  # the worst cost of the attempts under way (the cap's)
         self._spend_lock = threading.Lock()
 
     @classmethod
@@ -192,8 +194,35 @@ class Gateway:
     def cap_spend(self, usd: float | None) -> None:
         """Make no paid call once this gateway has spent `usd` dollars (None: no cap). Unlike the
         budgets, the cap binds every task, the critical one included: past it, orders are not
-        confirmed and so not sent."""
+        confirmed and so not sent. An attempt starts only if its worst cost (the estimated
+        prompt and the hard output limit, at the model's prices) fits beside what is spent and
+        what the attempts under way may still cost, so parallel calls cannot overshoot together."""
         self._spend_cap_usd = usd
+
+    @contextmanager
+    def _within_cap(self, spec: ModelSpec, request: LLMRequest) -> Iterator[None]:
+        """Reserve an attempt's worst cost under the cap for its duration (see `cap_spend`); an
+        attempt that does not fit is an LLMSkippedError."""
+        cap = self._spend_cap_usd
+        if cap is None or self.stack.is_free():
+            yield
+            return
+        prompt_tokens = estimate_prompt_tokens(request.messages)
+        worst = spec.cost_usd(prompt_tokens, self._settings.max_output_tokens)
+        with self._spend_lock:
+            left = cap - self._spent_usd - self._reserved_usd
+            if worst > left:
+                raise LLMSkippedError(
+                    f"the run's hard cost cap of ${cap:.4f} leaves ${max(0.0, left):.4f}, less"
+                    f" than a {spec.id} call may cost (${worst:.4f}): no paid call is made,"
+                    " and orders that need a confirmation are not sent"
+                )
+            self._reserved_usd += worst
+        try:
+            yield
+        finally:
+            with self._spend_lock:
+                self._reserved_usd -= worst
 
     @property
     def spent_usd(self) -> float:
@@ -401,7 +430,10 @@ class Gateway:
             attempt += 1
             started = time.perf_counter()
             try:
-                message = chat.invoke(list(request.messages), **options)
+                with self._within_cap(spec, request):
+                    message = chat.invoke(list(request.messages), **options)
+            except LLMSkippedError:
+                raise
             except Exception as exc:
                 failure = self._failed_attempt(
                     request, model_id, exc, time.perf_counter() - started
