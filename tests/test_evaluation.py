@@ -106,6 +106,10 @@ def test_a_stopped_run_resumes_from_its_stored_cells(
     assert resumed.report == finished.report
     again = run_evaluation(spec, out, use_ray=False, progress=False, say=print)
     assert again.cells_run == 0 and again.report == finished.report
+    damaged = CellStore(out).path(first.key)
+    damaged.write_text(damaged.read_text()[:100])  # cut by something else, e.g. a full disk
+    repaired = run_evaluation(spec, out, use_ray=False, progress=False, say=print)
+    assert repaired.cells_run == 1 and repaired.report == finished.report
 
 
 @pytest.mark.slow

@@ -38,7 +38,13 @@ class CellStore:
         return self.folder / f"{key}.json"
 
     def has(self, key: str) -> bool:
-        return self.path(key).is_file()
+        """Whether the cell is stored whole: one damaged on disk (cells are written atomically,
+        so only by something else) is run again and replaced."""
+        try:
+            self.load(key)
+        except (OSError, ValueError):  # missing, unreadable, or not JSON
+            return False
+        return True
 
     def load(self, key: str) -> CellResult:
         result: CellResult = json.loads(self.path(key).read_text(encoding="utf-8"))
