@@ -238,7 +238,7 @@ def test_spa_finds_a_real_edge_and_none_in_a_copy() -> None:
         (["--data", "synthetic", "--seeds", "3-1"], ["--seeds '3-1'"]),
         (["--data", "synthetic", "--seeds", "0,0"], ["--seeds: must not repeat", "(0, 0)"]),
         (["--data", "synthetic", "--windows", "2006"], ["--windows 2006", "needs 4 years"]),
-        (["--data", "synthetc"], ["synthetc"]),
+        (["--data", "synthetc"], ["error: synthetc: unknown source: did you mean `synthetic`?"]),
         (["--data", "synthetic", "--address", "x:1", "--workers", "2"], ["--address x:1"]),
         (["--data", "synthetic", "--spec", "missing.toml"], ["--spec missing.toml"]),
         (["--data", "synthetic", "--algo", "sac"], ["--algo 'sac'"]),

@@ -42,8 +42,12 @@ DateLike: TypeAlias = str | pd.Timestamp | None
 def canonical_source(source: str) -> str:
     """A named source as is, a file as its absolute path: the same file however it was typed,
     and from whichever folder or machine of a cluster (what an agent's manifest records, what is
-    compared with it, and what an evaluation hands its workers)."""
-    return source if source in SOURCE_NAMES else str(Path(source).expanduser().resolve())
+    compared with it, and what an evaluation hands its workers). Text that names neither stays
+    as typed, so that the error loading it names what the user typed (and suggests a name)."""
+    path = Path(source).expanduser()
+    if source in SOURCE_NAMES or not path.exists():
+        return source
+    return str(path.resolve())
 
 
 def load_market_data(
