@@ -219,6 +219,9 @@ def test_the_deflated_sharpe_falls_as_more_configurations_were_tried() -> None:
     assert alone > 0.5  # one try: the probability that the Sharpe is above zero
     assert deflated_sharpe(returns, trials, 20) < alone
     assert deflated_sharpe(returns, trials, 1000) < deflated_sharpe(returns, trials, 20)
+    # one Sharpe at hand and the others tried elsewhere (--prior-trials): still deflated
+    assert deflated_sharpe(returns, trials[:1], 1000) < deflated_sharpe(returns, trials[:1], 20)
+    assert deflated_sharpe(returns, [], 20) < deflated_sharpe(returns, [], 1) == alone
 
 
 def test_spa_finds_a_real_edge_and_none_in_a_copy() -> None:

@@ -144,11 +144,17 @@ def _series_statistics(
 def deflated_sharpe(returns: np.ndarray, trial_sharpes: Sequence[float], n_trials: int) -> float:
     """Probability that the true per-bar Sharpe of `returns` exceeds the best of `n_trials`
     expected by luck, given the variance of the trials' per-bar Sharpe ratios
-    (`trial_sharpes`); with one trial, the probability that it exceeds zero."""
+    (`trial_sharpes`); with one trial, the probability that it exceeds zero. When fewer than two
+    trials' Sharpes are at hand (one cell, the others tried elsewhere: `--prior-trials`), their
+    spread is the sampling error of a per-bar Sharpe under the null, 1 / sqrt(bars - 1): the
+    trials tried still raise the bar (they used to be ignored)."""
     sharpe, n_bars = _sharpe(returns), len(returns)
     threshold = 0.0
-    if n_trials > 1 and len(trial_sharpes) > 1:
-        spread = float(np.std(trial_sharpes, ddof=1))
+    if n_trials > 1:
+        if len(trial_sharpes) > 1:
+            spread = float(np.std(trial_sharpes, ddof=1))
+        else:
+            spread = 1.0 / math.sqrt(max(n_bars - 1, 1))
         threshold = spread * (
             (1.0 - EULER_GAMMA) * stats.norm.ppf(1.0 - 1.0 / n_trials)
             + EULER_GAMMA * stats.norm.ppf(1.0 - 1.0 / (n_trials * math.e))
