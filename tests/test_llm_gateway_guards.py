@@ -23,9 +23,10 @@ from llm import LLMRequest, Task
 from llm.gateway import LLMGatewayDownError
 from llm.gateway.cache import CachedAnswer
 from llm.gateway.failures import FailureKind, classify, retry_after
+from llm.gateway.model_stack import identify_served
 from llm.gateway.types import LLMCallError
 from llm.testing.openai_server import FakeOpenAIServer, Fault
-from tests.gateway_helpers import TEST_KEY, GatewayKit
+from tests.gateway_helpers import TEST_KEY, GatewayKit, small_stack
 from tests.llm_helpers import ledger_rows
 
 
@@ -228,3 +229,23 @@ def test_a_request_past_its_deadline_starts_nothing(
     with pytest.raises(LLMCallError, match="deadline passed, not tried: primary-a, fallback-b"):
         kit.gateway.complete(late)
     assert openai_server.models_called() == []
+
+
+@pytest.mark.parametrize(
+    ("served", "identified"),
+    [
+        ("top-x", "top-x"),
+        ("top-x-2025-08-05", "top-x"),
+        ("top-x-20250805", "top-x"),
+        ("top-x@20250805", "top-x"),
+        ("top-x-0613", "top-x"),
+        ("top-x-distilled-8b", "top-x-distilled-8b"),  # another model that starts alike
+        ("top-x-1", "top-x-1"),  # a later version, not a snapshot of this one
+    ],
+)
+def test_a_served_name_is_the_requested_model_only_with_a_version_stamp(
+    served: str, identified: str
+) -> None:
+    stack = small_stack()
+    top = stack.model("top-x")
+    assert identify_served(stack, served, top, "top-x") == identified

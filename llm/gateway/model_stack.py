@@ -9,6 +9,7 @@ the middle of a backtest.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -277,14 +278,20 @@ def identify_served(stack: ModelStack, served: str, requested: ModelSpec, alias:
     """The stack id of the model that served a call; the raw name when the stack lacks it.
 
     `alias` is the id the endpoint knows the requested model by (a direct provider's own id); a
-    serving name equal to it, or extending it or the requested id (a dated version), is the
-    requested model.
+    serving name equal to it or to the requested id, or one of them with a version stamp
+    (`-2024-08-06`, `-20250805`, `-0613`, `@20250805`), is the requested model. Any other longer
+    name is another model: `claude-opus-4.1-distilled-8b` is not Claude Opus 4.1.
     """
     if served in stack.models:
         return served
-    if served.startswith((requested.id, alias)):
-        return requested.id
+    for name in (requested.id, alias):
+        if re.fullmatch(re.escape(name) + _VERSION_STAMP, served):
+            return requested.id
     return served
+
+
+_VERSION_STAMP = r"(?:[-@](?:\d{4}-\d{2}-\d{2}|\d{4,8}))?"
+"""What a provider appends to a model's id for one dated snapshot of it."""
 
 
 def price_list_for(stack: ModelStack, model_id: str) -> ModelSpec:
