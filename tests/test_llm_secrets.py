@@ -55,6 +55,18 @@ def test_key_appears_nowhere_after_successes_and_failures(
         assert TEST_KEY.encode() not in file.read_bytes()
 
 
+def test_a_key_echoed_inside_an_answer_is_masked_before_it_is_used_or_cached(
+    openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.responder = lambda _body: f'{{"note": "your key {TEST_KEY} works"}}'
+    kit = GatewayKit.build(openai_server, tmp_path)
+    with kit.gateway:
+        answer = kit.gateway.complete(LLMRequest(Task.NARRATIVE_ANALYSIS, [HumanMessage("hi")]))
+    assert TEST_KEY not in answer.content and "your key *** works" in answer.content
+    for file in tmp_path.glob("*.sqlite*"):
+        assert TEST_KEY.encode() not in file.read_bytes()
+
+
 def test_redactor_masks_known_keys_and_key_shaped_tokens() -> None:
     redact = Redactor([TEST_KEY, "abc"])  # too short to be a key: left alone
     assert redact(f"key {TEST_KEY} rejected") == "key *** rejected"

@@ -532,7 +532,7 @@ class Gateway:
             output_tokens,
             price_list_for(self.stack, served),
         )
-        content = str(message.text)
+        content = self._redact(str(message.text))  # a server may echo the key in an answer
         parsed, failure = None, None
         if allowed is not None and served not in allowed:
             detail = (
