@@ -73,8 +73,9 @@ PeriodsPerYearOption = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help="Bars in a year, for annualised metrics (default: inferred from the dates: 252"
-        " daily, 365 for markets open at weekends, bars a day times that for intraday bars)",
+        help="Bars in a year, for annualised metrics and the windows counted in bars, such as"
+        " how often the LLM is asked (default: inferred from the dates: 252 daily, 365 for"
+        " markets open at weekends, bars a day times that for intraday bars)",
     ),
 ]
 MaxCostOption = Annotated[
