@@ -139,6 +139,15 @@ def test_the_pipeline_checks_every_input_before_training(
     assert not list((cli_env / "runs").glob("pipeline/*"))
 
 
+@pytest.mark.parametrize("command", [["backtest", "--out", "bt"], ["paper", "--journal", "j"]])
+def test_a_cost_cap_for_the_offline_analyst_is_refused_not_ignored(
+    command: list[str], cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*command, "--agent", "a", "--data", "sp500", "--max-cost", "0.5"]
+    assert_one_error_line(*run_cli(capsys, *args), "--max-cost 0.5: only with --llm gateway")
+    assert list(cli_env.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

@@ -245,6 +245,7 @@ def test_spa_finds_a_real_edge_and_none_in_a_copy() -> None:
         (["--data", "synthetic", "--address", "x:1", "--workers", "2"], ["--address x:1"]),
         (["--data", "synthetic", "--spec", "missing.toml"], ["--spec missing.toml"]),
         (["--data", "synthetic", "--algo", "sac"], ["--algo 'sac'"]),
+        (["--data", "synthetic", "--max-cost", "2"], ["--max-cost 2: only with --llm gateway"]),
         (["--data", "synthetic", "--windows", "2012", "--llm", "gateway"], ["no API key"]),
     ],
 )
@@ -404,9 +405,8 @@ def test_a_gateway_evaluation_s_cap_is_shared_equally_by_its_cells(
     uncapped = plan_evaluation(tiny_spec(llm_mode="gateway")).cells[0]
     assert uncapped.max_cost_usd is None
     assert capped.cells[0].key != uncapped.key  # calls past the cap are skipped: other numbers
-    offline = plan_evaluation(tiny_spec(max_cost_usd=1.0)).cells[0]
-    assert offline.max_cost_usd is None  # nothing to pay: the same cell as without a cap
-    assert offline.key == plan_evaluation(tiny_spec()).cells[0].key
+    with pytest.raises(ConfigError, match="only with --llm gateway"):
+        tiny_spec(max_cost_usd=1.0)  # nothing to pay: a cap would be ignored, so it is refused
 
     caps: list[float | None] = []
 
@@ -416,5 +416,5 @@ def test_a_gateway_evaluation_s_cap_is_shared_equally_by_its_cells(
 
     monkeypatch.setattr("orchestrator.evaluation.cell.run_backtest", backtest)
     with pytest.raises(InterruptedError):
-        run_cell(replace(offline, max_cost_usd=0.25), tiny_spec())
+        run_cell(replace(plan_evaluation(tiny_spec()).cells[0], max_cost_usd=0.25), tiny_spec())
     assert caps == [0.25]

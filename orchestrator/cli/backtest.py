@@ -20,6 +20,7 @@ from orchestrator.cli.options import (
     PeriodsPerYearOption,
     SourceOption,
     StartOption,
+    refuse_offline_cost_cap,
 )
 
 
@@ -42,6 +43,7 @@ def backtest(
     """Backtest every strategy (buy_and_hold, drl, llm and the hybrids) on the test split."""
     from orchestrator.jobs import backtest_agent  # heavy: keeps `--help` fast
 
+    refuse_offline_cost_cap(llm, max_cost)
     output = backtest_agent(
         agent,
         data,

@@ -126,3 +126,14 @@ def follow_poller(
             )
         return None
     return IdlePoller(default_poll if poll is None else poll, max_idle)
+
+
+def refuse_offline_cost_cap(llm: LLMChoice, max_cost: float | None) -> None:
+    """`--max-cost` with the offline analyst is refused: it costs nothing, so the cap would be
+    silently ignored, and the user may have meant `--llm gateway`."""
+    from orchestrator.errors import ConfigError
+
+    if max_cost is not None and llm is LLMChoice.OFFLINE:
+        raise ConfigError(
+            f"--max-cost {max_cost:g}: only with --llm gateway; the offline analyst costs nothing"
+        )

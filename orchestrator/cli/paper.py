@@ -26,6 +26,7 @@ from orchestrator.cli.options import (
     SourceOption,
     StartOption,
     follow_poller,
+    refuse_offline_cost_cap,
 )
 
 INTERRUPTED_EXIT_CODE = 130
@@ -110,6 +111,7 @@ def paper(
     from orchestrator.runs.paper import run_paper
     from orchestrator.runs.paper_config import PaperConfig
 
+    refuse_offline_cost_cap(llm, max_cost)
     config = PaperConfig(
         trader=trader_choices(combiner.value, experts, memory=memory, learner=learner),
         broker=broker.value,

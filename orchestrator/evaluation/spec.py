@@ -172,6 +172,11 @@ def build_spec(options: dict[str, Any]) -> EvaluationSpec:
     if "sources" not in fields:
         raise ConfigError("--data: name at least one source (or `data` in the --spec file)")
     fields["sources"] = tuple(canonical_source(source) for source in fields["sources"])
+    cap = fields.get("max_cost_usd")
+    if cap is not None and fields.get("llm_mode", "offline") == "offline":
+        raise ConfigError(
+            f"--max-cost {cap:g}: only with --llm gateway; the offline analyst costs nothing"
+        )
     for name in ("start", "end"):
         if isinstance(fields.get(name), int):
             fields[name] = str(fields[name])  # `start = 2005` in TOML
