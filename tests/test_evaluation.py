@@ -418,3 +418,12 @@ def test_a_gateway_evaluation_s_cap_is_shared_equally_by_its_cells(
     with pytest.raises(InterruptedError):
         run_cell(replace(plan_evaluation(tiny_spec()).cells[0], max_cost_usd=0.25), tiny_spec())
     assert caps == [0.25]
+
+
+def test_one_cell_has_no_spread_rather_than_a_spread_of_zero() -> None:
+    from orchestrator.evaluation.report import _pm
+    from orchestrator.evaluation.statistics import _sd
+
+    assert _sd([0.5]) is None and _sd([]) is None and _sd([0.5, 0.7]) == pytest.approx(0.1414, 1e-3)
+    assert _pm({"sharpe": 0.5}, {"sharpe": None}, "sharpe", "{:.2f}") == "0.50"
+    assert _pm({"sharpe": 0.5}, {"sharpe": 0.0}, "sharpe", "{:.2f}") == "0.50 ± 0.00"

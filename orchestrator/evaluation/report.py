@@ -134,7 +134,9 @@ def evaluation_markdown(report: dict[str, Any]) -> str:
 def _pm(mean: dict[str, Any], sd: dict[str, Any], metric: str, form: str) -> str:
     if mean[metric] is None:
         return "-"
-    spread = form.replace("+", "").format(sd[metric] or 0.0)
+    if sd[metric] is None:  # one cell: no spread to show
+        return form.format(mean[metric])
+    spread = form.replace("+", "").format(sd[metric])
     return f"{form.format(mean[metric])} ± {spread}"
 
 

@@ -208,5 +208,6 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def _sd(values: Sequence[float | None]) -> float | None:
+    """The sample standard deviation; None with fewer than two values (undefined, not 0)."""
     finite = [value for value in values if value is not None]
-    return float(np.std(finite, ddof=1)) if len(finite) > 1 else (0.0 if finite else None)
+    return float(np.std(finite, ddof=1)) if len(finite) > 1 else None
