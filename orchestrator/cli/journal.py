@@ -14,8 +14,6 @@ from orchestrator.cli.options import ForceOption
 if TYPE_CHECKING:
     import pandas as pd
 
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
 JournalFileOption = Annotated[
     Path, typer.Option("--journal", help="Journal file of a paper-trade run (read only).")
 ]
@@ -46,6 +44,7 @@ def export(
     force: ForceOption = False,
 ) -> None:
     """Write every bar's decision to a CSV or Parquet file (the columns `show` prints, in full)."""
+    from envs.data.files import PARQUET_SUFFIXES  # the suffixes a Parquet source is read by
     from orchestrator.errors import ConfigError
 
     if out.resolve() == journal.resolve():

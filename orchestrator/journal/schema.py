@@ -288,7 +288,7 @@ def inspect_file(path: Path) -> FileState:
 _OTHER_FILES_OF_OURS = (
     ({"calls", "alerts"}, "an LLM ledger (the gateway's record of calls)"),
     ({"responses"}, "an LLM cache"),
-    ({"memory_trades", "lessons"}, "a backtest's trade memory"),
+    (set(MEMORY_TABLES), "a backtest's trade memory"),
 )
 """SQLite files hybrid-trader writes beside journals, by the tables that mark them."""
 

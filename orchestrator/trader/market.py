@@ -168,7 +168,7 @@ def _is_agents_series(agent: DRLAgent, prepared: PreparedMarket) -> bool:
     (`AgentManifest.data_source`), by name or as a copy: at least `MIN_SHARED_BARS` dates in
     common with it, and on every one the same open and close (an unreadable source is no copy)."""
     own_source = agent.manifest.data_source
-    if canonical_source(prepared.source) == canonical_source(own_source):
+    if _named_as_agents_source(agent, prepared.source):
         return True
     try:
         own_bars = load_market_data(
@@ -184,13 +184,18 @@ def _is_agents_series(agent: DRLAgent, prepared: PreparedMarket) -> bool:
     return bool(np.allclose(theirs.to_numpy(), ours.to_numpy(), rtol=1e-9, atol=0.0))
 
 
+def _named_as_agents_source(agent: DRLAgent, source: str) -> bool:
+    """Whether `source`, however it was typed, names the agent's own (`data_source`)."""
+    return canonical_source(source) == canonical_source(agent.manifest.data_source)
+
+
 def _with_agent_splits(agent: DRLAgent, prepared: PreparedMarket) -> PreparedMarket:
     """`prepared`, the agent's own series (`_is_agents_series`), cut at the agent's own split
     dates."""
     manifest = agent.manifest
     if not {"validation", "test"} <= set(manifest.splits):
         return prepared
-    copy = canonical_source(prepared.source) != canonical_source(manifest.data_source)
+    copy = not _named_as_agents_source(agent, prepared.source)
     splits = Splits(
         validation_start=pd.Timestamp(manifest.splits["validation"][0]),
         test_start=pd.Timestamp(manifest.splits["test"][0]),
